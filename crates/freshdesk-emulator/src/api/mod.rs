@@ -1,0 +1,392 @@
+//! The `/api/v2` surface. One dispatcher owns the order Freshdesk applies things in: route (404,
+//! 405), rate window (429), `Accept` (406) and `Content-Type` (415), authentication (401), account
+//! state (403), role and scope, then the handler. It also owns the headers every reply carries.
+
+pub mod error;
+pub mod query;
+pub(crate) mod people;
+mod resources;
+pub mod search;
+pub(crate) mod tickets;
+
+use base64::Engine;
+use serde_json::Value;
+
+use crate::model::{AgentState, HelpDesk, SubLimit, Ticket};
+pub use error::ApiError;
+use query::Query;
+
+/// One parsed API request.
+pub struct Req<'a> {
+    pub method: &'a str,
+    pub path: &'a str,
+    pub query: Query,
+    /// `scheme://host` as the caller addressed us, for `link` and `Location` headers.
+    pub origin: String,
+    pub authorization: Option<&'a str>,
+    pub accept: Option<&'a str>,
+    pub content_type: Option<&'a str>,
+    pub body: &'a [u8],
+    pub now: i64,
+}
+
+/// What a handler produces on success.
+pub struct Reply {
+    pub status: u16,
+    pub body: Vec<u8>,
+    pub location: Option<String>,
+    pub link: Option<String>,
+    /// Credits beyond the one every call costs (`include=` embeds).
+    pub extra_credits: u32,
+}
+
+impl Reply {
+    pub fn json(body: Vec<u8>) -> Reply {
+        Reply { status: 200, body, location: None, link: None, extra_credits: 0 }
+    }
+
+    pub fn value(v: &Value) -> Reply {
+        Reply::json(serde_json::to_vec(v).unwrap_or_default())
+    }
+
+    pub fn no_content() -> Reply {
+        Reply { status: 204, body: Vec::new(), location: None, link: None, extra_credits: 0 }
+    }
+
+    pub fn created(v: &Value, location: String) -> Reply {
+        Reply { status: 201, body: serde_json::to_vec(v).unwrap_or_default(), location: Some(location), link: None, extra_credits: 0 }
+    }
+}
+
+/// The agent a key resolved to, as far as permissions go.
+#[derive(Clone, Debug)]
+pub struct Viewer {
+    pub id: i64,
+    pub admin: bool,
+    pub scope: u8,
+    pub groups: Vec<i64>,
+}
+
+impl Viewer {
+    pub fn can_see(&self, t: &Ticket) -> bool {
+        match self.scope {
+            1 => true,
+            2 => t.responder_id == Some(self.id) || t.group_id.is_some_and(|g| self.groups.contains(&g)),
+            _ => t.responder_id == Some(self.id),
+        }
+    }
+
+    pub fn require_admin(&self) -> Result<(), ApiError> {
+        if self.admin { Ok(()) } else { Err(ApiError::access_denied()) }
+    }
+}
+
+/// A route pattern with its ids, and the verbs it answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Route {
+    Tickets,
+    Ticket(i64),
+    TicketRestore(i64),
+    TicketConversations(i64),
+    TicketReply(i64),
+    TicketNotes(i64),
+    TicketTimeEntries(i64),
+    TicketSatisfaction(i64),
+    SearchTickets,
+    Contacts,
+    Contact(i64),
+    ContactRestore(i64),
+    ContactHardDelete(i64),
+    Companies,
+    Company(i64),
+    Agents,
+    AgentMe,
+    Agent(i64),
+    Roles,
+    Role(i64),
+    Groups,
+    Group(i64),
+    TicketFields,
+    BusinessHours,
+    BusinessHour(i64),
+    SlaPolicies,
+    SatisfactionRatings,
+    TimeEntries,
+    SettingsHelpdesk,
+    Account,
+    SolutionCategories,
+    SolutionCategory(i64),
+    SolutionCategoryFolders(i64),
+    SolutionFolder(i64),
+    SolutionFolderArticles(i64),
+    SolutionArticle(i64),
+}
+
+impl Route {
+    pub fn parse(path: &str) -> Option<Route> {
+        let rest = path.strip_prefix("/api/v2/")?;
+        let rest = rest.strip_suffix('/').unwrap_or(rest);
+        let segs: Vec<&str> = rest.split('/').collect();
+        let id = |s: &str| -> Option<i64> {
+            if !s.is_empty() && s.len() <= 19 && s.bytes().all(|b| b.is_ascii_digit()) { s.parse().ok() } else { None }
+        };
+        use Route::*;
+        Some(match segs.as_slice() {
+            ["tickets"] => Tickets,
+            ["tickets", i] => Ticket(id(i)?),
+            ["tickets", i, "restore"] => TicketRestore(id(i)?),
+            ["tickets", i, "conversations"] => TicketConversations(id(i)?),
+            ["tickets", i, "reply"] => TicketReply(id(i)?),
+            ["tickets", i, "notes"] => TicketNotes(id(i)?),
+            ["tickets", i, "time_entries"] => TicketTimeEntries(id(i)?),
+            ["tickets", i, "satisfaction_ratings"] => TicketSatisfaction(id(i)?),
+            ["search", "tickets"] => SearchTickets,
+            ["contacts"] => Contacts,
+            ["contacts", i] => Contact(id(i)?),
+            ["contacts", i, "restore"] => ContactRestore(id(i)?),
+            ["contacts", i, "hard_delete"] => ContactHardDelete(id(i)?),
+            ["companies"] => Companies,
+            ["companies", i] => Company(id(i)?),
+            ["agents"] => Agents,
+            ["agents", "me"] => AgentMe,
+            ["agents", i] => Agent(id(i)?),
+            ["roles"] => Roles,
+            ["roles", i] => Role(id(i)?),
+            ["groups"] | ["admin", "groups"] => Groups,
+            ["groups", i] | ["admin", "groups", i] => Group(id(i)?),
+            ["ticket_fields"] => TicketFields,
+            ["business_hours"] => BusinessHours,
+            ["business_hours", i] => BusinessHour(id(i)?),
+            ["sla_policies"] => SlaPolicies,
+            ["surveys", "satisfaction_ratings"] => SatisfactionRatings,
+            ["time_entries"] => TimeEntries,
+            ["settings", "helpdesk"] => SettingsHelpdesk,
+            ["account"] => Account,
+            ["solutions", "categories"] => SolutionCategories,
+            ["solutions", "categories", i] => SolutionCategory(id(i)?),
+            ["solutions", "categories", i, "folders"] => SolutionCategoryFolders(id(i)?),
+            ["solutions", "folders", i] => SolutionFolder(id(i)?),
+            ["solutions", "folders", i, "articles"] => SolutionFolderArticles(id(i)?),
+            ["solutions", "articles", i] => SolutionArticle(id(i)?),
+            _ => return None,
+        })
+    }
+
+    /// The verbs this emulator implements for the route, in the order Freshdesk lists them.
+    pub fn methods(self) -> &'static [&'static str] {
+        use Route::*;
+        match self {
+            Tickets | Contacts => &["GET", "POST"],
+            Ticket(_) | Contact(_) => &["GET", "PUT", "DELETE"],
+            TicketRestore(_) | ContactRestore(_) => &["PUT"],
+            TicketReply(_) | TicketNotes(_) => &["POST"],
+            ContactHardDelete(_) => &["DELETE"],
+            Agent(_) => &["GET", "DELETE"],
+            _ => &["GET"],
+        }
+    }
+
+    /// The per-minute sub-limit this call counts against, if any.
+    pub fn sub_limit(self, method: &str) -> Option<SubLimit> {
+        match (self, method) {
+            (Route::Tickets, "GET") => Some(SubLimit::TicketsList),
+            (Route::Tickets, "POST") => Some(SubLimit::TicketCreate),
+            (Route::Ticket(_), "PUT") => Some(SubLimit::TicketUpdate),
+            (Route::Contacts, "GET") => Some(SubLimit::ContactsList),
+            _ => None,
+        }
+    }
+}
+
+/// Checks route and verb: the part of the pipeline that runs before the rate window.
+pub fn resolve(path: &str, method: &str) -> Result<Route, ApiError> {
+    let route = Route::parse(path).ok_or(ApiError::NotFound)?;
+    let methods = route.methods();
+    if methods.contains(&method) || (method == "HEAD" && methods.contains(&"GET")) {
+        Ok(route)
+    } else {
+        Err(ApiError::MethodNotAllowed { method: method.to_string(), allowed: methods.to_vec() })
+    }
+}
+
+/// The checks that follow the rate window and precede authentication.
+pub fn check_headers(req: &Req) -> Result<(), ApiError> {
+    if let Some(accept) = req.accept {
+        let ok = accept.split(',').any(|part| {
+            let mime = part.split(';').next().unwrap_or("").trim();
+            mime.is_empty() || mime == "*/*" || mime == "application/json" || mime == "application/*"
+        });
+        if !ok {
+            return Err(ApiError::invalid_accept(accept));
+        }
+    }
+    if matches!(req.method, "POST" | "PUT") && !req.body.is_empty() {
+        let ct = req.content_type.unwrap_or("");
+        let mime = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        if mime != "application/json" && mime != "multipart/form-data" {
+            return Err(ApiError::invalid_content_type(if ct.is_empty() { "nil" } else { ct }));
+        }
+    }
+    Ok(())
+}
+
+/// Who is calling: an agent (by key, or by email and password, the legacy form), or nobody.
+pub enum Caller {
+    Agent(i64),
+    /// A key that belongs to a user who is now a contact (a deleted agent).
+    Contact,
+}
+
+/// Splits `Authorization: Basic …` into user and password.
+pub fn credentials(authorization: Option<&str>) -> Result<(String, String), ApiError> {
+    let encoded = authorization
+        .and_then(|h| h.strip_prefix("Basic ").or_else(|| h.strip_prefix("basic ")))
+        .ok_or_else(ApiError::invalid_credentials)?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .map_err(|_| ApiError::invalid_credentials())?;
+    let text = String::from_utf8(decoded).map_err(|_| ApiError::invalid_credentials())?;
+    let (user, password) = text.split_once(':').unwrap_or((&text, ""));
+    Ok((user.to_string(), password.to_string()))
+}
+
+/// Resolves an API key; `None` when no agent ever had that key.
+pub fn by_key(desk: &HelpDesk, user: &str) -> Option<Result<Caller, ApiError>> {
+    let id = desk.keys.get(user).copied()?;
+    let agent = desk.agents.get(&id)?;
+    Some(match agent.state {
+        AgentState::Active => Ok(Caller::Agent(id)),
+        AgentState::Suspended => Err(ApiError::invalid_credentials()),
+        AgentState::Deleted => Ok(Caller::Contact),
+    })
+}
+
+/// Legacy email + password Basic auth (dropped by Freshdesk in 2021, still answered here so that
+/// `password_lockout` has a real path): ten failures lock the login; keys never lock out.
+pub fn by_password(desk: &mut HelpDesk, user: &str, password: &str) -> Result<Caller, ApiError> {
+    let Some(agent) = desk.agents.values_mut().find(|a| a.email.eq_ignore_ascii_case(user)) else {
+        return Err(ApiError::invalid_credentials());
+    };
+    if agent.state != AgentState::Active {
+        return Err(ApiError::invalid_credentials());
+    }
+    if agent.locked_out {
+        return Err(ApiError::password_lockout());
+    }
+    if agent.password == password {
+        agent.failed_logins = 0;
+        return Ok(Caller::Agent(agent.id));
+    }
+    agent.failed_logins += 1;
+    if agent.failed_logins >= 10 {
+        agent.locked_out = true;
+        return Err(ApiError::password_lockout());
+    }
+    Err(ApiError::invalid_credentials())
+}
+
+pub fn viewer(desk: &HelpDesk, id: i64) -> Option<Viewer> {
+    let a = desk.agents.get(&id)?;
+    Some(Viewer { id, admin: a.is_admin(), scope: a.ticket_scope, groups: a.group_ids.clone() })
+}
+
+/// Runs a read (GET or HEAD) for an authenticated agent, under the shared read lock.
+pub fn dispatch_read(desk: &HelpDesk, route: Route, req: &Req, v: &Viewer) -> Result<Reply, ApiError> {
+    use Route::*;
+    match route {
+        Tickets => tickets::list(desk, req, v),
+        Ticket(id) => tickets::show(desk, req, v, id),
+        TicketConversations(id) => tickets::conversations(desk, req, v, id),
+        TicketTimeEntries(id) => resources::ticket_time_entries(desk, req, v, id),
+        TicketSatisfaction(id) => resources::ticket_satisfaction(desk, req, v, id),
+        SearchTickets => search::tickets(desk, req, v),
+        Contacts => people::contacts(desk, req),
+        Contact(id) => people::contact(desk, id),
+        Companies => people::companies(desk, req),
+        Company(id) => people::company(desk, id),
+        Agents => people::agents(desk, req, v),
+        AgentMe => people::agent(desk, v.id),
+        Agent(id) => {
+            v.require_admin()?;
+            people::agent(desk, id)
+        }
+        Roles => people::roles(desk, req, v),
+        Role(id) => people::role(desk, v, id),
+        Groups => people::groups(desk, req, v),
+        Group(id) => people::group(desk, v, id),
+        TicketFields => resources::ticket_fields(desk, req),
+        BusinessHours => resources::business_hours(desk, req),
+        BusinessHour(id) => resources::business_hour(desk, id),
+        SlaPolicies => resources::sla_policies(desk, req, v),
+        SatisfactionRatings => resources::satisfaction_ratings(desk, req),
+        TimeEntries => resources::time_entries(desk, req),
+        SettingsHelpdesk => Ok(Reply::value(&serde_json::json!({
+            "primary_language": "en",
+            "supported_languages": [],
+            "portal_languages": [],
+        }))),
+        Account => {
+            v.require_admin()?;
+            Ok(Reply::value(&crate::render::account(desk)))
+        }
+        SolutionCategories => resources::solution_categories(desk, req),
+        SolutionCategory(id) => resources::solution_category(desk, id),
+        SolutionCategoryFolders(id) => resources::solution_folders(desk, req, id),
+        SolutionFolder(id) => resources::solution_folder(desk, id),
+        SolutionFolderArticles(id) => resources::solution_articles(desk, req, id),
+        SolutionArticle(id) => resources::solution_article(desk, id),
+        _ => Err(ApiError::MethodNotAllowed { method: req.method.into(), allowed: route.methods().to_vec() }),
+    }
+}
+
+/// Runs a write (POST, PUT, DELETE) for an authenticated agent, under the write lock.
+pub fn dispatch_write(desk: &mut HelpDesk, route: Route, req: &Req, v: &Viewer) -> Result<Reply, ApiError> {
+    use Route::*;
+    match (route, req.method) {
+        (Tickets, "POST") => tickets::create(desk, req, v),
+        (Ticket(id), "PUT") => tickets::update(desk, req, v, id),
+        (Ticket(id), "DELETE") => tickets::delete(desk, req, v, id),
+        (TicketRestore(id), "PUT") => tickets::restore(desk, req, v, id),
+        (TicketReply(id), "POST") => tickets::add_conversation(desk, req, v, id, tickets::Kind::Reply),
+        (TicketNotes(id), "POST") => tickets::add_conversation(desk, req, v, id, tickets::Kind::Note),
+        (Contacts, "POST") => people::create_contact(desk, req),
+        (Contact(id), "PUT") => people::update_contact(desk, req, id),
+        (Contact(id), "DELETE") => people::delete_contact(desk, req, id),
+        (ContactRestore(id), "PUT") => people::restore_contact(desk, req, id),
+        (ContactHardDelete(id), "DELETE") => people::hard_delete_contact(desk, req, id),
+        (Agent(id), "DELETE") => people::delete_agent(desk, req, v, id),
+        _ => Err(ApiError::MethodNotAllowed { method: req.method.into(), allowed: route.methods().to_vec() }),
+    }
+}
+
+/// One page of a list, rendered, with `link` when there is a next page.
+/// `rows` holds up to `per_page + 1` items: the extra one only says that more exist.
+pub fn page_reply<T>(req: &Req, page: u32, per_page: u32, mut rows: Vec<T>, render: impl Fn(&T) -> Value) -> Reply {
+    let more = rows.len() > per_page as usize;
+    rows.truncate(per_page as usize);
+    let list: Vec<Value> = rows.iter().map(render).collect();
+    let mut reply = Reply::value(&Value::Array(list));
+    if more {
+        reply.link = Some(next_link(req, page + 1));
+    }
+    reply
+}
+
+pub fn next_link(req: &Req, page: u32) -> String {
+    format!("<{}{}?{}>; rel=\"next\"", req.origin, req.path, req.query.with_page(page))
+}
+
+/// Slices an iterator into one page: skips the earlier pages and keeps `per_page + 1` rows.
+pub fn take_page<I: Iterator>(iter: I, page: u32, per_page: u32) -> Vec<I::Item> {
+    let skip = (page as usize - 1).saturating_mul(per_page as usize);
+    iter.skip(skip).take(per_page as usize + 1).collect()
+}
+
+/// Parses a JSON object body, with Freshdesk's error for anything else.
+pub fn json_body(req: &Req) -> Result<serde_json::Map<String, Value>, ApiError> {
+    match serde_json::from_slice::<Value>(req.body) {
+        Ok(Value::Object(m)) => Ok(m),
+        Ok(_) | Err(_) if req.body.iter().all(u8::is_ascii_whitespace) => Ok(serde_json::Map::new()),
+        _ => Err(ApiError::invalid_json()),
+    }
+}

@@ -1,0 +1,325 @@
+//! `GET /search/tickets?query="…"`: Freshdesk's filter language (fields, `AND`, `OR`, parentheses,
+//! `:>` meaning at least, `:<` meaning at most, quoted strings and dates, `null`), 30 results a page,
+//! pages 1 to 10, `{"results": […], "total": N}` and no `link` header.
+
+use serde_json::{Value, json};
+
+use super::error::{ApiError, FieldError};
+use super::{Reply, Req, Viewer};
+use crate::model::{HelpDesk, Ticket, Trash};
+use crate::render::{TicketIncludes, TicketView};
+
+const INVALID_QUERY: &str = "Given query is invalid, expected format \"keyword:value  OPERATOR keyword:'string' OPERATOR keyword:>'yyyy-mm-dd' OPERATOR keyword:<integer\". Space is mandatory between key/value pair and operator. Please check the paranthesis if there are any.";
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Lit {
+    Int(i64),
+    Str(String),
+    Null,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Op {
+    Eq,
+    AtLeast,
+    AtMost,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Expr {
+    Cond { field: String, op: Op, value: Lit },
+    And(Box<Expr>, Box<Expr>),
+    Or(Box<Expr>, Box<Expr>),
+}
+
+#[derive(Debug, PartialEq)]
+pub enum QueryError {
+    Syntax,
+    UnknownField(String),
+    BadValue(String, String),
+}
+
+struct Parser<'a> {
+    s: &'a [u8],
+    i: usize,
+}
+
+const FIELDS: &[&str] = &[
+    "agent_id", "group_id", "priority", "status", "tag", "type", "due_by", "fr_due_by", "nr_due_by", "created_at",
+    "updated_at", "cf_category", "cf_order_number",
+];
+
+impl Parser<'_> {
+    fn ws(&mut self) -> usize {
+        let start = self.i;
+        while self.i < self.s.len() && self.s[self.i] == b' ' {
+            self.i += 1;
+        }
+        self.i - start
+    }
+
+    fn keyword(&mut self, kw: &str) -> bool {
+        let save = self.i;
+        if self.ws() == 0 {
+            self.i = save;
+            return false;
+        }
+        if self.s[self.i..].starts_with(kw.as_bytes()) && self.s.get(self.i + kw.len()) == Some(&b' ') {
+            self.i += kw.len();
+            true
+        } else {
+            self.i = save;
+            false
+        }
+    }
+
+    fn expr(&mut self) -> Result<Expr, QueryError> {
+        let mut left = self.term()?;
+        while self.keyword("OR") {
+            self.ws();
+            let right = self.term()?;
+            left = Expr::Or(Box::new(left), Box::new(right));
+        }
+        Ok(left)
+    }
+
+    fn term(&mut self) -> Result<Expr, QueryError> {
+        let mut left = self.factor()?;
+        while self.keyword("AND") {
+            self.ws();
+            let right = self.factor()?;
+            left = Expr::And(Box::new(left), Box::new(right));
+        }
+        Ok(left)
+    }
+
+    fn factor(&mut self) -> Result<Expr, QueryError> {
+        if self.s.get(self.i) == Some(&b'(') {
+            self.i += 1;
+            self.ws();
+            let e = self.expr()?;
+            self.ws();
+            if self.s.get(self.i) != Some(&b')') {
+                return Err(QueryError::Syntax);
+            }
+            self.i += 1;
+            return Ok(e);
+        }
+        let start = self.i;
+        while self.i < self.s.len() && (self.s[self.i].is_ascii_alphanumeric() || self.s[self.i] == b'_') {
+            self.i += 1;
+        }
+        let field = std::str::from_utf8(&self.s[start..self.i]).map_err(|_| QueryError::Syntax)?.to_string();
+        if field.is_empty() || self.s.get(self.i) != Some(&b':') {
+            return Err(QueryError::Syntax);
+        }
+        self.i += 1;
+        let op = match self.s.get(self.i) {
+            Some(b'>') => {
+                self.i += 1;
+                Op::AtLeast
+            }
+            Some(b'<') => {
+                self.i += 1;
+                Op::AtMost
+            }
+            _ => Op::Eq,
+        };
+        let value = match self.s.get(self.i) {
+            Some(b'\'') => {
+                let start = self.i + 1;
+                let end = self.s[start..].iter().position(|b| *b == b'\'').ok_or(QueryError::Syntax)? + start;
+                self.i = end + 1;
+                Lit::Str(String::from_utf8_lossy(&self.s[start..end]).into_owned())
+            }
+            Some(b) if b.is_ascii_digit() || *b == b'-' => {
+                let start = self.i;
+                self.i += 1;
+                while self.i < self.s.len() && self.s[self.i].is_ascii_digit() {
+                    self.i += 1;
+                }
+                Lit::Int(std::str::from_utf8(&self.s[start..self.i]).ok().and_then(|x| x.parse().ok()).ok_or(QueryError::Syntax)?)
+            }
+            _ if self.s[self.i..].starts_with(b"null") => {
+                self.i += 4;
+                Lit::Null
+            }
+            _ => return Err(QueryError::Syntax),
+        };
+        if !FIELDS.contains(&field.as_str()) {
+            return Err(QueryError::UnknownField(field));
+        }
+        let enum_values: Option<&[i64]> = match field.as_str() {
+            "priority" => Some(&[1, 2, 3, 4]),
+            "status" => Some(&[2, 3, 4, 5, 6, 7]),
+            _ => None,
+        };
+        if let (Some(allowed), Lit::Int(n)) = (enum_values, &value) {
+            if !allowed.contains(n) {
+                let list = allowed.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(",");
+                return Err(QueryError::BadValue(field, format!("It should be one of these values: '{list}'")));
+            }
+        }
+        Ok(Expr::Cond { field, op, value })
+    }
+}
+
+/// Parses a query with its surrounding double quotes.
+pub fn parse(query: &str) -> Result<Expr, QueryError> {
+    let inner = query.strip_prefix('"').and_then(|q| q.strip_suffix('"')).ok_or(QueryError::Syntax)?;
+    let mut p = Parser { s: inner.as_bytes(), i: 0 };
+    let e = p.expr()?;
+    if p.i != p.s.len() {
+        return Err(QueryError::Syntax);
+    }
+    Ok(e)
+}
+
+fn cmp_int(have: Option<i64>, op: Op, want: &Lit) -> bool {
+    match (want, have) {
+        (Lit::Null, h) => op == Op::Eq && h.is_none(),
+        (Lit::Int(w), Some(h)) => match op {
+            Op::Eq => h == *w,
+            Op::AtLeast => h >= *w,
+            Op::AtMost => h <= *w,
+        },
+        _ => false,
+    }
+}
+
+fn cmp_date(have: Option<i64>, op: Op, want: &Lit) -> bool {
+    match (want, have) {
+        (Lit::Null, h) => op == Op::Eq && h.is_none(),
+        (Lit::Str(s), Some(h)) => {
+            let Some(day) = crate::util::parse_ts(s) else { return false };
+            // A bare date means the whole day.
+            let end = if s.len() == 10 { day + 86_400 } else { day + 1 };
+            match op {
+                Op::Eq => h >= day && h < end,
+                Op::AtLeast => h >= day,
+                Op::AtMost => h < end,
+            }
+        }
+        _ => false,
+    }
+}
+
+fn cmp_str(have: Option<&str>, want: &Lit) -> bool {
+    match want {
+        Lit::Null => have.is_none(),
+        Lit::Str(s) => have.is_some_and(|h| h == s),
+        Lit::Int(n) => have.is_some_and(|h| h == n.to_string()),
+    }
+}
+
+pub fn matches(e: &Expr, t: &Ticket) -> bool {
+    match e {
+        Expr::And(a, b) => matches(a, t) && matches(b, t),
+        Expr::Or(a, b) => matches(a, t) || matches(b, t),
+        Expr::Cond { field, op, value } => match field.as_str() {
+            "agent_id" => cmp_int(t.responder_id, *op, value),
+            "group_id" => cmp_int(t.group_id, *op, value),
+            "priority" => cmp_int(Some(t.priority), *op, value),
+            "status" => cmp_int(Some(t.status), *op, value),
+            "tag" => match value {
+                Lit::Null => t.tags.is_empty(),
+                _ => t.tags.iter().any(|tag| cmp_str(Some(tag), value)),
+            },
+            "type" => cmp_str(t.ticket_type.as_deref(), value),
+            "due_by" => cmp_date(Some(t.due_by), *op, value),
+            "fr_due_by" => cmp_date(Some(t.fr_due_by), *op, value),
+            "nr_due_by" => cmp_date(t.nr_due_by, *op, value),
+            "created_at" => cmp_date(Some(t.created_at), *op, value),
+            "updated_at" => cmp_date(Some(t.updated_at), *op, value),
+            "cf_category" => cmp_str(t.cf_category.as_deref(), value),
+            "cf_order_number" => cmp_str(t.cf_order_number.as_deref(), value),
+            _ => false,
+        },
+    }
+}
+
+pub fn tickets(desk: &HelpDesk, req: &Req, v: &Viewer) -> Result<Reply, ApiError> {
+    let q = &req.query;
+    let mut errors = Vec::new();
+    for k in q.keys() {
+        if k != "query" && k != "page" && !errors.iter().any(|e: &FieldError| e.field == k) {
+            errors.push(FieldError::invalid_field(k));
+        }
+    }
+    let page = match q.get("page") {
+        None => 1,
+        Some(p) => match p.parse::<i64>() {
+            Ok(n) if (1..=10).contains(&n) => n as usize,
+            _ => {
+                errors.push(FieldError::new("page", "It should be a Positive Integer less than or equal to 10", "invalid_value"));
+                1
+            }
+        },
+    };
+    let raw = q.get("query").unwrap_or("");
+    let expr = if raw.chars().count() > 512 {
+        errors.push(FieldError::new("query", format!("Has {} characters, it can have maximum of 512 characters", raw.chars().count()), "invalid_value"));
+        None
+    } else {
+        match parse(raw) {
+            Ok(e) => Some(e),
+            Err(QueryError::Syntax) => {
+                errors.push(FieldError::new("query", INVALID_QUERY, "invalid_value"));
+                None
+            }
+            Err(QueryError::UnknownField(f)) => {
+                errors.push(FieldError::invalid_field(f));
+                None
+            }
+            Err(QueryError::BadValue(f, m)) => {
+                errors.push(FieldError::new(f, m, "invalid_value"));
+                None
+            }
+        }
+    };
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    let expr = expr.ok_or(ApiError::Internal)?;
+    let hits: Vec<&Ticket> = desk
+        .tickets
+        .values()
+        .rev()
+        .filter(|t| !t.spam && t.trash == Trash::Live && v.can_see(t) && matches(&expr, t))
+        .collect();
+    let results: Vec<Value> = hits
+        .iter()
+        .skip((page - 1) * 30)
+        .take(30)
+        .map(|t| serde_json::to_value(TicketView { t, inc: TicketIncludes { description: true, ..Default::default() } }).unwrap_or(Value::Null))
+        .collect();
+    Ok(Reply::value(&json!({"results": results, "total": hits.len()})))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn documented_query_forms_parse() {
+        for q in [
+            "\"priority:>3\"",
+            "\"status:2 OR status:3\"",
+            "\"(status:2 OR status:3) AND priority:4\"",
+            "\"created_at:>'2017-01-01' AND created_at:<'2017-02-01'\"",
+            "\"tag:'vip' AND agent_id:null\"",
+            "\"cf_category:'Billing'\"",
+        ] {
+            assert!(parse(q).is_ok(), "{q}");
+        }
+    }
+
+    #[test]
+    fn malformed_queries_are_refused() {
+        assert_eq!(parse("priority:3"), Err(QueryError::Syntax));
+        assert_eq!(parse("\"priority:3AND status:2\""), Err(QueryError::Syntax));
+        assert_eq!(parse("\"(priority:3\""), Err(QueryError::Syntax));
+        assert_eq!(parse("\"subject:'x'\""), Err(QueryError::UnknownField("subject".into())));
+        assert!(matches!(parse("\"priority:9\""), Err(QueryError::BadValue(..))));
+    }
+}

@@ -1,0 +1,199 @@
+//! A faithful stand-in for the Freshdesk REST API v2, for deskbridge's demo, tests and benchmarks,
+//! and for any third-party Freshdesk client. Start one with [`spawn`] on any address (port 0 for
+//! tests); it seeds a deterministic help desk, serves HTTPS with its own certificate authority (or
+//! plain HTTP for debugging), enforces auth, roles, scopes, rate limits and paging as Freshdesk does,
+//! and offers a control API under `/_emulator/` (see the crate README).
+//!
+//! The emulator shares no wire types with the `freshdesk` client crate, by design: each side
+//! writes Freshdesk's JSON from its own reading of the reference, so one side's mistake cannot hide
+//! the same mistake on the other.
+
+#![forbid(unsafe_code)]
+
+pub mod api;
+pub mod control;
+pub mod model;
+pub mod render;
+pub mod seed;
+pub mod server;
+pub mod state;
+pub mod text;
+pub mod tls;
+pub mod util;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicU64};
+use std::time::Duration;
+
+use anyhow::Context;
+use parking_lot::{Mutex, RwLock};
+use serde::Serialize;
+use tokio::sync::watch;
+
+pub use model::Plan;
+pub use seed::agents as well_known;
+
+/// How to start an emulator.
+#[derive(Clone, Debug)]
+pub struct EmulatorConfig {
+    pub listen: SocketAddr,
+    /// `None` serves plain HTTP (debugging only); otherwise HTTPS with certificates from `cert_dir`
+    /// (created and reused) or, without a directory, generated in memory.
+    pub tls: Option<TlsConfig>,
+    pub seed: u64,
+    pub tickets: usize,
+    pub plan: Plan,
+    /// The length of the rate window; 60 s on Freshdesk, shorter for rate-limited benchmarks.
+    pub minute: Duration,
+    /// The account's subdomain: `acme` answers as `acme.freshdesk.com`.
+    pub domain: String,
+    /// "Now" for the seeded data, in unix seconds; defaults to the current time. Pin it to make
+    /// two runs byte-identical.
+    pub anchor: Option<i64>,
+    /// The control API token; random when `None`.
+    pub control_token: Option<String>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct TlsConfig {
+    pub cert_dir: Option<PathBuf>,
+}
+
+impl Default for EmulatorConfig {
+    fn default() -> Self {
+        EmulatorConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            tls: Some(TlsConfig::default()),
+            seed: 42,
+            tickets: 2_000,
+            plan: Plan::Enterprise,
+            minute: Duration::from_secs(60),
+            domain: "acme".into(),
+            anchor: None,
+            control_token: None,
+        }
+    }
+}
+
+/// One seeded agent as the startup report lists it.
+#[derive(Clone, Debug, Serialize)]
+pub struct AgentInfo {
+    pub id: i64,
+    pub name: String,
+    pub email: String,
+    pub role: String,
+    pub ticket_scope: u8,
+    pub group_ids: Vec<i64>,
+    pub api_key: String,
+}
+
+/// A running emulator. Dropping it does not stop the server; call [`RunningEmulator::shutdown`].
+pub struct RunningEmulator {
+    pub addr: SocketAddr,
+    /// `https://127.0.0.1:<port>` (or `http://…` in plain mode).
+    pub base_url: String,
+    /// The CA certificate (PEM) the server certificate chains to; `None` in plain mode.
+    pub ca_pem: Option<String>,
+    /// Where `ca.pem` was written, when a certificate directory was used.
+    pub ca_path: Option<PathBuf>,
+    pub control_token: String,
+    pub shared: Arc<state::Shared>,
+    shutdown: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl RunningEmulator {
+    pub fn agents(&self) -> Vec<AgentInfo> {
+        let d = self.shared.desk.read();
+        d.agents
+            .values()
+            .map(|a| AgentInfo {
+                id: a.id,
+                name: a.name.clone(),
+                email: a.email.clone(),
+                role: a.role_ids.first().and_then(|r| d.role_name(*r)).unwrap_or("Agent").to_string(),
+                ticket_scope: a.ticket_scope,
+                group_ids: a.group_ids.clone(),
+                api_key: a.api_key.clone(),
+            })
+            .collect()
+    }
+
+    /// The agent at `index` in the seeded list (see [`well_known`]).
+    pub fn agent(&self, index: usize) -> AgentInfo {
+        self.agents().swap_remove(index)
+    }
+
+    pub fn domain(&self) -> String {
+        self.shared.desk.read().account.domain.clone()
+    }
+
+    /// The startup report written by `--ready-file`.
+    pub fn ready_report(&self) -> serde_json::Value {
+        serde_json::json!({
+            "base_url": self.base_url,
+            "port": self.addr.port(),
+            "ca_pem": self.ca_path.as_ref().map(|p| p.display().to_string()),
+            "control_token": self.control_token,
+            "domain": self.domain(),
+            "agents": self.agents(),
+        })
+    }
+
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        let _ = self.task.await;
+    }
+}
+
+/// Seeds a help desk and serves it. Returns once the listener is bound.
+pub async fn spawn(cfg: EmulatorConfig) -> anyhow::Result<RunningEmulator> {
+    let anchor = cfg.anchor.unwrap_or_else(|| {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+    });
+    let desk = seed::generate(&seed::SeedConfig { seed: cfg.seed, tickets: cfg.tickets, anchor, plan: cfg.plan, domain: cfg.domain.clone() });
+    let token = cfg.control_token.clone().unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
+    let (acceptor, ca_pem, ca_path) = match &cfg.tls {
+        None => (None, None, None),
+        Some(t) => {
+            let set = match &t.cert_dir {
+                Some(dir) => tls::load_or_create(dir)?,
+                None => tls::generate()?.0,
+            };
+            (Some(tls::acceptor(&set)?), Some(set.ca_pem.clone()), set.ca_path.clone())
+        }
+    };
+    let scheme = if acceptor.is_some() { "https" } else { "http" };
+    let shared = Arc::new(state::Shared {
+        desk: RwLock::new(desk),
+        rate: Mutex::new(state::RateWindow::new()),
+        faults: Mutex::new(Vec::new()),
+        log: Mutex::new(Vec::new()),
+        clock_skew: AtomicI64::new(0),
+        seq: AtomicU64::new(0),
+        minute: cfg.minute,
+        control_token: token.clone(),
+        scheme,
+    });
+    let app = control::router(shared.clone())
+        .fallback(server::api_handler)
+        .with_state(shared.clone());
+    let listener = tokio::net::TcpListener::bind(cfg.listen).await.with_context(|| format!("binding {}", cfg.listen))?;
+    let addr = listener.local_addr()?;
+    let (tx, rx) = watch::channel(false);
+    let task = tokio::spawn(server::serve(listener, app, acceptor, rx));
+    let host = if addr.ip().is_unspecified() { "127.0.0.1".to_string() } else { addr.ip().to_string() };
+    let host = if addr.is_ipv6() { format!("[{host}]") } else { host };
+    Ok(RunningEmulator {
+        addr,
+        base_url: format!("{scheme}://{host}:{}", addr.port()),
+        ca_pem,
+        ca_path,
+        control_token: token,
+        shared,
+        shutdown: tx,
+        task,
+    })
+}

@@ -1,0 +1,538 @@
+//! The emulator's own record types for everything a help desk holds. They are not the client's wire
+//! types and never will be: the JSON is produced from these by `render`, so a mistake in the
+//! client's models cannot be mirrored here and hidden.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+pub type Ts = i64;
+
+pub const ROLE_ACCOUNT_ADMIN: i64 = 43_000_000_001;
+pub const ROLE_ADMIN: i64 = 43_000_000_002;
+pub const ROLE_SUPERVISOR: i64 = 43_000_000_003;
+pub const ROLE_AGENT: i64 = 43_000_000_004;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Plan {
+    Trial,
+    Growth,
+    Pro,
+    Enterprise,
+    Unlimited,
+}
+
+/// A rate-limited endpoint family with its own per-minute sub-limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SubLimit {
+    TicketCreate,
+    TicketUpdate,
+    TicketsList,
+    ContactsList,
+}
+
+impl Plan {
+    pub fn parse(s: &str) -> Option<Plan> {
+        Some(match s.to_ascii_lowercase().as_str() {
+            "trial" => Plan::Trial,
+            "growth" => Plan::Growth,
+            "pro" => Plan::Pro,
+            "enterprise" => Plan::Enterprise,
+            "unlimited" => Plan::Unlimited,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Plan::Trial => "trial",
+            Plan::Growth => "growth",
+            Plan::Pro => "pro",
+            Plan::Enterprise => "enterprise",
+            Plan::Unlimited => "unlimited",
+        }
+    }
+
+    /// Calls per minute for the whole account, or `None` when unthrottled.
+    /// Trial's sub-limits are not published; the emulator scales Growth's ratios to 50/min.
+    pub fn per_minute(self) -> Option<u32> {
+        match self {
+            Plan::Trial => Some(50),
+            Plan::Growth => Some(200),
+            Plan::Pro => Some(400),
+            Plan::Enterprise => Some(700),
+            Plan::Unlimited => None,
+        }
+    }
+
+    pub fn sub_limit(self, which: SubLimit) -> Option<u32> {
+        let (create_update, lists) = match self {
+            Plan::Trial => (20, 5),
+            Plan::Growth => (80, 20),
+            Plan::Pro => (160, 100),
+            Plan::Enterprise => (280, 200),
+            Plan::Unlimited => return None,
+        };
+        Some(match which {
+            SubLimit::TicketCreate | SubLimit::TicketUpdate => create_update,
+            SubLimit::TicketsList | SubLimit::ContactsList => lists,
+        })
+    }
+
+    /// Features switched on by default. Trials get everything, as Freshdesk trials do.
+    pub fn has_feature(self, feature: Feature) -> bool {
+        match feature {
+            Feature::Timesheets => true,
+            Feature::Surveys | Feature::MultipleBusinessHours => {
+                !matches!(self, Plan::Growth)
+            }
+        }
+    }
+}
+
+/// Plan-gated features that answer 403 `require_feature` when off.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Feature {
+    Timesheets,
+    Surveys,
+    MultipleBusinessHours,
+}
+
+impl Feature {
+    pub fn parse(s: &str) -> Option<Feature> {
+        Some(match s.to_ascii_lowercase().replace([' ', '-'], "_").as_str() {
+            "timesheets" => Feature::Timesheets,
+            "surveys" => Feature::Surveys,
+            "multiple_business_hours" => Feature::MultipleBusinessHours,
+            _ => return None,
+        })
+    }
+
+    /// The titleized name Freshdesk puts in the `require_feature` message.
+    pub fn title(self) -> &'static str {
+        match self {
+            Feature::Timesheets => "Timesheets",
+            Feature::Surveys => "Surveys",
+            Feature::MultipleBusinessHours => "Multiple Business Hours",
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Account {
+    pub organisation_id: i64,
+    pub account_id: i64,
+    pub name: String,
+    pub domain: String,
+    pub plan: Plan,
+    pub suspended: bool,
+    pub features_off: BTreeSet<&'static str>,
+    pub features_on: BTreeSet<&'static str>,
+    pub created_at: Ts,
+}
+
+impl Account {
+    pub fn feature_enabled(&self, f: Feature) -> bool {
+        if self.features_off.contains(f.title()) {
+            return false;
+        }
+        self.features_on.contains(f.title()) || self.plan.has_feature(f)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AgentState {
+    Active,
+    /// Deactivated in the admin UI; its key resolves to nobody (401).
+    Suspended,
+    /// Deleted through `DELETE /agents/{id}`: the user is downgraded to a contact and keeps its key,
+    /// which then authenticates as a contact (403 everywhere).
+    Deleted,
+}
+
+#[derive(Clone, Debug)]
+pub struct Agent {
+    pub id: i64,
+    pub name: String,
+    pub email: String,
+    pub phone: Option<String>,
+    pub mobile: Option<String>,
+    pub job_title: Option<String>,
+    pub language: &'static str,
+    pub time_zone: &'static str,
+    pub role_ids: Vec<i64>,
+    pub ticket_scope: u8,
+    pub group_ids: Vec<i64>,
+    pub skill_ids: Vec<i64>,
+    pub occasional: bool,
+    pub agent_type: &'static str,
+    pub available: bool,
+    pub signature: Option<String>,
+    pub api_key: String,
+    pub password: String,
+    pub failed_logins: u32,
+    pub locked_out: bool,
+    pub state: AgentState,
+    /// Role held before a `demote`, so `promote` without a role gives it back.
+    pub demoted_from: Option<Vec<i64>>,
+    pub last_login_at: Option<Ts>,
+    pub last_active_at: Option<Ts>,
+    pub created_at: Ts,
+    pub updated_at: Ts,
+}
+
+impl Agent {
+    pub fn is_admin(&self) -> bool {
+        self.role_ids
+            .iter()
+            .any(|r| *r == ROLE_ADMIN || *r == ROLE_ACCOUNT_ADMIN)
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Role {
+    pub id: i64,
+    pub name: &'static str,
+    pub description: &'static str,
+    pub default: bool,
+    pub created_at: Ts,
+    pub updated_at: Ts,
+}
+
+#[derive(Clone, Debug)]
+pub struct Group {
+    pub id: i64,
+    pub name: String,
+    pub description: Option<String>,
+    pub escalate_to: Option<i64>,
+    pub unassigned_for: Option<&'static str>,
+    pub business_hour_id: Option<i64>,
+    pub auto_ticket_assign: i64,
+    pub created_at: Ts,
+    pub updated_at: Ts,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ContactState {
+    Verified,
+    Unverified,
+    Blocked,
+    Deleted,
+}
+
+#[derive(Clone, Debug)]
+pub struct Contact {
+    pub id: i64,
+    pub name: String,
+    pub email: Option<String>,
+    pub other_emails: Vec<String>,
+    pub phone: Option<String>,
+    pub mobile: Option<String>,
+    pub company_id: Option<i64>,
+    pub job_title: Option<String>,
+    pub language: &'static str,
+    pub time_zone: &'static str,
+    pub address: Option<String>,
+    pub description: Option<String>,
+    pub twitter_id: Option<String>,
+    pub unique_external_id: Option<String>,
+    pub view_all_tickets: bool,
+    pub tags: Vec<String>,
+    pub state: ContactState,
+    pub created_at: Ts,
+    pub updated_at: Ts,
+}
+
+#[derive(Clone, Debug)]
+pub struct Company {
+    pub id: i64,
+    pub name: String,
+    pub description: Option<String>,
+    pub note: Option<String>,
+    pub domains: Vec<String>,
+    pub industry: Option<&'static str>,
+    pub account_tier: Option<&'static str>,
+    pub health_score: Option<&'static str>,
+    pub renewal_date: Option<Ts>,
+    pub created_at: Ts,
+    pub updated_at: Ts,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct TicketStats {
+    pub agent_responded_at: Option<Ts>,
+    pub requester_responded_at: Option<Ts>,
+    pub first_responded_at: Option<Ts>,
+    pub status_updated_at: Option<Ts>,
+    pub reopened_at: Option<Ts>,
+    pub resolved_at: Option<Ts>,
+    pub closed_at: Option<Ts>,
+    pub pending_since: Option<Ts>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Trash {
+    Live,
+    /// In the trash (`DELETE /tickets/{id}`); restorable, listed by `filter=deleted`.
+    Deleted,
+    /// Deleted forever, purge pending: 403 on show, absent from every list.
+    Purging,
+}
+
+#[derive(Clone, Debug)]
+pub struct Ticket {
+    pub id: i64,
+    pub subject: String,
+    pub description_html: String,
+    pub description_text: String,
+    pub status: i64,
+    pub priority: i64,
+    pub source: i64,
+    pub ticket_type: Option<String>,
+    pub requester_id: i64,
+    pub responder_id: Option<i64>,
+    pub group_id: Option<i64>,
+    pub company_id: Option<i64>,
+    pub email_config_id: Option<i64>,
+    pub product_id: Option<i64>,
+    pub cc_emails: Vec<String>,
+    pub fwd_emails: Vec<String>,
+    pub reply_cc_emails: Vec<String>,
+    pub to_emails: Option<Vec<String>>,
+    pub tags: Vec<String>,
+    pub cf_category: Option<String>,
+    pub cf_order_number: Option<String>,
+    pub spam: bool,
+    pub trash: Trash,
+    pub fr_escalated: bool,
+    pub is_escalated: bool,
+    pub nr_escalated: bool,
+    pub due_by: Ts,
+    pub fr_due_by: Ts,
+    pub nr_due_by: Option<Ts>,
+    pub watchers: Vec<i64>,
+    pub stats: TicketStats,
+    pub created_at: Ts,
+    pub updated_at: Ts,
+}
+
+#[derive(Clone, Debug)]
+pub struct Conversation {
+    pub id: i64,
+    pub ticket_id: i64,
+    pub body_html: String,
+    pub body_text: String,
+    pub incoming: bool,
+    pub private: bool,
+    pub user_id: i64,
+    pub support_email: Option<String>,
+    pub source: i64,
+    pub from_email: Option<String>,
+    pub to_emails: Vec<String>,
+    pub cc_emails: Vec<String>,
+    pub bcc_emails: Vec<String>,
+    pub created_at: Ts,
+    pub updated_at: Ts,
+}
+
+#[derive(Clone, Debug)]
+pub struct TicketField {
+    pub id: i64,
+    pub name: &'static str,
+    pub label: &'static str,
+    pub label_for_customers: &'static str,
+    pub description: &'static str,
+    pub position: i64,
+    pub field_type: &'static str,
+    pub default: bool,
+    pub required_for_closure: bool,
+    pub required_for_agents: bool,
+    pub required_for_customers: bool,
+    pub customers_can_edit: bool,
+    pub displayed_to_customers: bool,
+    pub choices: FieldChoices,
+    pub created_at: Ts,
+    pub updated_at: Ts,
+}
+
+#[derive(Clone, Debug)]
+pub enum FieldChoices {
+    None,
+    /// Plain dropdown values (`cf_*` dropdowns, ticket type).
+    List(Vec<&'static str>),
+    /// `{"Low": 1, …}`-style maps (priority, source).
+    Named(Vec<(&'static str, i64)>),
+    /// Status: `{"2": ["Open", "Being Processed"], …}`.
+    Status(Vec<(i64, &'static str, &'static str)>),
+}
+
+#[derive(Clone, Debug)]
+pub struct BusinessHour {
+    pub id: i64,
+    pub name: &'static str,
+    pub description: &'static str,
+    pub time_zone: &'static str,
+    pub is_default: bool,
+    /// monday..sunday: `(start, end)` like `"08:00:00 am"`; `None` for a closed day.
+    pub hours: [Option<(&'static str, &'static str)>; 7],
+    pub created_at: Ts,
+    pub updated_at: Ts,
+}
+
+#[derive(Clone, Debug)]
+pub struct SlaPolicy {
+    pub id: i64,
+    pub name: &'static str,
+    pub description: &'static str,
+    pub active: bool,
+    pub is_default: bool,
+    pub position: i64,
+    /// priority 4..1: (respond_within, resolve_within) in seconds.
+    pub targets: [(i64, i64); 4],
+    pub group_ids: Vec<i64>,
+    pub created_at: Ts,
+    pub updated_at: Ts,
+}
+
+#[derive(Clone, Debug)]
+pub struct SatisfactionRating {
+    pub id: i64,
+    pub survey_id: i64,
+    pub user_id: i64,
+    pub agent_id: Option<i64>,
+    pub group_id: Option<i64>,
+    pub ticket_id: i64,
+    pub feedback: Option<String>,
+    pub rating: i64,
+    pub created_at: Ts,
+    pub updated_at: Ts,
+}
+
+#[derive(Clone, Debug)]
+pub struct TimeEntry {
+    pub id: i64,
+    pub agent_id: i64,
+    pub ticket_id: i64,
+    pub company_id: Option<i64>,
+    pub billable: bool,
+    pub note: String,
+    pub time_spent_minutes: i64,
+    pub executed_at: Ts,
+    pub created_at: Ts,
+    pub updated_at: Ts,
+}
+
+#[derive(Clone, Debug)]
+pub struct SolutionCategory {
+    pub id: i64,
+    pub name: String,
+    pub description: Option<String>,
+    pub created_at: Ts,
+    pub updated_at: Ts,
+}
+
+#[derive(Clone, Debug)]
+pub struct SolutionFolder {
+    pub id: i64,
+    pub category_id: i64,
+    pub name: String,
+    pub description: Option<String>,
+    pub visibility: i64,
+    pub created_at: Ts,
+    pub updated_at: Ts,
+}
+
+#[derive(Clone, Debug)]
+pub struct SolutionArticle {
+    pub id: i64,
+    pub folder_id: i64,
+    pub category_id: i64,
+    pub agent_id: i64,
+    pub title: String,
+    pub description_html: String,
+    pub description_text: String,
+    pub status: i64,
+    pub hits: i64,
+    pub thumbs_up: i64,
+    pub thumbs_down: i64,
+    pub tags: Vec<String>,
+    pub created_at: Ts,
+    pub updated_at: Ts,
+}
+
+/// Everything one Freshdesk account holds.
+#[derive(Clone, Debug)]
+pub struct HelpDesk {
+    pub account: Account,
+    pub agents: BTreeMap<i64, Agent>,
+    pub keys: HashMap<String, i64>,
+    pub roles: Vec<Role>,
+    pub groups: BTreeMap<i64, Group>,
+    pub contacts: BTreeMap<i64, Contact>,
+    pub companies: BTreeMap<i64, Company>,
+    pub tickets: BTreeMap<i64, Ticket>,
+    /// `(updated_at, id)` for every ticket, so `order_by=updated_at` pages without sorting.
+    pub by_updated: BTreeSet<(Ts, i64)>,
+    pub conversations: BTreeMap<i64, Conversation>,
+    pub conversations_by_ticket: HashMap<i64, Vec<i64>>,
+    pub ticket_fields: Vec<TicketField>,
+    pub business_hours: Vec<BusinessHour>,
+    pub sla_policies: Vec<SlaPolicy>,
+    pub satisfaction_ratings: BTreeMap<i64, SatisfactionRating>,
+    pub time_entries: BTreeMap<i64, TimeEntry>,
+    pub solution_categories: BTreeMap<i64, SolutionCategory>,
+    pub solution_folders: BTreeMap<i64, SolutionFolder>,
+    pub solution_articles: BTreeMap<i64, SolutionArticle>,
+    pub next_ticket_id: i64,
+    pub next_conversation_id: i64,
+    pub next_contact_id: i64,
+    pub next_time_entry_id: i64,
+}
+
+impl HelpDesk {
+    /// Changes a ticket's `updated_at`, keeping the ordering index in step.
+    pub fn touch_ticket(&mut self, id: i64, at: Ts) {
+        if let Some(t) = self.tickets.get_mut(&id) {
+            self.by_updated.remove(&(t.updated_at, id));
+            t.updated_at = at;
+            self.by_updated.insert((at, id));
+        }
+    }
+
+    pub fn insert_ticket(&mut self, t: Ticket) {
+        self.by_updated.insert((t.updated_at, t.id));
+        self.next_ticket_id = self.next_ticket_id.max(t.id + 1);
+        self.tickets.insert(t.id, t);
+    }
+
+    pub fn remove_ticket(&mut self, id: i64) -> Option<Ticket> {
+        let t = self.tickets.remove(&id)?;
+        self.by_updated.remove(&(t.updated_at, id));
+        if let Some(convs) = self.conversations_by_ticket.remove(&id) {
+            for c in convs {
+                self.conversations.remove(&c);
+            }
+        }
+        Some(t)
+    }
+
+    pub fn insert_conversation(&mut self, c: Conversation) {
+        self.next_conversation_id = self.next_conversation_id.max(c.id + 1);
+        self.conversations_by_ticket
+            .entry(c.ticket_id)
+            .or_default()
+            .push(c.id);
+        self.conversations.insert(c.id, c);
+    }
+
+    pub fn role_name(&self, id: i64) -> Option<&'static str> {
+        self.roles.iter().find(|r| r.id == id).map(|r| r.name)
+    }
+
+    pub fn agent_ids_in_group(&self, group: i64) -> Vec<i64> {
+        self.agents
+            .values()
+            .filter(|a| a.state != AgentState::Deleted && a.group_ids.contains(&group))
+            .map(|a| a.id)
+            .collect()
+    }
+}

@@ -1,0 +1,334 @@
+//! The HTTP edge: one handler for every `/api/v2` request that runs the pipeline in Freshdesk's
+//! order, applies injected faults, stamps the headers every reply carries and writes the request
+//! log; plus the accept loop that serves HTTPS (or plain HTTP for debugging) on any address.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, Method, Response, StatusCode, Uri, header};
+use bytes::Bytes;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::api::{self, ApiError, Caller, Reply, Req};
+use crate::state::{Admission, FaultKind, LogEntry, Shared};
+use crate::util::format_ts;
+
+pub use crate::api::error;
+
+impl From<ApiError> for Reply {
+    fn from(e: ApiError) -> Reply {
+        let (body, _) = e.body();
+        Reply { status: e.status(), body, location: None, link: None, extra_credits: 0 }
+    }
+}
+
+fn header_str<'a>(h: &'a HeaderMap, name: header::HeaderName) -> Option<&'a str> {
+    h.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Takes one use of the first fault whose prefix matches.
+fn take_fault(shared: &Shared, path: &str) -> Option<crate::state::Fault> {
+    let mut faults = shared.faults.lock();
+    let idx = faults.iter().position(|f| path.starts_with(&f.path_prefix) && f.count > 0)?;
+    let f = faults[idx].clone();
+    faults[idx].count -= 1;
+    if faults[idx].count == 0 {
+        faults.remove(idx);
+    }
+    Some(f)
+}
+
+/// Hosts of the form `<label>.freshdesk.com` must name this account; any other host (localhost,
+/// an IP) is served, so tests can reach the emulator directly.
+fn host_matches_account(host: &str, domain: &str) -> bool {
+    let name = host.rsplit_once(':').map(|(h, p)| if p.bytes().all(|b| b.is_ascii_digit()) { h } else { host }).unwrap_or(host);
+    match name.to_ascii_lowercase().strip_suffix(".freshdesk.com") {
+        Some(label) => label == domain.to_ascii_lowercase(),
+        None => true,
+    }
+}
+
+pub async fn api_handler(State(shared): State<Arc<Shared>>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response<Body> {
+    let path = uri.path().to_string();
+    let raw_query = uri.query().unwrap_or("").to_string();
+    if !path.starts_with("/api/") {
+        return plain_not_found();
+    }
+    let fault = take_fault(&shared, &path);
+    let mut log = LogEntry {
+        seq: shared.next_seq(),
+        at: format_ts(shared.now()),
+        method: method.as_str().to_string(),
+        path: path.clone(),
+        query: raw_query.clone(),
+        status: 0,
+        credits: 0,
+        agent_id: None,
+        fault: fault.as_ref().map(|f| f.kind),
+    };
+    if let Some(f) = &fault {
+        match f.kind {
+            FaultKind::Delay => tokio::time::sleep(Duration::from_millis(f.delay_ms.unwrap_or(1000))).await,
+            FaultKind::Reset => {
+                log.status = 0;
+                shared.log.lock().push(log);
+                return broken_body(StatusCode::OK, None, Bytes::new());
+            }
+            FaultKind::Html => {
+                log.status = 200;
+                shared.log.lock().push(log);
+                let mut r = Response::new(Body::from("<!DOCTYPE html><html><head><title>Freshdesk</title></head><body><h1>We are performing scheduled maintenance</h1><p>We'll be back shortly.</p></body></html>"));
+                r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+                return r;
+            }
+            FaultKind::Status => {
+                let status = f.status.unwrap_or(500);
+                log.status = status;
+                shared.log.lock().push(log);
+                return status_fault(status);
+            }
+            FaultKind::Truncate => {}
+        }
+    }
+
+    let host = header_str(&headers, header::HOST).map(str::to_string).or_else(|| uri.authority().map(|a| a.to_string())).unwrap_or_else(|| "localhost".into());
+    let req = Req {
+        method: method.as_str(),
+        path: &path,
+        query: api::query::Query::parse(uri.query()),
+        origin: format!("{}://{}", shared.scheme, host),
+        authorization: header_str(&headers, header::AUTHORIZATION),
+        accept: header_str(&headers, header::ACCEPT),
+        content_type: header_str(&headers, header::CONTENT_TYPE),
+        body: &body,
+        now: shared.now(),
+    };
+
+    let (reply, credits_total) = run_pipeline(&shared, &req, &host, &mut log);
+    let reply = match reply {
+        Pipeline::Throttled { retry_after } => {
+            log.status = 429;
+            shared.log.lock().push(log);
+            let mut r = Response::new(Body::from(r#"{"message":"You have exceeded the limit of requests per minute"}"#));
+            *r.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+            let h = r.headers_mut();
+            h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
+            h.insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+            return r;
+        }
+        Pipeline::Done(reply, allow) => (reply, allow),
+    };
+    let (reply, allow) = reply;
+    log.status = reply.status;
+    log.credits = 1 + reply.extra_credits;
+
+    let mut response = Response::new(Body::empty());
+    *response.status_mut() = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let h = response.headers_mut();
+    if reply.status != 404 {
+        h.insert("x-freshdesk-api-version", HeaderValue::from_static("latest=v2; requested=v2"));
+    }
+    if reply.status != 204 {
+        let ct = if reply.status == 404 { "text/plain; charset=utf-8" } else { "application/json; charset=utf-8" };
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
+    }
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache, no-store, max-age=0, must-revalidate"));
+    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    if let Ok(v) = HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()) {
+        h.insert("x-request-id", v);
+    }
+    if let Some((total, used)) = credits_total {
+        h.insert("x-ratelimit-total", HeaderValue::from(total));
+        h.insert("x-ratelimit-remaining", HeaderValue::from(total.saturating_sub(used)));
+        h.insert("x-ratelimit-used-currentrequest", HeaderValue::from(1 + reply.extra_credits));
+    }
+    if let Some(loc) = reply.location.as_deref().and_then(|l| HeaderValue::from_str(l).ok()) {
+        h.insert(header::LOCATION, loc);
+    }
+    if let Some(link) = reply.link.as_deref().and_then(|l| HeaderValue::from_str(l).ok()) {
+        h.insert(header::LINK, link);
+    }
+    if let Some(allow) = allow.and_then(|a| HeaderValue::from_str(&a).ok()) {
+        h.insert(header::ALLOW, allow);
+    }
+    let status_code = response.status();
+    let headers_out = response.headers().clone();
+    shared.log.lock().push(log);
+    let body = if method == Method::HEAD { Vec::new() } else { reply.body };
+    if fault.is_some_and(|f| f.kind == FaultKind::Truncate) {
+        let full = body.len();
+        let half = Bytes::from(body).slice(..full / 2);
+        return broken_body(status_code, Some((headers_out, full)), half);
+    }
+    *response.body_mut() = Body::from(body);
+    response
+}
+
+enum Pipeline {
+    Done(Reply, Option<String>),
+    Throttled { retry_after: u64 },
+}
+
+/// Route, rate window, headers, auth, account state, handler, include credits. Returns the reply
+/// and the rate numbers for the headers (`None` when the plan is unthrottled and reports nothing).
+fn run_pipeline(shared: &Shared, req: &Req, host: &str, log: &mut LogEntry) -> (Pipeline, Option<(u32, u32)>) {
+    let done = |e: ApiError| -> Pipeline {
+        let (_, allow) = e.body();
+        Pipeline::Done(Reply::from(e), allow)
+    };
+    let (plan, domain) = {
+        let d = shared.desk.read();
+        (d.account.plan, d.account.domain.clone())
+    };
+    if !host_matches_account(host, &domain) {
+        // An unknown subdomain is not an account: 404 with no rate headers.
+        return (done(ApiError::NotFound), None);
+    }
+    let route = api::resolve(req.path, req.method);
+    let sub = route.as_ref().ok().and_then(|r| r.sub_limit(req.method)).map(|s| (s, plan.sub_limit(s)));
+    let total = plan.per_minute();
+    {
+        let mut w = shared.rate.lock();
+        if let Admission::Throttled { retry_after } = w.admit(Instant::now(), shared.minute, total, sub) {
+            return (Pipeline::Throttled { retry_after }, None);
+        }
+    }
+    let result = (|| -> Result<Reply, ApiError> {
+        let route = route?;
+        api::check_headers(req)?;
+        let (user, password) = api::credentials(req.authorization)?;
+        let by_key = api::by_key(&shared.desk.read(), &user);
+        let caller = match by_key {
+            Some(result) => result?,
+            None if user.contains('@') => api::by_password(&mut shared.desk.write(), &user, &password)?,
+            None => return Err(ApiError::invalid_credentials()),
+        };
+        let id = match caller {
+            Caller::Agent(id) => id,
+            Caller::Contact => {
+                if shared.desk.read().account.suspended {
+                    return Err(ApiError::account_suspended());
+                }
+                return Err(ApiError::access_denied());
+            }
+        };
+        log.agent_id = Some(id);
+        if matches!(req.method, "GET" | "HEAD") {
+            let d = shared.desk.read();
+            if d.account.suspended {
+                return Err(ApiError::account_suspended());
+            }
+            let v = api::viewer(&d, id).ok_or_else(ApiError::invalid_credentials)?;
+            api::dispatch_read(&d, route, req, &v)
+        } else {
+            let mut d = shared.desk.write();
+            if d.account.suspended {
+                return Err(ApiError::account_suspended());
+            }
+            let v = api::viewer(&d, id).ok_or_else(ApiError::invalid_credentials)?;
+            api::dispatch_write(&mut d, route, req, &v)
+        }
+    })();
+    let (reply, allow) = match result {
+        Ok(r) => (r, None),
+        Err(e) => {
+            let (_, allow) = e.body();
+            (Reply::from(e), allow)
+        }
+    };
+    let numbers = total.map(|t| {
+        let mut w = shared.rate.lock();
+        w.add_credits(reply.extra_credits);
+        (t, w.used)
+    });
+    // Unthrottled plans still report headers, with a budget no client will meet.
+    let numbers = numbers.or(Some((1_000_000_000, 0)));
+    (Pipeline::Done(reply, allow), numbers)
+}
+
+fn plain_not_found() -> Response<Body> {
+    let mut r = Response::new(Body::from(" "));
+    *r.status_mut() = StatusCode::NOT_FOUND;
+    r
+}
+
+fn status_fault(status: u16) -> Response<Body> {
+    let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut r = match status {
+        404 => Response::new(Body::from(" ")),
+        429 => {
+            let mut r = Response::new(Body::from(r#"{"message":"You have exceeded the limit of requests per minute"}"#));
+            r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            r
+        }
+        502..=504 => {
+            let mut r = Response::new(Body::from(format!("<html><body><h1>{} {}</h1></body></html>", status, code.canonical_reason().unwrap_or(""))));
+            r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html"));
+            *r.status_mut() = code;
+            return r;
+        }
+        _ => Response::new(Body::from(r#"{"message":"We're sorry, but something went wrong."}"#)),
+    };
+    *r.status_mut() = code;
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
+    r
+}
+
+/// A reply whose body fails after `prefix`: hyper then closes the connection, so the client sees
+/// a reset (empty prefix) or a truncated body (declared length longer than what arrives).
+fn broken_body(status: StatusCode, headers: Option<(HeaderMap, usize)>, prefix: Bytes) -> Response<Body> {
+    let chunks: Vec<Result<Bytes, std::io::Error>> = if prefix.is_empty() {
+        vec![Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "injected reset"))]
+    } else {
+        vec![Ok(prefix), Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "injected truncation"))]
+    };
+    let mut r = Response::new(Body::from_stream(futures_util::stream::iter(chunks)));
+    *r.status_mut() = status;
+    if let Some((h, full)) = headers {
+        *r.headers_mut() = h;
+        r.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(full));
+    }
+    r
+}
+
+/// Serves `app` on `listener` until `shutdown` flips, over TLS when `tls` is given.
+pub async fn serve(listener: TcpListener, app: axum::Router, tls: Option<tokio_rustls::TlsAcceptor>, mut shutdown: watch::Receiver<bool>) {
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    use hyper_util::service::TowerToHyperService;
+    loop {
+        let (stream, _peer): (tokio::net::TcpStream, SocketAddr) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = shutdown.changed() => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let app = app.clone();
+        let tls = tls.clone();
+        let mut conn_shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            let service = TowerToHyperService::new(app);
+            let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+            match tls {
+                Some(acceptor) => {
+                    let Ok(Ok(tls_stream)) = tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await else { return };
+                    let conn = builder.serve_connection(TokioIo::new(tls_stream), service);
+                    tokio::select! { _ = conn => {}, _ = conn_shutdown.changed() => {} }
+                }
+                None => {
+                    let conn = builder.serve_connection(TokioIo::new(stream), service);
+                    tokio::select! { _ = conn => {}, _ = conn_shutdown.changed() => {} }
+                }
+            }
+        });
+    }
+}

@@ -1,0 +1,139 @@
+//! The emulator's runtime state: the help desk behind a lock, the account's rate window, the fault
+//! queue, the request log and the clock (which tests may skew). Everything is in memory.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use parking_lot::{Mutex, RwLock};
+use serde::{Deserialize, Serialize};
+
+use crate::model::{HelpDesk, SubLimit, Ts};
+
+pub struct Shared {
+    pub desk: RwLock<HelpDesk>,
+    pub rate: Mutex<RateWindow>,
+    pub faults: Mutex<Vec<Fault>>,
+    pub log: Mutex<Vec<LogEntry>>,
+    pub clock_skew: AtomicI64,
+    pub seq: AtomicU64,
+    pub minute: Duration,
+    pub control_token: String,
+    pub scheme: &'static str,
+}
+
+impl Shared {
+    /// The emulator's "now", in unix seconds, including any skew a test set.
+    pub fn now(&self) -> Ts {
+        let real = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
+        real + self.clock_skew.load(Ordering::Relaxed)
+    }
+
+    pub fn next_seq(&self) -> u64 {
+        self.seq.fetch_add(1, Ordering::Relaxed) + 1
+    }
+}
+
+/// Freshdesk's fixed window: opened by the first call after the previous one expired; every call
+/// adds one credit before it runs (rejected calls count too), `include` credits after.
+#[derive(Debug)]
+pub struct RateWindow {
+    pub opened: Option<Instant>,
+    pub used: u32,
+    pub sub_used: HashMap<SubLimit, u32>,
+}
+
+pub enum Admission {
+    Allowed,
+    Throttled { retry_after: u64 },
+}
+
+impl RateWindow {
+    pub fn new() -> Self {
+        RateWindow { opened: None, used: 0, sub_used: HashMap::new() }
+    }
+
+    fn roll(&mut self, now: Instant, minute: Duration) {
+        if self.opened.is_none_or(|o| now.duration_since(o) >= minute) {
+            self.opened = Some(now);
+            self.used = 0;
+            self.sub_used.clear();
+        }
+    }
+
+    pub fn admit(&mut self, now: Instant, minute: Duration, total: Option<u32>, sub: Option<(SubLimit, Option<u32>)>) -> Admission {
+        let Some(total) = total else {
+            return Admission::Allowed;
+        };
+        self.roll(now, minute);
+        self.used += 1;
+        let mut over = self.used > total;
+        if let Some((which, Some(limit))) = sub {
+            let n = self.sub_used.entry(which).or_insert(0);
+            *n += 1;
+            over |= *n > limit;
+        }
+        if over {
+            let elapsed = self.opened.map(|o| now.duration_since(o)).unwrap_or_default();
+            let left = minute.saturating_sub(elapsed);
+            Admission::Throttled { retry_after: left.as_secs_f64().ceil().max(1.0) as u64 }
+        } else {
+            Admission::Allowed
+        }
+    }
+
+    pub fn add_credits(&mut self, credits: u32) {
+        self.used += credits;
+    }
+}
+
+impl Default for RateWindow {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FaultKind {
+    /// Answer with this status and Freshdesk's body for it.
+    Status,
+    /// Wait `delay_ms`, then answer normally.
+    Delay,
+    /// Drop the connection without a complete answer.
+    Reset,
+    /// Send the headers and half of the real body, then drop the connection.
+    Truncate,
+    /// Answer 200 with an HTML maintenance page, as a misbehaving edge does.
+    Html,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fault {
+    pub path_prefix: String,
+    pub kind: FaultKind,
+    #[serde(default)]
+    pub status: Option<u16>,
+    #[serde(default)]
+    pub delay_ms: Option<u64>,
+    /// How many matching requests this fault applies to.
+    pub count: u32,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct LogEntry {
+    pub seq: u64,
+    pub at: String,
+    pub method: String,
+    pub path: String,
+    pub query: String,
+    pub status: u16,
+    pub credits: u32,
+    pub agent_id: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fault: Option<FaultKind>,
+}

@@ -44,17 +44,38 @@ fn ok(v: Value) -> R {
 }
 
 fn parse<T: for<'de> Deserialize<'de>>(body: &Bytes) -> Result<T, ControlError> {
-    let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) { b"{}" } else { body };
+    let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) {
+        b"{}"
+    } else {
+        body
+    };
     serde_json::from_slice(body).map_err(|e| bad(format!("invalid request body: {e}")))
 }
 
-async fn require_token(State(shared): State<Arc<Shared>>, headers: HeaderMap, req: Request, next: Next) -> Response {
-    let given = headers.get("x-emulator-control").and_then(|v| v.to_str().ok()).unwrap_or("");
+async fn require_token(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    req: Request,
+    next: Next,
+) -> Response {
+    let given = headers
+        .get("x-emulator-control")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     // Constant-time enough for a test tool: compare full lengths and every byte.
     let want = shared.control_token.as_bytes();
-    let same = given.len() == want.len() && given.bytes().zip(want).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
+    let same = given.len() == want.len()
+        && given
+            .bytes()
+            .zip(want)
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0;
     if !same {
-        return ControlError(StatusCode::UNAUTHORIZED, "missing or wrong X-Emulator-Control header".into()).into_response();
+        return ControlError(
+            StatusCode::UNAUTHORIZED,
+            "missing or wrong X-Emulator-Control header".into(),
+        )
+        .into_response();
     }
     next.run(req).await
 }
@@ -69,15 +90,27 @@ pub fn router(shared: Arc<Shared>) -> Router<Arc<Shared>> {
         .route("/_emulator/account/features", post(account_feature))
         .route("/_emulator/account/domain", post(account_domain))
         .route("/_emulator/account/{action}", post(account_action))
-        .route("/_emulator/faults", post(add_fault).delete(clear_faults).get(list_faults))
+        .route(
+            "/_emulator/faults",
+            post(add_fault).delete(clear_faults).get(list_faults),
+        )
         .route("/_emulator/tickets", post(create_ticket))
-        .route("/_emulator/tickets/{id}", put(update_ticket).delete(purge_ticket))
-        .route("/_emulator/tickets/{id}/conversations", post(add_conversation))
+        .route(
+            "/_emulator/tickets/{id}",
+            put(update_ticket).delete(purge_ticket),
+        )
+        .route(
+            "/_emulator/tickets/{id}/conversations",
+            post(add_conversation),
+        )
         .route("/_emulator/requests", get(requests).delete(clear_requests))
         .route("/_emulator/export", get(export))
         .route("/_emulator/clock", post(set_clock))
         .route("/_emulator/rate/reset", post(reset_rate))
-        .route("/_emulator/{*rest}", axum::routing::any(|| async { not_found("no such control endpoint").into_response() }))
+        .route(
+            "/_emulator/{*rest}",
+            axum::routing::any(|| async { not_found("no such control endpoint").into_response() }),
+        )
         .route_layer(middleware::from_fn_with_state(shared, require_token))
 }
 
@@ -99,10 +132,16 @@ fn agent_info(a: &Agent, desk: &HelpDesk) -> Value {
 
 async fn list_agents(State(s): State<Arc<Shared>>) -> R {
     let d = s.desk.read();
-    ok(Value::Array(d.agents.values().map(|a| agent_info(a, &d)).collect()))
+    ok(Value::Array(
+        d.agents.values().map(|a| agent_info(a, &d)).collect(),
+    ))
 }
 
-async fn agent_action(State(s): State<Arc<Shared>>, Path((id, action)): Path<(i64, String)>, body: Bytes) -> R {
+async fn agent_action(
+    State(s): State<Arc<Shared>>,
+    Path((id, action)): Path<(i64, String)>,
+    body: Bytes,
+) -> R {
     let now = s.now();
     let mut d = s.desk.write();
     if !d.agents.contains_key(&id) {
@@ -112,16 +151,24 @@ async fn agent_action(State(s): State<Arc<Shared>>, Path((id, action)): Path<(i6
         "suspend" => {
             let a = d.agents.get_mut(&id).ok_or_else(|| not_found("agent"))?;
             if a.state == AgentState::Deleted {
-                return Err(ControlError(StatusCode::CONFLICT, "agent is deleted; restore it first".into()));
+                return Err(ControlError(
+                    StatusCode::CONFLICT,
+                    "agent is deleted; restore it first".into(),
+                ));
             }
             a.state = AgentState::Suspended;
             a.updated_at = now;
         }
         "delete" => {
-            crate::api::people::downgrade_agent(&mut d, id, now).ok_or_else(|| ControlError(StatusCode::CONFLICT, "agent is already deleted".into()))?;
+            crate::api::people::downgrade_agent(&mut d, id, now).ok_or_else(|| {
+                ControlError(StatusCode::CONFLICT, "agent is already deleted".into())
+            })?;
         }
         "restore" => {
-            let was_deleted = d.agents.get(&id).is_some_and(|a| a.state == AgentState::Deleted);
+            let was_deleted = d
+                .agents
+                .get(&id)
+                .is_some_and(|a| a.state == AgentState::Deleted);
             if was_deleted {
                 d.contacts.remove(&id);
             }
@@ -172,7 +219,11 @@ async fn agent_action(State(s): State<Arc<Shared>>, Path((id, action)): Path<(i6
             let a = d.agents.get_mut(&id).ok_or_else(|| not_found("agent"))?;
             a.locked_out = true;
         }
-        other => return Err(not_found(format!("unknown agent action {other:?}; use suspend, delete, demote, promote, restore, reset-key or lockout"))),
+        other => {
+            return Err(not_found(format!(
+                "unknown agent action {other:?}; use suspend, delete, demote, promote, restore, reset-key or lockout"
+            )));
+        }
     }
     let info = agent_info(&d.agents[&id], &d);
     ok(info)
@@ -188,14 +239,19 @@ async fn agent_scope(State(s): State<Arc<Shared>>, Path(id): Path<i64>, body: By
     }
     let b: Body = parse(&body)?;
     if !(1..=3).contains(&b.ticket_scope) {
-        return Err(bad("ticket_scope must be 1 (Global), 2 (Group) or 3 (Restricted)"));
+        return Err(bad(
+            "ticket_scope must be 1 (Global), 2 (Group) or 3 (Restricted)",
+        ));
     }
     let now = s.now();
     let mut d = s.desk.write();
     if let Some(g) = b.group_ids.iter().find(|g| !d.groups.contains_key(g)) {
         return Err(bad(format!("no group with id {g}")));
     }
-    let a = d.agents.get_mut(&id).ok_or_else(|| not_found(format!("no agent with id {id}")))?;
+    let a = d
+        .agents
+        .get_mut(&id)
+        .ok_or_else(|| not_found(format!("no agent with id {id}")))?;
     a.ticket_scope = b.ticket_scope;
     a.group_ids = b.group_ids;
     a.updated_at = now;
@@ -211,7 +267,10 @@ async fn agent_occasional(State(s): State<Arc<Shared>>, Path(id): Path<i64>, bod
     }
     let b: Body = parse(&body)?;
     let mut d = s.desk.write();
-    let a = d.agents.get_mut(&id).ok_or_else(|| not_found(format!("no agent with id {id}")))?;
+    let a = d
+        .agents
+        .get_mut(&id)
+        .ok_or_else(|| not_found(format!("no agent with id {id}")))?;
     a.occasional = b.occasional;
     let info = agent_info(&d.agents[&id], &d);
     ok(info)
@@ -222,7 +281,11 @@ async fn account_action(State(s): State<Arc<Shared>>, Path(action): Path<String>
     match action.as_str() {
         "suspend" => d.account.suspended = true,
         "restore" => d.account.suspended = false,
-        other => return Err(not_found(format!("unknown account action {other:?}; use suspend or restore"))),
+        other => {
+            return Err(not_found(format!(
+                "unknown account action {other:?}; use suspend or restore"
+            )));
+        }
     }
     ok(json!({"suspended": d.account.suspended}))
 }
@@ -234,7 +297,8 @@ async fn account_plan(State(s): State<Arc<Shared>>, body: Bytes) -> R {
         plan: String,
     }
     let b: Body = parse(&body)?;
-    let plan = Plan::parse(&b.plan).ok_or_else(|| bad("plan must be trial, growth, pro, enterprise or unlimited"))?;
+    let plan = Plan::parse(&b.plan)
+        .ok_or_else(|| bad("plan must be trial, growth, pro, enterprise or unlimited"))?;
     s.desk.write().account.plan = plan;
     *s.rate.lock() = crate::state::RateWindow::new();
     ok(json!({"plan": plan.name()}))
@@ -248,7 +312,8 @@ async fn account_feature(State(s): State<Arc<Shared>>, body: Bytes) -> R {
         enabled: bool,
     }
     let b: Body = parse(&body)?;
-    let f = Feature::parse(&b.feature).ok_or_else(|| bad("feature must be timesheets, surveys or multiple_business_hours"))?;
+    let f = Feature::parse(&b.feature)
+        .ok_or_else(|| bad("feature must be timesheets, surveys or multiple_business_hours"))?;
     let mut d = s.desk.write();
     if b.enabled {
         d.account.features_off.remove(f.title());
@@ -268,7 +333,13 @@ async fn account_domain(State(s): State<Arc<Shared>>, body: Bytes) -> R {
     }
     let b: Body = parse(&body)?;
     let label = b.domain.to_ascii_lowercase();
-    let valid = !label.is_empty() && label.len() <= 63 && !label.starts_with('-') && !label.ends_with('-') && label.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-');
+    let valid = !label.is_empty()
+        && label.len() <= 63
+        && !label.starts_with('-')
+        && !label.ends_with('-')
+        && label
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || c == b'-');
     if !valid {
         return Err(bad("domain must be one DNS label, such as acme"));
     }
@@ -279,14 +350,20 @@ async fn account_domain(State(s): State<Arc<Shared>>, body: Bytes) -> R {
 async fn add_fault(State(s): State<Arc<Shared>>, body: Bytes) -> R {
     let f: Fault = parse(&body)?;
     if !f.path_prefix.starts_with('/') {
-        return Err(bad("path_prefix must start with /, for example /api/v2/tickets"));
+        return Err(bad(
+            "path_prefix must start with /, for example /api/v2/tickets",
+        ));
     }
     if f.count == 0 {
         return Err(bad("count must be at least 1"));
     }
     match f.kind {
-        FaultKind::Status if !f.status.is_some_and(|st| (400..=599).contains(&st)) => return Err(bad("a status fault needs status between 400 and 599")),
-        FaultKind::Delay if f.delay_ms.is_none() => return Err(bad("a delay fault needs delay_ms")),
+        FaultKind::Status if !f.status.is_some_and(|st| (400..=599).contains(&st)) => {
+            return Err(bad("a status fault needs status between 400 and 599"));
+        }
+        FaultKind::Delay if f.delay_ms.is_none() => {
+            return Err(bad("a delay fault needs delay_ms"));
+        }
         _ => {}
     }
     s.faults.lock().push(f);
@@ -348,17 +425,23 @@ fn check_change(d: &HelpDesk, c: &TicketChange) -> Result<Option<i64>, ControlEr
     }
     if let Some(Some(cat)) = &c.cf_category {
         if !crate::text::CATEGORIES.iter().any(|k| k.name == cat) {
-            return Err(bad(format!("cf_category {cat:?} is not one of the field's choices")));
+            return Err(bad(format!(
+                "cf_category {cat:?} is not one of the field's choices"
+            )));
         }
     }
     match &c.updated_at {
         None => Ok(None),
-        Some(s) => crate::util::parse_ts(s).map(Some).ok_or_else(|| bad("updated_at must be an RFC 3339 timestamp")),
+        Some(s) => crate::util::parse_ts(s)
+            .map(Some)
+            .ok_or_else(|| bad("updated_at must be an RFC 3339 timestamp")),
     }
 }
 
 fn apply_change(d: &mut HelpDesk, id: i64, c: TicketChange, at: i64) {
-    let Some(t) = d.tickets.get_mut(&id) else { return };
+    let Some(t) = d.tickets.get_mut(&id) else {
+        return;
+    };
     if let Some(s) = c.subject {
         t.subject = s;
     }
@@ -406,7 +489,15 @@ fn apply_change(d: &mut HelpDesk, id: i64, c: TicketChange, at: i64) {
 
 fn ticket_json(d: &HelpDesk, id: i64) -> Value {
     let t = &d.tickets[&id];
-    serde_json::to_value(TicketView { t, inc: TicketIncludes { detail: true, stats: true, ..Default::default() } }).unwrap_or(Value::Null)
+    serde_json::to_value(TicketView {
+        t,
+        inc: TicketIncludes {
+            detail: true,
+            stats: true,
+            ..Default::default()
+        },
+    })
+    .unwrap_or(Value::Null)
 }
 
 async fn create_ticket(State(s): State<Arc<Shared>>, body: Bytes) -> R {
@@ -438,7 +529,11 @@ async fn create_ticket(State(s): State<Arc<Shared>>, body: Bytes) -> R {
     let mut d = s.desk.write();
     let requester = match b.requester_id {
         Some(r) => r,
-        None => *d.contacts.keys().next().ok_or_else(|| bad("the help desk has no contacts"))?,
+        None => *d
+            .contacts
+            .keys()
+            .next()
+            .ok_or_else(|| bad("the help desk has no contacts"))?,
     };
     let change = TicketChange {
         status: b.change.status,
@@ -486,7 +581,10 @@ async fn create_ticket(State(s): State<Arc<Shared>>, body: Bytes) -> R {
         fr_due_by: now + respond,
         nr_due_by: None,
         watchers: vec![],
-        stats: TicketStats { status_updated_at: Some(now), ..Default::default() },
+        stats: TicketStats {
+            status_updated_at: Some(now),
+            ..Default::default()
+        },
         created_at: now,
         updated_at: now,
     };
@@ -512,7 +610,8 @@ async fn update_ticket(State(s): State<Arc<Shared>>, Path(id): Path<i64>, body: 
 /// Removes a ticket and its conversations for good, as a purge or a hard delete does.
 async fn purge_ticket(State(s): State<Arc<Shared>>, Path(id): Path<i64>) -> R {
     let mut d = s.desk.write();
-    d.remove_ticket(id).ok_or_else(|| not_found(format!("no ticket with id {id}")))?;
+    d.remove_ticket(id)
+        .ok_or_else(|| not_found(format!("no ticket with id {id}")))?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -535,17 +634,29 @@ async fn add_conversation(State(s): State<Arc<Shared>>, Path(id): Path<i64>, bod
     let now = s.now();
     let at = match &b.created_at {
         None => now,
-        Some(x) => crate::util::parse_ts(x).ok_or_else(|| bad("created_at must be an RFC 3339 timestamp"))?,
+        Some(x) => crate::util::parse_ts(x)
+            .ok_or_else(|| bad("created_at must be an RFC 3339 timestamp"))?,
     };
     let mut d = s.desk.write();
-    let t = d.tickets.get(&id).ok_or_else(|| not_found(format!("no ticket with id {id}")))?;
+    let t = d
+        .tickets
+        .get(&id)
+        .ok_or_else(|| not_found(format!("no ticket with id {id}")))?;
     let requester = t.requester_id;
-    let user = b.user_id.unwrap_or(if b.incoming { requester } else { t.responder_id.unwrap_or(requester) });
+    let user = b.user_id.unwrap_or(if b.incoming {
+        requester
+    } else {
+        t.responder_id.unwrap_or(requester)
+    });
     if !d.contacts.contains_key(&user) && !d.agents.contains_key(&user) {
         return Err(bad(format!("no user with id {user}")));
     }
     let conv_id = d.next_conversation_id;
-    let from = if b.incoming { d.contacts.get(&requester).and_then(|c| c.email.clone()) } else { None };
+    let from = if b.incoming {
+        d.contacts.get(&requester).and_then(|c| c.email.clone())
+    } else {
+        None
+    };
     d.insert_conversation(Conversation {
         id: conv_id,
         ticket_id: id,
@@ -597,7 +708,9 @@ struct ExportQuery {
 
 /// Every record the account holds, in API form, including spam, trashed, purging and deleted ones.
 async fn export(State(s): State<Arc<Shared>>, AxQuery(q): AxQuery<ExportQuery>) -> R {
-    let wanted: Option<Vec<String>> = q.only.map(|o| o.split(',').map(|x| x.trim().to_string()).collect());
+    let wanted: Option<Vec<String>> = q
+        .only
+        .map(|o| o.split(',').map(|x| x.trim().to_string()).collect());
     let want = |name: &str| wanted.as_ref().is_none_or(|w| w.iter().any(|x| x == name));
     let d = s.desk.read();
     let mut out = serde_json::Map::new();
@@ -617,46 +730,119 @@ async fn export(State(s): State<Arc<Shared>>, AxQuery(q): AxQuery<ExportQuery>) 
         out.insert("tickets".into(), Value::Array(list));
     }
     if want("conversations") {
-        out.insert("conversations".into(), Value::Array(d.conversations.values().map(render::conversation).collect()));
+        out.insert(
+            "conversations".into(),
+            Value::Array(d.conversations.values().map(render::conversation).collect()),
+        );
     }
     if want("contacts") {
-        out.insert("contacts".into(), Value::Array(d.contacts.values().map(render::contact).collect()));
+        out.insert(
+            "contacts".into(),
+            Value::Array(d.contacts.values().map(render::contact).collect()),
+        );
     }
     if want("companies") {
-        out.insert("companies".into(), Value::Array(d.companies.values().map(render::company).collect()));
+        out.insert(
+            "companies".into(),
+            Value::Array(d.companies.values().map(render::company).collect()),
+        );
     }
     if want("agents") {
-        out.insert("agents".into(), Value::Array(d.agents.values().filter(|a| a.state != AgentState::Deleted).map(render::agent).collect()));
+        out.insert(
+            "agents".into(),
+            Value::Array(
+                d.agents
+                    .values()
+                    .filter(|a| a.state != AgentState::Deleted)
+                    .map(render::agent)
+                    .collect(),
+            ),
+        );
     }
     if want("roles") {
-        out.insert("roles".into(), Value::Array(d.roles.iter().map(render::role).collect()));
+        out.insert(
+            "roles".into(),
+            Value::Array(d.roles.iter().map(render::role).collect()),
+        );
     }
     if want("groups") {
-        out.insert("groups".into(), Value::Array(d.groups.values().map(|g| render::group(g, d.agent_ids_in_group(g.id))).collect()));
+        out.insert(
+            "groups".into(),
+            Value::Array(
+                d.groups
+                    .values()
+                    .map(|g| render::group(g, d.agent_ids_in_group(g.id)))
+                    .collect(),
+            ),
+        );
     }
     if want("ticket_fields") {
-        out.insert("ticket_fields".into(), Value::Array(d.ticket_fields.iter().map(render::ticket_field).collect()));
+        out.insert(
+            "ticket_fields".into(),
+            Value::Array(d.ticket_fields.iter().map(render::ticket_field).collect()),
+        );
     }
     if want("business_hours") {
-        out.insert("business_hours".into(), Value::Array(d.business_hours.iter().map(render::business_hour).collect()));
+        out.insert(
+            "business_hours".into(),
+            Value::Array(d.business_hours.iter().map(render::business_hour).collect()),
+        );
     }
     if want("sla_policies") {
-        out.insert("sla_policies".into(), Value::Array(d.sla_policies.iter().map(render::sla_policy).collect()));
+        out.insert(
+            "sla_policies".into(),
+            Value::Array(d.sla_policies.iter().map(render::sla_policy).collect()),
+        );
     }
     if want("satisfaction_ratings") {
-        out.insert("satisfaction_ratings".into(), Value::Array(d.satisfaction_ratings.values().map(render::satisfaction_rating).collect()));
+        out.insert(
+            "satisfaction_ratings".into(),
+            Value::Array(
+                d.satisfaction_ratings
+                    .values()
+                    .map(render::satisfaction_rating)
+                    .collect(),
+            ),
+        );
     }
     if want("time_entries") {
-        out.insert("time_entries".into(), Value::Array(d.time_entries.values().map(render::time_entry).collect()));
+        out.insert(
+            "time_entries".into(),
+            Value::Array(d.time_entries.values().map(render::time_entry).collect()),
+        );
     }
     if want("solution_categories") {
-        out.insert("solution_categories".into(), Value::Array(d.solution_categories.values().map(render::solution_category).collect()));
+        out.insert(
+            "solution_categories".into(),
+            Value::Array(
+                d.solution_categories
+                    .values()
+                    .map(render::solution_category)
+                    .collect(),
+            ),
+        );
     }
     if want("solution_folders") {
-        out.insert("solution_folders".into(), Value::Array(d.solution_folders.values().map(render::solution_folder).collect()));
+        out.insert(
+            "solution_folders".into(),
+            Value::Array(
+                d.solution_folders
+                    .values()
+                    .map(render::solution_folder)
+                    .collect(),
+            ),
+        );
     }
     if want("solution_articles") {
-        out.insert("solution_articles".into(), Value::Array(d.solution_articles.values().map(render::solution_article).collect()));
+        out.insert(
+            "solution_articles".into(),
+            Value::Array(
+                d.solution_articles
+                    .values()
+                    .map(render::solution_article)
+                    .collect(),
+            ),
+        );
     }
     ok(Value::Object(out))
 }

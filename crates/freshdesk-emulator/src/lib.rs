@@ -113,7 +113,12 @@ impl RunningEmulator {
                 id: a.id,
                 name: a.name.clone(),
                 email: a.email.clone(),
-                role: a.role_ids.first().and_then(|r| d.role_name(*r)).unwrap_or("Agent").to_string(),
+                role: a
+                    .role_ids
+                    .first()
+                    .and_then(|r| d.role_name(*r))
+                    .unwrap_or("Agent")
+                    .to_string(),
                 ticket_scope: a.ticket_scope,
                 group_ids: a.group_ids.clone(),
                 api_key: a.api_key.clone(),
@@ -151,10 +156,22 @@ impl RunningEmulator {
 /// Seeds a help desk and serves it. Returns once the listener is bound.
 pub async fn spawn(cfg: EmulatorConfig) -> anyhow::Result<RunningEmulator> {
     let anchor = cfg.anchor.unwrap_or_else(|| {
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0)
     });
-    let desk = seed::generate(&seed::SeedConfig { seed: cfg.seed, tickets: cfg.tickets, anchor, plan: cfg.plan, domain: cfg.domain.clone() });
-    let token = cfg.control_token.clone().unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
+    let desk = seed::generate(&seed::SeedConfig {
+        seed: cfg.seed,
+        tickets: cfg.tickets,
+        anchor,
+        plan: cfg.plan,
+        domain: cfg.domain.clone(),
+    });
+    let token = cfg
+        .control_token
+        .clone()
+        .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
     let (acceptor, ca_pem, ca_path) = match &cfg.tls {
         None => (None, None, None),
         Some(t) => {
@@ -162,7 +179,11 @@ pub async fn spawn(cfg: EmulatorConfig) -> anyhow::Result<RunningEmulator> {
                 Some(dir) => tls::load_or_create(dir)?,
                 None => tls::generate()?.0,
             };
-            (Some(tls::acceptor(&set)?), Some(set.ca_pem.clone()), set.ca_path.clone())
+            (
+                Some(tls::acceptor(&set)?),
+                Some(set.ca_pem.clone()),
+                set.ca_path.clone(),
+            )
         }
     };
     let scheme = if acceptor.is_some() { "https" } else { "http" };
@@ -180,12 +201,22 @@ pub async fn spawn(cfg: EmulatorConfig) -> anyhow::Result<RunningEmulator> {
     let app = control::router(shared.clone())
         .fallback(server::api_handler)
         .with_state(shared.clone());
-    let listener = tokio::net::TcpListener::bind(cfg.listen).await.with_context(|| format!("binding {}", cfg.listen))?;
+    let listener = tokio::net::TcpListener::bind(cfg.listen)
+        .await
+        .with_context(|| format!("binding {}", cfg.listen))?;
     let addr = listener.local_addr()?;
     let (tx, rx) = watch::channel(false);
     let task = tokio::spawn(server::serve(listener, app, acceptor, rx));
-    let host = if addr.ip().is_unspecified() { "127.0.0.1".to_string() } else { addr.ip().to_string() };
-    let host = if addr.is_ipv6() { format!("[{host}]") } else { host };
+    let host = if addr.ip().is_unspecified() {
+        "127.0.0.1".to_string()
+    } else {
+        addr.ip().to_string()
+    };
+    let host = if addr.is_ipv6() {
+        format!("[{host}]")
+    } else {
+        host
+    };
     Ok(RunningEmulator {
         addr,
         base_url: format!("{scheme}://{host}:{}", addr.port()),

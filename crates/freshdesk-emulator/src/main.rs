@@ -55,20 +55,36 @@ fn parse_plan(s: &str) -> Result<Plan, String> {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into())).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .init();
     let args = Args::parse();
     if args.minute_secs == 0 {
         anyhow::bail!("--minute-secs must be at least 1");
     }
     let anchor = match &args.anchor {
         None => None,
-        Some(a) => Some(freshdesk_emulator::util::parse_ts(a).with_context(|| format!("--anchor {a:?} is not an RFC 3339 timestamp"))?),
+        Some(a) => Some(
+            freshdesk_emulator::util::parse_ts(a)
+                .with_context(|| format!("--anchor {a:?} is not an RFC 3339 timestamp"))?,
+        ),
     };
-    let cert_dir = args.cert_dir.clone().unwrap_or_else(|| std::env::temp_dir().join("freshdesk-emulator-certs"));
+    let cert_dir = args
+        .cert_dir
+        .clone()
+        .unwrap_or_else(|| std::env::temp_dir().join("freshdesk-emulator-certs"));
     let started = std::time::Instant::now();
     let emu = freshdesk_emulator::spawn(EmulatorConfig {
         listen: args.listen,
-        tls: if args.plain_http { None } else { Some(TlsConfig { cert_dir: Some(cert_dir) }) },
+        tls: if args.plain_http {
+            None
+        } else {
+            Some(TlsConfig {
+                cert_dir: Some(cert_dir),
+            })
+        },
         seed: args.seed,
         tickets: args.tickets,
         plan: args.plan,
@@ -81,20 +97,38 @@ async fn main() -> anyhow::Result<()> {
     let seeded_in = started.elapsed();
     if let Some(path) = &args.ready_file {
         let tmp = path.with_extension("tmp");
-        std::fs::write(&tmp, serde_json::to_vec_pretty(&emu.ready_report())?).with_context(|| format!("writing {}", tmp.display()))?;
+        std::fs::write(&tmp, serde_json::to_vec_pretty(&emu.ready_report())?)
+            .with_context(|| format!("writing {}", tmp.display()))?;
         std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
     }
-    println!("Freshdesk emulator listening on {} ({} tickets, plan {}, seeded in {:.2?})", emu.base_url, args.tickets, args.plan.name(), seeded_in);
-    println!("  account:        {}.freshdesk.com (any other Host is served as this account too)", args.domain);
+    println!(
+        "Freshdesk emulator listening on {} ({} tickets, plan {}, seeded in {:.2?})",
+        emu.base_url,
+        args.tickets,
+        args.plan.name(),
+        seeded_in
+    );
+    println!(
+        "  account:        {}.freshdesk.com (any other Host is served as this account too)",
+        args.domain
+    );
     if let Some(ca) = &emu.ca_path {
         println!("  CA certificate: {}", ca.display());
     }
     println!("  control token:  {}", emu.control_token);
     for a in emu.agents() {
-        println!("  {:<24} {:<22} scope {} key {}", a.name, a.role, a.ticket_scope, a.api_key);
+        println!(
+            "  {:<24} {:<22} scope {} key {}",
+            a.name, a.role, a.ticket_scope, a.api_key
+        );
     }
-    println!("Try: curl --cacert <CA> -u <key>:X {}/api/v2/agents/me", emu.base_url);
-    tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+    println!(
+        "Try: curl --cacert <CA> -u <key>:X {}/api/v2/agents/me",
+        emu.base_url
+    );
+    tokio::signal::ctrl_c()
+        .await
+        .context("waiting for Ctrl-C")?;
     emu.shutdown().await;
     Ok(())
 }

@@ -82,9 +82,7 @@ impl Plan {
     pub fn has_feature(self, feature: Feature) -> bool {
         match feature {
             Feature::Timesheets => true,
-            Feature::Surveys | Feature::MultipleBusinessHours => {
-                !matches!(self, Plan::Growth)
-            }
+            Feature::Surveys | Feature::MultipleBusinessHours => !matches!(self, Plan::Growth),
         }
     }
 }
@@ -99,12 +97,14 @@ pub enum Feature {
 
 impl Feature {
     pub fn parse(s: &str) -> Option<Feature> {
-        Some(match s.to_ascii_lowercase().replace([' ', '-'], "_").as_str() {
-            "timesheets" => Feature::Timesheets,
-            "surveys" => Feature::Surveys,
-            "multiple_business_hours" => Feature::MultipleBusinessHours,
-            _ => return None,
-        })
+        Some(
+            match s.to_ascii_lowercase().replace([' ', '-'], "_").as_str() {
+                "timesheets" => Feature::Timesheets,
+                "surveys" => Feature::Surveys,
+                "multiple_business_hours" => Feature::MultipleBusinessHours,
+                _ => return None,
+            },
+        )
     }
 
     /// The titleized name Freshdesk puts in the `require_feature` message.

@@ -2,8 +2,8 @@
 //! `deleted` only when true, timestamps as `YYYY-MM-DDTHH:MM:SSZ`. Tickets are on the hot path of
 //! every sync benchmark, so they serialize straight to bytes with no intermediate `Value`.
 
-use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
+use serde::ser::{SerializeMap, Serializer};
 use serde_json::{Value, json};
 
 use crate::model::*;
@@ -64,7 +64,10 @@ impl Serialize for TicketView<'_> {
         m.serialize_entry("status", &t.status)?;
         m.serialize_entry("subject", &t.subject)?;
         m.serialize_entry("association_type", &Option::<i64>::None)?;
-        m.serialize_entry("support_email", &t.email_config_id.map(|_| "support@acme-support.example"))?;
+        m.serialize_entry(
+            "support_email",
+            &t.email_config_id.map(|_| "support@acme-support.example"),
+        )?;
         m.serialize_entry("to_emails", &t.to_emails)?;
         m.serialize_entry("product_id", &t.product_id)?;
         m.serialize_entry("id", &t.id)?;
@@ -108,8 +111,12 @@ impl Serialize for TicketView<'_> {
         }
         if let Some(r) = self.inc.requester {
             let v = match (r, self.inc.requester_agent) {
-                (Some(c), _) => json!({"id": c.id, "name": c.name, "email": c.email, "mobile": c.mobile, "phone": c.phone}),
-                (None, Some(a)) => json!({"id": a.id, "name": a.name, "email": a.email, "mobile": a.mobile, "phone": a.phone}),
+                (Some(c), _) => {
+                    json!({"id": c.id, "name": c.name, "email": c.email, "mobile": c.mobile, "phone": c.phone})
+                }
+                (None, Some(a)) => {
+                    json!({"id": a.id, "name": a.name, "email": a.email, "mobile": a.mobile, "phone": a.phone})
+                }
                 (None, None) => Value::Null,
             };
             m.serialize_entry("requester", &v)?;
@@ -339,11 +346,22 @@ pub fn ticket_field(f: &TicketField) -> Value {
 }
 
 pub fn business_hour(b: &BusinessHour) -> Value {
-    const DAYS: [&str; 7] = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"];
+    const DAYS: [&str; 7] = [
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+    ];
     let mut hours = serde_json::Map::new();
     for (name, h) in DAYS.iter().zip(b.hours.iter()) {
         if let Some((start, end)) = h {
-            hours.insert((*name).into(), json!({"start_time": start, "end_time": end}));
+            hours.insert(
+                (*name).into(),
+                json!({"start_time": start, "end_time": end}),
+            );
         }
     }
     json!({
@@ -461,8 +479,16 @@ pub fn solution_article(a: &SolutionArticle) -> Value {
 
 pub fn account(desk: &HelpDesk) -> Value {
     let a = &desk.account;
-    let full_time = desk.agents.values().filter(|x| x.state != AgentState::Deleted && !x.occasional).count();
-    let occasional = desk.agents.values().filter(|x| x.state != AgentState::Deleted && x.occasional).count();
+    let full_time = desk
+        .agents
+        .values()
+        .filter(|x| x.state != AgentState::Deleted && !x.occasional)
+        .count();
+    let occasional = desk
+        .agents
+        .values()
+        .filter(|x| x.state != AgentState::Deleted && x.occasional)
+        .count();
     json!({
         "organisation_id": a.organisation_id,
         "organisation_name": a.name,

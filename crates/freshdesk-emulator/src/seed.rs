@@ -61,17 +61,105 @@ struct AgentSeed {
 }
 
 const AGENTS: &[AgentSeed] = &[
-    AgentSeed { name: "Avery Owner", email: "avery.owner", role: ROLE_ACCOUNT_ADMIN, scope: 1, groups: &[], occasional: false, title: "Head of Support" },
-    AgentSeed { name: "Deskbridge Integration", email: "integration", role: ROLE_ADMIN, scope: 1, groups: &[], occasional: false, title: "Integration user" },
-    AgentSeed { name: "Priya Patel", email: "priya.patel", role: ROLE_AGENT, scope: 1, groups: &[1, 5], occasional: false, title: "Support Engineer" },
-    AgentSeed { name: "Morgan Lee", email: "morgan.lee", role: ROLE_ADMIN, scope: 2, groups: &[0, 4], occasional: false, title: "Billing Lead" },
-    AgentSeed { name: "Sam Rivera", email: "sam.rivera", role: ROLE_SUPERVISOR, scope: 1, groups: &[1, 2], occasional: false, title: "Support Supervisor" },
-    AgentSeed { name: "Jordan Kim", email: "jordan.kim", role: ROLE_AGENT, scope: 2, groups: &[1], occasional: false, title: "Technical Support" },
-    AgentSeed { name: "Casey Nguyen", email: "casey.nguyen", role: ROLE_AGENT, scope: 3, groups: &[2], occasional: false, title: "Logistics Specialist" },
-    AgentSeed { name: "Taylor Brooks", email: "taylor.brooks", role: ROLE_AGENT, scope: 2, groups: &[2], occasional: true, title: "Seasonal Agent" },
-    AgentSeed { name: "Riley Chen", email: "riley.chen", role: ROLE_AGENT, scope: 2, groups: &[3, 5], occasional: false, title: "Accounts Specialist" },
-    AgentSeed { name: "Alex Novak", email: "alex.novak", role: ROLE_AGENT, scope: 1, groups: &[0, 3], occasional: false, title: "Support Agent" },
-    AgentSeed { name: "Dana Okafor", email: "dana.okafor", role: ROLE_SUPERVISOR, scope: 2, groups: &[4], occasional: false, title: "Escalations Manager" },
+    AgentSeed {
+        name: "Avery Owner",
+        email: "avery.owner",
+        role: ROLE_ACCOUNT_ADMIN,
+        scope: 1,
+        groups: &[],
+        occasional: false,
+        title: "Head of Support",
+    },
+    AgentSeed {
+        name: "Deskbridge Integration",
+        email: "integration",
+        role: ROLE_ADMIN,
+        scope: 1,
+        groups: &[],
+        occasional: false,
+        title: "Integration user",
+    },
+    AgentSeed {
+        name: "Priya Patel",
+        email: "priya.patel",
+        role: ROLE_AGENT,
+        scope: 1,
+        groups: &[1, 5],
+        occasional: false,
+        title: "Support Engineer",
+    },
+    AgentSeed {
+        name: "Morgan Lee",
+        email: "morgan.lee",
+        role: ROLE_ADMIN,
+        scope: 2,
+        groups: &[0, 4],
+        occasional: false,
+        title: "Billing Lead",
+    },
+    AgentSeed {
+        name: "Sam Rivera",
+        email: "sam.rivera",
+        role: ROLE_SUPERVISOR,
+        scope: 1,
+        groups: &[1, 2],
+        occasional: false,
+        title: "Support Supervisor",
+    },
+    AgentSeed {
+        name: "Jordan Kim",
+        email: "jordan.kim",
+        role: ROLE_AGENT,
+        scope: 2,
+        groups: &[1],
+        occasional: false,
+        title: "Technical Support",
+    },
+    AgentSeed {
+        name: "Casey Nguyen",
+        email: "casey.nguyen",
+        role: ROLE_AGENT,
+        scope: 3,
+        groups: &[2],
+        occasional: false,
+        title: "Logistics Specialist",
+    },
+    AgentSeed {
+        name: "Taylor Brooks",
+        email: "taylor.brooks",
+        role: ROLE_AGENT,
+        scope: 2,
+        groups: &[2],
+        occasional: true,
+        title: "Seasonal Agent",
+    },
+    AgentSeed {
+        name: "Riley Chen",
+        email: "riley.chen",
+        role: ROLE_AGENT,
+        scope: 2,
+        groups: &[3, 5],
+        occasional: false,
+        title: "Accounts Specialist",
+    },
+    AgentSeed {
+        name: "Alex Novak",
+        email: "alex.novak",
+        role: ROLE_AGENT,
+        scope: 1,
+        groups: &[0, 3],
+        occasional: false,
+        title: "Support Agent",
+    },
+    AgentSeed {
+        name: "Dana Okafor",
+        email: "dana.okafor",
+        role: ROLE_SUPERVISOR,
+        scope: 2,
+        groups: &[4],
+        occasional: false,
+        title: "Escalations Manager",
+    },
 ];
 
 const GROUPS: &[(&str, &str)] = &[
@@ -79,7 +167,10 @@ const GROUPS: &[(&str, &str)] = &[
     ("Technical Support", "Device, app and connectivity problems"),
     ("Shipping & Logistics", "Orders, deliveries and returns"),
     ("Accounts", "Logins, passwords and team access"),
-    ("Escalations EU", "Escalated and product-feedback tickets for Europe"),
+    (
+        "Escalations EU",
+        "Escalated and product-feedback tickets for Europe",
+    ),
     ("Sales", "Pre-sales questions"),
 ];
 
@@ -109,10 +200,30 @@ pub fn generate(cfg: &SeedConfig) -> HelpDesk {
     };
 
     let roles = vec![
-        role(ROLE_ACCOUNT_ADMIN, "Account Administrator", "Has complete control over the help desk and the organisation including access to Account or Billing related information, and receives Invoices.", account_created),
-        role(ROLE_ADMIN, "Administrator", "Can configure all features through the Admin tab, but is restricted from viewing Account or Billing related information.", account_created),
-        role(ROLE_SUPERVISOR, "Supervisor", "Can perform all agent related activities and access reports, but cannot access or change configurations in the Admin tab.", account_created),
-        role(ROLE_AGENT, "Agent", "Can log, view, reply, update and resolve tickets and manage contacts.", account_created),
+        role(
+            ROLE_ACCOUNT_ADMIN,
+            "Account Administrator",
+            "Has complete control over the help desk and the organisation including access to Account or Billing related information, and receives Invoices.",
+            account_created,
+        ),
+        role(
+            ROLE_ADMIN,
+            "Administrator",
+            "Can configure all features through the Admin tab, but is restricted from viewing Account or Billing related information.",
+            account_created,
+        ),
+        role(
+            ROLE_SUPERVISOR,
+            "Supervisor",
+            "Can perform all agent related activities and access reports, but cannot access or change configurations in the Admin tab.",
+            account_created,
+        ),
+        role(
+            ROLE_AGENT,
+            "Agent",
+            "Can log, view, reply, update and resolve tickets and manage contacts.",
+            account_created,
+        ),
     ];
 
     let groups: BTreeMap<i64, Group> = GROUPS
@@ -126,7 +237,11 @@ pub fn generate(cfg: &SeedConfig) -> HelpDesk {
                     id,
                     name: (*name).into(),
                     description: Some((*desc).into()),
-                    escalate_to: if i == 4 { Some(USER_ID_BASE + 1 + 10) } else { None },
+                    escalate_to: if i == 4 {
+                        Some(USER_ID_BASE + 1 + 10)
+                    } else {
+                        None
+                    },
                     unassigned_for: if i == 4 { Some("30m") } else { None },
                     business_hour_id: Some(BUSINESS_HOUR_ID),
                     auto_ticket_assign: if i == 1 { 1 } else { 0 },
@@ -152,7 +267,11 @@ pub fn generate(cfg: &SeedConfig) -> HelpDesk {
                 id,
                 name: a.name.into(),
                 email: format!("{}@acme-support.example", a.email),
-                phone: if i % 3 == 0 { Some(format!("+1 415 555 01{:02}", i)) } else { None },
+                phone: if i % 3 == 0 {
+                    Some(format!("+1 415 555 01{:02}", i))
+                } else {
+                    None
+                },
                 mobile: None,
                 job_title: Some(a.title.into()),
                 language: "en",
@@ -164,7 +283,10 @@ pub fn generate(cfg: &SeedConfig) -> HelpDesk {
                 occasional: a.occasional,
                 agent_type: "support_agent",
                 available: i % 4 != 3,
-                signature: Some(format!("<div>{}<br>Acme Support</div>", html_escape(a.name))),
+                signature: Some(format!(
+                    "<div>{}<br>Acme Support</div>",
+                    html_escape(a.name)
+                )),
                 api_key: key,
                 password: format!("{}-password-{}", a.email, i),
                 failed_logins: 0,
@@ -188,18 +310,35 @@ pub fn generate(cfg: &SeedConfig) -> HelpDesk {
     for i in 0..n_companies {
         let id = COMPANY_ID_BASE + 1 + i as i64;
         let word = text::COMPANY_WORDS[i % text::COMPANY_WORDS.len()];
-        let suffix = text::COMPANY_SUFFIXES[(i / text::COMPANY_WORDS.len()) % text::COMPANY_SUFFIXES.len()];
+        let suffix =
+            text::COMPANY_SUFFIXES[(i / text::COMPANY_WORDS.len()) % text::COMPANY_SUFFIXES.len()];
         let round = i / (text::COMPANY_WORDS.len() * text::COMPANY_SUFFIXES.len());
-        let name = if round == 0 { format!("{word} {suffix}") } else { format!("{word} {suffix} {}", round + 1) };
-        let slug: String = name.to_ascii_lowercase().chars().filter(|c| c.is_ascii_alphanumeric()).collect();
+        let name = if round == 0 {
+            format!("{word} {suffix}")
+        } else {
+            format!("{word} {suffix} {}", round + 1)
+        };
+        let slug: String = name
+            .to_ascii_lowercase()
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .collect();
         let created = account_created + crng.range(0, 700) * DAY;
         companies.insert(
             id,
             Company {
                 id,
                 name,
-                description: if crng.chance(0.5) { Some("Customer since the early days".into()) } else { None },
-                note: if crng.chance(0.2) { Some("Prefers email over phone".into()) } else { None },
+                description: if crng.chance(0.5) {
+                    Some("Customer since the early days".into())
+                } else {
+                    None
+                },
+                note: if crng.chance(0.2) {
+                    Some("Prefers email over phone".into())
+                } else {
+                    None
+                },
                 domains: vec![format!("{slug}.example")],
                 industry: Some(crng.pick(text::INDUSTRIES)),
                 account_tier: Some(crng.pick(&["Basic", "Premium", "Enterprise"])),
@@ -218,11 +357,21 @@ pub fn generate(cfg: &SeedConfig) -> HelpDesk {
         let id = first_contact_id + i as i64;
         let first = crng.pick(text::FIRST_NAMES);
         let last = crng.pick(text::LAST_NAMES);
-        let company_id = if crng.chance(0.6) { Some(crng.pick(&company_ids)) } else { None };
-        let email = Some(format!("{}.{}{}@{}", first.to_ascii_lowercase(), last.to_ascii_lowercase(), i, match company_id {
-            Some(c) => companies[&c].domains[0].clone(),
-            None => "mail.example".into(),
-        }));
+        let company_id = if crng.chance(0.6) {
+            Some(crng.pick(&company_ids))
+        } else {
+            None
+        };
+        let email = Some(format!(
+            "{}.{}{}@{}",
+            first.to_ascii_lowercase(),
+            last.to_ascii_lowercase(),
+            i,
+            match company_id {
+                Some(c) => companies[&c].domains[0].clone(),
+                None => "mail.example".into(),
+            }
+        ));
         let state = match crng.below(200) {
             0..=1 => ContactState::Blocked,
             2..=3 => ContactState::Deleted,
@@ -237,10 +386,26 @@ pub fn generate(cfg: &SeedConfig) -> HelpDesk {
                 name: format!("{first} {last}"),
                 email,
                 other_emails: vec![],
-                phone: if crng.chance(0.3) { Some(format!("+1 (555) {:03}-{:04}", crng.below(1000), crng.below(10_000))) } else { None },
-                mobile: if crng.chance(0.2) { Some(format!("+44 7700 {:06}", crng.below(1_000_000))) } else { None },
+                phone: if crng.chance(0.3) {
+                    Some(format!(
+                        "+1 (555) {:03}-{:04}",
+                        crng.below(1000),
+                        crng.below(10_000)
+                    ))
+                } else {
+                    None
+                },
+                mobile: if crng.chance(0.2) {
+                    Some(format!("+44 7700 {:06}", crng.below(1_000_000)))
+                } else {
+                    None
+                },
                 company_id,
-                job_title: if crng.chance(0.3) { Some("Operations Manager".into()) } else { None },
+                job_title: if crng.chance(0.3) {
+                    Some("Operations Manager".into())
+                } else {
+                    None
+                },
                 language: "en",
                 time_zone: crng.pick(text::TIME_ZONES),
                 address: None,
@@ -248,7 +413,11 @@ pub fn generate(cfg: &SeedConfig) -> HelpDesk {
                 twitter_id: None,
                 unique_external_id: None,
                 view_all_tickets: false,
-                tags: if crng.chance(0.1) { vec!["vip".into()] } else { vec![] },
+                tags: if crng.chance(0.1) {
+                    vec!["vip".into()]
+                } else {
+                    vec![]
+                },
                 state,
                 created_at: created,
                 updated_at: (created + crng.range(0, 30) * DAY).min(anchor),
@@ -307,12 +476,26 @@ pub fn generate(cfg: &SeedConfig) -> HelpDesk {
         };
         let priority = [1, 2, 3, 4][trng.weighted(&[40, 35, 18, 7])];
         let source = [1, 2, 3, 7, 9, 10][trng.weighted(&[55, 20, 10, 10, 3, 2])];
-        let group_idx = if trng.chance(0.85) { Some(cat.group) } else if trng.chance(0.5) { Some(trng.below(GROUPS.len() as u64) as usize) } else { None };
+        let group_idx = if trng.chance(0.85) {
+            Some(cat.group)
+        } else if trng.chance(0.5) {
+            Some(trng.below(GROUPS.len() as u64) as usize)
+        } else {
+            None
+        };
         let group = group_idx.map(group_id);
         let responder = match group_idx {
             Some(g) if status != 2 || trng.chance(0.6) => {
-                let candidates: Vec<usize> = workers.iter().copied().filter(|w| AGENTS[*w].groups.contains(&g)).collect();
-                let w = if candidates.is_empty() { trng.pick(&workers) } else { trng.pick(&candidates) };
+                let candidates: Vec<usize> = workers
+                    .iter()
+                    .copied()
+                    .filter(|w| AGENTS[*w].groups.contains(&g))
+                    .collect();
+                let w = if candidates.is_empty() {
+                    trng.pick(&workers)
+                } else {
+                    trng.pick(&candidates)
+                };
                 Some(agent_ids[w])
             }
             _ => None,
@@ -325,7 +508,11 @@ pub fn generate(cfg: &SeedConfig) -> HelpDesk {
         }
         let requester_name = desk.contacts[&requester_id].name.clone();
         let description_text = format!("{body}\n\nThanks,\n{requester_name}");
-        let description_html = format!("<div>{}</div><div><br></div><div>Thanks,<br>{}</div>", html_escape(&body), html_escape(&requester_name));
+        let description_html = format!(
+            "<div>{}</div><div><br></div><div>Thanks,<br>{}</div>",
+            html_escape(&body),
+            html_escape(&requester_name)
+        );
         let mut tags: Vec<String> = Vec::new();
         if trng.chance(0.7) {
             tags.push((trng.pick(cat.tags)).into());
@@ -341,17 +528,45 @@ pub fn generate(cfg: &SeedConfig) -> HelpDesk {
             _ => trng.range(2 * 3600, 12 * DAY),
         };
         let mut last = created;
-        let n_conv = if trng.chance(0.08) { 0 } else { trng.range(1, 8) };
+        let n_conv = if trng.chance(0.08) {
+            0
+        } else {
+            trng.range(1, 8)
+        };
         let mut stats = TicketStats::default();
         let cstep = lifetime / (n_conv + 1).max(1);
         for k in 0..n_conv {
-            let at = (created + cstep * (k + 1) + trng.below(cstep.max(1) as u64 / 2) as i64).min(anchor - 60);
-            let kind = if k == 0 { 0 } else { trng.weighted(&[45, 40, 15]) };
-            let (incoming, private, source, user, text_src): (bool, bool, i64, i64, &str) = match kind {
-                0 => (false, false, 0, responder.unwrap_or(agent_ids[workers[0]]), trng.pick(cat.agent_replies)),
-                1 => (true, false, 0, requester_id, trng.pick(cat.customer_followups)),
-                _ => (false, true, 2, responder.unwrap_or(agent_ids[workers[0]]), "Internal: checked the account history, nothing unusual. Keeping an eye on it."),
+            let at = (created + cstep * (k + 1) + trng.below(cstep.max(1) as u64 / 2) as i64)
+                .min(anchor - 60);
+            let kind = if k == 0 {
+                0
+            } else {
+                trng.weighted(&[45, 40, 15])
             };
+            let (incoming, private, source, user, text_src): (bool, bool, i64, i64, &str) =
+                match kind {
+                    0 => (
+                        false,
+                        false,
+                        0,
+                        responder.unwrap_or(agent_ids[workers[0]]),
+                        trng.pick(cat.agent_replies),
+                    ),
+                    1 => (
+                        true,
+                        false,
+                        0,
+                        requester_id,
+                        trng.pick(cat.customer_followups),
+                    ),
+                    _ => (
+                        false,
+                        true,
+                        2,
+                        responder.unwrap_or(agent_ids[workers[0]]),
+                        "Internal: checked the account history, nothing unusual. Keeping an eye on it.",
+                    ),
+                };
             let body_text = text::fill(text_src, &mut trng);
             let conv_id = desk.next_conversation_id;
             if !incoming && !private {
@@ -368,10 +583,26 @@ pub fn generate(cfg: &SeedConfig) -> HelpDesk {
                 incoming,
                 private,
                 user_id: user,
-                support_email: if incoming || private { None } else { Some("support@acme-support.example".into()) },
+                support_email: if incoming || private {
+                    None
+                } else {
+                    Some("support@acme-support.example".into())
+                },
                 source,
-                from_email: if incoming { desk.contacts[&requester_id].email.clone() } else if private { None } else { Some("Acme Support <support@acme-support.example>".into()) },
-                to_emails: if private { vec![] } else if incoming { vec!["support@acme-support.example".into()] } else { desk.contacts[&requester_id].email.iter().cloned().collect() },
+                from_email: if incoming {
+                    desk.contacts[&requester_id].email.clone()
+                } else if private {
+                    None
+                } else {
+                    Some("Acme Support <support@acme-support.example>".into())
+                },
+                to_emails: if private {
+                    vec![]
+                } else if incoming {
+                    vec!["support@acme-support.example".into()]
+                } else {
+                    desk.contacts[&requester_id].email.iter().cloned().collect()
+                },
                 cc_emails: vec![],
                 bcc_emails: vec![],
                 created_at: at,
@@ -403,7 +634,11 @@ pub fn generate(cfg: &SeedConfig) -> HelpDesk {
 
         let (respond, resolve) = sla_for(priority);
         let spam = trng.chance(0.01);
-        let trash = if !spam && trng.chance(0.015) { Trash::Deleted } else { Trash::Live };
+        let trash = if !spam && trng.chance(0.015) {
+            Trash::Deleted
+        } else {
+            Trash::Live
+        };
         let ticket = Ticket {
             id,
             subject,
@@ -417,24 +652,42 @@ pub fn generate(cfg: &SeedConfig) -> HelpDesk {
             responder_id: responder,
             group_id: group,
             company_id,
-            email_config_id: if source == 1 { Some(EMAIL_CONFIG_ID) } else { None },
+            email_config_id: if source == 1 {
+                Some(EMAIL_CONFIG_ID)
+            } else {
+                None
+            },
             product_id: None,
             cc_emails: vec![],
             fwd_emails: vec![],
             reply_cc_emails: vec![],
-            to_emails: if source == 1 { Some(vec!["support@acme-support.example".into()]) } else { None },
+            to_emails: if source == 1 {
+                Some(vec!["support@acme-support.example".into()])
+            } else {
+                None
+            },
             tags,
             cf_category: Some(cat.name.into()),
-            cf_order_number: if cat.name == "Shipping" || cat.name == "Refund Request" { Some(format!("#{}", 100_000 + trng.below(900_000))) } else { None },
+            cf_order_number: if cat.name == "Shipping" || cat.name == "Refund Request" {
+                Some(format!("#{}", 100_000 + trng.below(900_000)))
+            } else {
+                None
+            },
             spam,
             trash,
-            fr_escalated: stats.first_responded_at.is_some_and(|f| f > created + respond),
+            fr_escalated: stats
+                .first_responded_at
+                .is_some_and(|f| f > created + respond),
             is_escalated: false,
             nr_escalated: false,
             due_by: created + resolve,
             fr_due_by: created + respond,
             nr_due_by: None,
-            watchers: if trng.chance(0.05) { vec![agent_ids[agents::PLAIN_AGENT]] } else { vec![] },
+            watchers: if trng.chance(0.05) {
+                vec![agent_ids[agents::PLAIN_AGENT]]
+            } else {
+                vec![]
+            },
             stats,
             created_at: created,
             updated_at: updated,
@@ -452,7 +705,13 @@ pub fn generate(cfg: &SeedConfig) -> HelpDesk {
                     agent_id: responder,
                     group_id: group,
                     ticket_id: id,
-                    feedback: if rating < 0 { Some("Took too long to get an answer.".into()) } else if trng.chance(0.4) { Some("Quick and friendly, thanks!".into()) } else { None },
+                    feedback: if rating < 0 {
+                        Some("Took too long to get an answer.".into())
+                    } else if trng.chance(0.4) {
+                        Some("Quick and friendly, thanks!".into())
+                    } else {
+                        None
+                    },
                     rating,
                     created_at: ticket.updated_at,
                     updated_at: ticket.updated_at,
@@ -489,7 +748,12 @@ pub fn generate(cfg: &SeedConfig) -> HelpDesk {
         let ids: Vec<i64> = desk
             .tickets
             .values()
-            .filter(|t| t.created_at < at - 30 * DAY && t.updated_at < at && t.trash == Trash::Live && !t.spam)
+            .filter(|t| {
+                t.created_at < at - 30 * DAY
+                    && t.updated_at < at
+                    && t.trash == Trash::Live
+                    && !t.spam
+            })
             .map(|t| t.id)
             .take(150)
             .collect();
@@ -502,17 +766,34 @@ pub fn generate(cfg: &SeedConfig) -> HelpDesk {
     }
     // One ticket deleted forever, its purge pending.
     if n >= 100 {
-        if let Some(t) = desk.tickets.values_mut().find(|t| t.trash == Trash::Deleted) {
+        if let Some(t) = desk
+            .tickets
+            .values_mut()
+            .find(|t| t.trash == Trash::Deleted)
+        {
             t.trash = Trash::Purging;
         }
     }
 
-    seed_knowledge_base(&mut desk, &mut root.fork(4), account_created, anchor, agent_ids[agents::OWNER]);
+    seed_knowledge_base(
+        &mut desk,
+        &mut root.fork(4),
+        account_created,
+        anchor,
+        agent_ids[agents::OWNER],
+    );
     desk
 }
 
 fn role(id: i64, name: &'static str, description: &'static str, at: Ts) -> Role {
-    Role { id, name, description, default: true, created_at: at, updated_at: at }
+    Role {
+        id,
+        name,
+        description,
+        default: true,
+        created_at: at,
+        updated_at: at,
+    }
 }
 
 /// (respond within, resolve within) in seconds for a priority.
@@ -527,7 +808,11 @@ pub fn sla_for(priority: i64) -> (i64, i64) {
 
 fn ticket_fields(at: Ts) -> Vec<TicketField> {
     let mut pos = 0;
-    let mut f = |name: &'static str, label: &'static str, field_type: &'static str, default: bool, choices: FieldChoices| {
+    let mut f = |name: &'static str,
+                 label: &'static str,
+                 field_type: &'static str,
+                 default: bool,
+                 choices: FieldChoices| {
         pos += 1;
         TicketField {
             id: FIELD_ID_BASE + pos,
@@ -541,7 +826,10 @@ fn ticket_fields(at: Ts) -> Vec<TicketField> {
             required_for_closure: false,
             required_for_agents: name == "requester" || name == "subject",
             required_for_customers: name == "requester" || name == "subject",
-            customers_can_edit: matches!(name, "requester" | "subject" | "description" | "cf_category"),
+            customers_can_edit: matches!(
+                name,
+                "requester" | "subject" | "description" | "cf_category"
+            ),
             displayed_to_customers: !matches!(name, "group" | "agent" | "cf_order_number"),
             choices,
             created_at: at,
@@ -549,25 +837,98 @@ fn ticket_fields(at: Ts) -> Vec<TicketField> {
         }
     };
     vec![
-        f("requester", "Search a requester", "default_requester", true, FieldChoices::None),
-        f("subject", "Subject", "default_subject", true, FieldChoices::None),
-        f("ticket_type", "Type", "default_ticket_type", true, FieldChoices::List(vec!["Question", "Incident", "Problem", "Feature Request", "Refund"])),
-        f("source", "Source", "default_source", true, FieldChoices::Named(vec![("Email", 1), ("Portal", 2), ("Phone", 3), ("Chat", 7), ("Feedback Widget", 9), ("Outbound Email", 10)])),
-        f("status", "Status", "default_status", true, FieldChoices::Status(vec![
-            (2, "Open", "Being Processed"),
-            (3, "Pending", "Awaiting your Reply"),
-            (4, "Resolved", "This ticket has been Resolved"),
-            (5, "Closed", "This ticket has been Closed"),
-            (6, "Waiting on Customer", "Awaiting your Reply"),
-            (7, "Waiting on Third Party", "Being Processed"),
-        ])),
-        f("priority", "Priority", "default_priority", true, FieldChoices::Named(vec![("Low", 1), ("Medium", 2), ("High", 3), ("Urgent", 4)])),
+        f(
+            "requester",
+            "Search a requester",
+            "default_requester",
+            true,
+            FieldChoices::None,
+        ),
+        f(
+            "subject",
+            "Subject",
+            "default_subject",
+            true,
+            FieldChoices::None,
+        ),
+        f(
+            "ticket_type",
+            "Type",
+            "default_ticket_type",
+            true,
+            FieldChoices::List(vec![
+                "Question",
+                "Incident",
+                "Problem",
+                "Feature Request",
+                "Refund",
+            ]),
+        ),
+        f(
+            "source",
+            "Source",
+            "default_source",
+            true,
+            FieldChoices::Named(vec![
+                ("Email", 1),
+                ("Portal", 2),
+                ("Phone", 3),
+                ("Chat", 7),
+                ("Feedback Widget", 9),
+                ("Outbound Email", 10),
+            ]),
+        ),
+        f(
+            "status",
+            "Status",
+            "default_status",
+            true,
+            FieldChoices::Status(vec![
+                (2, "Open", "Being Processed"),
+                (3, "Pending", "Awaiting your Reply"),
+                (4, "Resolved", "This ticket has been Resolved"),
+                (5, "Closed", "This ticket has been Closed"),
+                (6, "Waiting on Customer", "Awaiting your Reply"),
+                (7, "Waiting on Third Party", "Being Processed"),
+            ]),
+        ),
+        f(
+            "priority",
+            "Priority",
+            "default_priority",
+            true,
+            FieldChoices::Named(vec![("Low", 1), ("Medium", 2), ("High", 3), ("Urgent", 4)]),
+        ),
         f("group", "Group", "default_group", true, FieldChoices::None),
         f("agent", "Agent", "default_agent", true, FieldChoices::None),
-        f("description", "Description", "default_description", true, FieldChoices::None),
-        f("company", "Company", "default_company", true, FieldChoices::None),
-        f("cf_category", "Category", "custom_dropdown", false, FieldChoices::List(CATEGORIES.iter().map(|c| c.name).collect())),
-        f("cf_order_number", "Order number", "custom_text", false, FieldChoices::None),
+        f(
+            "description",
+            "Description",
+            "default_description",
+            true,
+            FieldChoices::None,
+        ),
+        f(
+            "company",
+            "Company",
+            "default_company",
+            true,
+            FieldChoices::None,
+        ),
+        f(
+            "cf_category",
+            "Category",
+            "custom_dropdown",
+            false,
+            FieldChoices::List(CATEGORIES.iter().map(|c| c.name).collect()),
+        ),
+        f(
+            "cf_order_number",
+            "Order number",
+            "custom_text",
+            false,
+            FieldChoices::None,
+        ),
     ]
 }
 
@@ -588,8 +949,35 @@ fn business_hours(at: Ts) -> Vec<BusinessHour> {
 fn sla_policies(at: Ts, escalation_group: i64) -> Vec<SlaPolicy> {
     let targets = [sla_for(4), sla_for(3), sla_for(2), sla_for(1)];
     vec![
-        SlaPolicy { id: SLA_ID_BASE + 1, name: "Default SLA Policy", description: "default policy", active: true, is_default: true, position: 1, targets, group_ids: vec![], created_at: at, updated_at: at },
-        SlaPolicy { id: SLA_ID_BASE + 2, name: "EU escalations", description: "Faster targets for escalated European customers", active: true, is_default: false, position: 2, targets: [(1800, 2 * 3600), (2 * 3600, 8 * 3600), (4 * 3600, DAY), (8 * 3600, 2 * DAY)], group_ids: vec![escalation_group], created_at: at, updated_at: at },
+        SlaPolicy {
+            id: SLA_ID_BASE + 1,
+            name: "Default SLA Policy",
+            description: "default policy",
+            active: true,
+            is_default: true,
+            position: 1,
+            targets,
+            group_ids: vec![],
+            created_at: at,
+            updated_at: at,
+        },
+        SlaPolicy {
+            id: SLA_ID_BASE + 2,
+            name: "EU escalations",
+            description: "Faster targets for escalated European customers",
+            active: true,
+            is_default: false,
+            position: 2,
+            targets: [
+                (1800, 2 * 3600),
+                (2 * 3600, 8 * 3600),
+                (4 * 3600, DAY),
+                (8 * 3600, 2 * DAY),
+            ],
+            group_ids: vec![escalation_group],
+            created_at: at,
+            updated_at: at,
+        },
     ]
 }
 
@@ -601,34 +989,65 @@ fn seed_knowledge_base(desk: &mut HelpDesk, rng: &mut Rng, at: Ts, anchor: Ts, a
             None => {
                 categories.push(seed.category);
                 let id = SOLUTION_CATEGORY_ID_BASE + categories.len() as i64;
-                desk.solution_categories.insert(id, SolutionCategory { id, name: seed.category.into(), description: Some(format!("Articles about {}", seed.category.to_lowercase())), created_at: at, updated_at: at });
+                desk.solution_categories.insert(
+                    id,
+                    SolutionCategory {
+                        id,
+                        name: seed.category.into(),
+                        description: Some(format!(
+                            "Articles about {}",
+                            seed.category.to_lowercase()
+                        )),
+                        created_at: at,
+                        updated_at: at,
+                    },
+                );
                 categories.len() - 1
             }
         };
         let category_id = SOLUTION_CATEGORY_ID_BASE + 1 + ci as i64;
         let folder_id = SOLUTION_FOLDER_ID_BASE + 1 + fi as i64;
         let internal = seed.folder.starts_with("Internal");
-        desk.solution_folders.insert(folder_id, SolutionFolder { id: folder_id, category_id, name: seed.folder.into(), description: None, visibility: if internal { 3 } else { 1 }, created_at: at, updated_at: at });
+        desk.solution_folders.insert(
+            folder_id,
+            SolutionFolder {
+                id: folder_id,
+                category_id,
+                name: seed.folder.into(),
+                description: None,
+                visibility: if internal { 3 } else { 1 },
+                created_at: at,
+                updated_at: at,
+            },
+        );
         for title in seed.titles {
             let id = SOLUTION_ARTICLE_ID_BASE + 1 + desk.solution_articles.len() as i64;
-            let body = format!("{title}. This article walks you through it step by step. If the steps below do not help, reply to your ticket and our team will take a look.");
+            let body = format!(
+                "{title}. This article walks you through it step by step. If the steps below do not help, reply to your ticket and our team will take a look."
+            );
             let created = at + rng.range(1, 300) * DAY;
-            desk.solution_articles.insert(id, SolutionArticle {
+            desk.solution_articles.insert(
                 id,
-                folder_id,
-                category_id,
-                agent_id: author,
-                title: (*title).into(),
-                description_html: format!("<p>{}</p><ol><li>Open the Acme app.</li><li>Follow the prompts.</li></ol>", html_escape(&body)),
-                description_text: format!("{body} Open the Acme app. Follow the prompts."),
-                status: if rng.chance(0.9) { 2 } else { 1 },
-                hits: rng.range(0, 5000),
-                thumbs_up: rng.range(0, 200),
-                thumbs_down: rng.range(0, 30),
-                tags: vec![],
-                created_at: created,
-                updated_at: (created + rng.range(0, 200) * DAY).min(anchor),
-            });
+                SolutionArticle {
+                    id,
+                    folder_id,
+                    category_id,
+                    agent_id: author,
+                    title: (*title).into(),
+                    description_html: format!(
+                        "<p>{}</p><ol><li>Open the Acme app.</li><li>Follow the prompts.</li></ol>",
+                        html_escape(&body)
+                    ),
+                    description_text: format!("{body} Open the Acme app. Follow the prompts."),
+                    status: if rng.chance(0.9) { 2 } else { 1 },
+                    hits: rng.range(0, 5000),
+                    thumbs_up: rng.range(0, 200),
+                    thumbs_down: rng.range(0, 30),
+                    tags: vec![],
+                    created_at: created,
+                    updated_at: (created + rng.range(0, 200) * DAY).min(anchor),
+                },
+            );
         }
     }
 }

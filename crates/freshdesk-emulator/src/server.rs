@@ -22,7 +22,13 @@ pub use crate::api::error;
 impl From<ApiError> for Reply {
     fn from(e: ApiError) -> Reply {
         let (body, _) = e.body();
-        Reply { status: e.status(), body, location: None, link: None, extra_credits: 0 }
+        Reply {
+            status: e.status(),
+            body,
+            location: None,
+            link: None,
+            extra_credits: 0,
+        }
     }
 }
 
@@ -33,7 +39,9 @@ fn header_str<'a>(h: &'a HeaderMap, name: header::HeaderName) -> Option<&'a str>
 /// Takes one use of the first fault whose prefix matches.
 fn take_fault(shared: &Shared, path: &str) -> Option<crate::state::Fault> {
     let mut faults = shared.faults.lock();
-    let idx = faults.iter().position(|f| path.starts_with(&f.path_prefix) && f.count > 0)?;
+    let idx = faults
+        .iter()
+        .position(|f| path.starts_with(&f.path_prefix) && f.count > 0)?;
     let f = faults[idx].clone();
     faults[idx].count -= 1;
     if faults[idx].count == 0 {
@@ -45,14 +53,29 @@ fn take_fault(shared: &Shared, path: &str) -> Option<crate::state::Fault> {
 /// Hosts of the form `<label>.freshdesk.com` must name this account; any other host (localhost,
 /// an IP) is served, so tests can reach the emulator directly.
 fn host_matches_account(host: &str, domain: &str) -> bool {
-    let name = host.rsplit_once(':').map(|(h, p)| if p.bytes().all(|b| b.is_ascii_digit()) { h } else { host }).unwrap_or(host);
+    let name = host
+        .rsplit_once(':')
+        .map(|(h, p)| {
+            if p.bytes().all(|b| b.is_ascii_digit()) {
+                h
+            } else {
+                host
+            }
+        })
+        .unwrap_or(host);
     match name.to_ascii_lowercase().strip_suffix(".freshdesk.com") {
         Some(label) => label == domain.to_ascii_lowercase(),
         None => true,
     }
 }
 
-pub async fn api_handler(State(shared): State<Arc<Shared>>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response<Body> {
+pub async fn api_handler(
+    State(shared): State<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response<Body> {
     let path = uri.path().to_string();
     let raw_query = uri.query().unwrap_or("").to_string();
     if !path.starts_with("/api/") {
@@ -72,7 +95,9 @@ pub async fn api_handler(State(shared): State<Arc<Shared>>, method: Method, uri:
     };
     if let Some(f) = &fault {
         match f.kind {
-            FaultKind::Delay => tokio::time::sleep(Duration::from_millis(f.delay_ms.unwrap_or(1000))).await,
+            FaultKind::Delay => {
+                tokio::time::sleep(Duration::from_millis(f.delay_ms.unwrap_or(1000))).await
+            }
             FaultKind::Reset => {
                 log.status = 0;
                 shared.log.lock().push(log);
@@ -81,8 +106,13 @@ pub async fn api_handler(State(shared): State<Arc<Shared>>, method: Method, uri:
             FaultKind::Html => {
                 log.status = 200;
                 shared.log.lock().push(log);
-                let mut r = Response::new(Body::from("<!DOCTYPE html><html><head><title>Freshdesk</title></head><body><h1>We are performing scheduled maintenance</h1><p>We'll be back shortly.</p></body></html>"));
-                r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+                let mut r = Response::new(Body::from(
+                    "<!DOCTYPE html><html><head><title>Freshdesk</title></head><body><h1>We are performing scheduled maintenance</h1><p>We'll be back shortly.</p></body></html>",
+                ));
+                r.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("text/html; charset=utf-8"),
+                );
                 return r;
             }
             FaultKind::Status => {
@@ -95,7 +125,10 @@ pub async fn api_handler(State(shared): State<Arc<Shared>>, method: Method, uri:
         }
     }
 
-    let host = header_str(&headers, header::HOST).map(str::to_string).or_else(|| uri.authority().map(|a| a.to_string())).unwrap_or_else(|| "localhost".into());
+    let host = header_str(&headers, header::HOST)
+        .map(str::to_string)
+        .or_else(|| uri.authority().map(|a| a.to_string()))
+        .unwrap_or_else(|| "localhost".into());
     let req = Req {
         method: method.as_str(),
         path: &path,
@@ -113,10 +146,15 @@ pub async fn api_handler(State(shared): State<Arc<Shared>>, method: Method, uri:
         Pipeline::Throttled { retry_after } => {
             log.status = 429;
             shared.log.lock().push(log);
-            let mut r = Response::new(Body::from(r#"{"message":"You have exceeded the limit of requests per minute"}"#));
+            let mut r = Response::new(Body::from(
+                r#"{"message":"You have exceeded the limit of requests per minute"}"#,
+            ));
             *r.status_mut() = StatusCode::TOO_MANY_REQUESTS;
             let h = r.headers_mut();
-            h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
+            h.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json; charset=utf-8"),
+            );
             h.insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
             return r;
         }
@@ -127,29 +165,54 @@ pub async fn api_handler(State(shared): State<Arc<Shared>>, method: Method, uri:
     log.credits = 1 + reply.extra_credits;
 
     let mut response = Response::new(Body::empty());
-    *response.status_mut() = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    *response.status_mut() =
+        StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let h = response.headers_mut();
     if reply.status != 404 {
-        h.insert("x-freshdesk-api-version", HeaderValue::from_static("latest=v2; requested=v2"));
+        h.insert(
+            "x-freshdesk-api-version",
+            HeaderValue::from_static("latest=v2; requested=v2"),
+        );
     }
     if reply.status != 204 {
-        let ct = if reply.status == 404 { "text/plain; charset=utf-8" } else { "application/json; charset=utf-8" };
+        let ct = if reply.status == 404 {
+            "text/plain; charset=utf-8"
+        } else {
+            "application/json; charset=utf-8"
+        };
         h.insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
     }
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache, no-store, max-age=0, must-revalidate"));
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-cache, no-store, max-age=0, must-revalidate"),
+    );
     h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
     if let Ok(v) = HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()) {
         h.insert("x-request-id", v);
     }
     if let Some((total, used)) = credits_total {
         h.insert("x-ratelimit-total", HeaderValue::from(total));
-        h.insert("x-ratelimit-remaining", HeaderValue::from(total.saturating_sub(used)));
-        h.insert("x-ratelimit-used-currentrequest", HeaderValue::from(1 + reply.extra_credits));
+        h.insert(
+            "x-ratelimit-remaining",
+            HeaderValue::from(total.saturating_sub(used)),
+        );
+        h.insert(
+            "x-ratelimit-used-currentrequest",
+            HeaderValue::from(1 + reply.extra_credits),
+        );
     }
-    if let Some(loc) = reply.location.as_deref().and_then(|l| HeaderValue::from_str(l).ok()) {
+    if let Some(loc) = reply
+        .location
+        .as_deref()
+        .and_then(|l| HeaderValue::from_str(l).ok())
+    {
         h.insert(header::LOCATION, loc);
     }
-    if let Some(link) = reply.link.as_deref().and_then(|l| HeaderValue::from_str(l).ok()) {
+    if let Some(link) = reply
+        .link
+        .as_deref()
+        .and_then(|l| HeaderValue::from_str(l).ok())
+    {
         h.insert(header::LINK, link);
     }
     if let Some(allow) = allow.and_then(|a| HeaderValue::from_str(&a).ok()) {
@@ -158,7 +221,11 @@ pub async fn api_handler(State(shared): State<Arc<Shared>>, method: Method, uri:
     let status_code = response.status();
     let headers_out = response.headers().clone();
     shared.log.lock().push(log);
-    let body = if method == Method::HEAD { Vec::new() } else { reply.body };
+    let body = if method == Method::HEAD {
+        Vec::new()
+    } else {
+        reply.body
+    };
     if fault.is_some_and(|f| f.kind == FaultKind::Truncate) {
         let full = body.len();
         let half = Bytes::from(body).slice(..full / 2);
@@ -175,7 +242,12 @@ enum Pipeline {
 
 /// Route, rate window, headers, auth, account state, handler, include credits. Returns the reply
 /// and the rate numbers for the headers (`None` when the plan is unthrottled and reports nothing).
-fn run_pipeline(shared: &Shared, req: &Req, host: &str, log: &mut LogEntry) -> (Pipeline, Option<(u32, u32)>) {
+fn run_pipeline(
+    shared: &Shared,
+    req: &Req,
+    host: &str,
+    log: &mut LogEntry,
+) -> (Pipeline, Option<(u32, u32)>) {
     let done = |e: ApiError| -> Pipeline {
         let (_, allow) = e.body();
         Pipeline::Done(Reply::from(e), allow)
@@ -189,11 +261,17 @@ fn run_pipeline(shared: &Shared, req: &Req, host: &str, log: &mut LogEntry) -> (
         return (done(ApiError::NotFound), None);
     }
     let route = api::resolve(req.path, req.method);
-    let sub = route.as_ref().ok().and_then(|r| r.sub_limit(req.method)).map(|s| (s, plan.sub_limit(s)));
+    let sub = route
+        .as_ref()
+        .ok()
+        .and_then(|r| r.sub_limit(req.method))
+        .map(|s| (s, plan.sub_limit(s)));
     let total = plan.per_minute();
     {
         let mut w = shared.rate.lock();
-        if let Admission::Throttled { retry_after } = w.admit(Instant::now(), shared.minute, total, sub) {
+        if let Admission::Throttled { retry_after } =
+            w.admit(Instant::now(), shared.minute, total, sub)
+        {
             return (Pipeline::Throttled { retry_after }, None);
         }
     }
@@ -204,7 +282,9 @@ fn run_pipeline(shared: &Shared, req: &Req, host: &str, log: &mut LogEntry) -> (
         let by_key = api::by_key(&shared.desk.read(), &user);
         let caller = match by_key {
             Some(result) => result?,
-            None if user.contains('@') => api::by_password(&mut shared.desk.write(), &user, &password)?,
+            None if user.contains('@') => {
+                api::by_password(&mut shared.desk.write(), &user, &password)?
+            }
             None => return Err(ApiError::invalid_credentials()),
         };
         let id = match caller {
@@ -261,42 +341,74 @@ fn status_fault(status: u16) -> Response<Body> {
     let mut r = match status {
         404 => Response::new(Body::from(" ")),
         429 => {
-            let mut r = Response::new(Body::from(r#"{"message":"You have exceeded the limit of requests per minute"}"#));
-            r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            let mut r = Response::new(Body::from(
+                r#"{"message":"You have exceeded the limit of requests per minute"}"#,
+            ));
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             r
         }
         502..=504 => {
-            let mut r = Response::new(Body::from(format!("<html><body><h1>{} {}</h1></body></html>", status, code.canonical_reason().unwrap_or(""))));
-            r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html"));
+            let mut r = Response::new(Body::from(format!(
+                "<html><body><h1>{} {}</h1></body></html>",
+                status,
+                code.canonical_reason().unwrap_or("")
+            )));
+            r.headers_mut()
+                .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html"));
             *r.status_mut() = code;
             return r;
         }
-        _ => Response::new(Body::from(r#"{"message":"We're sorry, but something went wrong."}"#)),
+        _ => Response::new(Body::from(
+            r#"{"message":"We're sorry, but something went wrong."}"#,
+        )),
     };
     *r.status_mut() = code;
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json; charset=utf-8"),
+    );
     r
 }
 
 /// A reply whose body fails after `prefix`: hyper then closes the connection, so the client sees
 /// a reset (empty prefix) or a truncated body (declared length longer than what arrives).
-fn broken_body(status: StatusCode, headers: Option<(HeaderMap, usize)>, prefix: Bytes) -> Response<Body> {
-    let chunks: Vec<Result<Bytes, std::io::Error>> = if prefix.is_empty() {
-        vec![Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "injected reset"))]
+fn broken_body(
+    status: StatusCode,
+    headers: Option<(HeaderMap, usize)>,
+    prefix: Bytes,
+) -> Response<Body> {
+    use futures_util::StreamExt;
+    let fail = |what: &'static str| std::io::Error::new(std::io::ErrorKind::ConnectionReset, what);
+    let stream = if prefix.is_empty() {
+        futures_util::stream::iter(vec![Err(fail("injected reset"))]).boxed()
     } else {
-        vec![Ok(prefix), Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "injected truncation"))]
+        // Let hyper flush the head and the prefix before the body fails, so the client really
+        // receives a partial body rather than nothing.
+        futures_util::stream::iter(vec![Ok::<Bytes, std::io::Error>(prefix)])
+            .chain(futures_util::stream::once(async move {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                Err(fail("injected truncation"))
+            }))
+            .boxed()
     };
-    let mut r = Response::new(Body::from_stream(futures_util::stream::iter(chunks)));
+    let mut r = Response::new(Body::from_stream(stream));
     *r.status_mut() = status;
     if let Some((h, full)) = headers {
         *r.headers_mut() = h;
-        r.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(full));
+        r.headers_mut()
+            .insert(header::CONTENT_LENGTH, HeaderValue::from(full));
     }
     r
 }
 
 /// Serves `app` on `listener` until `shutdown` flips, over TLS when `tls` is given.
-pub async fn serve(listener: TcpListener, app: axum::Router, tls: Option<tokio_rustls::TlsAcceptor>, mut shutdown: watch::Receiver<bool>) {
+pub async fn serve(
+    listener: TcpListener,
+    app: axum::Router,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     use hyper_util::rt::{TokioExecutor, TokioIo};
     use hyper_util::service::TowerToHyperService;
     loop {
@@ -320,7 +432,12 @@ pub async fn serve(listener: TcpListener, app: axum::Router, tls: Option<tokio_r
             let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
             match tls {
                 Some(acceptor) => {
-                    let Ok(Ok(tls_stream)) = tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await else { return };
+                    let Ok(Ok(tls_stream)) =
+                        tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream))
+                            .await
+                    else {
+                        return;
+                    };
                     let conn = builder.serve_connection(TokioIo::new(tls_stream), service);
                     tokio::select! { _ = conn => {}, _ = conn_shutdown.changed() => {} }
                 }

@@ -53,7 +53,11 @@ pub enum Admission {
 
 impl RateWindow {
     pub fn new() -> Self {
-        RateWindow { opened: None, used: 0, sub_used: HashMap::new() }
+        RateWindow {
+            opened: None,
+            used: 0,
+            sub_used: HashMap::new(),
+        }
     }
 
     fn roll(&mut self, now: Instant, minute: Duration) {
@@ -64,7 +68,13 @@ impl RateWindow {
         }
     }
 
-    pub fn admit(&mut self, now: Instant, minute: Duration, total: Option<u32>, sub: Option<(SubLimit, Option<u32>)>) -> Admission {
+    pub fn admit(
+        &mut self,
+        now: Instant,
+        minute: Duration,
+        total: Option<u32>,
+        sub: Option<(SubLimit, Option<u32>)>,
+    ) -> Admission {
         let Some(total) = total else {
             return Admission::Allowed;
         };
@@ -77,9 +87,14 @@ impl RateWindow {
             over |= *n > limit;
         }
         if over {
-            let elapsed = self.opened.map(|o| now.duration_since(o)).unwrap_or_default();
+            let elapsed = self
+                .opened
+                .map(|o| now.duration_since(o))
+                .unwrap_or_default();
             let left = minute.saturating_sub(elapsed);
-            Admission::Throttled { retry_after: left.as_secs_f64().ceil().max(1.0) as u64 }
+            Admission::Throttled {
+                retry_after: left.as_secs_f64().ceil().max(1.0) as u64,
+            }
         } else {
             Admission::Allowed
         }

@@ -12,22 +12,78 @@ pub const FIRST_NAMES: &[&str] = &[
 ];
 
 pub const LAST_NAMES: &[&str] = &[
-    "Abbott", "Bauer", "Castillo", "Dubois", "Eriksen", "Fischer", "Garcia", "Haddad", "Ito",
-    "Jensen", "Kowalski", "Larsen", "Moreau", "Nakamura", "Okafor", "Petrov", "Quinn", "Rossi",
-    "Schmidt", "Tanaka", "Ueda", "Varga", "Walsh", "Xu", "Yilmaz", "Zimmermann", "Mensah",
-    "Novak", "Silva", "Kaur",
+    "Abbott",
+    "Bauer",
+    "Castillo",
+    "Dubois",
+    "Eriksen",
+    "Fischer",
+    "Garcia",
+    "Haddad",
+    "Ito",
+    "Jensen",
+    "Kowalski",
+    "Larsen",
+    "Moreau",
+    "Nakamura",
+    "Okafor",
+    "Petrov",
+    "Quinn",
+    "Rossi",
+    "Schmidt",
+    "Tanaka",
+    "Ueda",
+    "Varga",
+    "Walsh",
+    "Xu",
+    "Yilmaz",
+    "Zimmermann",
+    "Mensah",
+    "Novak",
+    "Silva",
+    "Kaur",
 ];
 
 pub const COMPANY_WORDS: &[&str] = &[
-    "Northwind", "Bluebird", "Cedar", "Granite", "Harbor", "Juniper", "Lumen", "Maple", "Nimbus",
-    "Orchid", "Pioneer", "Quartz", "Redwood", "Summit", "Tidal", "Vertex", "Willow", "Zephyr",
+    "Northwind",
+    "Bluebird",
+    "Cedar",
+    "Granite",
+    "Harbor",
+    "Juniper",
+    "Lumen",
+    "Maple",
+    "Nimbus",
+    "Orchid",
+    "Pioneer",
+    "Quartz",
+    "Redwood",
+    "Summit",
+    "Tidal",
+    "Vertex",
+    "Willow",
+    "Zephyr",
 ];
 
-pub const COMPANY_SUFFIXES: &[&str] =
-    &["Labs", "Logistics", "Foods", "Retail", "Health", "Studios", "Systems", "Outfitters"];
+pub const COMPANY_SUFFIXES: &[&str] = &[
+    "Labs",
+    "Logistics",
+    "Foods",
+    "Retail",
+    "Health",
+    "Studios",
+    "Systems",
+    "Outfitters",
+];
 
-pub const INDUSTRIES: &[&str] =
-    &["Retail", "Healthcare", "Software", "Manufacturing", "Education", "Hospitality"];
+pub const INDUSTRIES: &[&str] = &[
+    "Retail",
+    "Healthcare",
+    "Software",
+    "Manufacturing",
+    "Education",
+    "Hospitality",
+];
 
 pub const TIME_ZONES: &[&str] = &[
     "Pacific Time (US & Canada)",
@@ -297,14 +353,25 @@ pub const CATEGORIES: &[Category] = &[
             "The {p} comes with a two-year warranty covering manufacturing defects.",
             "For a team of {n}, the pro plan is better value: it includes shared dashboards and priority support.",
         ],
-        customer_followups: &["That answers it, thank you.", "Does the warranty cover water damage?"],
+        customer_followups: &[
+            "That answers it, thank you.",
+            "Does the warranty cover water damage?",
+        ],
     },
 ];
 
 /// Weights of the categories in generated traffic.
 pub const CATEGORY_WEIGHTS: &[u32] = &[22, 26, 18, 12, 9, 5, 8];
 
-pub const DAY_NAMES: &[&str] = &["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "the 3rd", "the 15th"];
+pub const DAY_NAMES: &[&str] = &[
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "the 3rd",
+    "the 15th",
+];
 
 /// Fills `{p}`, `{o}`, `{a}`, `{d}` and `{n}` slots.
 pub fn fill(template: &str, rng: &mut Rng) -> String {
@@ -426,6 +493,9 @@ pub const KNOWLEDGE_BASE: &[ArticleSeed] = &[
     ArticleSeed {
         category: "Shipping",
         folder: "Internal: carrier escalations",
-        titles: &["Escalating a lost parcel with the carrier", "Carrier contact list"],
+        titles: &[
+            "Escalating a lost parcel with the carrier",
+            "Carrier contact list",
+        ],
     },
 ];

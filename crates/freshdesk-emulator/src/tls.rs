@@ -6,7 +6,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
-use rcgen::{BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose, SanType};
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose, SanType,
+};
 
 /// PEM material for one emulator.
 #[derive(Clone)]
@@ -27,31 +30,71 @@ pub fn generate() -> anyhow::Result<(CertSet, KeyPair)> {
     let ca_key = KeyPair::generate().context("generating the CA key")?;
     let mut ca_params = CertificateParams::default();
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params.distinguished_name.push(DnType::CommonName, "deskbridge Freshdesk emulator CA");
-    ca_params.distinguished_name.push(DnType::OrganizationName, "deskbridge");
-    ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
-    let ca_cert = ca_params.self_signed(&ca_key).context("self-signing the CA")?;
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "deskbridge Freshdesk emulator CA");
+    ca_params
+        .distinguished_name
+        .push(DnType::OrganizationName, "deskbridge");
+    ca_params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    let ca_cert = ca_params
+        .self_signed(&ca_key)
+        .context("self-signing the CA")?;
 
     let server_key = KeyPair::generate().context("generating the server key")?;
-    let mut params = CertificateParams::new(vec!["localhost".to_string(), "*.freshdesk.com".to_string()]).context("server certificate names")?;
-    params.subject_alt_names.push(SanType::IpAddress(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST)));
-    params.subject_alt_names.push(SanType::IpAddress(std::net::IpAddr::V6(std::net::Ipv6Addr::LOCALHOST)));
-    params.distinguished_name.push(DnType::CommonName, "freshdesk emulator");
+    let mut params =
+        CertificateParams::new(vec!["localhost".to_string(), "*.freshdesk.com".to_string()])
+            .context("server certificate names")?;
+    params
+        .subject_alt_names
+        .push(SanType::IpAddress(std::net::IpAddr::V4(
+            std::net::Ipv4Addr::LOCALHOST,
+        )));
+    params
+        .subject_alt_names
+        .push(SanType::IpAddress(std::net::IpAddr::V6(
+            std::net::Ipv6Addr::LOCALHOST,
+        )));
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "freshdesk emulator");
     params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-    params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
+    params.key_usages = vec![
+        KeyUsagePurpose::DigitalSignature,
+        KeyUsagePurpose::KeyEncipherment,
+    ];
     let issuer = Issuer::new(ca_params, &ca_key);
-    let server_cert = params.signed_by(&server_key, &issuer).context("signing the server certificate")?;
-    let set = CertSet { ca_pem: ca_cert.pem(), server_pem: server_cert.pem(), server_key_pem: server_key.serialize_pem(), ca_path: None };
+    let server_cert = params
+        .signed_by(&server_key, &issuer)
+        .context("signing the server certificate")?;
+    let set = CertSet {
+        ca_pem: ca_cert.pem(),
+        server_pem: server_cert.pem(),
+        server_key_pem: server_key.serialize_pem(),
+        ca_path: None,
+    };
     Ok((set, ca_key))
 }
 
 /// Loads the certificates from `dir`, or generates and writes them there when any is missing.
 pub fn load_or_create(dir: &Path) -> anyhow::Result<CertSet> {
     let read = |name: &str| std::fs::read_to_string(dir.join(name));
-    if let (Ok(ca_pem), Ok(server_pem), Ok(server_key_pem)) = (read(CA_FILE), read(SERVER_FILE), read(SERVER_KEY_FILE)) {
-        return Ok(CertSet { ca_pem, server_pem, server_key_pem, ca_path: Some(dir.join(CA_FILE)) });
+    if let (Ok(ca_pem), Ok(server_pem), Ok(server_key_pem)) =
+        (read(CA_FILE), read(SERVER_FILE), read(SERVER_KEY_FILE))
+    {
+        return Ok(CertSet {
+            ca_pem,
+            server_pem,
+            server_key_pem,
+            ca_path: Some(dir.join(CA_FILE)),
+        });
     }
-    std::fs::create_dir_all(dir).with_context(|| format!("creating the certificate directory {}", dir.display()))?;
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("creating the certificate directory {}", dir.display()))?;
     let (set, ca_key) = generate()?;
     let write = |name: &str, body: &str, secret: bool| -> anyhow::Result<()> {
         let path = dir.join(name);
@@ -68,7 +111,10 @@ pub fn load_or_create(dir: &Path) -> anyhow::Result<CertSet> {
     write(SERVER_KEY_FILE, &set.server_key_pem, true)?;
     write(SERVER_FILE, &set.server_pem, false)?;
     write(CA_FILE, &set.ca_pem, false)?;
-    Ok(CertSet { ca_path: Some(dir.join(CA_FILE)), ..set })
+    Ok(CertSet {
+        ca_path: Some(dir.join(CA_FILE)),
+        ..set
+    })
 }
 
 pub fn acceptor(set: &CertSet) -> anyhow::Result<tokio_rustls::TlsAcceptor> {

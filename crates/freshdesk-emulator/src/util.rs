@@ -223,30 +223,59 @@ pub fn html_escape(s: &str) -> String {
     out
 }
 
-/// Plain text of an HTML body, as Freshdesk derives `description_text` and `body_text`.
+/// Plain text of an HTML body, as Freshdesk derives `description_text` and `body_text`: block
+/// tags become line breaks, inline tags vanish, entities are decoded, blank runs collapse.
 pub fn html_to_text(html: &str) -> String {
+    const BLOCKS: &[&str] = &[
+        "p",
+        "div",
+        "br",
+        "li",
+        "tr",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "ol",
+        "ul",
+        "blockquote",
+    ];
     let mut out = String::with_capacity(html.len());
-    let mut in_tag = false;
-    for c in html.chars() {
-        match c {
-            '<' => in_tag = true,
-            '>' if in_tag => {
-                in_tag = false;
-                if !out.ends_with(' ') && !out.is_empty() {
-                    out.push(' ');
-                }
-            }
-            _ if !in_tag => out.push(c),
-            _ => {}
+    let mut rest = html;
+    while let Some(start) = rest.find('<') {
+        out.push_str(&rest[..start]);
+        let Some(end) = rest[start..].find('>') else {
+            out.push_str(&rest[start..]);
+            rest = "";
+            break;
+        };
+        let tag = rest[start + 1..start + end]
+            .trim_start_matches('/')
+            .split([' ', '/'])
+            .next()
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        if BLOCKS.contains(&tag.as_str()) {
+            out.push('\n');
         }
+        rest = &rest[start + end + 1..];
     }
-    out.trim()
+    out.push_str(rest);
+    let decoded = out
         .replace("&lt;", "<")
         .replace("&gt;", ">")
         .replace("&quot;", "\"")
         .replace("&#39;", "'")
         .replace("&nbsp;", " ")
-        .replace("&amp;", "&")
+        .replace("&amp;", "&");
+    let lines: Vec<String> = decoded
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .filter(|l| !l.is_empty())
+        .collect();
+    lines.join("\n")
 }
 
 #[cfg(test)]
@@ -303,6 +332,13 @@ mod tests {
 
     #[test]
     fn html_bodies_reduce_to_their_text() {
-        assert_eq!(html_to_text("<div>Hi <b>there</b> &amp; bye</div>"), "Hi there & bye");
+        assert_eq!(
+            html_to_text("<div>Hi <b>there</b> &amp; bye</div>"),
+            "Hi there & bye"
+        );
+        assert_eq!(
+            html_to_text("<p>One</p><p>Two<br>Three</p>"),
+            "One\nTwo\nThree"
+        );
     }
 }

@@ -14,11 +14,20 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: impl Into<String>, message: impl Into<String>, code: &'static str) -> Self {
-        FieldError { field: field.into(), message: message.into(), code, additional_info: None }
+        FieldError {
+            field: field.into(),
+            message: message.into(),
+            code,
+            additional_info: None,
+        }
     }
 
     pub fn invalid_field(field: impl Into<String>) -> Self {
-        Self::new(field, "Unexpected/invalid field in request", "invalid_field")
+        Self::new(
+            field,
+            "Unexpected/invalid field in request",
+            "invalid_field",
+        )
     }
 
     pub fn missing(field: impl Into<String>) -> Self {
@@ -37,8 +46,15 @@ impl FieldError {
 #[derive(Clone, Debug)]
 pub enum ApiError {
     Validation(Vec<FieldError>),
-    Request { status: u16, code: &'static str, message: String },
-    MethodNotAllowed { method: String, allowed: Vec<&'static str> },
+    Request {
+        status: u16,
+        code: &'static str,
+        message: String,
+    },
+    MethodNotAllowed {
+        method: String,
+        allowed: Vec<&'static str>,
+    },
     NotFound,
     Internal,
 }
@@ -49,42 +65,72 @@ impl ApiError {
     }
 
     pub fn invalid_credentials() -> Self {
-        ApiError::Request { status: 401, code: "invalid_credentials", message: "You have to be logged in to perform this action.".into() }
+        ApiError::Request {
+            status: 401,
+            code: "invalid_credentials",
+            message: "You have to be logged in to perform this action.".into(),
+        }
     }
 
     pub fn access_denied() -> Self {
-        ApiError::Request { status: 403, code: "access_denied", message: "You are not authorized to perform this action.".into() }
+        ApiError::Request {
+            status: 403,
+            code: "access_denied",
+            message: "You are not authorized to perform this action.".into(),
+        }
     }
 
     pub fn account_suspended() -> Self {
-        ApiError::Request { status: 403, code: "account_suspended", message: "Your account has been suspended.".into() }
+        ApiError::Request {
+            status: 403,
+            code: "account_suspended",
+            message: "Your account has been suspended.".into(),
+        }
     }
 
     pub fn password_lockout() -> Self {
-        ApiError::Request { status: 403, code: "password_lockout", message: "Maximum failed login attempts 10, reached.".into() }
+        ApiError::Request {
+            status: 403,
+            code: "password_lockout",
+            message: "Maximum failed login attempts 10, reached.".into(),
+        }
     }
 
     pub fn require_feature(title: &str) -> Self {
         ApiError::Request {
             status: 403,
             code: "require_feature",
-            message: format!("The {title} feature(s) is/are not supported in your plan. Please upgrade your account to use it."),
+            message: format!(
+                "The {title} feature(s) is/are not supported in your plan. Please upgrade your account to use it."
+            ),
         }
     }
 
     pub fn invalid_json() -> Self {
-        ApiError::Request { status: 400, code: "invalid_json", message: "Request body has invalid json format".into() }
+        ApiError::Request {
+            status: 400,
+            code: "invalid_json",
+            message: "Request body has invalid json format".into(),
+        }
     }
 
     pub fn missing_params() -> Self {
-        ApiError::Request { status: 400, code: "missing_params", message: "Your update call does not have any parameter. Atleast one parameter is required.".into() }
+        ApiError::Request {
+            status: 400,
+            code: "missing_params",
+            message:
+                "Your update call does not have any parameter. Atleast one parameter is required."
+                    .into(),
+        }
     }
 
     pub fn invalid_content_type(ct: &str) -> Self {
         ApiError::Request {
             status: 415,
             code: "invalid_content_type",
-            message: format!("Content-Type header is set to {ct}. It should be set to application/json"),
+            message: format!(
+                "Content-Type header is set to {ct}. It should be set to application/json"
+            ),
         }
     }
 
@@ -92,12 +138,17 @@ impl ApiError {
         ApiError::Request {
             status: 406,
             code: "invalid_accept_header",
-            message: format!("Accept header is set to {accept}. It should have application/json or */*"),
+            message: format!(
+                "Accept header is set to {accept}. It should have application/json or */*"
+            ),
         }
     }
 
     pub fn only_get(method: &str) -> Self {
-        ApiError::MethodNotAllowed { method: method.into(), allowed: vec!["GET"] }
+        ApiError::MethodNotAllowed {
+            method: method.into(),
+            allowed: vec!["GET"],
+        }
     }
 
     pub fn status(&self) -> u16 {
@@ -113,7 +164,11 @@ impl ApiError {
                     }
                 }
                 let max = counts.iter().map(|(_, n)| *n).max().unwrap_or(0);
-                counts.iter().find(|(_, n)| *n == max).map(|(s, _)| *s).unwrap_or(400)
+                counts
+                    .iter()
+                    .find(|(_, n)| *n == max)
+                    .map(|(s, _)| *s)
+                    .unwrap_or(400)
             }
             ApiError::Request { status, .. } => *status,
             ApiError::MethodNotAllowed { .. } => 405,
@@ -139,11 +194,18 @@ impl ApiError {
                         Value::Object(m)
                     })
                     .collect();
-                (serde_json::to_vec(&json!({"description": "Validation failed", "errors": list})).unwrap_or_default(), None)
+                (
+                    serde_json::to_vec(
+                        &json!({"description": "Validation failed", "errors": list}),
+                    )
+                    .unwrap_or_default(),
+                    None,
+                )
             }
-            ApiError::Request { code, message, .. } => {
-                (serde_json::to_vec(&json!({"code": code, "message": message})).unwrap_or_default(), None)
-            }
+            ApiError::Request { code, message, .. } => (
+                serde_json::to_vec(&json!({"code": code, "message": message})).unwrap_or_default(),
+                None,
+            ),
             ApiError::MethodNotAllowed { method, allowed } => {
                 let list = allowed.join(", ");
                 (
@@ -152,7 +214,11 @@ impl ApiError {
                 )
             }
             ApiError::NotFound => (b" ".to_vec(), None),
-            ApiError::Internal => (serde_json::to_vec(&json!({"message": "We're sorry, but something went wrong."})).unwrap_or_default(), None),
+            ApiError::Internal => (
+                serde_json::to_vec(&json!({"message": "We're sorry, but something went wrong."}))
+                    .unwrap_or_default(),
+                None,
+            ),
         }
     }
 }
@@ -167,7 +233,10 @@ mod tests {
         dup.additional_info = Some(json!({"user_id": 1}));
         let e = ApiError::Validation(vec![dup.clone(), dup, FieldError::missing("name")]);
         assert_eq!(e.status(), 409);
-        let e = ApiError::Validation(vec![FieldError::missing("name"), FieldError::invalid_field("x")]);
+        let e = ApiError::Validation(vec![
+            FieldError::missing("name"),
+            FieldError::invalid_field("x"),
+        ]);
         assert_eq!(e.status(), 400);
     }
 

@@ -3,8 +3,8 @@
 //! state (403), role and scope, then the handler. It also owns the headers every reply carries.
 
 pub mod error;
-pub mod query;
 pub(crate) mod people;
+pub mod query;
 mod resources;
 pub mod search;
 pub(crate) mod tickets;
@@ -42,7 +42,13 @@ pub struct Reply {
 
 impl Reply {
     pub fn json(body: Vec<u8>) -> Reply {
-        Reply { status: 200, body, location: None, link: None, extra_credits: 0 }
+        Reply {
+            status: 200,
+            body,
+            location: None,
+            link: None,
+            extra_credits: 0,
+        }
     }
 
     pub fn value(v: &Value) -> Reply {
@@ -50,11 +56,23 @@ impl Reply {
     }
 
     pub fn no_content() -> Reply {
-        Reply { status: 204, body: Vec::new(), location: None, link: None, extra_credits: 0 }
+        Reply {
+            status: 204,
+            body: Vec::new(),
+            location: None,
+            link: None,
+            extra_credits: 0,
+        }
     }
 
     pub fn created(v: &Value, location: String) -> Reply {
-        Reply { status: 201, body: serde_json::to_vec(v).unwrap_or_default(), location: Some(location), link: None, extra_credits: 0 }
+        Reply {
+            status: 201,
+            body: serde_json::to_vec(v).unwrap_or_default(),
+            location: Some(location),
+            link: None,
+            extra_credits: 0,
+        }
     }
 }
 
@@ -71,13 +89,20 @@ impl Viewer {
     pub fn can_see(&self, t: &Ticket) -> bool {
         match self.scope {
             1 => true,
-            2 => t.responder_id == Some(self.id) || t.group_id.is_some_and(|g| self.groups.contains(&g)),
+            2 => {
+                t.responder_id == Some(self.id)
+                    || t.group_id.is_some_and(|g| self.groups.contains(&g))
+            }
             _ => t.responder_id == Some(self.id),
         }
     }
 
     pub fn require_admin(&self) -> Result<(), ApiError> {
-        if self.admin { Ok(()) } else { Err(ApiError::access_denied()) }
+        if self.admin {
+            Ok(())
+        } else {
+            Err(ApiError::access_denied())
+        }
     }
 }
 
@@ -128,7 +153,11 @@ impl Route {
         let rest = rest.strip_suffix('/').unwrap_or(rest);
         let segs: Vec<&str> = rest.split('/').collect();
         let id = |s: &str| -> Option<i64> {
-            if !s.is_empty() && s.len() <= 19 && s.bytes().all(|b| b.is_ascii_digit()) { s.parse().ok() } else { None }
+            if !s.is_empty() && s.len() <= 19 && s.bytes().all(|b| b.is_ascii_digit()) {
+                s.parse().ok()
+            } else {
+                None
+            }
         };
         use Route::*;
         Some(match segs.as_slice() {
@@ -205,7 +234,10 @@ pub fn resolve(path: &str, method: &str) -> Result<Route, ApiError> {
     if methods.contains(&method) || (method == "HEAD" && methods.contains(&"GET")) {
         Ok(route)
     } else {
-        Err(ApiError::MethodNotAllowed { method: method.to_string(), allowed: methods.to_vec() })
+        Err(ApiError::MethodNotAllowed {
+            method: method.to_string(),
+            allowed: methods.to_vec(),
+        })
     }
 }
 
@@ -214,7 +246,10 @@ pub fn check_headers(req: &Req) -> Result<(), ApiError> {
     if let Some(accept) = req.accept {
         let ok = accept.split(',').any(|part| {
             let mime = part.split(';').next().unwrap_or("").trim();
-            mime.is_empty() || mime == "*/*" || mime == "application/json" || mime == "application/*"
+            mime.is_empty()
+                || mime == "*/*"
+                || mime == "application/json"
+                || mime == "application/*"
         });
         if !ok {
             return Err(ApiError::invalid_accept(accept));
@@ -222,9 +257,18 @@ pub fn check_headers(req: &Req) -> Result<(), ApiError> {
     }
     if matches!(req.method, "POST" | "PUT") && !req.body.is_empty() {
         let ct = req.content_type.unwrap_or("");
-        let mime = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        let mime = ct
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
         if mime != "application/json" && mime != "multipart/form-data" {
-            return Err(ApiError::invalid_content_type(if ct.is_empty() { "nil" } else { ct }));
+            return Err(ApiError::invalid_content_type(if ct.is_empty() {
+                "nil"
+            } else {
+                ct
+            }));
         }
     }
     Ok(())
@@ -240,7 +284,10 @@ pub enum Caller {
 /// Splits `Authorization: Basic …` into user and password.
 pub fn credentials(authorization: Option<&str>) -> Result<(String, String), ApiError> {
     let encoded = authorization
-        .and_then(|h| h.strip_prefix("Basic ").or_else(|| h.strip_prefix("basic ")))
+        .and_then(|h| {
+            h.strip_prefix("Basic ")
+                .or_else(|| h.strip_prefix("basic "))
+        })
         .ok_or_else(ApiError::invalid_credentials)?;
     let decoded = base64::engine::general_purpose::STANDARD
         .decode(encoded.trim())
@@ -264,7 +311,11 @@ pub fn by_key(desk: &HelpDesk, user: &str) -> Option<Result<Caller, ApiError>> {
 /// Legacy email + password Basic auth (dropped by Freshdesk in 2021, still answered here so that
 /// `password_lockout` has a real path): ten failures lock the login; keys never lock out.
 pub fn by_password(desk: &mut HelpDesk, user: &str, password: &str) -> Result<Caller, ApiError> {
-    let Some(agent) = desk.agents.values_mut().find(|a| a.email.eq_ignore_ascii_case(user)) else {
+    let Some(agent) = desk
+        .agents
+        .values_mut()
+        .find(|a| a.email.eq_ignore_ascii_case(user))
+    else {
         return Err(ApiError::invalid_credentials());
     };
     if agent.state != AgentState::Active {
@@ -287,11 +338,21 @@ pub fn by_password(desk: &mut HelpDesk, user: &str, password: &str) -> Result<Ca
 
 pub fn viewer(desk: &HelpDesk, id: i64) -> Option<Viewer> {
     let a = desk.agents.get(&id)?;
-    Some(Viewer { id, admin: a.is_admin(), scope: a.ticket_scope, groups: a.group_ids.clone() })
+    Some(Viewer {
+        id,
+        admin: a.is_admin(),
+        scope: a.ticket_scope,
+        groups: a.group_ids.clone(),
+    })
 }
 
 /// Runs a read (GET or HEAD) for an authenticated agent, under the shared read lock.
-pub fn dispatch_read(desk: &HelpDesk, route: Route, req: &Req, v: &Viewer) -> Result<Reply, ApiError> {
+pub fn dispatch_read(
+    desk: &HelpDesk,
+    route: Route,
+    req: &Req,
+    v: &Viewer,
+) -> Result<Reply, ApiError> {
     use Route::*;
     match route {
         Tickets => tickets::list(desk, req, v),
@@ -335,33 +396,54 @@ pub fn dispatch_read(desk: &HelpDesk, route: Route, req: &Req, v: &Viewer) -> Re
         SolutionFolder(id) => resources::solution_folder(desk, id),
         SolutionFolderArticles(id) => resources::solution_articles(desk, req, id),
         SolutionArticle(id) => resources::solution_article(desk, id),
-        _ => Err(ApiError::MethodNotAllowed { method: req.method.into(), allowed: route.methods().to_vec() }),
+        _ => Err(ApiError::MethodNotAllowed {
+            method: req.method.into(),
+            allowed: route.methods().to_vec(),
+        }),
     }
 }
 
 /// Runs a write (POST, PUT, DELETE) for an authenticated agent, under the write lock.
-pub fn dispatch_write(desk: &mut HelpDesk, route: Route, req: &Req, v: &Viewer) -> Result<Reply, ApiError> {
+pub fn dispatch_write(
+    desk: &mut HelpDesk,
+    route: Route,
+    req: &Req,
+    v: &Viewer,
+) -> Result<Reply, ApiError> {
     use Route::*;
     match (route, req.method) {
         (Tickets, "POST") => tickets::create(desk, req, v),
         (Ticket(id), "PUT") => tickets::update(desk, req, v, id),
         (Ticket(id), "DELETE") => tickets::delete(desk, req, v, id),
         (TicketRestore(id), "PUT") => tickets::restore(desk, req, v, id),
-        (TicketReply(id), "POST") => tickets::add_conversation(desk, req, v, id, tickets::Kind::Reply),
-        (TicketNotes(id), "POST") => tickets::add_conversation(desk, req, v, id, tickets::Kind::Note),
+        (TicketReply(id), "POST") => {
+            tickets::add_conversation(desk, req, v, id, tickets::Kind::Reply)
+        }
+        (TicketNotes(id), "POST") => {
+            tickets::add_conversation(desk, req, v, id, tickets::Kind::Note)
+        }
         (Contacts, "POST") => people::create_contact(desk, req),
         (Contact(id), "PUT") => people::update_contact(desk, req, id),
         (Contact(id), "DELETE") => people::delete_contact(desk, req, id),
         (ContactRestore(id), "PUT") => people::restore_contact(desk, req, id),
         (ContactHardDelete(id), "DELETE") => people::hard_delete_contact(desk, req, id),
         (Agent(id), "DELETE") => people::delete_agent(desk, req, v, id),
-        _ => Err(ApiError::MethodNotAllowed { method: req.method.into(), allowed: route.methods().to_vec() }),
+        _ => Err(ApiError::MethodNotAllowed {
+            method: req.method.into(),
+            allowed: route.methods().to_vec(),
+        }),
     }
 }
 
 /// One page of a list, rendered, with `link` when there is a next page.
 /// `rows` holds up to `per_page + 1` items: the extra one only says that more exist.
-pub fn page_reply<T>(req: &Req, page: u32, per_page: u32, mut rows: Vec<T>, render: impl Fn(&T) -> Value) -> Reply {
+pub fn page_reply<T>(
+    req: &Req,
+    page: u32,
+    per_page: u32,
+    mut rows: Vec<T>,
+    render: impl Fn(&T) -> Value,
+) -> Reply {
     let more = rows.len() > per_page as usize;
     rows.truncate(per_page as usize);
     let list: Vec<Value> = rows.iter().map(render).collect();
@@ -373,7 +455,12 @@ pub fn page_reply<T>(req: &Req, page: u32, per_page: u32, mut rows: Vec<T>, rend
 }
 
 pub fn next_link(req: &Req, page: u32) -> String {
-    format!("<{}{}?{}>; rel=\"next\"", req.origin, req.path, req.query.with_page(page))
+    format!(
+        "<{}{}?{}>; rel=\"next\"",
+        req.origin,
+        req.path,
+        req.query.with_page(page)
+    )
 }
 
 /// Slices an iterator into one page: skips the earlier pages and keeps `per_page + 1` rows.
@@ -386,7 +473,9 @@ pub fn take_page<I: Iterator>(iter: I, page: u32, per_page: u32) -> Vec<I::Item>
 pub fn json_body(req: &Req) -> Result<serde_json::Map<String, Value>, ApiError> {
     match serde_json::from_slice::<Value>(req.body) {
         Ok(Value::Object(m)) => Ok(m),
-        Ok(_) | Err(_) if req.body.iter().all(u8::is_ascii_whitespace) => Ok(serde_json::Map::new()),
+        Ok(_) | Err(_) if req.body.iter().all(u8::is_ascii_whitespace) => {
+            Ok(serde_json::Map::new())
+        }
         _ => Err(ApiError::invalid_json()),
     }
 }

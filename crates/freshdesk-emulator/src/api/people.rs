@@ -10,16 +10,34 @@ use crate::model::{AgentState, Contact, ContactState, HelpDesk};
 use crate::render;
 
 const CONTACT_PARAMS: &[&str] = &[
-    "email", "mobile", "phone", "company_id", "state", "updated_since", "_updated_since", "contact_type",
-    "unique_external_id", "page", "per_page",
+    "email",
+    "mobile",
+    "phone",
+    "company_id",
+    "state",
+    "updated_since",
+    "_updated_since",
+    "contact_type",
+    "unique_external_id",
+    "page",
+    "per_page",
 ];
 
 pub fn contacts(desk: &HelpDesk, req: &Req) -> Result<Reply, ApiError> {
     let q = &req.query;
     let mut errors = q.only(CONTACT_PARAMS);
-    let state = one_of(q, "state", &["blocked", "deleted", "unverified", "verified"], &mut errors);
+    let state = one_of(
+        q,
+        "state",
+        &["blocked", "deleted", "unverified", "verified"],
+        &mut errors,
+    );
     // Both spellings: the 2020 server took only `_updated_since`, today's docs name `updated_since`.
-    let since = date_param(q, "updated_since", &mut errors).or(date_param(q, "_updated_since", &mut errors));
+    let since = date_param(q, "updated_since", &mut errors).or(date_param(
+        q,
+        "_updated_since",
+        &mut errors,
+    ));
     let company_id = positive_id(q, "company_id", &mut errors);
     let (page, per_page) = match paging(q, 30) {
         Ok(p) => p,
@@ -31,7 +49,13 @@ pub fn contacts(desk: &HelpDesk, req: &Req) -> Result<Reply, ApiError> {
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
-    let eq = |field: &Option<String>, key: &str| q.get(key).is_none_or(|want| field.as_deref().is_some_and(|f| f.eq_ignore_ascii_case(want)));
+    let eq = |field: &Option<String>, key: &str| {
+        q.get(key).is_none_or(|want| {
+            field
+                .as_deref()
+                .is_some_and(|f| f.eq_ignore_ascii_case(want))
+        })
+    };
     let mut rows: Vec<&Contact> = desk
         .contacts
         .values()
@@ -44,12 +68,19 @@ pub fn contacts(desk: &HelpDesk, req: &Req) -> Result<Reply, ApiError> {
         })
         .filter(|c| since.is_none_or(|s| c.updated_at >= s))
         .filter(|c| company_id.is_none_or(|id| c.company_id == Some(id)))
-        .filter(|c| eq(&c.email, "email") && eq(&c.mobile, "mobile") && eq(&c.phone, "phone") && eq(&c.unique_external_id, "unique_external_id"))
+        .filter(|c| {
+            eq(&c.email, "email")
+                && eq(&c.mobile, "mobile")
+                && eq(&c.phone, "phone")
+                && eq(&c.unique_external_id, "unique_external_id")
+        })
         .collect();
     // Alphabetical by name, as Freshdesk lists contacts by default.
     rows.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
     let rows = take_page(rows.into_iter(), page, per_page);
-    Ok(page_reply(req, page, per_page, rows, |c| render::contact(c)))
+    Ok(page_reply(req, page, per_page, rows, |c| {
+        render::contact(c)
+    }))
 }
 
 pub fn contact(desk: &HelpDesk, id: i64) -> Result<Reply, ApiError> {
@@ -59,14 +90,36 @@ pub fn contact(desk: &HelpDesk, id: i64) -> Result<Reply, ApiError> {
 
 pub fn create_contact(desk: &mut HelpDesk, req: &Req) -> Result<Reply, ApiError> {
     let body = json_body(req)?;
-    const FIELDS: &[&str] = &["name", "email", "phone", "mobile", "company_id", "job_title", "description", "twitter_id", "unique_external_id", "tags", "address", "language", "time_zone"];
-    let mut errors: Vec<FieldError> = body.keys().filter(|k| !FIELDS.contains(&k.as_str())).map(|k| FieldError::invalid_field(k.clone())).collect();
+    const FIELDS: &[&str] = &[
+        "name",
+        "email",
+        "phone",
+        "mobile",
+        "company_id",
+        "job_title",
+        "description",
+        "twitter_id",
+        "unique_external_id",
+        "tags",
+        "address",
+        "language",
+        "time_zone",
+    ];
+    let mut errors: Vec<FieldError> = body
+        .keys()
+        .filter(|k| !FIELDS.contains(&k.as_str()))
+        .map(|k| FieldError::invalid_field(k.clone()))
+        .collect();
     let text = |k: &str, errors: &mut Vec<FieldError>| -> Option<String> {
         match body.get(k)? {
             Value::String(s) => Some(s.clone()),
             Value::Null => None,
             _ => {
-                errors.push(FieldError::new(k, "It should be a/an String", "datatype_mismatch"));
+                errors.push(FieldError::new(
+                    k,
+                    "It should be a/an String",
+                    "datatype_mismatch",
+                ));
                 None
             }
         }
@@ -79,12 +132,37 @@ pub fn create_contact(desk: &mut HelpDesk, req: &Req) -> Result<Reply, ApiError>
     if name.as_deref().is_none_or(|n| n.trim().is_empty()) {
         errors.push(FieldError::missing("name"));
     }
-    if email.is_none() && phone.is_none() && mobile.is_none() && external.is_none() && !body.contains_key("twitter_id") {
-        errors.push(FieldError::new("email", "Please fill at least 1 of email, mobile, phone, twitter_id, unique_external_id fields", "missing_field"));
+    if email.is_none()
+        && phone.is_none()
+        && mobile.is_none()
+        && external.is_none()
+        && !body.contains_key("twitter_id")
+    {
+        errors.push(FieldError::new(
+            "email",
+            "Please fill at least 1 of email, mobile, phone, twitter_id, unique_external_id fields",
+            "missing_field",
+        ));
     }
     if let Some(e) = &email {
-        if let Some(existing) = desk.contacts.values().find(|c| c.email.as_deref().is_some_and(|x| x.eq_ignore_ascii_case(e))).map(|c| c.id).or_else(|| desk.agents.values().find(|a| a.email.eq_ignore_ascii_case(e)).map(|a| a.id)) {
-            let mut dup = FieldError::new("email", "It should be a unique value", "duplicate_value");
+        if let Some(existing) = desk
+            .contacts
+            .values()
+            .find(|c| {
+                c.email
+                    .as_deref()
+                    .is_some_and(|x| x.eq_ignore_ascii_case(e))
+            })
+            .map(|c| c.id)
+            .or_else(|| {
+                desk.agents
+                    .values()
+                    .find(|a| a.email.eq_ignore_ascii_case(e))
+                    .map(|a| a.id)
+            })
+        {
+            let mut dup =
+                FieldError::new("email", "It should be a unique value", "duplicate_value");
             dup.additional_info = Some(json!({"user_id": existing}));
             errors.push(dup);
         }
@@ -94,7 +172,11 @@ pub fn create_contact(desk: &mut HelpDesk, req: &Req) -> Result<Reply, ApiError>
         Some(v) => match v.as_i64() {
             Some(id) if desk.companies.contains_key(&id) => Some(id),
             _ => {
-                errors.push(FieldError::new("company_id", "There is no company matching the given company_id", "invalid_value"));
+                errors.push(FieldError::new(
+                    "company_id",
+                    "There is no company matching the given company_id",
+                    "invalid_value",
+                ));
                 None
             }
         },
@@ -107,14 +189,28 @@ pub fn create_contact(desk: &mut HelpDesk, req: &Req) -> Result<Reply, ApiError>
         c.mobile = mobile;
         c.company_id = company_id;
         c.unique_external_id = external;
-        c.job_title = body.get("job_title").and_then(Value::as_str).map(String::from);
+        c.job_title = body
+            .get("job_title")
+            .and_then(Value::as_str)
+            .map(String::from);
     }
     let v = render::contact(&desk.contacts[&id]);
-    Ok(Reply::created(&v, format!("{}/api/v2/contacts/{id}", req.origin)))
+    Ok(Reply::created(
+        &v,
+        format!("{}/api/v2/contacts/{id}", req.origin),
+    ))
 }
 
-fn live_contact<'a>(desk: &'a mut HelpDesk, req: &Req, id: i64) -> Result<&'a mut Contact, ApiError> {
-    if desk.agents.get(&id).is_some_and(|a| a.state != AgentState::Deleted) {
+fn live_contact<'a>(
+    desk: &'a mut HelpDesk,
+    req: &Req,
+    id: i64,
+) -> Result<&'a mut Contact, ApiError> {
+    if desk
+        .agents
+        .get(&id)
+        .is_some_and(|a| a.state != AgentState::Deleted)
+    {
         return Err(ApiError::NotFound);
     }
     let c = desk.contacts.get_mut(&id).ok_or(ApiError::NotFound)?;
@@ -131,8 +227,21 @@ pub fn update_contact(desk: &mut HelpDesk, req: &Req, id: i64) -> Result<Reply, 
     if body.is_empty() {
         return Err(ApiError::missing_params());
     }
-    const FIELDS: &[&str] = &["name", "phone", "mobile", "job_title", "description", "address", "language", "time_zone"];
-    let errors: Vec<FieldError> = body.iter().filter(|(k, v)| !FIELDS.contains(&k.as_str()) || !(v.is_string() || v.is_null())).map(|(k, _)| FieldError::invalid_field(k.clone())).collect();
+    const FIELDS: &[&str] = &[
+        "name",
+        "phone",
+        "mobile",
+        "job_title",
+        "description",
+        "address",
+        "language",
+        "time_zone",
+    ];
+    let errors: Vec<FieldError> = body
+        .iter()
+        .filter(|(k, v)| !FIELDS.contains(&k.as_str()) || !(v.is_string() || v.is_null()))
+        .map(|(k, _)| FieldError::invalid_field(k.clone()))
+        .collect();
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
@@ -175,10 +284,19 @@ pub fn hard_delete_contact(desk: &mut HelpDesk, req: &Req, id: i64) -> Result<Re
     let force = req.query.get("force") == Some("true");
     if c.state != ContactState::Deleted && !force {
         // The exact message is not in any source; the shape and status are.
-        return Err(ApiError::field(FieldError::new("contact", "Contact should be deleted before it can be permanently deleted", "invalid_value")));
+        return Err(ApiError::field(FieldError::new(
+            "contact",
+            "Contact should be deleted before it can be permanently deleted",
+            "invalid_value",
+        )));
     }
     desk.contacts.remove(&id);
-    let tickets: Vec<i64> = desk.tickets.values().filter(|t| t.requester_id == id).map(|t| t.id).collect();
+    let tickets: Vec<i64> = desk
+        .tickets
+        .values()
+        .filter(|t| t.requester_id == id)
+        .map(|t| t.id)
+        .collect();
     for t in tickets {
         desk.remove_ticket(t);
     }
@@ -199,12 +317,22 @@ pub fn companies(desk: &HelpDesk, req: &Req) -> Result<Reply, ApiError> {
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
-    let rows = take_page(desk.companies.values().filter(|c| since.is_none_or(|s| c.updated_at >= s)), page, per_page);
-    Ok(page_reply(req, page, per_page, rows, |c| render::company(c)))
+    let rows = take_page(
+        desk.companies
+            .values()
+            .filter(|c| since.is_none_or(|s| c.updated_at >= s)),
+        page,
+        per_page,
+    );
+    Ok(page_reply(req, page, per_page, rows, |c| {
+        render::company(c)
+    }))
 }
 
 pub fn company(desk: &HelpDesk, id: i64) -> Result<Reply, ApiError> {
-    Ok(Reply::value(&render::company(desk.companies.get(&id).ok_or(ApiError::NotFound)?)))
+    Ok(Reply::value(&render::company(
+        desk.companies.get(&id).ok_or(ApiError::NotFound)?,
+    )))
 }
 
 pub fn agents(desk: &HelpDesk, req: &Req, v: &Viewer) -> Result<Reply, ApiError> {
@@ -231,7 +359,10 @@ pub fn agents(desk: &HelpDesk, req: &Req, v: &Viewer) -> Result<Reply, ApiError>
             Some("occasional") => a.occasional,
             _ => true,
         })
-        .filter(|a| q.get("email").is_none_or(|e| a.email.eq_ignore_ascii_case(e)))
+        .filter(|a| {
+            q.get("email")
+                .is_none_or(|e| a.email.eq_ignore_ascii_case(e))
+        })
         .collect();
     rows.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
     let rows = take_page(rows.into_iter(), page, per_page);
@@ -239,12 +370,21 @@ pub fn agents(desk: &HelpDesk, req: &Req, v: &Viewer) -> Result<Reply, ApiError>
 }
 
 pub fn agent(desk: &HelpDesk, id: i64) -> Result<Reply, ApiError> {
-    let a = desk.agents.get(&id).filter(|a| a.state != AgentState::Deleted).ok_or(ApiError::NotFound)?;
+    let a = desk
+        .agents
+        .get(&id)
+        .filter(|a| a.state != AgentState::Deleted)
+        .ok_or(ApiError::NotFound)?;
     Ok(Reply::value(&render::agent(a)))
 }
 
 /// `DELETE /agents/{id}`: the agent is downgraded to a contact and keeps its key.
-pub fn delete_agent(desk: &mut HelpDesk, req: &Req, v: &Viewer, id: i64) -> Result<Reply, ApiError> {
+pub fn delete_agent(
+    desk: &mut HelpDesk,
+    req: &Req,
+    v: &Viewer,
+    id: i64,
+) -> Result<Reply, ApiError> {
     v.require_admin()?;
     if id == v.id {
         return Err(ApiError::access_denied());
@@ -254,7 +394,10 @@ pub fn delete_agent(desk: &mut HelpDesk, req: &Req, v: &Viewer, id: i64) -> Resu
 }
 
 pub fn downgrade_agent(desk: &mut HelpDesk, id: i64, now: i64) -> Option<()> {
-    let a = desk.agents.get_mut(&id).filter(|a| a.state != AgentState::Deleted)?;
+    let a = desk
+        .agents
+        .get_mut(&id)
+        .filter(|a| a.state != AgentState::Deleted)?;
     a.state = AgentState::Deleted;
     a.updated_at = now;
     let contact = Contact {
@@ -291,7 +434,12 @@ pub fn roles(desk: &HelpDesk, req: &Req, v: &Viewer) -> Result<Reply, ApiError> 
 
 pub fn role(desk: &HelpDesk, v: &Viewer, id: i64) -> Result<Reply, ApiError> {
     v.require_admin()?;
-    Ok(Reply::value(&render::role(desk.roles.iter().find(|r| r.id == id).ok_or(ApiError::NotFound)?)))
+    Ok(Reply::value(&render::role(
+        desk.roles
+            .iter()
+            .find(|r| r.id == id)
+            .ok_or(ApiError::NotFound)?,
+    )))
 }
 
 pub fn groups(desk: &HelpDesk, req: &Req, v: &Viewer) -> Result<Reply, ApiError> {
@@ -300,7 +448,9 @@ pub fn groups(desk: &HelpDesk, req: &Req, v: &Viewer) -> Result<Reply, ApiError>
     let mut rows: Vec<&crate::model::Group> = desk.groups.values().collect();
     rows.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
     let rows = take_page(rows.into_iter(), page, per_page);
-    Ok(page_reply(req, page, per_page, rows, |g| render::group(g, desk.agent_ids_in_group(g.id))))
+    Ok(page_reply(req, page, per_page, rows, |g| {
+        render::group(g, desk.agent_ids_in_group(g.id))
+    }))
 }
 
 pub fn group(desk: &HelpDesk, v: &Viewer, id: i64) -> Result<Reply, ApiError> {

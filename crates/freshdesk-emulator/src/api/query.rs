@@ -30,7 +30,11 @@ impl Query {
 
     /// The last value given for `key`.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.pairs.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.pairs
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn keys(&self) -> impl Iterator<Item = &str> {
@@ -83,11 +87,19 @@ pub fn paging(q: &Query, default_per_page: u32) -> Result<(u32, u32), Vec<FieldE
         Some(s) => match s.trim().parse::<i64>() {
             Ok(n) if n >= 1 && n <= u32::MAX as i64 => n as u32,
             Ok(_) => {
-                errors.push(FieldError::new("page", "It should be a/an Positive Integer", "invalid_value"));
+                errors.push(FieldError::new(
+                    "page",
+                    "It should be a/an Positive Integer",
+                    "invalid_value",
+                ));
                 1
             }
             Err(_) => {
-                errors.push(FieldError::new("page", "It should be a/an Positive Integer", "datatype_mismatch"));
+                errors.push(FieldError::new(
+                    "page",
+                    "It should be a/an Positive Integer",
+                    "datatype_mismatch",
+                ));
                 1
             }
         },
@@ -97,16 +109,28 @@ pub fn paging(q: &Query, default_per_page: u32) -> Result<(u32, u32), Vec<FieldE
         Some(s) => match s.trim().parse::<i64>() {
             Ok(n) if (1..=100).contains(&n) => n as u32,
             Ok(_) => {
-                errors.push(FieldError::new("per_page", "It should be a Positive Integer less than or equal to 100", "invalid_value"));
+                errors.push(FieldError::new(
+                    "per_page",
+                    "It should be a Positive Integer less than or equal to 100",
+                    "invalid_value",
+                ));
                 default_per_page
             }
             Err(_) => {
-                errors.push(FieldError::new("per_page", "It should be a Positive Integer less than or equal to 100", "datatype_mismatch"));
+                errors.push(FieldError::new(
+                    "per_page",
+                    "It should be a Positive Integer less than or equal to 100",
+                    "datatype_mismatch",
+                ));
                 default_per_page
             }
         },
     };
-    if errors.is_empty() { Ok((page, per_page)) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok((page, per_page))
+    } else {
+        Err(errors)
+    }
 }
 
 /// A positive integer filter such as `requester_id`.
@@ -115,7 +139,11 @@ pub fn positive_id(q: &Query, key: &str, errors: &mut Vec<FieldError>) -> Option
     match s.trim().parse::<i64>() {
         Ok(n) if n > 0 => Some(n),
         _ => {
-            errors.push(FieldError::new(key, "It should be a/an Positive Integer", "datatype_mismatch"));
+            errors.push(FieldError::new(
+                key,
+                "It should be a/an Positive Integer",
+                "datatype_mismatch",
+            ));
             None
         }
     }
@@ -126,18 +154,31 @@ pub fn date_param(q: &Query, key: &str, errors: &mut Vec<FieldError>) -> Option<
     match crate::util::parse_ts(s) {
         Some(t) => Some(t),
         None => {
-            errors.push(FieldError::new(key, "It should be a valid date in the 'combined date and time ISO8601' format", "invalid_value"));
+            errors.push(FieldError::new(
+                key,
+                "It should be a valid date in the 'combined date and time ISO8601' format",
+                "invalid_value",
+            ));
             None
         }
     }
 }
 
-pub fn one_of(q: &Query, key: &str, allowed: &[&str], errors: &mut Vec<FieldError>) -> Option<String> {
+pub fn one_of(
+    q: &Query,
+    key: &str,
+    allowed: &[&str],
+    errors: &mut Vec<FieldError>,
+) -> Option<String> {
     let s = q.get(key)?;
     if allowed.contains(&s) {
         Some(s.to_string())
     } else {
-        errors.push(FieldError::new(key, format!("It should be one of these values: '{}'", allowed.join(",")), "invalid_value"));
+        errors.push(FieldError::new(
+            key,
+            format!("It should be one of these values: '{}'", allowed.join(",")),
+            "invalid_value",
+        ));
         None
     }
 }
@@ -154,7 +195,9 @@ mod tests {
 
     #[test]
     fn unencoded_colons_and_plus_signs_decode_as_rails_does() {
-        let q = Query::parse(Some("updated_since=2024-01-01T00:00:00Z&email=a%2Bb%40x.io&name=a+b"));
+        let q = Query::parse(Some(
+            "updated_since=2024-01-01T00:00:00Z&email=a%2Bb%40x.io&name=a+b",
+        ));
         assert_eq!(q.get("updated_since"), Some("2024-01-01T00:00:00Z"));
         assert_eq!(q.get("email"), Some("a+b@x.io"));
         assert_eq!(q.get("name"), Some("a b"));
@@ -162,8 +205,13 @@ mod tests {
 
     #[test]
     fn the_next_page_keeps_the_callers_query_in_order() {
-        let q = Query::parse(Some("per_page=1&page=2&updated_since=2024-01-01T00%3A00%3A00Z"));
-        assert_eq!(q.with_page(3), "per_page=1&page=3&updated_since=2024-01-01T00%3A00%3A00Z");
+        let q = Query::parse(Some(
+            "per_page=1&page=2&updated_since=2024-01-01T00%3A00%3A00Z",
+        ));
+        assert_eq!(
+            q.with_page(3),
+            "per_page=1&page=3&updated_since=2024-01-01T00%3A00%3A00Z"
+        );
         let q = Query::parse(Some("per_page=100"));
         assert_eq!(q.with_page(2), "per_page=100&page=2");
     }

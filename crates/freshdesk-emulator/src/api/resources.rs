@@ -9,13 +9,22 @@ use crate::model::{Feature, HelpDesk, Trash};
 use crate::render;
 
 fn require(desk: &HelpDesk, f: Feature) -> Result<(), ApiError> {
-    if desk.account.feature_enabled(f) { Ok(()) } else { Err(ApiError::require_feature(f.title())) }
+    if desk.account.feature_enabled(f) {
+        Ok(())
+    } else {
+        Err(ApiError::require_feature(f.title()))
+    }
 }
 
 /// Unpaginated: `page` and `per_page` are accepted and ignored.
 pub fn ticket_fields(desk: &HelpDesk, req: &Req) -> Result<Reply, ApiError> {
     let want = req.query.get("type");
-    let list: Vec<serde_json::Value> = desk.ticket_fields.iter().filter(|f| want.is_none_or(|t| f.field_type == t)).map(render::ticket_field).collect();
+    let list: Vec<serde_json::Value> = desk
+        .ticket_fields
+        .iter()
+        .filter(|f| want.is_none_or(|t| f.field_type == t))
+        .map(render::ticket_field)
+        .collect();
     Ok(Reply::value(&serde_json::Value::Array(list)))
 }
 
@@ -24,20 +33,34 @@ pub fn business_hours(desk: &HelpDesk, req: &Req) -> Result<Reply, ApiError> {
     if req.query.get("page").is_some() {
         let (page, per_page) = paging(&req.query, 30).map_err(ApiError::Validation)?;
         let rows = take_page(desk.business_hours.iter(), page, per_page);
-        return Ok(page_reply(req, page, per_page, rows, |b| render::business_hour(b)));
+        return Ok(page_reply(req, page, per_page, rows, |b| {
+            render::business_hour(b)
+        }));
     }
-    Ok(Reply::value(&serde_json::Value::Array(desk.business_hours.iter().map(render::business_hour).collect())))
+    Ok(Reply::value(&serde_json::Value::Array(
+        desk.business_hours
+            .iter()
+            .map(render::business_hour)
+            .collect(),
+    )))
 }
 
 pub fn business_hour(desk: &HelpDesk, id: i64) -> Result<Reply, ApiError> {
-    Ok(Reply::value(&render::business_hour(desk.business_hours.iter().find(|b| b.id == id).ok_or(ApiError::NotFound)?)))
+    Ok(Reply::value(&render::business_hour(
+        desk.business_hours
+            .iter()
+            .find(|b| b.id == id)
+            .ok_or(ApiError::NotFound)?,
+    )))
 }
 
 pub fn sla_policies(desk: &HelpDesk, req: &Req, v: &Viewer) -> Result<Reply, ApiError> {
     v.require_admin()?;
     let (page, per_page) = paging(&req.query, 30).map_err(ApiError::Validation)?;
     let rows = take_page(desk.sla_policies.iter(), page, per_page);
-    Ok(page_reply(req, page, per_page, rows, |p| render::sla_policy(p)))
+    Ok(page_reply(req, page, per_page, rows, |p| {
+        render::sla_policy(p)
+    }))
 }
 
 pub fn satisfaction_ratings(desk: &HelpDesk, req: &Req) -> Result<Reply, ApiError> {
@@ -57,22 +80,39 @@ pub fn satisfaction_ratings(desk: &HelpDesk, req: &Req) -> Result<Reply, ApiErro
         return Err(ApiError::Validation(errors));
     }
     let rows = take_page(
-        desk.satisfaction_ratings.values().filter(|r| since.is_none_or(|s| r.created_at >= s) && user.is_none_or(|u| r.user_id == u)),
+        desk.satisfaction_ratings.values().filter(|r| {
+            since.is_none_or(|s| r.created_at >= s) && user.is_none_or(|u| r.user_id == u)
+        }),
         page,
         per_page,
     );
-    Ok(page_reply(req, page, per_page, rows, |r| render::satisfaction_rating(r)))
+    Ok(page_reply(req, page, per_page, rows, |r| {
+        render::satisfaction_rating(r)
+    }))
 }
 
-pub fn ticket_satisfaction(desk: &HelpDesk, req: &Req, v: &Viewer, id: i64) -> Result<Reply, ApiError> {
+pub fn ticket_satisfaction(
+    desk: &HelpDesk,
+    req: &Req,
+    v: &Viewer,
+    id: i64,
+) -> Result<Reply, ApiError> {
     require(desk, Feature::Surveys)?;
     let t = desk.tickets.get(&id).ok_or(ApiError::NotFound)?;
     if t.trash == Trash::Purging || !v.can_see(t) {
         return Err(ApiError::access_denied());
     }
     let (page, per_page) = paging(&req.query, 30).map_err(ApiError::Validation)?;
-    let rows = take_page(desk.satisfaction_ratings.values().filter(|r| r.ticket_id == id), page, per_page);
-    Ok(page_reply(req, page, per_page, rows, |r| render::satisfaction_rating(r)))
+    let rows = take_page(
+        desk.satisfaction_ratings
+            .values()
+            .filter(|r| r.ticket_id == id),
+        page,
+        per_page,
+    );
+    Ok(page_reply(req, page, per_page, rows, |r| {
+        render::satisfaction_rating(r)
+    }))
 }
 
 pub fn time_entries(desk: &HelpDesk, req: &Req) -> Result<Reply, ApiError> {
@@ -88,7 +128,11 @@ pub fn time_entries(desk: &HelpDesk, req: &Req) -> Result<Reply, ApiError> {
         Some("true") => Some(true),
         Some("false") => Some(false),
         Some(_) => {
-            errors.push(FieldError::new("billable", "It should be one of these values: 'true,false'", "invalid_value"));
+            errors.push(FieldError::new(
+                "billable",
+                "It should be one of these values: 'true,false'",
+                "invalid_value",
+            ));
             None
         }
     };
@@ -113,11 +157,18 @@ pub fn time_entries(desk: &HelpDesk, req: &Req) -> Result<Reply, ApiError> {
         page,
         per_page,
     );
-    Ok(page_reply(req, page, per_page, rows, |e| render::time_entry(e)))
+    Ok(page_reply(req, page, per_page, rows, |e| {
+        render::time_entry(e)
+    }))
 }
 
 /// Time entries of spam and trashed tickets answer 404, as tap-freshdesk found.
-pub fn ticket_time_entries(desk: &HelpDesk, req: &Req, v: &Viewer, id: i64) -> Result<Reply, ApiError> {
+pub fn ticket_time_entries(
+    desk: &HelpDesk,
+    req: &Req,
+    v: &Viewer,
+    id: i64,
+) -> Result<Reply, ApiError> {
     require(desk, Feature::Timesheets)?;
     let t = desk.tickets.get(&id).ok_or(ApiError::NotFound)?;
     if t.trash == Trash::Purging || !v.can_see(t) {
@@ -127,18 +178,30 @@ pub fn ticket_time_entries(desk: &HelpDesk, req: &Req, v: &Viewer, id: i64) -> R
         return Err(ApiError::NotFound);
     }
     let (page, per_page) = paging(&req.query, 30).map_err(ApiError::Validation)?;
-    let rows = take_page(desk.time_entries.values().filter(|e| e.ticket_id == id), page, per_page);
-    Ok(page_reply(req, page, per_page, rows, |e| render::time_entry(e)))
+    let rows = take_page(
+        desk.time_entries.values().filter(|e| e.ticket_id == id),
+        page,
+        per_page,
+    );
+    Ok(page_reply(req, page, per_page, rows, |e| {
+        render::time_entry(e)
+    }))
 }
 
 pub fn solution_categories(desk: &HelpDesk, req: &Req) -> Result<Reply, ApiError> {
     let (page, per_page) = paging(&req.query, 30).map_err(ApiError::Validation)?;
     let rows = take_page(desk.solution_categories.values(), page, per_page);
-    Ok(page_reply(req, page, per_page, rows, |c| render::solution_category(c)))
+    Ok(page_reply(req, page, per_page, rows, |c| {
+        render::solution_category(c)
+    }))
 }
 
 pub fn solution_category(desk: &HelpDesk, id: i64) -> Result<Reply, ApiError> {
-    Ok(Reply::value(&render::solution_category(desk.solution_categories.get(&id).ok_or(ApiError::NotFound)?)))
+    Ok(Reply::value(&render::solution_category(
+        desk.solution_categories
+            .get(&id)
+            .ok_or(ApiError::NotFound)?,
+    )))
 }
 
 pub fn solution_folders(desk: &HelpDesk, req: &Req, category: i64) -> Result<Reply, ApiError> {
@@ -146,12 +209,22 @@ pub fn solution_folders(desk: &HelpDesk, req: &Req, category: i64) -> Result<Rep
         return Err(ApiError::NotFound);
     }
     let (page, per_page) = paging(&req.query, 30).map_err(ApiError::Validation)?;
-    let rows = take_page(desk.solution_folders.values().filter(|f| f.category_id == category), page, per_page);
-    Ok(page_reply(req, page, per_page, rows, |f| render::solution_folder(f)))
+    let rows = take_page(
+        desk.solution_folders
+            .values()
+            .filter(|f| f.category_id == category),
+        page,
+        per_page,
+    );
+    Ok(page_reply(req, page, per_page, rows, |f| {
+        render::solution_folder(f)
+    }))
 }
 
 pub fn solution_folder(desk: &HelpDesk, id: i64) -> Result<Reply, ApiError> {
-    Ok(Reply::value(&render::solution_folder(desk.solution_folders.get(&id).ok_or(ApiError::NotFound)?)))
+    Ok(Reply::value(&render::solution_folder(
+        desk.solution_folders.get(&id).ok_or(ApiError::NotFound)?,
+    )))
 }
 
 pub fn solution_articles(desk: &HelpDesk, req: &Req, folder: i64) -> Result<Reply, ApiError> {
@@ -159,10 +232,20 @@ pub fn solution_articles(desk: &HelpDesk, req: &Req, folder: i64) -> Result<Repl
         return Err(ApiError::NotFound);
     }
     let (page, per_page) = paging(&req.query, 30).map_err(ApiError::Validation)?;
-    let rows = take_page(desk.solution_articles.values().filter(|a| a.folder_id == folder), page, per_page);
-    Ok(page_reply(req, page, per_page, rows, |a| render::solution_article(a)))
+    let rows = take_page(
+        desk.solution_articles
+            .values()
+            .filter(|a| a.folder_id == folder),
+        page,
+        per_page,
+    );
+    Ok(page_reply(req, page, per_page, rows, |a| {
+        render::solution_article(a)
+    }))
 }
 
 pub fn solution_article(desk: &HelpDesk, id: i64) -> Result<Reply, ApiError> {
-    Ok(Reply::value(&render::solution_article(desk.solution_articles.get(&id).ok_or(ApiError::NotFound)?)))
+    Ok(Reply::value(&render::solution_article(
+        desk.solution_articles.get(&id).ok_or(ApiError::NotFound)?,
+    )))
 }

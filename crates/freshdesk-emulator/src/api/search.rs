@@ -45,8 +45,19 @@ struct Parser<'a> {
 }
 
 const FIELDS: &[&str] = &[
-    "agent_id", "group_id", "priority", "status", "tag", "type", "due_by", "fr_due_by", "nr_due_by", "created_at",
-    "updated_at", "cf_category", "cf_order_number",
+    "agent_id",
+    "group_id",
+    "priority",
+    "status",
+    "tag",
+    "type",
+    "due_by",
+    "fr_due_by",
+    "nr_due_by",
+    "created_at",
+    "updated_at",
+    "cf_category",
+    "cf_order_number",
 ];
 
 impl Parser<'_> {
@@ -64,7 +75,9 @@ impl Parser<'_> {
             self.i = save;
             return false;
         }
-        if self.s[self.i..].starts_with(kw.as_bytes()) && self.s.get(self.i + kw.len()) == Some(&b' ') {
+        if self.s[self.i..].starts_with(kw.as_bytes())
+            && self.s.get(self.i + kw.len()) == Some(&b' ')
+        {
             self.i += kw.len();
             true
         } else {
@@ -106,10 +119,14 @@ impl Parser<'_> {
             return Ok(e);
         }
         let start = self.i;
-        while self.i < self.s.len() && (self.s[self.i].is_ascii_alphanumeric() || self.s[self.i] == b'_') {
+        while self.i < self.s.len()
+            && (self.s[self.i].is_ascii_alphanumeric() || self.s[self.i] == b'_')
+        {
             self.i += 1;
         }
-        let field = std::str::from_utf8(&self.s[start..self.i]).map_err(|_| QueryError::Syntax)?.to_string();
+        let field = std::str::from_utf8(&self.s[start..self.i])
+            .map_err(|_| QueryError::Syntax)?
+            .to_string();
         if field.is_empty() || self.s.get(self.i) != Some(&b':') {
             return Err(QueryError::Syntax);
         }
@@ -128,7 +145,11 @@ impl Parser<'_> {
         let value = match self.s.get(self.i) {
             Some(b'\'') => {
                 let start = self.i + 1;
-                let end = self.s[start..].iter().position(|b| *b == b'\'').ok_or(QueryError::Syntax)? + start;
+                let end = self.s[start..]
+                    .iter()
+                    .position(|b| *b == b'\'')
+                    .ok_or(QueryError::Syntax)?
+                    + start;
                 self.i = end + 1;
                 Lit::Str(String::from_utf8_lossy(&self.s[start..end]).into_owned())
             }
@@ -138,7 +159,12 @@ impl Parser<'_> {
                 while self.i < self.s.len() && self.s[self.i].is_ascii_digit() {
                     self.i += 1;
                 }
-                Lit::Int(std::str::from_utf8(&self.s[start..self.i]).ok().and_then(|x| x.parse().ok()).ok_or(QueryError::Syntax)?)
+                Lit::Int(
+                    std::str::from_utf8(&self.s[start..self.i])
+                        .ok()
+                        .and_then(|x| x.parse().ok())
+                        .ok_or(QueryError::Syntax)?,
+                )
             }
             _ if self.s[self.i..].starts_with(b"null") => {
                 self.i += 4;
@@ -156,8 +182,15 @@ impl Parser<'_> {
         };
         if let (Some(allowed), Lit::Int(n)) = (enum_values, &value) {
             if !allowed.contains(n) {
-                let list = allowed.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(",");
-                return Err(QueryError::BadValue(field, format!("It should be one of these values: '{list}'")));
+                let list = allowed
+                    .iter()
+                    .map(|a| a.to_string())
+                    .collect::<Vec<_>>()
+                    .join(",");
+                return Err(QueryError::BadValue(
+                    field,
+                    format!("It should be one of these values: '{list}'"),
+                ));
             }
         }
         Ok(Expr::Cond { field, op, value })
@@ -166,8 +199,14 @@ impl Parser<'_> {
 
 /// Parses a query with its surrounding double quotes.
 pub fn parse(query: &str) -> Result<Expr, QueryError> {
-    let inner = query.strip_prefix('"').and_then(|q| q.strip_suffix('"')).ok_or(QueryError::Syntax)?;
-    let mut p = Parser { s: inner.as_bytes(), i: 0 };
+    let inner = query
+        .strip_prefix('"')
+        .and_then(|q| q.strip_suffix('"'))
+        .ok_or(QueryError::Syntax)?;
+    let mut p = Parser {
+        s: inner.as_bytes(),
+        i: 0,
+    };
     let e = p.expr()?;
     if p.i != p.s.len() {
         return Err(QueryError::Syntax);
@@ -191,7 +230,9 @@ fn cmp_date(have: Option<i64>, op: Op, want: &Lit) -> bool {
     match (want, have) {
         (Lit::Null, h) => op == Op::Eq && h.is_none(),
         (Lit::Str(s), Some(h)) => {
-            let Some(day) = crate::util::parse_ts(s) else { return false };
+            let Some(day) = crate::util::parse_ts(s) else {
+                return false;
+            };
             // A bare date means the whole day.
             let end = if s.len() == 10 { day + 86_400 } else { day + 1 };
             match op {
@@ -251,14 +292,25 @@ pub fn tickets(desk: &HelpDesk, req: &Req, v: &Viewer) -> Result<Reply, ApiError
         Some(p) => match p.parse::<i64>() {
             Ok(n) if (1..=10).contains(&n) => n as usize,
             _ => {
-                errors.push(FieldError::new("page", "It should be a Positive Integer less than or equal to 10", "invalid_value"));
+                errors.push(FieldError::new(
+                    "page",
+                    "It should be a Positive Integer less than or equal to 10",
+                    "invalid_value",
+                ));
                 1
             }
         },
     };
     let raw = q.get("query").unwrap_or("");
     let expr = if raw.chars().count() > 512 {
-        errors.push(FieldError::new("query", format!("Has {} characters, it can have maximum of 512 characters", raw.chars().count()), "invalid_value"));
+        errors.push(FieldError::new(
+            "query",
+            format!(
+                "Has {} characters, it can have maximum of 512 characters",
+                raw.chars().count()
+            ),
+            "invalid_value",
+        ));
         None
     } else {
         match parse(raw) {
@@ -291,9 +343,20 @@ pub fn tickets(desk: &HelpDesk, req: &Req, v: &Viewer) -> Result<Reply, ApiError
         .iter()
         .skip((page - 1) * 30)
         .take(30)
-        .map(|t| serde_json::to_value(TicketView { t, inc: TicketIncludes { description: true, ..Default::default() } }).unwrap_or(Value::Null))
+        .map(|t| {
+            serde_json::to_value(TicketView {
+                t,
+                inc: TicketIncludes {
+                    description: true,
+                    ..Default::default()
+                },
+            })
+            .unwrap_or(Value::Null)
+        })
         .collect();
-    Ok(Reply::value(&json!({"results": results, "total": hits.len()})))
+    Ok(Reply::value(
+        &json!({"results": results, "total": hits.len()}),
+    ))
 }
 
 #[cfg(test)]
@@ -319,7 +382,13 @@ mod tests {
         assert_eq!(parse("priority:3"), Err(QueryError::Syntax));
         assert_eq!(parse("\"priority:3AND status:2\""), Err(QueryError::Syntax));
         assert_eq!(parse("\"(priority:3\""), Err(QueryError::Syntax));
-        assert_eq!(parse("\"subject:'x'\""), Err(QueryError::UnknownField("subject".into())));
-        assert!(matches!(parse("\"priority:9\""), Err(QueryError::BadValue(..))));
+        assert_eq!(
+            parse("\"subject:'x'\""),
+            Err(QueryError::UnknownField("subject".into()))
+        );
+        assert!(matches!(
+            parse("\"priority:9\""),
+            Err(QueryError::BadValue(..))
+        ));
     }
 }

@@ -12,18 +12,35 @@ use crate::render::{self, TicketIncludes, TicketView};
 use crate::util::{html_escape, html_to_text};
 
 const LIST_PARAMS: &[&str] = &[
-    "filter", "requester_id", "email", "unique_external_id", "company_id", "updated_since", "order_by", "order_type",
-    "include", "page", "per_page",
+    "filter",
+    "requester_id",
+    "email",
+    "unique_external_id",
+    "company_id",
+    "updated_since",
+    "order_by",
+    "order_type",
+    "include",
+    "page",
+    "per_page",
 ];
 const FILTERS: &[&str] = &["new_and_my_open", "watching", "spam", "deleted"];
 const ORDER_BY: &[&str] = &["due_by", "created_at", "updated_at", "priority", "status"];
 const LIST_INCLUDES: &[&str] = &["requester", "stats", "company", "description"];
-const SHOW_INCLUDES: &[&str] = &["conversations", "requester", "company", "stats", "sla_policy"];
+const SHOW_INCLUDES: &[&str] = &[
+    "conversations",
+    "requester",
+    "company",
+    "stats",
+    "sla_policy",
+];
 pub const MAX_PAGE: u32 = 300;
 const THIRTY_DAYS: i64 = 30 * 86_400;
 
 fn includes(req: &Req, allowed: &[&str], sep: &str, errors: &mut Vec<FieldError>) -> Vec<String> {
-    let Some(raw) = req.query.get("include") else { return Vec::new() };
+    let Some(raw) = req.query.get("include") else {
+        return Vec::new();
+    };
     let mut out = Vec::new();
     for part in raw.split(',').map(str::trim) {
         if allowed.contains(&part) {
@@ -31,7 +48,11 @@ fn includes(req: &Req, allowed: &[&str], sep: &str, errors: &mut Vec<FieldError>
                 out.push(part.to_string());
             }
         } else {
-            errors.push(FieldError::new("include", format!("It should be one of these values: '{}'", allowed.join(sep)), "invalid_value"));
+            errors.push(FieldError::new(
+                "include",
+                format!("It should be one of these values: '{}'", allowed.join(sep)),
+                "invalid_value",
+            ));
             break;
         }
     }
@@ -42,7 +63,8 @@ pub fn list(desk: &HelpDesk, req: &Req, v: &Viewer) -> Result<Reply, ApiError> {
     let q = &req.query;
     let mut errors = q.only(LIST_PARAMS);
     let filter = one_of(q, "filter", FILTERS, &mut errors);
-    let order_by = one_of(q, "order_by", ORDER_BY, &mut errors).unwrap_or_else(|| "created_at".into());
+    let order_by =
+        one_of(q, "order_by", ORDER_BY, &mut errors).unwrap_or_else(|| "created_at".into());
     let asc = one_of(q, "order_type", &["asc", "desc"], &mut errors).as_deref() == Some("asc");
     let since = date_param(q, "updated_since", &mut errors);
     let requester_id = positive_id(q, "requester_id", &mut errors);
@@ -62,16 +84,30 @@ pub fn list(desk: &HelpDesk, req: &Req, v: &Viewer) -> Result<Reply, ApiError> {
         return Err(ApiError::Validation(errors));
     }
     let email_requester: Option<Option<i64>> = q.get("email").map(|e| {
-        desk.contacts.values().find(|c| c.email.as_deref().is_some_and(|x| x.eq_ignore_ascii_case(e))).map(|c| c.id)
+        desk.contacts
+            .values()
+            .find(|c| {
+                c.email
+                    .as_deref()
+                    .is_some_and(|x| x.eq_ignore_ascii_case(e))
+            })
+            .map(|c| c.id)
     });
     let external: Option<Option<i64>> = q.get("unique_external_id").map(|x| {
-        desk.contacts.values().find(|c| c.unique_external_id.as_deref() == Some(x)).map(|c| c.id)
+        desk.contacts
+            .values()
+            .find(|c| c.unique_external_id.as_deref() == Some(x))
+            .map(|c| c.id)
     });
     // The 30-day default applies when nothing else narrows the list. Which parameters lift it is
     // not settled by any source; this emulator lifts it for `updated_since`, `filter` and the
     // requester and company filters (see the crate README).
-    let window = if since.is_none() && filter.is_none() && requester_id.is_none() && company_id.is_none()
-        && email_requester.is_none() && external.is_none()
+    let window = if since.is_none()
+        && filter.is_none()
+        && requester_id.is_none()
+        && company_id.is_none()
+        && email_requester.is_none()
+        && external.is_none()
     {
         Some(req.now - THIRTY_DAYS)
     } else {
@@ -85,7 +121,9 @@ pub fn list(desk: &HelpDesk, req: &Req, v: &Viewer) -> Result<Reply, ApiError> {
         };
         state_ok
             && match filter.as_deref() {
-                Some("new_and_my_open") => t.status == 2 && (t.responder_id.is_none() || t.responder_id == Some(v.id)),
+                Some("new_and_my_open") => {
+                    t.status == 2 && (t.responder_id.is_none() || t.responder_id == Some(v.id))
+                }
                 Some("watching") => t.watchers.contains(&v.id),
                 _ => true,
             }
@@ -99,12 +137,29 @@ pub fn list(desk: &HelpDesk, req: &Req, v: &Viewer) -> Result<Reply, ApiError> {
     };
     let rows: Vec<&Ticket> = match (order_by.as_str(), asc) {
         ("created_at", true) => take_page(desk.tickets.values().filter(pred), page, per_page),
-        ("created_at", false) => take_page(desk.tickets.values().rev().filter(pred), page, per_page),
+        ("created_at", false) => {
+            take_page(desk.tickets.values().rev().filter(pred), page, per_page)
+        }
         ("updated_at", true) => {
             let from = since.unwrap_or(i64::MIN);
-            take_page(desk.by_updated.range((from, i64::MIN)..).map(|(_, id)| &desk.tickets[id]).filter(pred), page, per_page)
+            take_page(
+                desk.by_updated
+                    .range((from, i64::MIN)..)
+                    .map(|(_, id)| &desk.tickets[id])
+                    .filter(pred),
+                page,
+                per_page,
+            )
         }
-        ("updated_at", false) => take_page(desk.by_updated.iter().rev().map(|(_, id)| &desk.tickets[id]).filter(pred), page, per_page),
+        ("updated_at", false) => take_page(
+            desk.by_updated
+                .iter()
+                .rev()
+                .map(|(_, id)| &desk.tickets[id])
+                .filter(pred),
+            page,
+            per_page,
+        ),
         (key, _) => {
             let mut all: Vec<&Ticket> = desk.tickets.values().filter(pred).collect();
             let k = |t: &Ticket| -> i64 {
@@ -123,7 +178,19 @@ pub fn list(desk: &HelpDesk, req: &Req, v: &Viewer) -> Result<Reply, ApiError> {
     };
     let want = |name: &str| inc.iter().any(|i| i == name);
     let mut reply = page_reply(req, page, per_page, rows, |t| {
-        let view = TicketView { t, inc: ticket_includes(desk, t, want("description"), want("requester"), want("company"), want("stats"), None, false) };
+        let view = TicketView {
+            t,
+            inc: ticket_includes(
+                desk,
+                t,
+                want("description"),
+                want("requester"),
+                want("company"),
+                want("stats"),
+                None,
+                false,
+            ),
+        };
         serde_json::to_value(view).unwrap_or(Value::Null)
     });
     reply.extra_credits = inc.iter().filter(|i| *i != "description").count() as u32 * 2;
@@ -147,7 +214,11 @@ fn ticket_includes<'a>(
     TicketIncludes {
         description,
         requester: requester.then(|| requester_of(desk, t.requester_id)),
-        requester_agent: if requester { desk.agents.get(&t.requester_id) } else { None },
+        requester_agent: if requester {
+            desk.agents.get(&t.requester_id)
+        } else {
+            None
+        },
         company: company.then(|| t.company_id.and_then(|c| desk.companies.get(&c))),
         stats,
         conversations,
@@ -174,15 +245,39 @@ pub fn show(desk: &HelpDesk, req: &Req, v: &Viewer, id: i64) -> Result<Reply, Ap
     let t = visible(desk, v, id)?;
     let want = |name: &str| inc.iter().any(|i| i == name);
     let convs = want("conversations").then(|| {
-        let mut list: Vec<&Conversation> = desk.conversations_by_ticket.get(&id).map(|ids| ids.iter().filter_map(|c| desk.conversations.get(c)).collect()).unwrap_or_default();
+        let mut list: Vec<&Conversation> = desk
+            .conversations_by_ticket
+            .get(&id)
+            .map(|ids| {
+                ids.iter()
+                    .filter_map(|c| desk.conversations.get(c))
+                    .collect()
+            })
+            .unwrap_or_default();
         list.sort_by_key(|c| (c.created_at, c.id));
         list.truncate(10);
         list
     });
-    let view = TicketView { t, inc: ticket_includes(desk, t, true, want("requester"), want("company"), want("stats"), convs, true) };
+    let view = TicketView {
+        t,
+        inc: ticket_includes(
+            desk,
+            t,
+            true,
+            want("requester"),
+            want("company"),
+            want("stats"),
+            convs,
+            true,
+        ),
+    };
     let mut value = serde_json::to_value(view).unwrap_or(Value::Null);
     if want("sla_policy") {
-        let policy = desk.sla_policies.iter().find(|p| !p.is_default && t.group_id.is_some_and(|g| p.group_ids.contains(&g))).or_else(|| desk.sla_policies.iter().find(|p| p.is_default));
+        let policy = desk
+            .sla_policies
+            .iter()
+            .find(|p| !p.is_default && t.group_id.is_some_and(|g| p.group_ids.contains(&g)))
+            .or_else(|| desk.sla_policies.iter().find(|p| p.is_default));
         value["sla_policy"] = policy.map(render::sla_policy).unwrap_or(Value::Null);
     }
     let mut reply = Reply::value(&value);
@@ -214,8 +309,24 @@ struct TicketInput {
 }
 
 const TICKET_FIELDS: &[&str] = &[
-    "subject", "description", "status", "priority", "source", "type", "requester_id", "email", "phone", "name",
-    "responder_id", "group_id", "company_id", "tags", "cc_emails", "custom_fields", "due_by", "fr_due_by",
+    "subject",
+    "description",
+    "status",
+    "priority",
+    "source",
+    "type",
+    "requester_id",
+    "email",
+    "phone",
+    "name",
+    "responder_id",
+    "group_id",
+    "company_id",
+    "tags",
+    "cc_emails",
+    "custom_fields",
+    "due_by",
+    "fr_due_by",
 ];
 
 fn type_name(v: &Value) -> &'static str {
@@ -230,17 +341,37 @@ fn type_name(v: &Value) -> &'static str {
     }
 }
 
-fn choice_int(body: &Map<String, Value>, key: &str, allowed: &[i64], errors: &mut Vec<FieldError>) -> Option<i64> {
+fn choice_int(
+    body: &Map<String, Value>,
+    key: &str,
+    allowed: &[i64],
+    errors: &mut Vec<FieldError>,
+) -> Option<i64> {
     let v = body.get(key)?;
-    let list = allowed.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(",");
+    let list = allowed
+        .iter()
+        .map(|a| a.to_string())
+        .collect::<Vec<_>>()
+        .join(",");
     match v.as_i64() {
         Some(n) if allowed.contains(&n) => Some(n),
         Some(_) => {
-            errors.push(FieldError::new(key, format!("It should be one of these values: '{list}'"), "invalid_value"));
+            errors.push(FieldError::new(
+                key,
+                format!("It should be one of these values: '{list}'"),
+                "invalid_value",
+            ));
             None
         }
         None => {
-            errors.push(FieldError::new(key, format!("Value set is of type {}.It should be one of these values: '{list}'", type_name(v)), "datatype_mismatch"));
+            errors.push(FieldError::new(
+                key,
+                format!(
+                    "Value set is of type {}.It should be one of these values: '{list}'",
+                    type_name(v)
+                ),
+                "datatype_mismatch",
+            ));
             None
         }
     }
@@ -250,34 +381,74 @@ fn string(body: &Map<String, Value>, key: &str, errors: &mut Vec<FieldError>) ->
     match body.get(key)? {
         Value::String(s) => Some(s.clone()),
         other => {
-            errors.push(FieldError::new(key, format!("Value set is of type {}.It should be a/an String", type_name(other)), "datatype_mismatch"));
+            errors.push(FieldError::new(
+                key,
+                format!(
+                    "Value set is of type {}.It should be a/an String",
+                    type_name(other)
+                ),
+                "datatype_mismatch",
+            ));
             None
         }
     }
 }
 
-fn string_list(body: &Map<String, Value>, key: &str, errors: &mut Vec<FieldError>) -> Option<Vec<String>> {
+fn string_list(
+    body: &Map<String, Value>,
+    key: &str,
+    errors: &mut Vec<FieldError>,
+) -> Option<Vec<String>> {
     match body.get(key)? {
-        Value::Array(items) if items.iter().all(Value::is_string) => Some(items.iter().filter_map(|i| i.as_str().map(String::from)).collect()),
+        Value::Array(items) if items.iter().all(Value::is_string) => Some(
+            items
+                .iter()
+                .filter_map(|i| i.as_str().map(String::from))
+                .collect(),
+        ),
         other => {
-            errors.push(FieldError::new(key, format!("Value set is of type {}.It should be a/an Array", type_name(other)), "datatype_mismatch"));
+            errors.push(FieldError::new(
+                key,
+                format!(
+                    "Value set is of type {}.It should be a/an Array",
+                    type_name(other)
+                ),
+                "datatype_mismatch",
+            ));
             None
         }
     }
 }
 
 /// An id that must name an existing record (`null` clears it where allowed).
-fn reference(body: &Map<String, Value>, key: &str, resource: &str, exists: impl Fn(i64) -> bool, errors: &mut Vec<FieldError>) -> Option<Option<i64>> {
+fn reference(
+    body: &Map<String, Value>,
+    key: &str,
+    resource: &str,
+    exists: impl Fn(i64) -> bool,
+    errors: &mut Vec<FieldError>,
+) -> Option<Option<i64>> {
     match body.get(key)? {
         Value::Null => Some(None),
         v => match v.as_i64() {
             Some(id) if exists(id) => Some(Some(id)),
             Some(_) => {
-                errors.push(FieldError::new(key, format!("There is no {resource} matching the given {key}"), "invalid_value"));
+                errors.push(FieldError::new(
+                    key,
+                    format!("There is no {resource} matching the given {key}"),
+                    "invalid_value",
+                ));
                 None
             }
             None => {
-                errors.push(FieldError::new(key, format!("Value set is of type {}.It should be a/an Positive Integer", type_name(v)), "datatype_mismatch"));
+                errors.push(FieldError::new(
+                    key,
+                    format!(
+                        "Value set is of type {}.It should be a/an Positive Integer",
+                        type_name(v)
+                    ),
+                    "datatype_mismatch",
+                ));
                 None
             }
         },
@@ -285,8 +456,14 @@ fn reference(body: &Map<String, Value>, key: &str, resource: &str, exists: impl 
 }
 
 fn valid_email(s: &str) -> bool {
-    let Some((local, domain)) = s.rsplit_once('@') else { return false };
-    !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.') && !s.contains(char::is_whitespace)
+    let Some((local, domain)) = s.rsplit_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !s.contains(char::is_whitespace)
 }
 
 fn parse_input(desk: &HelpDesk, body: &Map<String, Value>) -> Result<TicketInput, ApiError> {
@@ -305,33 +482,86 @@ fn parse_input(desk: &HelpDesk, body: &Map<String, Value>) -> Result<TicketInput
         ..Default::default()
     };
     if let Some(t) = body.get("type") {
-        const TYPES: &[&str] = &["Question", "Incident", "Problem", "Feature Request", "Refund"];
+        const TYPES: &[&str] = &[
+            "Question",
+            "Incident",
+            "Problem",
+            "Feature Request",
+            "Refund",
+        ];
         match t {
             Value::Null => input.ticket_type = Some(None),
-            Value::String(s) if TYPES.contains(&s.as_str()) => input.ticket_type = Some(Some(s.clone())),
-            _ => errors.push(FieldError::new("type", format!("It should be one of these values: '{}'", TYPES.join(",")), "invalid_value")),
+            Value::String(s) if TYPES.contains(&s.as_str()) => {
+                input.ticket_type = Some(Some(s.clone()))
+            }
+            _ => errors.push(FieldError::new(
+                "type",
+                format!("It should be one of these values: '{}'", TYPES.join(",")),
+                "invalid_value",
+            )),
         }
     }
-    input.requester_id = reference(body, "requester_id", "contact", |id| desk.contacts.contains_key(&id) || desk.agents.contains_key(&id), &mut errors).flatten();
+    input.requester_id = reference(
+        body,
+        "requester_id",
+        "contact",
+        |id| desk.contacts.contains_key(&id) || desk.agents.contains_key(&id),
+        &mut errors,
+    )
+    .flatten();
     input.email = string(body, "email", &mut errors);
     if let Some(e) = &input.email {
         if !valid_email(e) {
-            errors.push(FieldError::new("email", "It should be in the 'valid email address' format", "invalid_value"));
+            errors.push(FieldError::new(
+                "email",
+                "It should be in the 'valid email address' format",
+                "invalid_value",
+            ));
         }
     }
     input.name = string(body, "name", &mut errors);
-    input.responder_id = reference(body, "responder_id", "agent", |id| desk.agents.get(&id).is_some_and(|a| a.state == crate::model::AgentState::Active), &mut errors);
-    input.group_id = reference(body, "group_id", "group", |id| desk.groups.contains_key(&id), &mut errors);
-    input.company_id = reference(body, "company_id", "company", |id| desk.companies.contains_key(&id), &mut errors);
+    input.responder_id = reference(
+        body,
+        "responder_id",
+        "agent",
+        |id| {
+            desk.agents
+                .get(&id)
+                .is_some_and(|a| a.state == crate::model::AgentState::Active)
+        },
+        &mut errors,
+    );
+    input.group_id = reference(
+        body,
+        "group_id",
+        "group",
+        |id| desk.groups.contains_key(&id),
+        &mut errors,
+    );
+    input.company_id = reference(
+        body,
+        "company_id",
+        "company",
+        |id| desk.companies.contains_key(&id),
+        &mut errors,
+    );
     input.tags = string_list(body, "tags", &mut errors);
     input.cc_emails = string_list(body, "cc_emails", &mut errors);
     for key in ["due_by", "fr_due_by"] {
         if let Some(v) = body.get(key) {
             match v.as_str().and_then(crate::util::parse_ts) {
                 Some(t) => {
-                    if key == "due_by" { input.due_by = Some(t) } else { input.fr_due_by = Some(t) }
+                    if key == "due_by" {
+                        input.due_by = Some(t)
+                    } else {
+                        input.fr_due_by = Some(t)
+                    }
                 }
-                None => errors.push(FieldError::new(key, "It should be a valid date in the 'combined date and time ISO8601' format", "invalid_value")),
+                None => errors.push(FieldError::new(
+                    key,
+                    "It should be a valid date in the 'combined date and time ISO8601' format",
+                    "invalid_value",
+                )),
             }
         }
     }
@@ -341,26 +571,56 @@ fn parse_input(desk: &HelpDesk, body: &Map<String, Value>) -> Result<TicketInput
                 for (k, v) in m {
                     match k.as_str() {
                         "cf_category" => {
-                            let choices: Vec<&str> = crate::text::CATEGORIES.iter().map(|c| c.name).collect();
+                            let choices: Vec<&str> =
+                                crate::text::CATEGORIES.iter().map(|c| c.name).collect();
                             match v {
                                 Value::Null => input.cf_category = Some(None),
-                                Value::String(s) if choices.contains(&s.as_str()) => input.cf_category = Some(Some(s.clone())),
-                                _ => errors.push(FieldError::new("cf_category", format!("It should be one of these values: '{}'", choices.join(",")), "invalid_value")),
+                                Value::String(s) if choices.contains(&s.as_str()) => {
+                                    input.cf_category = Some(Some(s.clone()))
+                                }
+                                _ => errors.push(FieldError::new(
+                                    "cf_category",
+                                    format!(
+                                        "It should be one of these values: '{}'",
+                                        choices.join(",")
+                                    ),
+                                    "invalid_value",
+                                )),
                             }
                         }
                         "cf_order_number" => match v {
                             Value::Null => input.cf_order_number = Some(None),
-                            Value::String(s) if s.len() <= 255 => input.cf_order_number = Some(Some(s.clone())),
-                            other => errors.push(FieldError::new("cf_order_number", format!("Value set is of type {}.It should be a/an String", type_name(other)), "datatype_mismatch")),
+                            Value::String(s) if s.len() <= 255 => {
+                                input.cf_order_number = Some(Some(s.clone()))
+                            }
+                            other => errors.push(FieldError::new(
+                                "cf_order_number",
+                                format!(
+                                    "Value set is of type {}.It should be a/an String",
+                                    type_name(other)
+                                ),
+                                "datatype_mismatch",
+                            )),
                         },
                         _ => errors.push(FieldError::invalid_field(k.clone())),
                     }
                 }
             }
-            other => errors.push(FieldError::new("custom_fields", format!("Value set is of type {}.It should be a/an key/value pair", type_name(other)), "datatype_mismatch")),
+            other => errors.push(FieldError::new(
+                "custom_fields",
+                format!(
+                    "Value set is of type {}.It should be a/an key/value pair",
+                    type_name(other)
+                ),
+                "datatype_mismatch",
+            )),
         }
     }
-    if errors.is_empty() { Ok(input) } else { Err(ApiError::Validation(errors)) }
+    if errors.is_empty() {
+        Ok(input)
+    } else {
+        Err(ApiError::Validation(errors))
+    }
 }
 
 pub fn create(desk: &mut HelpDesk, req: &Req, v: &Viewer) -> Result<Reply, ApiError> {
@@ -381,8 +641,15 @@ pub fn create(desk: &mut HelpDesk, req: &Req, v: &Viewer) -> Result<Reply, ApiEr
         (Some(id), _) => id,
         (None, Some(email)) => find_or_create_contact(desk, email, input.name.as_deref(), now),
         (None, None) => {
-            let phone = body.get("phone").and_then(Value::as_str).unwrap_or("").to_string();
-            let name = input.name.clone().ok_or_else(|| ApiError::field(FieldError::missing("name")))?;
+            let phone = body
+                .get("phone")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
+            let name = input
+                .name
+                .clone()
+                .ok_or_else(|| ApiError::field(FieldError::missing("name")))?;
             new_contact(desk, name, None, Some(phone), now)
         }
     };
@@ -402,7 +669,10 @@ pub fn create(desk: &mut HelpDesk, req: &Req, v: &Viewer) -> Result<Reply, ApiEr
         requester_id,
         responder_id: input.responder_id.flatten(),
         group_id: input.group_id.flatten(),
-        company_id: input.company_id.flatten().or_else(|| desk.contacts.get(&requester_id).and_then(|c| c.company_id)),
+        company_id: input
+            .company_id
+            .flatten()
+            .or_else(|| desk.contacts.get(&requester_id).and_then(|c| c.company_id)),
         email_config_id: None,
         product_id: None,
         cc_emails: input.cc_emails.clone().unwrap_or_default(),
@@ -421,54 +691,87 @@ pub fn create(desk: &mut HelpDesk, req: &Req, v: &Viewer) -> Result<Reply, ApiEr
         fr_due_by: input.fr_due_by.unwrap_or(now + respond),
         nr_due_by: None,
         watchers: vec![],
-        stats: TicketStats { status_updated_at: Some(now), ..Default::default() },
+        stats: TicketStats {
+            status_updated_at: Some(now),
+            ..Default::default()
+        },
         created_at: now,
         updated_at: now,
     };
     desk.insert_ticket(ticket);
     let _ = v;
     let t = &desk.tickets[&id];
-    let value = serde_json::to_value(TicketView { t, inc: TicketIncludes { detail: true, ..Default::default() } }).unwrap_or(Value::Null);
-    Ok(Reply::created(&value, format!("{}/api/v2/tickets/{id}", req.origin)))
+    let value = serde_json::to_value(TicketView {
+        t,
+        inc: TicketIncludes {
+            detail: true,
+            ..Default::default()
+        },
+    })
+    .unwrap_or(Value::Null);
+    Ok(Reply::created(
+        &value,
+        format!("{}/api/v2/tickets/{id}", req.origin),
+    ))
 }
 
 fn find_or_create_contact(desk: &mut HelpDesk, email: &str, name: Option<&str>, now: i64) -> i64 {
-    if let Some(c) = desk.contacts.values().find(|c| c.email.as_deref().is_some_and(|e| e.eq_ignore_ascii_case(email))) {
+    if let Some(c) = desk.contacts.values().find(|c| {
+        c.email
+            .as_deref()
+            .is_some_and(|e| e.eq_ignore_ascii_case(email))
+    }) {
         return c.id;
     }
-    let name = name.map(String::from).unwrap_or_else(|| email.split('@').next().unwrap_or(email).to_string());
+    let name = name
+        .map(String::from)
+        .unwrap_or_else(|| email.split('@').next().unwrap_or(email).to_string());
     new_contact(desk, name, Some(email.to_string()), None, now)
 }
 
-pub fn new_contact(desk: &mut HelpDesk, name: String, email: Option<String>, phone: Option<String>, now: i64) -> i64 {
+pub fn new_contact(
+    desk: &mut HelpDesk,
+    name: String,
+    email: Option<String>,
+    phone: Option<String>,
+    now: i64,
+) -> i64 {
     let id = desk.next_contact_id;
     desk.next_contact_id += 1;
-    desk.contacts.insert(id, Contact {
+    desk.contacts.insert(
         id,
-        name,
-        email,
-        other_emails: vec![],
-        phone,
-        mobile: None,
-        company_id: None,
-        job_title: None,
-        language: "en",
-        time_zone: "Pacific Time (US & Canada)",
-        address: None,
-        description: None,
-        twitter_id: None,
-        unique_external_id: None,
-        view_all_tickets: false,
-        tags: vec![],
-        state: ContactState::Unverified,
-        created_at: now,
-        updated_at: now,
-    });
+        Contact {
+            id,
+            name,
+            email,
+            other_emails: vec![],
+            phone,
+            mobile: None,
+            company_id: None,
+            job_title: None,
+            language: "en",
+            time_zone: "Pacific Time (US & Canada)",
+            address: None,
+            description: None,
+            twitter_id: None,
+            unique_external_id: None,
+            view_all_tickets: false,
+            tags: vec![],
+            state: ContactState::Unverified,
+            created_at: now,
+            updated_at: now,
+        },
+    );
     id
 }
 
 /// The write endpoints refuse spam and trashed tickets with Freshdesk's 405.
-fn writable<'a>(desk: &'a HelpDesk, req: &Req, v: &Viewer, id: i64) -> Result<&'a Ticket, ApiError> {
+fn writable<'a>(
+    desk: &'a HelpDesk,
+    req: &Req,
+    v: &Viewer,
+    id: i64,
+) -> Result<&'a Ticket, ApiError> {
     let t = visible(desk, v, id)?;
     if t.spam || t.trash != Trash::Live {
         return Err(ApiError::only_get(req.method));
@@ -536,7 +839,14 @@ pub fn update(desk: &mut HelpDesk, req: &Req, v: &Viewer, id: i64) -> Result<Rep
     }
     desk.touch_ticket(id, now);
     let t = &desk.tickets[&id];
-    let value = serde_json::to_value(TicketView { t, inc: TicketIncludes { detail: true, ..Default::default() } }).unwrap_or(Value::Null);
+    let value = serde_json::to_value(TicketView {
+        t,
+        inc: TicketIncludes {
+            detail: true,
+            ..Default::default()
+        },
+    })
+    .unwrap_or(Value::Null);
     Ok(Reply::value(&value))
 }
 
@@ -584,10 +894,20 @@ pub fn restore(desk: &mut HelpDesk, req: &Req, v: &Viewer, id: i64) -> Result<Re
 pub fn conversations(desk: &HelpDesk, req: &Req, v: &Viewer, id: i64) -> Result<Reply, ApiError> {
     let (page, per_page) = paging(&req.query, 30).map_err(ApiError::Validation)?;
     visible(desk, v, id)?;
-    let mut list: Vec<&Conversation> = desk.conversations_by_ticket.get(&id).map(|ids| ids.iter().filter_map(|c| desk.conversations.get(c)).collect()).unwrap_or_default();
+    let mut list: Vec<&Conversation> = desk
+        .conversations_by_ticket
+        .get(&id)
+        .map(|ids| {
+            ids.iter()
+                .filter_map(|c| desk.conversations.get(c))
+                .collect()
+        })
+        .unwrap_or_default();
     list.sort_by_key(|c| (c.created_at, c.id));
     let rows = take_page(list.into_iter(), page, per_page);
-    Ok(page_reply(req, page, per_page, rows, |c| render::conversation(c)))
+    Ok(page_reply(req, page, per_page, rows, |c| {
+        render::conversation(c)
+    }))
 }
 
 pub enum Kind {
@@ -595,16 +915,28 @@ pub enum Kind {
     Note,
 }
 
-pub fn add_conversation(desk: &mut HelpDesk, req: &Req, v: &Viewer, id: i64, kind: Kind) -> Result<Reply, ApiError> {
+pub fn add_conversation(
+    desk: &mut HelpDesk,
+    req: &Req,
+    v: &Viewer,
+    id: i64,
+    kind: Kind,
+) -> Result<Reply, ApiError> {
     writable(desk, req, v, id)?;
     let body = json_body(req)?;
     let allowed: &[&str] = match kind {
         Kind::Reply => &["body", "from_email", "user_id", "cc_emails", "bcc_emails"],
         Kind::Note => &["body", "private", "incoming", "notify_emails", "user_id"],
     };
-    let mut errors: Vec<FieldError> = body.keys().filter(|k| !allowed.contains(&k.as_str())).map(|k| FieldError::invalid_field(k.clone())).collect();
+    let mut errors: Vec<FieldError> = body
+        .keys()
+        .filter(|k| !allowed.contains(&k.as_str()))
+        .map(|k| FieldError::invalid_field(k.clone()))
+        .collect();
     let text = string(&body, "body", &mut errors);
-    if text.as_deref().is_none_or(|b| b.trim().is_empty()) && !errors.iter().any(|e| e.field == "body") {
+    if text.as_deref().is_none_or(|b| b.trim().is_empty())
+        && !errors.iter().any(|e| e.field == "body")
+    {
         errors.push(FieldError::missing("body"));
     }
     let flag = |key: &str, default: bool, errors: &mut Vec<FieldError>| -> bool {
@@ -612,14 +944,28 @@ pub fn add_conversation(desk: &mut HelpDesk, req: &Req, v: &Viewer, id: i64, kin
             None => default,
             Some(Value::Bool(b)) => *b,
             Some(other) => {
-                errors.push(FieldError::new(key, format!("Value set is of type {}.It should be a/an Boolean", type_name(other)), "datatype_mismatch"));
+                errors.push(FieldError::new(
+                    key,
+                    format!(
+                        "Value set is of type {}.It should be a/an Boolean",
+                        type_name(other)
+                    ),
+                    "datatype_mismatch",
+                ));
                 default
             }
         }
     };
     let private = matches!(kind, Kind::Note) && flag("private", true, &mut errors);
     let incoming = matches!(kind, Kind::Note) && flag("incoming", false, &mut errors);
-    let user_id = reference(&body, "user_id", "user", |u| desk.agents.contains_key(&u) || desk.contacts.contains_key(&u), &mut errors).flatten();
+    let user_id = reference(
+        &body,
+        "user_id",
+        "user",
+        |u| desk.agents.contains_key(&u) || desk.contacts.contains_key(&u),
+        &mut errors,
+    )
+    .flatten();
     let cc = string_list(&body, "cc_emails", &mut errors).unwrap_or_default();
     let bcc = string_list(&body, "bcc_emails", &mut errors).unwrap_or_default();
     if !errors.is_empty() {
@@ -628,7 +974,11 @@ pub fn add_conversation(desk: &mut HelpDesk, req: &Req, v: &Viewer, id: i64, kin
     let html = text.unwrap_or_default();
     let now = req.now;
     let conv_id = desk.next_conversation_id;
-    let requester_email = desk.tickets.get(&id).and_then(|t| desk.contacts.get(&t.requester_id)).and_then(|c| c.email.clone());
+    let requester_email = desk
+        .tickets
+        .get(&id)
+        .and_then(|t| desk.contacts.get(&t.requester_id))
+        .and_then(|c| c.email.clone());
     let conv = Conversation {
         id: conv_id,
         ticket_id: id,
@@ -637,10 +987,16 @@ pub fn add_conversation(desk: &mut HelpDesk, req: &Req, v: &Viewer, id: i64, kin
         incoming,
         private,
         user_id: user_id.unwrap_or(v.id),
-        support_email: matches!(kind, Kind::Reply).then(|| "support@acme-support.example".to_string()),
+        support_email: matches!(kind, Kind::Reply)
+            .then(|| "support@acme-support.example".to_string()),
         source: if matches!(kind, Kind::Reply) { 0 } else { 2 },
-        from_email: matches!(kind, Kind::Reply).then(|| "Acme Support <support@acme-support.example>".to_string()),
-        to_emails: if matches!(kind, Kind::Reply) { requester_email.iter().cloned().collect() } else { vec![] },
+        from_email: matches!(kind, Kind::Reply)
+            .then(|| "Acme Support <support@acme-support.example>".to_string()),
+        to_emails: if matches!(kind, Kind::Reply) {
+            requester_email.iter().cloned().collect()
+        } else {
+            vec![]
+        },
         cc_emails: cc,
         bcc_emails: bcc,
         created_at: now,
@@ -659,7 +1015,10 @@ pub fn add_conversation(desk: &mut HelpDesk, req: &Req, v: &Viewer, id: i64, kin
     if matches!(kind, Kind::Reply) {
         value["replied_to"] = json!(c.to_emails);
     }
-    Ok(Reply::created(&value, format!("{}/api/v2/conversations/{conv_id}", req.origin)))
+    Ok(Reply::created(
+        &value,
+        format!("{}/api/v2/conversations/{conv_id}", req.origin),
+    ))
 }
 
 /// The HTML body an emulator control call gives a conversation from plain text.

@@ -1,0 +1,178 @@
+//! `spawn_emulator()`: a fresh emulator on port 0 over HTTPS, and a client that reaches it as
+//! `acme.freshdesk.com` (through a fixed DNS override to loopback) and trusts its CA.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine;
+use freshdesk_emulator::{EmulatorConfig, Plan, RunningEmulator, TlsConfig, well_known};
+use reqwest::{Method, RequestBuilder, Response};
+use serde_json::Value;
+
+pub struct TestEmulator {
+    pub emu: RunningEmulator,
+    pub client: reqwest::Client,
+    /// `https://acme.freshdesk.com:<port>`: the name resolves to the emulator's loopback address.
+    pub base: String,
+}
+
+pub struct Options {
+    pub tickets: usize,
+    pub plan: Plan,
+    pub minute: Duration,
+    pub anchor: Option<i64>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            tickets: 400,
+            plan: Plan::Unlimited,
+            minute: Duration::from_secs(60),
+            anchor: None,
+        }
+    }
+}
+
+pub async fn spawn_emulator() -> TestEmulator {
+    spawn_with(Options::default()).await
+}
+
+pub fn client_for(ca_pem: &str, port: u16, hosts: &[&str]) -> reqwest::Client {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls_pemfile::certs(&mut ca_pem.as_bytes()) {
+        roots.add(cert.expect("CA PEM")).expect("CA certificate");
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("protocols")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let mut b = reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(30));
+    for h in hosts {
+        b = b.resolve(h, std::net::SocketAddr::from(([127, 0, 0, 1], port)));
+    }
+    b.build().expect("client")
+}
+
+pub async fn spawn_with(o: Options) -> TestEmulator {
+    let emu = freshdesk_emulator::spawn(EmulatorConfig {
+        tls: Some(TlsConfig { cert_dir: None }),
+        tickets: o.tickets,
+        plan: o.plan,
+        minute: o.minute,
+        anchor: o.anchor,
+        ..EmulatorConfig::default()
+    })
+    .await
+    .expect("emulator starts");
+    let port = emu.addr.port();
+    let client = client_for(
+        emu.ca_pem.as_deref().expect("TLS on"),
+        port,
+        &["acme.freshdesk.com", "other.freshdesk.com"],
+    );
+    TestEmulator {
+        base: format!("https://acme.freshdesk.com:{port}"),
+        emu,
+        client,
+    }
+}
+
+pub fn basic(key: &str) -> String {
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{key}:X"))
+    )
+}
+
+impl TestEmulator {
+    pub fn key(&self, who: usize) -> String {
+        self.emu.agent(who).api_key
+    }
+
+    pub fn admin_key(&self) -> String {
+        self.key(well_known::INTEGRATION_ADMIN)
+    }
+
+    pub fn request(&self, method: Method, path: &str, key: &str) -> RequestBuilder {
+        self.client
+            .request(method, format!("{}{}", self.base, path))
+            .header("Authorization", basic(key))
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.request(Method::GET, path, &self.admin_key())
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn get_as(&self, path: &str, key: &str) -> Response {
+        self.request(Method::GET, path, key)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn send_json(&self, method: Method, path: &str, body: Value) -> Response {
+        self.request(method, path, &self.admin_key())
+            .json(&body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub fn control(&self, method: Method, path: &str) -> RequestBuilder {
+        self.client
+            .request(
+                method,
+                format!(
+                    "{}{}",
+                    self.emu.base_url.replace("127.0.0.1", "acme.freshdesk.com"),
+                    path
+                ),
+            )
+            .header("X-Emulator-Control", &self.emu.control_token)
+    }
+
+    pub async fn control_json(&self, method: Method, path: &str, body: Value) -> Value {
+        let r = self
+            .control(method, path)
+            .json(&body)
+            .send()
+            .await
+            .expect("control call");
+        assert!(
+            r.status().is_success(),
+            "control call {path} failed: {}",
+            r.status()
+        );
+        r.json().await.unwrap_or(Value::Null)
+    }
+
+    pub async fn export(&self, only: &str) -> Value {
+        self.control(Method::GET, &format!("/_emulator/export?only={only}"))
+            .send()
+            .await
+            .expect("export")
+            .json()
+            .await
+            .expect("export json")
+    }
+}
+
+pub async fn json(r: Response) -> Value {
+    r.json().await.expect("JSON body")
+}
+
+pub fn header(r: &Response, name: &str) -> Option<String> {
+    r.headers()
+        .get(name)
+        .map(|v| v.to_str().expect("ascii header").to_string())
+}

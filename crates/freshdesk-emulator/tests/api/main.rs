@@ -1,0 +1,14 @@
+//! Contract tests for the Freshdesk emulator, driven over real HTTPS by a plain HTTP client that
+//! knows nothing of the emulator's types: every assertion is on status, headers and JSON text as
+//! Freshdesk documents them (see `shared/freshdesk-api.md`).
+
+mod helpers;
+
+mod auth;
+mod control;
+mod errors;
+mod paging;
+mod rate_limits;
+mod resources;
+mod seed;
+mod tickets;

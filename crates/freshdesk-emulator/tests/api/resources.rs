@@ -1,0 +1,123 @@
+use serde_json::Value;
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn every_documented_read_endpoint_answers_for_an_admin() {
+    let t = spawn_emulator().await;
+    let export = t
+        .export(
+            "solution_categories,solution_folders,solution_articles,business_hours,groups,roles",
+        )
+        .await;
+    let cat = &export["solution_categories"][0]["id"];
+    let folder = &export["solution_folders"][0]["id"];
+    let article = &export["solution_articles"][0]["id"];
+    let bh = &export["business_hours"][0]["id"];
+    let group = &export["groups"][0]["id"];
+    let role = &export["roles"][0]["id"];
+    let paths = [
+        "/api/v2/agents".to_string(),
+        "/api/v2/agents/me".into(),
+        "/api/v2/roles".into(),
+        format!("/api/v2/roles/{role}"),
+        "/api/v2/groups".into(),
+        format!("/api/v2/groups/{group}"),
+        "/api/v2/admin/groups".into(),
+        "/api/v2/contacts".into(),
+        "/api/v2/companies".into(),
+        "/api/v2/ticket_fields".into(),
+        "/api/v2/business_hours".into(),
+        format!("/api/v2/business_hours/{bh}"),
+        "/api/v2/sla_policies".into(),
+        "/api/v2/surveys/satisfaction_ratings".into(),
+        "/api/v2/time_entries".into(),
+        "/api/v2/settings/helpdesk".into(),
+        "/api/v2/account".into(),
+        "/api/v2/solutions/categories".into(),
+        format!("/api/v2/solutions/categories/{cat}"),
+        format!("/api/v2/solutions/categories/{cat}/folders"),
+        format!("/api/v2/solutions/folders/{folder}"),
+        format!("/api/v2/solutions/folders/{folder}/articles"),
+        format!("/api/v2/solutions/articles/{article}"),
+    ];
+    for p in paths {
+        let r = t.get(&p).await;
+        assert_eq!(r.status(), 200, "{p}");
+        let v = json(r).await;
+        assert!(v.is_array() || v.is_object(), "{p}");
+    }
+}
+
+#[tokio::test]
+async fn contacts_filter_by_either_updated_since_spelling_and_by_state() {
+    let t = spawn_emulator().await;
+    let all = json(
+        t.get("/api/v2/contacts?per_page=100&_updated_since=2000-01-01T00:00:00Z")
+            .await,
+    )
+    .await;
+    let also = json(
+        t.get("/api/v2/contacts?per_page=100&updated_since=2000-01-01T00:00:00Z")
+            .await,
+    )
+    .await;
+    assert_eq!(all, also);
+    let future = json(
+        t.get("/api/v2/contacts?_updated_since=2100-01-01T00:00:00Z")
+            .await,
+    )
+    .await;
+    assert_eq!(future, Value::Array(vec![]));
+    let blocked = json(t.get("/api/v2/contacts?state=blocked&per_page=100").await).await;
+    assert!(
+        blocked
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["blocked"] == true)
+    );
+    let deleted = json(t.get("/api/v2/contacts?state=deleted&per_page=100").await).await;
+    assert!(!deleted.as_array().unwrap().is_empty());
+    assert!(
+        deleted
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["deleted"] == true)
+    );
+    let default = json(t.get("/api/v2/contacts?per_page=100").await).await;
+    let names: Vec<&str> = default
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert!(names.windows(2).all(|w| w[0] <= w[1]), "alphabetical");
+}
+
+#[tokio::test]
+async fn agents_phones_and_group_assignment_modes_have_documented_shapes() {
+    let t = spawn_emulator().await;
+    let agents = json(t.get("/api/v2/agents?per_page=100").await).await;
+    let a = &agents[0];
+    for key in [
+        "available",
+        "occasional",
+        "ticket_scope",
+        "group_ids",
+        "role_ids",
+        "type",
+        "contact",
+    ] {
+        assert!(a.get(key).is_some(), "{key}");
+    }
+    let groups = json(t.get("/api/v2/groups").await).await;
+    assert!(
+        groups
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|g| g["auto_ticket_assign"].is_i64() && g["agent_ids"].is_array())
+    );
+}

@@ -143,7 +143,7 @@ async fn agent_action(
     body: Bytes,
 ) -> R {
     let now = s.now();
-    let mut d = s.desk.write();
+    let mut d = s.desk_write();
     if !d.agents.contains_key(&id) {
         return Err(not_found(format!("no agent with id {id}")));
     }
@@ -244,7 +244,7 @@ async fn agent_scope(State(s): State<Arc<Shared>>, Path(id): Path<i64>, body: By
         ));
     }
     let now = s.now();
-    let mut d = s.desk.write();
+    let mut d = s.desk_write();
     if let Some(g) = b.group_ids.iter().find(|g| !d.groups.contains_key(g)) {
         return Err(bad(format!("no group with id {g}")));
     }
@@ -266,7 +266,7 @@ async fn agent_occasional(State(s): State<Arc<Shared>>, Path(id): Path<i64>, bod
         occasional: bool,
     }
     let b: Body = parse(&body)?;
-    let mut d = s.desk.write();
+    let mut d = s.desk_write();
     let a = d
         .agents
         .get_mut(&id)
@@ -277,7 +277,7 @@ async fn agent_occasional(State(s): State<Arc<Shared>>, Path(id): Path<i64>, bod
 }
 
 async fn account_action(State(s): State<Arc<Shared>>, Path(action): Path<String>) -> R {
-    let mut d = s.desk.write();
+    let mut d = s.desk_write();
     match action.as_str() {
         "suspend" => d.account.suspended = true,
         "restore" => d.account.suspended = false,
@@ -299,7 +299,7 @@ async fn account_plan(State(s): State<Arc<Shared>>, body: Bytes) -> R {
     let b: Body = parse(&body)?;
     let plan = Plan::parse(&b.plan)
         .ok_or_else(|| bad("plan must be trial, growth, pro, enterprise or unlimited"))?;
-    s.desk.write().account.plan = plan;
+    s.desk_write().account.plan = plan;
     *s.rate.lock() = crate::state::RateWindow::new();
     ok(json!({"plan": plan.name()}))
 }
@@ -314,7 +314,7 @@ async fn account_feature(State(s): State<Arc<Shared>>, body: Bytes) -> R {
     let b: Body = parse(&body)?;
     let f = Feature::parse(&b.feature)
         .ok_or_else(|| bad("feature must be timesheets, surveys or multiple_business_hours"))?;
-    let mut d = s.desk.write();
+    let mut d = s.desk_write();
     if b.enabled {
         d.account.features_off.remove(f.title());
         d.account.features_on.insert(f.title());
@@ -343,7 +343,7 @@ async fn account_domain(State(s): State<Arc<Shared>>, body: Bytes) -> R {
     if !valid {
         return Err(bad("domain must be one DNS label, such as acme"));
     }
-    s.desk.write().account.domain = label.clone();
+    s.desk_write().account.domain = label.clone();
     ok(json!({"domain": label}))
 }
 
@@ -408,27 +408,27 @@ fn check_change(d: &HelpDesk, c: &TicketChange) -> Result<Option<i64>, ControlEr
     if c.priority.is_some_and(|p| !(1..=4).contains(&p)) {
         return Err(bad("priority must be 1 to 4"));
     }
-    if let Some(Some(g)) = c.group_id {
-        if !d.groups.contains_key(&g) {
-            return Err(bad(format!("no group with id {g}")));
-        }
+    if let Some(Some(g)) = c.group_id
+        && !d.groups.contains_key(&g)
+    {
+        return Err(bad(format!("no group with id {g}")));
     }
-    if let Some(Some(a)) = c.responder_id {
-        if !d.agents.contains_key(&a) {
-            return Err(bad(format!("no agent with id {a}")));
-        }
+    if let Some(Some(a)) = c.responder_id
+        && !d.agents.contains_key(&a)
+    {
+        return Err(bad(format!("no agent with id {a}")));
     }
-    if let Some(r) = c.requester_id {
-        if !d.contacts.contains_key(&r) {
-            return Err(bad(format!("no contact with id {r}")));
-        }
+    if let Some(r) = c.requester_id
+        && !d.contacts.contains_key(&r)
+    {
+        return Err(bad(format!("no contact with id {r}")));
     }
-    if let Some(Some(cat)) = &c.cf_category {
-        if !crate::text::CATEGORIES.iter().any(|k| k.name == cat) {
-            return Err(bad(format!(
-                "cf_category {cat:?} is not one of the field's choices"
-            )));
-        }
+    if let Some(Some(cat)) = &c.cf_category
+        && !crate::text::CATEGORIES.iter().any(|k| k.name == cat)
+    {
+        return Err(bad(format!(
+            "cf_category {cat:?} is not one of the field's choices"
+        )));
     }
     match &c.updated_at {
         None => Ok(None),
@@ -526,7 +526,7 @@ async fn create_ticket(State(s): State<Arc<Shared>>, body: Bytes) -> R {
         return Err(bad("subject must not be empty"));
     }
     let now = s.now();
-    let mut d = s.desk.write();
+    let mut d = s.desk_write();
     let requester = match b.requester_id {
         Some(r) => r,
         None => *d
@@ -597,7 +597,7 @@ async fn create_ticket(State(s): State<Arc<Shared>>, body: Bytes) -> R {
 async fn update_ticket(State(s): State<Arc<Shared>>, Path(id): Path<i64>, body: Bytes) -> R {
     let c: TicketChange = parse(&body)?;
     let now = s.now();
-    let mut d = s.desk.write();
+    let mut d = s.desk_write();
     if !d.tickets.contains_key(&id) {
         return Err(not_found(format!("no ticket with id {id}")));
     }
@@ -609,7 +609,7 @@ async fn update_ticket(State(s): State<Arc<Shared>>, Path(id): Path<i64>, body: 
 
 /// Removes a ticket and its conversations for good, as a purge or a hard delete does.
 async fn purge_ticket(State(s): State<Arc<Shared>>, Path(id): Path<i64>) -> R {
-    let mut d = s.desk.write();
+    let mut d = s.desk_write();
     d.remove_ticket(id)
         .ok_or_else(|| not_found(format!("no ticket with id {id}")))?;
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -637,7 +637,7 @@ async fn add_conversation(State(s): State<Arc<Shared>>, Path(id): Path<i64>, bod
         Some(x) => crate::util::parse_ts(x)
             .ok_or_else(|| bad("created_at must be an RFC 3339 timestamp"))?,
     };
-    let mut d = s.desk.write();
+    let mut d = s.desk_write();
     let t = d
         .tickets
         .get(&id)
@@ -674,10 +674,10 @@ async fn add_conversation(State(s): State<Arc<Shared>>, Path(id): Path<i64>, bod
         created_at: at,
         updated_at: at,
     });
-    if let Some(t) = d.tickets.get_mut(&id) {
-        if b.incoming {
-            t.stats.requester_responded_at = Some(at);
-        }
+    if let Some(t) = d.tickets.get_mut(&id)
+        && b.incoming
+    {
+        t.stats.requester_responded_at = Some(at);
     }
     d.touch_ticket(id, at);
     let v = render::conversation(&d.conversations[&conv_id]);

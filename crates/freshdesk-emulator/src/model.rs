@@ -459,9 +459,24 @@ pub struct SolutionArticle {
     pub updated_at: Ts,
 }
 
+/// Where the next page of a list starts, remembered so that a client paging forward through an
+/// unchanged list costs one page of work per call instead of re-skipping every earlier page.
+/// It changes nothing a client can see: a cursor is used only for the exact same query, viewer
+/// and help-desk version, where re-skipping would land on the same row.
+#[derive(Clone, Copy, Debug)]
+pub struct PageCursor {
+    pub version: u64,
+    pub next_page: u32,
+    /// The ordering key of the last row served: `(updated_at, id)` or `(id, id)`.
+    pub last: (Ts, i64),
+}
+
 /// Everything one Freshdesk account holds.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct HelpDesk {
+    /// Bumped by every write; see [`PageCursor`].
+    pub version: u64,
+    pub page_cursors: parking_lot::Mutex<HashMap<String, PageCursor>>,
     pub account: Account,
     pub agents: BTreeMap<i64, Agent>,
     pub keys: HashMap<String, i64>,

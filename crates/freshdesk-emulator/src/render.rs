@@ -15,8 +15,36 @@ pub struct T(pub Ts);
 
 impl Serialize for T {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&format_ts(self.0))
+        let buf = crate::util::ts_bytes(self.0);
+        s.serialize_str(std::str::from_utf8(&buf).unwrap_or("1970-01-01T00:00:00Z"))
     }
+}
+
+#[derive(Serialize)]
+struct StatsView {
+    agent_responded_at: Option<T>,
+    requester_responded_at: Option<T>,
+    first_responded_at: Option<T>,
+    status_updated_at: Option<T>,
+    reopened_at: Option<T>,
+    resolved_at: Option<T>,
+    closed_at: Option<T>,
+    pending_since: Option<T>,
+}
+
+#[derive(Serialize)]
+struct PersonView<'a> {
+    id: i64,
+    name: &'a str,
+    email: Option<&'a str>,
+    mobile: Option<&'a str>,
+    phone: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct CompanyRef<'a> {
+    id: i64,
+    name: &'a str,
 }
 
 pub fn ts(t: Ts) -> Value {
@@ -97,36 +125,49 @@ impl Serialize for TicketView<'_> {
             let st = &t.stats;
             m.serialize_entry(
                 "stats",
-                &json!({
-                    "agent_responded_at": ots(st.agent_responded_at),
-                    "requester_responded_at": ots(st.requester_responded_at),
-                    "first_responded_at": ots(st.first_responded_at),
-                    "status_updated_at": ots(st.status_updated_at),
-                    "reopened_at": ots(st.reopened_at),
-                    "resolved_at": ots(st.resolved_at),
-                    "closed_at": ots(st.closed_at),
-                    "pending_since": ots(st.pending_since),
-                }),
+                &StatsView {
+                    agent_responded_at: st.agent_responded_at.map(T),
+                    requester_responded_at: st.requester_responded_at.map(T),
+                    first_responded_at: st.first_responded_at.map(T),
+                    status_updated_at: st.status_updated_at.map(T),
+                    reopened_at: st.reopened_at.map(T),
+                    resolved_at: st.resolved_at.map(T),
+                    closed_at: st.closed_at.map(T),
+                    pending_since: st.pending_since.map(T),
+                },
             )?;
         }
         if let Some(r) = self.inc.requester {
             let v = match (r, self.inc.requester_agent) {
-                (Some(c), _) => {
-                    json!({"id": c.id, "name": c.name, "email": c.email, "mobile": c.mobile, "phone": c.phone})
-                }
-                (None, Some(a)) => {
-                    json!({"id": a.id, "name": a.name, "email": a.email, "mobile": a.mobile, "phone": a.phone})
-                }
-                (None, None) => Value::Null,
+                (Some(c), _) => Some(PersonView {
+                    id: c.id,
+                    name: &c.name,
+                    email: c.email.as_deref(),
+                    mobile: c.mobile.as_deref(),
+                    phone: c.phone.as_deref(),
+                }),
+                (None, Some(a)) => Some(PersonView {
+                    id: a.id,
+                    name: &a.name,
+                    email: Some(&a.email),
+                    mobile: a.mobile.as_deref(),
+                    phone: a.phone.as_deref(),
+                }),
+                (None, None) => None,
             };
             m.serialize_entry("requester", &v)?;
         }
         if let Some(c) = self.inc.company {
-            let v = match c {
-                Some(c) => json!({"id": c.id, "name": c.name}),
-                None => json!({}),
-            };
-            m.serialize_entry("company", &v)?;
+            match c {
+                Some(c) => m.serialize_entry(
+                    "company",
+                    &CompanyRef {
+                        id: c.id,
+                        name: &c.name,
+                    },
+                )?,
+                None => m.serialize_entry("company", &serde_json::Map::new())?,
+            }
         }
         if let Some(convs) = &self.inc.conversations {
             let list: Vec<Value> = convs.iter().map(|c| conversation(c)).collect();

@@ -427,6 +427,8 @@ pub fn generate(cfg: &SeedConfig) -> HelpDesk {
     let contact_ids: Vec<i64> = contacts.keys().copied().collect();
 
     let mut desk = HelpDesk {
+        version: 0,
+        page_cursors: parking_lot::Mutex::new(HashMap::new()),
         account,
         agents,
         keys,
@@ -765,14 +767,13 @@ pub fn generate(cfg: &SeedConfig) -> HelpDesk {
         }
     }
     // One ticket deleted forever, its purge pending.
-    if n >= 100 {
-        if let Some(t) = desk
+    if n >= 100
+        && let Some(t) = desk
             .tickets
             .values_mut()
             .find(|t| t.trash == Trash::Deleted)
-        {
-            t.trash = Trash::Purging;
-        }
+    {
+        t.trash = Trash::Purging;
     }
 
     seed_knowledge_base(

@@ -32,7 +32,7 @@ impl From<ApiError> for Reply {
     }
 }
 
-fn header_str<'a>(h: &'a HeaderMap, name: header::HeaderName) -> Option<&'a str> {
+fn header_str(h: &HeaderMap, name: header::HeaderName) -> Option<&str> {
     h.get(name).and_then(|v| v.to_str().ok())
 }
 
@@ -283,7 +283,7 @@ fn run_pipeline(
         let caller = match by_key {
             Some(result) => result?,
             None if user.contains('@') => {
-                api::by_password(&mut shared.desk.write(), &user, &password)?
+                api::by_password(&mut shared.desk_write(), &user, &password)?
             }
             None => return Err(ApiError::invalid_credentials()),
         };
@@ -305,7 +305,7 @@ fn run_pipeline(
             let v = api::viewer(&d, id).ok_or_else(ApiError::invalid_credentials)?;
             api::dispatch_read(&d, route, req, &v)
         } else {
-            let mut d = shared.desk.write();
+            let mut d = shared.desk_write();
             if d.account.suspended {
                 return Err(ApiError::account_suspended());
             }

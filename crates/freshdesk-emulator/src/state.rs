@@ -32,6 +32,14 @@ impl Shared {
         real + self.clock_skew.load(Ordering::Relaxed)
     }
 
+    /// The write lock, with the help desk's version bumped: every cached page cursor taken
+    /// before this write is invalid after it.
+    pub fn desk_write(&self) -> parking_lot::RwLockWriteGuard<'_, HelpDesk> {
+        let mut g = self.desk.write();
+        g.version += 1;
+        g
+    }
+
     pub fn next_seq(&self) -> u64 {
         self.seq.fetch_add(1, Ordering::Relaxed) + 1
     }

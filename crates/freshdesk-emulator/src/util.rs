@@ -104,6 +104,28 @@ pub fn write_ts(out: &mut String, secs: i64) {
     );
 }
 
+/// The 20 bytes of `YYYY-MM-DDTHH:MM:SSZ` without going through `fmt`: tickets carry a dozen
+/// timestamps each, and this is the serializer's hottest path.
+pub fn ts_bytes(secs: i64) -> [u8; 20] {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    let y = y.clamp(0, 9999) as u32;
+    let mut b = *b"0000-00-00T00:00:00Z";
+    let put2 = |b: &mut [u8; 20], at: usize, v: u32| {
+        b[at] = b'0' + (v / 10) as u8;
+        b[at + 1] = b'0' + (v % 10) as u8;
+    };
+    put2(&mut b, 0, y / 100);
+    put2(&mut b, 2, y % 100);
+    put2(&mut b, 5, m);
+    put2(&mut b, 8, d);
+    put2(&mut b, 11, (rem / 3600) as u32);
+    put2(&mut b, 14, ((rem / 60) % 60) as u32);
+    put2(&mut b, 17, (rem % 60) as u32);
+    b
+}
+
 /// Formats a date only (`2024-01-03`), as date custom fields and `renewal_date` use.
 pub fn format_date(secs: i64) -> String {
     let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
@@ -288,6 +310,12 @@ mod tests {
             assert_eq!(parse_ts(&format_ts(secs)), Some(secs));
         }
         assert_eq!(format_ts(951_782_400), "2000-02-29T00:00:00Z");
+        for secs in [0, 951_782_400, 1_700_000_123, 4_102_444_799] {
+            assert_eq!(
+                std::str::from_utf8(&ts_bytes(secs)).unwrap(),
+                format_ts(secs)
+            );
+        }
     }
 
     #[test]

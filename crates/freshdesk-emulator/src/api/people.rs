@@ -144,8 +144,8 @@ pub fn create_contact(desk: &mut HelpDesk, req: &Req) -> Result<Reply, ApiError>
             "missing_field",
         ));
     }
-    if let Some(e) = &email {
-        if let Some(existing) = desk
+    if let Some(e) = &email
+        && let Some(existing) = desk
             .contacts
             .values()
             .find(|c| {
@@ -160,12 +160,10 @@ pub fn create_contact(desk: &mut HelpDesk, req: &Req) -> Result<Reply, ApiError>
                     .find(|a| a.email.eq_ignore_ascii_case(e))
                     .map(|a| a.id)
             })
-        {
-            let mut dup =
-                FieldError::new("email", "It should be a unique value", "duplicate_value");
-            dup.additional_info = Some(json!({"user_id": existing}));
-            errors.push(dup);
-        }
+    {
+        let mut dup = FieldError::new("email", "It should be a unique value", "duplicate_value");
+        dup.additional_info = Some(json!({"user_id": existing}));
+        errors.push(dup);
     }
     let company_id = match body.get("company_id") {
         None | Some(Value::Null) => None,

@@ -180,18 +180,18 @@ impl Parser<'_> {
             "status" => Some(&[2, 3, 4, 5, 6, 7]),
             _ => None,
         };
-        if let (Some(allowed), Lit::Int(n)) = (enum_values, &value) {
-            if !allowed.contains(n) {
-                let list = allowed
-                    .iter()
-                    .map(|a| a.to_string())
-                    .collect::<Vec<_>>()
-                    .join(",");
-                return Err(QueryError::BadValue(
-                    field,
-                    format!("It should be one of these values: '{list}'"),
-                ));
-            }
+        if let (Some(allowed), Lit::Int(n)) = (enum_values, &value)
+            && !allowed.contains(n)
+        {
+            let list = allowed
+                .iter()
+                .map(|a| a.to_string())
+                .collect::<Vec<_>>()
+                .join(",");
+            return Err(QueryError::BadValue(
+                field,
+                format!("It should be one of these values: '{list}'"),
+            ));
         }
         Ok(Expr::Cond { field, op, value })
     }

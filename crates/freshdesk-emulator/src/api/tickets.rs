@@ -135,31 +135,75 @@ pub fn list(desk: &HelpDesk, req: &Req, v: &Viewer) -> Result<Reply, ApiError> {
             && external.is_none_or(|r| r == Some(t.requester_id))
             && v.can_see(t)
     };
+    // Sequential paging resumes from a remembered cursor (see `PageCursor`).
+    let cursor_key = matches!(order_by.as_str(), "created_at" | "updated_at").then(|| {
+        format!(
+            "{}|{}|{:?}|{order_by}|{asc}|{window:?}|{per_page}|{}",
+            v.id,
+            v.scope,
+            v.groups,
+            q.with_page(0)
+        )
+    });
+    let resume = cursor_key.as_ref().and_then(|k| {
+        let c = *desk.page_cursors.lock().get(k)?;
+        (c.version == desk.version && c.next_page == page).then_some(c.last)
+    });
+    let (skip_page, from) = match resume {
+        Some(last) => (1, Some(last)),
+        None => (page, None),
+    };
+    use std::ops::Bound::{Excluded, Included, Unbounded};
     let rows: Vec<&Ticket> = match (order_by.as_str(), asc) {
-        ("created_at", true) => take_page(desk.tickets.values().filter(pred), page, per_page),
-        ("created_at", false) => {
-            take_page(desk.tickets.values().rev().filter(pred), page, per_page)
-        }
-        ("updated_at", true) => {
-            let from = since.unwrap_or(i64::MIN);
+        ("created_at", true) => {
+            let start = from.map_or(Unbounded, |(_, id)| Excluded(id));
             take_page(
-                desk.by_updated
-                    .range((from, i64::MIN)..)
-                    .map(|(_, id)| &desk.tickets[id])
+                desk.tickets
+                    .range((start, Unbounded))
+                    .map(|(_, t)| t)
                     .filter(pred),
-                page,
+                skip_page,
                 per_page,
             )
         }
-        ("updated_at", false) => take_page(
-            desk.by_updated
-                .iter()
-                .rev()
-                .map(|(_, id)| &desk.tickets[id])
-                .filter(pred),
-            page,
-            per_page,
-        ),
+        ("created_at", false) => {
+            let end = from.map_or(Unbounded, |(_, id)| Excluded(id));
+            take_page(
+                desk.tickets
+                    .range((Unbounded, end))
+                    .rev()
+                    .map(|(_, t)| t)
+                    .filter(pred),
+                skip_page,
+                per_page,
+            )
+        }
+        ("updated_at", true) => {
+            let start = match from {
+                Some(last) => Excluded(last),
+                None => Included((since.unwrap_or(i64::MIN), i64::MIN)),
+            };
+            take_page(
+                desk.by_updated
+                    .range((start, Unbounded))
+                    .map(|(_, id)| &desk.tickets[id])
+                    .filter(pred),
+                skip_page,
+                per_page,
+            )
+        }
+        ("updated_at", false) => {
+            let end = from.map_or(Unbounded, Excluded);
+            take_page(
+                desk.by_updated
+                    .range((Unbounded, end))
+                    .rev()
+                    .map(|(_, id)| &desk.tickets[id])
+                    .filter(pred),
+                skip_page,
+                per_page,
+            )
+        }
         (key, _) => {
             let mut all: Vec<&Ticket> = desk.tickets.values().filter(pred).collect();
             let k = |t: &Ticket| -> i64 {
@@ -176,22 +220,42 @@ pub fn list(desk: &HelpDesk, req: &Req, v: &Viewer) -> Result<Reply, ApiError> {
             take_page(all.into_iter(), page, per_page)
         }
     };
+    if let Some(key) = cursor_key {
+        let mut cursors = desk.page_cursors.lock();
+        if cursors.len() > 1_000 {
+            cursors.clear();
+        }
+        match rows.get(per_page as usize - 1) {
+            Some(last) if rows.len() > per_page as usize => {
+                let position = if order_by == "updated_at" {
+                    (last.updated_at, last.id)
+                } else {
+                    (last.id, last.id)
+                };
+                cursors.insert(
+                    key,
+                    crate::model::PageCursor {
+                        version: desk.version,
+                        next_page: page + 1,
+                        last: position,
+                    },
+                );
+            }
+            _ => {
+                cursors.remove(&key);
+            }
+        }
+    }
     let want = |name: &str| inc.iter().any(|i| i == name);
-    let mut reply = page_reply(req, page, per_page, rows, |t| {
-        let view = TicketView {
-            t,
-            inc: ticket_includes(
-                desk,
-                t,
-                want("description"),
-                want("requester"),
-                want("company"),
-                want("stats"),
-                None,
-                false,
-            ),
-        };
-        serde_json::to_value(view).unwrap_or(Value::Null)
+    let (description, requester, company, stats) = (
+        want("description"),
+        want("requester"),
+        want("company"),
+        want("stats"),
+    );
+    let mut reply = super::page_reply_direct(req, page, per_page, rows, |t| TicketView {
+        t,
+        inc: ticket_includes(desk, t, description, requester, company, stats, None, false),
     });
     reply.extra_credits = inc.iter().filter(|i| *i != "description").count() as u32 * 2;
     Ok(reply)
@@ -510,14 +574,14 @@ fn parse_input(desk: &HelpDesk, body: &Map<String, Value>) -> Result<TicketInput
     )
     .flatten();
     input.email = string(body, "email", &mut errors);
-    if let Some(e) = &input.email {
-        if !valid_email(e) {
-            errors.push(FieldError::new(
-                "email",
-                "It should be in the 'valid email address' format",
-                "invalid_value",
-            ));
-        }
+    if let Some(e) = &input.email
+        && !valid_email(e)
+    {
+        errors.push(FieldError::new(
+            "email",
+            "It should be in the 'valid email address' format",
+            "invalid_value",
+        ));
     }
     input.name = string(body, "name", &mut errors);
     input.responder_id = reference(
@@ -1003,11 +1067,11 @@ pub fn add_conversation(
         updated_at: now,
     };
     desk.insert_conversation(conv);
-    if let Some(t) = desk.tickets.get_mut(&id) {
-        if matches!(kind, Kind::Reply) {
-            t.stats.agent_responded_at = Some(now);
-            t.stats.first_responded_at.get_or_insert(now);
-        }
+    if let Some(t) = desk.tickets.get_mut(&id)
+        && matches!(kind, Kind::Reply)
+    {
+        t.stats.agent_responded_at = Some(now);
+        t.stats.first_responded_at.get_or_insert(now);
     }
     desk.touch_ticket(id, now);
     let c = &desk.conversations[&conv_id];

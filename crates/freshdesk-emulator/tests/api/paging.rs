@@ -184,3 +184,74 @@ async fn search_filters_by_the_documented_language() {
     assert_eq!(bad.status(), 400);
     assert_eq!(json(bad).await["errors"][0]["field"], "query");
 }
+
+#[tokio::test]
+async fn sequential_paging_gives_the_same_rows_whether_or_not_the_help_desk_changed_in_between() {
+    // The emulator remembers where a page ended to serve the next one cheaply; a write between
+    // pages must fall back to plain offsets, exactly as Freshdesk's offset paging behaves.
+    let t = spawn_with(Options {
+        tickets: 1_000,
+        ..Options::default()
+    })
+    .await;
+    let q =
+        "/api/v2/tickets?updated_since=2000-01-01&order_by=updated_at&order_type=asc&per_page=50";
+    let mut quiet = Vec::new();
+    for page in 1..=6 {
+        quiet.push(json(t.get(&format!("{q}&page={page}")).await).await);
+    }
+    let mut noisy = Vec::new();
+    for page in 1..=6 {
+        // A control write that changes no ticket still invalidates remembered cursors.
+        t.control_json(
+            reqwest::Method::POST,
+            "/_emulator/clock",
+            serde_json::json!({"skew_secs": 0}),
+        )
+        .await;
+        t.control_json(
+            reqwest::Method::POST,
+            "/_emulator/account/plan",
+            serde_json::json!({"plan": "unlimited"}),
+        )
+        .await;
+        noisy.push(json(t.get(&format!("{q}&page={page}")).await).await);
+    }
+    assert_eq!(quiet, noisy);
+    let ids: Vec<i64> = quiet
+        .iter()
+        .flat_map(|p| {
+            p.as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x["id"].as_i64().unwrap())
+        })
+        .collect();
+    let unique: std::collections::BTreeSet<i64> = ids.iter().copied().collect();
+    assert_eq!(ids.len(), unique.len());
+    assert_eq!(ids.len(), 300);
+}
+
+#[tokio::test]
+async fn a_ticket_edited_during_paging_shifts_later_pages_as_offset_paging_does() {
+    let t = spawn_with(Options {
+        tickets: 1_000,
+        ..Options::default()
+    })
+    .await;
+    let q =
+        "/api/v2/tickets?updated_since=2000-01-01&order_by=updated_at&order_type=asc&per_page=50";
+    let old1 = json(t.get(&format!("{q}&page=1")).await).await;
+    let old2 = json(t.get(&format!("{q}&page=2")).await).await;
+    let moved = old1[0]["id"].as_i64().unwrap();
+    t.control_json(
+        reqwest::Method::PUT,
+        &format!("/_emulator/tickets/{moved}"),
+        serde_json::json!({"priority": 4}),
+    )
+    .await;
+    let new2 = json(t.get(&format!("{q}&page=2")).await).await;
+    // The edited ticket jumps to the end, so every later row slides back by one.
+    assert_eq!(new2[0]["id"], old2[1]["id"]);
+    assert!(new2.as_array().unwrap().iter().all(|x| x["id"] != moved));
+}

@@ -30,9 +30,14 @@ pub fn generate() -> anyhow::Result<(CertSet, KeyPair)> {
     let ca_key = KeyPair::generate().context("generating the CA key")?;
     let mut ca_params = CertificateParams::default();
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(DnType::CommonName, "deskbridge Freshdesk emulator CA");
+    // A unique name per authority: trust stores that collect several emulator CAs (certifi files
+    // appended to by test scripts) pick an issuer by name, and a shared name would make them
+    // check the signature against the wrong key.
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    ca_params.distinguished_name.push(
+        DnType::CommonName,
+        format!("deskbridge Freshdesk emulator CA {}", &id[..12]),
+    );
     ca_params
         .distinguished_name
         .push(DnType::OrganizationName, "deskbridge");

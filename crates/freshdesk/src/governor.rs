@@ -1,0 +1,333 @@
+//! The rate governor: one per Freshdesk account, shared by every caller in the process. It learns
+//! the account's per-minute budget from `X-RateLimit-Total`, spends at most a configured share of it
+//! (the customer's other apps keep the rest), honours the per-endpoint sub-limits and `include`
+//! credits, backs off as `X-RateLimit-Remaining` falls, stops everyone for exactly `Retry-After`
+//! on a 429, and lets interactive calls go ahead of background sync.
+
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock, Weak};
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use tokio::time::Instant;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Priority {
+    /// A person is waiting (connection check, write-back): never queued behind background work.
+    Interactive,
+    /// Sync and other bulk work.
+    Background,
+}
+
+/// Endpoint families with their own per-minute sub-limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SubLimit {
+    TicketCreate,
+    TicketUpdate,
+    TicketsList,
+    ContactsList,
+}
+
+impl SubLimit {
+    /// The published sub-limit for an account whose total is `total` calls a minute.
+    pub fn limit_for(self, total: u32) -> u32 {
+        let (write, list) = match total {
+            0..=50 => (20, 5),
+            51..=200 => (80, 20),
+            201..=400 => (160, 100),
+            401..=700 => (280, 200),
+            701..=1000 => (400, 300),
+            1001..=2000 => (800, 400),
+            // Beyond the published tiers (or an unthrottled emulator): scale Growth's ratios.
+            t => (t * 2 / 5, t / 10),
+        };
+        match self {
+            SubLimit::TicketCreate | SubLimit::TicketUpdate => write,
+            SubLimit::TicketsList | SubLimit::ContactsList => list,
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Bucket {
+    tokens: f64,
+    at: Instant,
+}
+
+#[derive(Debug)]
+struct State {
+    limit: Option<u32>,
+    bucket: Bucket,
+    subs: HashMap<SubLimit, Bucket>,
+    blocked_until: Option<Instant>,
+    interactive_waiting: usize,
+    /// Credits spent since the governor was made; for progress displays and benchmarks.
+    spent: u64,
+    throttled: u64,
+}
+
+/// What the governor has seen, for status pages and benchmarks.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct GovernorStats {
+    pub limit: Option<u32>,
+    pub budget_per_window: Option<f64>,
+    pub credits_spent: u64,
+    pub throttled: u64,
+}
+
+#[derive(Debug)]
+pub struct Governor {
+    share: f64,
+    window: Duration,
+    state: Mutex<State>,
+}
+
+/// Until the first reply teaches the real limit, assume the smallest paid budget.
+const ASSUMED_LIMIT: u32 = 50;
+
+impl Governor {
+    pub fn new(share: f64, window: Duration) -> Self {
+        let now = Instant::now();
+        Governor {
+            share: share.clamp(0.01, 1.0),
+            window,
+            state: Mutex::new(State {
+                limit: None,
+                bucket: Bucket {
+                    tokens: 1.0,
+                    at: now,
+                },
+                subs: HashMap::new(),
+                blocked_until: None,
+                interactive_waiting: 0,
+                spent: 0,
+                throttled: 0,
+            }),
+        }
+    }
+
+    fn rate(&self, per_window: f64) -> f64 {
+        per_window / self.window.as_secs_f64()
+    }
+
+    /// Tokens refill continuously; the burst is capped at a sixth of the window's budget so that our
+    /// calls never bunch up against one of Freshdesk's fixed windows.
+    fn cap(per_window: f64) -> f64 {
+        (per_window / 6.0).max(8.0).min(per_window.max(1.0))
+    }
+
+    fn refill(&self, b: &mut Bucket, per_window: f64, now: Instant) {
+        b.tokens = (b.tokens + now.duration_since(b.at).as_secs_f64() * self.rate(per_window))
+            .min(Self::cap(per_window));
+        b.at = now;
+    }
+
+    /// Waits until `cost` credits may be spent (and one call against `sub`, if any), then spends them.
+    pub async fn acquire(&self, cost: u32, sub: Option<SubLimit>, priority: Priority) {
+        if priority == Priority::Interactive {
+            self.state.lock().interactive_waiting += 1;
+        }
+        let _guard = scopeguard(priority, self);
+        loop {
+            let wait = {
+                let mut s = self.state.lock();
+                let now = Instant::now();
+                let limit = s.limit.unwrap_or(ASSUMED_LIMIT);
+                let budget = limit as f64 * self.share;
+                if let Some(until) = s.blocked_until {
+                    if until > now {
+                        Some(until - now)
+                    } else {
+                        s.blocked_until = None;
+                        continue;
+                    }
+                } else if priority == Priority::Background && s.interactive_waiting > 0 {
+                    Some(Duration::from_millis(5))
+                } else {
+                    let mut bucket = std::mem::replace(
+                        &mut s.bucket,
+                        Bucket {
+                            tokens: 0.0,
+                            at: now,
+                        },
+                    );
+                    self.refill(&mut bucket, budget, now);
+                    let sub_budget = sub.map(|k| k.limit_for(limit) as f64 * self.share);
+                    let mut sub_ok = true;
+                    let mut sub_wait = 0.0f64;
+                    if let (Some(k), Some(sb)) = (sub, sub_budget) {
+                        let b = s.subs.entry(k).or_insert(Bucket {
+                            tokens: 1.0,
+                            at: now,
+                        });
+                        self.refill(b, sb, now);
+                        if b.tokens < 1.0 {
+                            sub_ok = false;
+                            sub_wait = (1.0 - b.tokens) / self.rate(sb);
+                        }
+                    }
+                    // A call costing more than the burst cap waits for a full bucket and then
+                    // runs it into debt, which later calls repay.
+                    let need = (cost as f64).min(Self::cap(budget));
+                    // Interactive calls borrow the same way, so a person never waits behind a backfill.
+                    let ready =
+                        priority == Priority::Interactive || (bucket.tokens >= need && sub_ok);
+                    if ready {
+                        bucket.tokens -= cost as f64;
+                        if let Some(b) = sub.and_then(|k| s.subs.get_mut(&k)) {
+                            b.tokens -= 1.0;
+                        }
+                        s.bucket = bucket;
+                        s.spent += cost as u64;
+                        None
+                    } else {
+                        let main_wait = ((need - bucket.tokens) / self.rate(budget)).max(0.0);
+                        s.bucket = bucket;
+                        Some(Duration::from_secs_f64(
+                            main_wait.max(sub_wait).clamp(0.001, 60.0),
+                        ))
+                    }
+                }
+            };
+            match wait {
+                None => return,
+                Some(d) => tokio::time::sleep(d).await,
+            }
+        }
+    }
+
+    /// Learns from a reply's rate headers.
+    pub fn observe(&self, total: Option<u32>, remaining: Option<u32>) {
+        let mut s = self.state.lock();
+        if let Some(t) = total {
+            s.limit = Some(t);
+        }
+        if let (Some(limit), Some(rem)) = (s.limit, remaining) {
+            // Others are using the account too, or a window boundary caught us: when less than
+            // the customers' reserve is left, stop spending until tokens refill.
+            let reserve = limit as f64 * (1.0 - self.share);
+            if (rem as f64) < reserve * 0.5 && s.bucket.tokens > 0.0 {
+                s.bucket.tokens = 0.0;
+            }
+        }
+    }
+
+    /// A 429: everyone on this account stops for exactly `retry_after`.
+    pub fn throttled(&self, retry_after: Duration) {
+        let mut s = self.state.lock();
+        let until = Instant::now() + retry_after;
+        s.blocked_until = Some(s.blocked_until.map_or(until, |u| u.max(until)));
+        s.bucket.tokens = s.bucket.tokens.min(0.0);
+        s.throttled += 1;
+    }
+
+    pub fn stats(&self) -> GovernorStats {
+        let s = self.state.lock();
+        GovernorStats {
+            limit: s.limit,
+            budget_per_window: s.limit.map(|l| l as f64 * self.share),
+            credits_spent: s.spent,
+            throttled: s.throttled,
+        }
+    }
+
+    pub fn share(&self) -> f64 {
+        self.share
+    }
+
+    pub fn window(&self) -> Duration {
+        self.window
+    }
+}
+
+struct Guard<'a>(Priority, &'a Governor);
+
+fn scopeguard(p: Priority, g: &Governor) -> Guard<'_> {
+    Guard(p, g)
+}
+
+impl Drop for Guard<'_> {
+    fn drop(&mut self) {
+        if self.0 == Priority::Interactive {
+            self.1.state.lock().interactive_waiting -= 1;
+        }
+    }
+}
+
+/// The process-wide registry: the same account key always yields the same governor while any
+/// client holds it.
+pub fn for_account(account: &str, share: f64, window: Duration) -> Arc<Governor> {
+    static REGISTRY: OnceLock<Mutex<HashMap<String, Weak<Governor>>>> = OnceLock::new();
+    let mut map = REGISTRY.get_or_init(Default::default).lock();
+    if let Some(g) = map.get(account).and_then(Weak::upgrade) {
+        return g;
+    }
+    map.retain(|_, w| w.strong_count() > 0);
+    let g = Arc::new(Governor::new(share, window));
+    map.insert(account.to_string(), Arc::downgrade(&g));
+    g
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn spending_stays_within_the_share_of_the_learned_budget() {
+        let g = Governor::new(0.5, Duration::from_secs(60));
+        g.observe(Some(200), Some(199));
+        let start = Instant::now();
+        for _ in 0..300 {
+            g.acquire(1, None, Priority::Background).await;
+        }
+        // 100 credits a minute at a 50% share of 200: 300 credits need about three minutes.
+        let took = start.elapsed().as_secs_f64();
+        assert!((160.0..=185.0).contains(&took), "{took}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_429_stops_every_caller_for_exactly_retry_after() {
+        let g = Governor::new(0.5, Duration::from_secs(60));
+        g.observe(Some(700_000), Some(700_000));
+        g.throttled(Duration::from_secs(7));
+        let start = Instant::now();
+        g.acquire(1, None, Priority::Interactive).await;
+        assert_eq!(start.elapsed(), Duration::from_secs(7));
+        assert_eq!(g.stats().throttled, 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn interactive_calls_do_not_wait_behind_background_work() {
+        let g = Arc::new(Governor::new(0.5, Duration::from_secs(60)));
+        g.observe(Some(200), Some(199));
+        for _ in 0..20 {
+            g.acquire(1, None, Priority::Background).await;
+        }
+        let start = Instant::now();
+        g.acquire(1, None, Priority::Interactive).await;
+        assert!(start.elapsed() < Duration::from_millis(10));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_tickets_list_sub_limit_paces_list_calls() {
+        let g = Governor::new(0.5, Duration::from_secs(60));
+        g.observe(Some(200), Some(199));
+        let start = Instant::now();
+        for _ in 0..30 {
+            g.acquire(1, Some(SubLimit::TicketsList), Priority::Background)
+                .await;
+        }
+        // Growth allows 20 list calls a minute; half of that is 10: 30 calls need about 3 minutes.
+        let took = start.elapsed().as_secs_f64();
+        assert!(took >= 150.0, "{took}");
+    }
+
+    #[test]
+    fn two_clients_of_one_account_share_one_governor() {
+        let a = for_account("acme|test-share", 0.5, Duration::from_secs(60));
+        let b = for_account("acme|test-share", 0.5, Duration::from_secs(60));
+        assert!(Arc::ptr_eq(&a, &b));
+        let c = for_account("other|test-share", 0.5, Duration::from_secs(60));
+        assert!(!Arc::ptr_eq(&a, &c));
+    }
+}

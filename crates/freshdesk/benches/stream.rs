@@ -75,8 +75,10 @@ async fn main() {
     let mut pages = 0usize;
     let mut sample: Vec<Vec<u8>> = Vec::new();
     let mut stream = Box::pin(paging::tickets(client.clone(), q, Priority::Background));
+    let mut first_page_at = None;
     while let Some(page) = stream.next().await {
         let page = page.expect("page");
+        first_page_at.get_or_insert_with(|| started.elapsed());
         if sample.len() < 20 && page.len() == 100 {
             let raws: Vec<String> = page.iter().map(|r| r.raw.get().to_string()).collect();
             sample.push(format!("[{}]", raws.join(",")).into_bytes());
@@ -85,6 +87,7 @@ async fn main() {
         pages += 1;
     }
     let secs = started.elapsed().as_secs_f64();
+    println!("first page after {:?}", first_page_at.unwrap_or_default());
     println!(
         "stream: {n} tickets in {pages} pages, {secs:.2} s, {:.0} tickets/s end to end (emulator in the same process)",
         n as f64 / secs

@@ -428,17 +428,24 @@ pub fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, Error> {
     serde_json::from_slice(body).map_err(|e| Error::Decode(e.to_string()))
 }
 
-/// The `rel="next"` target of a `link` header, read leniently (spaces, missing quotes).
+/// The `rel="next"` target of a `link` header, read leniently (spaces, missing quotes). Targets are
+/// delimited by `<…>`, not by commas: Freshdesk leaves commas unencoded in `include=a,b`.
 pub fn next_link(header: &str) -> Option<String> {
-    header.split(',').find_map(|part| {
-        let (target, params) = part.split_once(';')?;
-        let params = params.to_ascii_lowercase().replace([' ', '"'], "");
-        if !params.split(';').any(|p| p == "rel=next") {
-            return None;
+    let mut rest = header;
+    while let Some(start) = rest.find('<') {
+        let end = start + rest[start..].find('>')?;
+        let target = rest[start + 1..end].trim();
+        let after = &rest[end + 1..];
+        let params_end = after.find('<').unwrap_or(after.len());
+        let params = after[..params_end]
+            .to_ascii_lowercase()
+            .replace([' ', '"', '\''], "");
+        if params.split([';', ',']).any(|p| p == "rel=next") {
+            return Some(target.to_string());
         }
-        let t = target.trim().strip_prefix('<')?.strip_suffix('>')?.trim();
-        Some(t.to_string())
-    })
+        rest = &after[params_end..];
+    }
+    None
 }
 
 fn classify(e: &reqwest::Error) -> (Error, bool) {
@@ -498,6 +505,15 @@ mod tests {
             Some("https://a.freshdesk.com/api/v2/tickets?filter=all_tickets&page=2")
         );
         assert_eq!(next_link("<x>; rel=prev"), None);
+        assert_eq!(
+            next_link(r#"<https://a.freshdesk.com/api/v2/tickets?include=requester,stats&page=2>; rel="next""#).as_deref(),
+            Some("https://a.freshdesk.com/api/v2/tickets?include=requester,stats&page=2")
+        );
+        assert_eq!(
+            next_link(r#"<https://x/p?page=1>; rel="prev", <https://x/p?page=3>; rel="next""#)
+                .as_deref(),
+            Some("https://x/p?page=3")
+        );
     }
 
     #[test]

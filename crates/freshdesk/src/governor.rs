@@ -93,8 +93,9 @@ impl Governor {
             window,
             state: Mutex::new(State {
                 limit: None,
+                // Enough for the first few calls before a reply has taught the real budget.
                 bucket: Bucket {
-                    tokens: 1.0,
+                    tokens: 8.0,
                     at: now,
                 },
                 subs: HashMap::new(),

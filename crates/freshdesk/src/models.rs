@@ -473,3 +473,29 @@ mod tests {
         assert_eq!(r.id, 284_960_733_419_037_820);
     }
 }
+
+/// `GET /account` (admins only).
+#[derive(Debug, Clone, Deserialize)]
+pub struct Account {
+    #[serde(default)]
+    pub organisation_id: Option<i64>,
+    #[serde(default)]
+    pub account_id: Option<i64>,
+    #[serde(default)]
+    pub account_name: Option<String>,
+    #[serde(default)]
+    pub account_domain: Option<String>,
+    #[serde(default)]
+    pub tier_type: Option<String>,
+    #[serde(default)]
+    pub timezone: Option<String>,
+}
+
+/// `GET /settings/helpdesk`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct HelpdeskSettings {
+    #[serde(default)]
+    pub primary_language: Option<String>,
+    #[serde(default)]
+    pub supported_languages: Vec<String>,
+}

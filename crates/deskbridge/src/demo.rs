@@ -1,5 +1,7 @@
-//! `deskbridge demo`: one process, everything embedded. For now it starts the seeded Freshdesk
-//! emulator over HTTPS, writes its CA into the demo data directory and prints what to try.
+//! `deskbridge demo`: one process, everything embedded. It starts a seeded Freshdesk emulator over
+//! HTTPS and the dashboard with SQLite and a master key in a demo data directory, creates the
+//! organisation "Acme Support" with an admin whose password is generated, routes every Freshdesk
+//! domain to the emulator, and prints what to open and type.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -7,13 +9,19 @@ use std::time::Duration;
 
 use anyhow::Context;
 use freshdesk_emulator::{EmulatorConfig, Plan, TlsConfig, well_known};
+use secrecy::SecretString;
+
+use crate::accounts::{self, Role};
+use crate::app::App;
+use crate::config::Config;
+use crate::vault::MasterKeys;
 
 #[derive(Clone, Debug, clap::Args)]
 pub struct DemoArgs {
-    /// Address for the emulator to listen on.
-    #[arg(long, default_value = "127.0.0.1:8443")]
-    pub emulator_listen: SocketAddr,
-    /// Directory for demo state (certificates today; the database and master key later).
+    /// Address for the dashboard.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Directory for the demo's database, master key and emulator certificates.
     #[arg(long, default_value = "demo-data")]
     pub data_dir: PathBuf,
     /// Number of tickets in the seeded help desk.
@@ -24,6 +32,22 @@ pub struct DemoArgs {
     pub ready_file: Option<PathBuf>,
 }
 
+fn random_password() -> String {
+    const WORDS: &[&str] = &[
+        "amber", "birch", "cobalt", "delta", "ember", "fjord", "garnet", "harbor", "indigo",
+        "juniper", "kestrel", "lumen", "meadow", "nimbus", "opal", "prairie",
+    ];
+    let mut b = [0u8; 6];
+    getrandom::fill(&mut b).expect("the OS random number generator");
+    format!(
+        "{}-{}-{}-{:04}",
+        WORDS[b[0] as usize % 16],
+        WORDS[b[1] as usize % 16],
+        WORDS[b[2] as usize % 16],
+        u16::from_le_bytes([b[3], b[4]]) % 10_000
+    )
+}
+
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.data_dir).with_context(|| {
         format!(
@@ -31,10 +55,10 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             args.data_dir.display()
         )
     })?;
+    let data = std::fs::canonicalize(&args.data_dir)?;
     let emu = freshdesk_emulator::spawn(EmulatorConfig {
-        listen: args.emulator_listen,
         tls: Some(TlsConfig {
-            cert_dir: Some(args.data_dir.join("emulator-certs")),
+            cert_dir: Some(data.join("emulator-certs")),
         }),
         tickets: args.tickets,
         plan: Plan::Enterprise,
@@ -42,58 +66,86 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         ..EmulatorConfig::default()
     })
     .await
-    .context(
-        "starting the Freshdesk emulator (is the port free? try --emulator-listen 127.0.0.1:0)",
-    )?;
-    let admin = emu.agent(well_known::INTEGRATION_ADMIN);
-    let plain = emu.agent(well_known::PLAIN_AGENT);
-    let group = emu.agent(well_known::GROUP_ADMIN);
-    let ca = emu
-        .ca_path
-        .clone()
-        .map(|p| p.display().to_string())
-        .unwrap_or_default();
+    .context("starting the Freshdesk emulator")?;
+    let key_file = data.join("master.key");
+    if !key_file.exists() {
+        std::fs::write(&key_file, MasterKeys::generate(1))
+            .context("writing the demo master key")?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o600))?;
+        }
+    }
+    let mut config = Config::default();
+    config.server.listen = args.listen;
+    config.database.url =
+        SecretString::from(format!("sqlite://{}", data.join("deskbridge.db").display()));
+    config.vault.master_keys = Some(SecretString::from(
+        std::fs::read_to_string(&key_file)?.trim().to_string(),
+    ));
+    config.freshdesk.emulator_base_url = Some(emu.base_url.clone());
+    config.freshdesk.emulator_ca_file = emu.ca_path.clone();
+    let app = App::build(config).await?;
+    let port = app.port();
+    let store = app.state.store.clone();
+    let admin_email = "admin@acme.example";
+    let password = random_password();
+    let existing: Option<(i64,)> = sqlx::query_as("SELECT id FROM users WHERE email = $1")
+        .bind(admin_email)
+        .fetch_optional(&store.pool)
+        .await?;
+    if existing.is_some() {
+        accounts::set_password(&store, admin_email, &password).await?;
+    } else {
+        let org = accounts::create_org(&store, "Acme Support").await?;
+        accounts::create_user(&store, org, admin_email, &password, Role::Admin).await?;
+    }
+    let dashboard = format!("http://{}:{port}/", args.listen.ip());
+    let (admin, plain, group) = (
+        emu.agent(well_known::INTEGRATION_ADMIN),
+        emu.agent(well_known::PLAIN_AGENT),
+        emu.agent(well_known::GROUP_ADMIN),
+    );
     if let Some(path) = &args.ready_file {
         let report = serde_json::json!({
+            "dashboard_url": dashboard,
+            "admin_email": admin_email,
+            "admin_password": password,
             "freshdesk_domain": emu.domain(),
             "api_keys": {"integration_admin": admin.api_key, "plain_agent": plain.api_key, "group_admin": group.api_key},
             "emulator_base_url": emu.base_url,
-            "emulator_ca_pem": ca,
             "emulator_control_token": emu.control_token,
         });
         std::fs::write(path, serde_json::to_vec_pretty(&report)?)
             .with_context(|| format!("writing {}", path.display()))?;
     }
-    println!("deskbridge demo");
+    println!("deskbridge demo is running.");
+    println!();
+    println!("  Open      {dashboard}");
+    println!("  Sign in   {admin_email} / {password}");
+    println!("  Then      Settings › Integrations › Freshdesk, and enter:");
+    println!("    Freshdesk domain  {}", emu.domain());
     println!(
-        "  Freshdesk emulator: {} ({} tickets), answering as {}.freshdesk.com",
-        emu.base_url,
-        args.tickets,
-        emu.domain()
+        "    API key           {}   (the dedicated integration admin)",
+        admin.api_key
     );
-    println!("  CA certificate:     {ca}");
-    println!("  Freshdesk domain:   {}", emu.domain());
-    println!("  API keys:");
+    println!();
+    println!("  Keys for failure cases:");
     println!(
-        "    integration admin  {}  ({})",
-        admin.api_key, admin.email
-    );
-    println!(
-        "    plain agent        {}  (not an admin: connecting with it must fail)",
+        "    {}  a plain agent: refused, not an admin",
         plain.api_key
     );
     println!(
-        "    group-scoped admin {}  (sees only its groups' tickets)",
+        "    {}  a group-scoped admin: connects with a scope warning",
         group.api_key
     );
-    println!(
-        "  Try it: curl --cacert {ca} -u {}:X {}/api/v2/agents/me",
-        admin.api_key, emu.base_url
-    );
-    println!("  The dashboard (Settings > Integrations) is not built yet; Ctrl-C stops the demo.");
-    tokio::signal::ctrl_c()
-        .await
-        .context("waiting for Ctrl-C")?;
+    println!();
+    println!("  Data in {}. Ctrl-C stops the demo.", data.display());
+    app.run(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await?;
     emu.shutdown().await;
     Ok(())
 }

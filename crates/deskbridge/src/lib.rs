@@ -1,7 +1,22 @@
-//! deskbridge: the self-hostable help-desk integration layer. Today it holds the `demo` command,
-//! which runs the seeded Freshdesk emulator in-process; the server, the client library and sync
-//! land with the issues that build them (see the README).
+//! deskbridge: the self-hostable help-desk integration layer.
 
 #![forbid(unsafe_code)]
 
+/// Organisations, users, passwords and sessions.
+pub mod accounts;
+/// Startup and shared application state.
+pub mod app;
+/// The audit log.
+pub mod audit;
+/// Layered, typed configuration.
+pub mod config;
+/// Freshdesk integrations: connect, show, re-authorize, disconnect.
+pub mod connections;
+/// `deskbridge demo`: everything embedded.
 pub mod demo;
+/// Database engine plumbing and migrations.
+pub mod store;
+/// Encryption of Freshdesk keys at rest.
+pub mod vault;
+/// Pages, the JSON API and the middleware around them.
+pub mod web;

@@ -3,7 +3,7 @@
 //! call, names the agent's groups, estimates the visible tickets with one search, probes each
 //! capability it can probe without writing, and explains every limitation in plain words.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::client::{Client, ClientConfig, decode};
 use crate::domain::{ApiKey, FreshdeskDomain};
@@ -11,7 +11,7 @@ use crate::error::Error;
 use crate::governor::Priority;
 use crate::models::{Agent, Group, Role, SearchPage, TicketScope};
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct AccountInfo {
     pub domain: String,
     /// Inferred from the per-minute limit (Growth 200, Pro 400, Enterprise 700, trial 50).
@@ -19,7 +19,7 @@ pub struct AccountInfo {
     pub rate_limit_per_minute: Option<u32>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct AgentInfo {
     pub id: i64,
     pub name: Option<String>,
@@ -33,7 +33,7 @@ pub struct AgentInfo {
     pub groups: Vec<String>,
 }
 
-#[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum Evidence {
     /// A read-only call succeeded (or failed) just now.
@@ -42,16 +42,16 @@ pub enum Evidence {
     Inferred,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Capability {
-    pub key: &'static str,
-    pub label: &'static str,
+    pub key: String,
+    pub label: String,
     pub available: bool,
     pub evidence: Evidence,
     pub detail: String,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ConnectionReport {
     pub account: AccountInfo,
     pub agent: AgentInfo,
@@ -185,8 +185,8 @@ pub async fn check_with(client: &Client) -> Result<ConnectionReport, Error> {
             ));
         }
         None => caps.push(Capability {
-            key: "read_conversations",
-            label: "Read conversations",
+            key: "read_conversations".into(),
+            label: "Read conversations".into(),
             available: tickets.is_ok(),
             evidence: Evidence::Inferred,
             detail: "no visible ticket to read a conversation from; follows from reading tickets"
@@ -225,8 +225,8 @@ pub async fn check_with(client: &Client) -> Result<ConnectionReport, Error> {
     ] {
         let available = can_work && (key != "update_ticket_fields" || fields.is_ok());
         caps.push(Capability {
-            key,
-            label,
+            key: key.into(),
+            label: label.into(),
             available,
             evidence: Evidence::Inferred,
             detail: if available {
@@ -237,8 +237,8 @@ pub async fn check_with(client: &Client) -> Result<ConnectionReport, Error> {
         });
     }
     caps.push(Capability {
-        key: "read_admin_settings",
-        label: "Read admin settings (agents, groups, roles)",
+        key: "read_admin_settings".into(),
+        label: "Read admin settings (agents, groups, roles)".into(),
         available: is_admin,
         evidence: Evidence::Probed,
         detail: if is_admin {
@@ -317,15 +317,15 @@ pub async fn check_with(client: &Client) -> Result<ConnectionReport, Error> {
 fn probe(key: &'static str, label: &'static str, r: &Result<(), &Error>, what: &str) -> Capability {
     match r {
         Ok(()) => Capability {
-            key,
-            label,
+            key: key.into(),
+            label: label.into(),
             available: true,
             evidence: Evidence::Probed,
             detail: what.to_string(),
         },
         Err(e) => Capability {
-            key,
-            label,
+            key: key.into(),
+            label: label.into(),
             available: false,
             evidence: Evidence::Probed,
             detail: e.to_string(),

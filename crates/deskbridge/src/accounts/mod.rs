@@ -1,0 +1,374 @@
+//! Organisations, their people and their sessions. Passwords are Argon2id PHC strings; sign-in is
+//! throttled per account and per client; an unknown user costs the same hash as a wrong password
+//! and gets the same answer. Sessions are random 256-bit tokens stored only as SHA-256 hashes, with
+//! idle and absolute timeouts, a fresh id at every sign-in and a server-side delete at sign-out.
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use secrecy::{ExposeSecret, SecretString};
+use sha2::{Digest, Sha256};
+
+use crate::store::{Store, StoreError, now};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    #[error("that email or password is not right")]
+    InvalidLogin,
+    #[error("too many failed sign-ins; wait a few minutes and try again")]
+    Throttled,
+    #[error("{0}")]
+    WeakPassword(&'static str),
+    #[error("an account with that email already exists")]
+    EmailTaken,
+    #[error("enter a valid email address")]
+    BadEmail,
+    #[error("no such user")]
+    NoSuchUser,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<sqlx::Error> for AccountError {
+    fn from(e: sqlx::Error) -> Self {
+        AccountError::Store(StoreError::Query(e))
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// Manages integrations.
+    Admin,
+    /// Can view.
+    Member,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Member => "member",
+        }
+    }
+
+    fn parse(s: &str) -> Role {
+        if s == "admin" {
+            Role::Admin
+        } else {
+            Role::Member
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct User {
+    pub id: i64,
+    pub org_id: i64,
+    pub org_name: String,
+    pub email: String,
+    pub role: Role,
+}
+
+fn hasher() -> Argon2<'static> {
+    // OWASP's minimum for Argon2id: 19 MiB, 2 passes, 1 lane.
+    Argon2::new(
+        Algorithm::Argon2id,
+        Version::V0x13,
+        Params::new(19 * 1024, 2, 1, None).expect("valid Argon2 parameters"),
+    )
+}
+
+const COMMON: &[&str] = &[
+    "password",
+    "password123",
+    "123456789012",
+    "qwertyuiopas",
+    "letmeinletmein",
+    "administrator",
+    "changeme1234",
+    "welcome12345",
+];
+
+pub fn check_password_strength(p: &str) -> Result<(), AccountError> {
+    if p.chars().count() < 12 {
+        return Err(AccountError::WeakPassword("use at least 12 characters"));
+    }
+    if COMMON.iter().any(|c| c.eq_ignore_ascii_case(p)) {
+        return Err(AccountError::WeakPassword("that password is too common"));
+    }
+    Ok(())
+}
+
+pub fn hash_password(p: &str) -> String {
+    let mut salt = [0u8; 16];
+    getrandom::fill(&mut salt).expect("the OS random number generator");
+    let salt = SaltString::encode_b64(&salt).expect("16 bytes of salt");
+    hasher()
+        .hash_password(p.as_bytes(), &salt)
+        .expect("Argon2 hashing")
+        .to_string()
+}
+
+fn verify_password(p: &str, phc: &str) -> bool {
+    PasswordHash::new(phc).is_ok_and(|h| hasher().verify_password(p.as_bytes(), &h).is_ok())
+}
+
+/// A hash to verify against when the user does not exist, so both answers take as long.
+fn dummy_hash() -> &'static str {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DUMMY.get_or_init(|| hash_password("not a real password, only for timing"))
+}
+
+pub fn random_token() -> String {
+    let mut b = [0u8; 32];
+    getrandom::fill(&mut b).expect("the OS random number generator");
+    B64.encode(b)
+}
+
+pub fn token_hash(token: &str) -> String {
+    hex(&Sha256::digest(token.as_bytes()))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn valid_email(e: &str) -> bool {
+    let Some((local, domain)) = e.rsplit_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && domain.contains('.')
+        && e.len() <= 254
+        && !e.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
+pub async fn create_org(store: &Store, name: &str) -> Result<i64, AccountError> {
+    let (id,): (i64,) =
+        sqlx::query_as("INSERT INTO organisations (name, created_at) VALUES ($1, $2) RETURNING id")
+            .bind(name)
+            .bind(now())
+            .fetch_one(&store.pool)
+            .await?;
+    Ok(id)
+}
+
+pub async fn create_user(
+    store: &Store,
+    org_id: i64,
+    email: &str,
+    password: &str,
+    role: Role,
+) -> Result<i64, AccountError> {
+    let email = email.trim().to_ascii_lowercase();
+    if !valid_email(&email) {
+        return Err(AccountError::BadEmail);
+    }
+    check_password_strength(password)?;
+    let hash = hash_password(password);
+    let r: Result<(i64,), sqlx::Error> = sqlx::query_as("INSERT INTO users (org_id, email, password_hash, role, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id").bind(org_id).bind(&email).bind(hash).bind(role.as_str()).bind(now()).fetch_one(&store.pool).await;
+    match r {
+        Ok((id,)) => Ok(id),
+        Err(sqlx::Error::Database(d)) if d.is_unique_violation() => Err(AccountError::EmailTaken),
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn set_password(store: &Store, email: &str, password: &str) -> Result<(), AccountError> {
+    check_password_strength(password)?;
+    let email = email.trim().to_ascii_lowercase();
+    let mut tx = store.pool.begin().await?;
+    let row: Option<(i64,)> = sqlx::query_as("SELECT id FROM users WHERE email = $1")
+        .bind(&email)
+        .fetch_optional(&mut *tx)
+        .await?;
+    let (id,) = row.ok_or(AccountError::NoSuchUser)?;
+    sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+        .bind(hash_password(password))
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    // A new password ends every session of that user.
+    sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+type UserRow = (i64, i64, String, String, String, String, i64);
+
+const USER_SELECT: &str = "SELECT u.id, u.org_id, o.name, u.email, u.role, u.password_hash, u.disabled FROM users u JOIN organisations o ON o.id = u.org_id";
+
+fn to_user(r: UserRow) -> User {
+    User {
+        id: r.0,
+        org_id: r.1,
+        org_name: r.2,
+        email: r.3,
+        role: Role::parse(&r.4),
+    }
+}
+
+/// Checks a sign-in. Unknown users and wrong passwords look and take the same.
+pub async fn authenticate(
+    store: &Store,
+    email: &str,
+    password: &str,
+    client: &str,
+    max_failures: u32,
+    window_secs: u64,
+) -> Result<User, AccountError> {
+    let email = email.trim().to_ascii_lowercase();
+    let since = now() - window_secs as i64;
+    let subjects = [format!("user:{email}"), format!("client:{client}")];
+    for s in &subjects {
+        let (n,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM login_failures WHERE subject = $1 AND at >= $2")
+                .bind(s)
+                .bind(since)
+                .fetch_one(&store.pool)
+                .await?;
+        if n >= max_failures as i64 {
+            return Err(AccountError::Throttled);
+        }
+    }
+    let row: Option<UserRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{USER_SELECT} WHERE u.email = $1"
+    )))
+    .bind(&email)
+    .fetch_optional(&store.pool)
+    .await?;
+    let hash = row
+        .as_ref()
+        .map(|r| r.5.clone())
+        .unwrap_or_else(|| dummy_hash().to_string());
+    let pw = password.to_string();
+    let ok = tokio::task::spawn_blocking(move || verify_password(&pw, &hash))
+        .await
+        .unwrap_or(false);
+    match row {
+        Some(r) if ok && r.6 == 0 => Ok(to_user(r)),
+        _ => {
+            for s in &subjects {
+                sqlx::query("INSERT INTO login_failures (subject, at) VALUES ($1, $2)")
+                    .bind(s)
+                    .bind(now())
+                    .execute(&store.pool)
+                    .await?;
+            }
+            Err(AccountError::InvalidLogin)
+        }
+    }
+}
+
+/// A new session: the raw token goes into the cookie, only its hash into the database.
+pub struct NewSession {
+    pub token: SecretString,
+    pub csrf: String,
+}
+
+pub async fn start_session(store: &Store, user_id: i64) -> Result<NewSession, AccountError> {
+    let token = random_token();
+    let csrf = random_token();
+    let t = now();
+    sqlx::query("INSERT INTO sessions (id_hash, user_id, csrf_token, created_at, last_seen_at) VALUES ($1, $2, $3, $4, $5)").bind(token_hash(&token)).bind(user_id).bind(&csrf).bind(t).bind(t).execute(&store.pool).await?;
+    Ok(NewSession {
+        token: SecretString::from(token),
+        csrf,
+    })
+}
+
+#[derive(Clone, Debug)]
+pub struct Session {
+    pub id_hash: String,
+    pub user: User,
+    pub csrf: String,
+}
+
+/// Resolves a session cookie, enforcing the timeouts (an expired session is deleted).
+pub async fn session(
+    store: &Store,
+    token: &str,
+    idle_secs: u64,
+    absolute_secs: u64,
+) -> Result<Option<Session>, AccountError> {
+    let id_hash = token_hash(token);
+    let row: Option<(i64, String, i64, i64)> = sqlx::query_as(
+        "SELECT user_id, csrf_token, created_at, last_seen_at FROM sessions WHERE id_hash = $1",
+    )
+    .bind(&id_hash)
+    .fetch_optional(&store.pool)
+    .await?;
+    let Some((user_id, csrf, created, seen)) = row else {
+        return Ok(None);
+    };
+    let t = now();
+    if t - seen > idle_secs as i64 || t - created > absolute_secs as i64 {
+        sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
+            .bind(&id_hash)
+            .execute(&store.pool)
+            .await?;
+        return Ok(None);
+    }
+    let user: Option<UserRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{USER_SELECT} WHERE u.id = $1"
+    )))
+    .bind(user_id)
+    .fetch_optional(&store.pool)
+    .await?;
+    let Some(user) = user.filter(|u| u.6 == 0) else {
+        return Ok(None);
+    };
+    if t - seen >= 30 {
+        sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id_hash = $2")
+            .bind(t)
+            .bind(&id_hash)
+            .execute(&store.pool)
+            .await?;
+    }
+    Ok(Some(Session {
+        id_hash,
+        user: to_user(user),
+        csrf,
+    }))
+}
+
+pub async fn end_session(store: &Store, id_hash: &str) -> Result<(), AccountError> {
+    sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
+        .bind(id_hash)
+        .execute(&store.pool)
+        .await?;
+    Ok(())
+}
+
+pub fn expose(token: &SecretString) -> &str {
+    token.expose_secret()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hashes_are_argon2id_with_owasp_parameters_and_unique_salts() {
+        let a = hash_password("correct horse battery staple");
+        let b = hash_password("correct horse battery staple");
+        assert!(a.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{a}");
+        assert_ne!(a, b);
+        assert!(verify_password("correct horse battery staple", &a));
+        assert!(!verify_password("correct horse battery stapl", &a));
+        let long: String = "ünïcødé-".repeat(10);
+        assert!(verify_password(&long, &hash_password(&long)));
+    }
+
+    #[test]
+    fn weak_passwords_are_refused() {
+        assert!(check_password_strength("short").is_err());
+        assert!(check_password_strength("password123").is_err());
+        assert!(check_password_strength("changeme1234").is_err());
+        assert!(check_password_strength("a sensible passphrase").is_ok());
+    }
+}

@@ -1,0 +1,94 @@
+//! Startup: `App::build(config)` opens and migrates the database, verifies the master keys (fail
+//! closed), binds the listener and returns the port and a run future; `main` and tests share it.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+
+use crate::config::Config;
+use crate::store::Store;
+use crate::vault::{MasterKeys, Vault};
+
+pub struct AppState {
+    pub config: Config,
+    pub store: Store,
+    pub vault: Vault,
+    pub freshdesk: freshdesk::ClientConfig,
+}
+
+pub struct App {
+    listener: TcpListener,
+    pub state: Arc<AppState>,
+}
+
+/// The Freshdesk client settings the config asks for (emulator routing only when configured).
+pub fn freshdesk_config(cfg: &Config) -> anyhow::Result<freshdesk::ClientConfig> {
+    let emulator = match &cfg.freshdesk.emulator_base_url {
+        None => None,
+        Some(url) => {
+            let ca_pem = match &cfg.freshdesk.emulator_ca_file {
+                Some(p) => Some(std::fs::read_to_string(p).with_context(|| {
+                    format!("reading freshdesk.emulator_ca_file {}", p.display())
+                })?),
+                None => None,
+            };
+            Some(freshdesk::EmulatorRouting {
+                base_url: url
+                    .parse()
+                    .with_context(|| format!("freshdesk.emulator_base_url {url:?} is not a URL"))?,
+                ca_pem,
+            })
+        }
+    };
+    Ok(freshdesk::ClientConfig {
+        budget_share: cfg.freshdesk.budget_share,
+        emulator,
+        ..freshdesk::ClientConfig::default()
+    })
+}
+
+/// Opens the store and checks the vault: the part of startup every command needs.
+pub async fn open(config: &Config) -> anyhow::Result<(Store, Vault)> {
+    let keys = MasterKeys::parse(config.vault.master_keys.as_ref())?;
+    let store = Store::connect(&config.database.url, config.database.max_connections)
+        .await
+        .context("opening the database named by database.url")?;
+    let vault = Vault::new(keys);
+    vault.verify(&store).await?;
+    Ok((store, vault))
+}
+
+impl App {
+    pub async fn build(config: Config) -> anyhow::Result<App> {
+        let (store, vault) = open(&config).await?;
+        let freshdesk = freshdesk_config(&config)?;
+        let listener = TcpListener::bind(config.server.listen)
+            .await
+            .with_context(|| format!("binding server.listen {}", config.server.listen))?;
+        Ok(App {
+            listener,
+            state: Arc::new(AppState {
+                config,
+                store,
+                vault,
+                freshdesk,
+            }),
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    pub async fn run(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let router = crate::web::router(self.state.clone());
+        axum::serve(self.listener, router)
+            .with_graceful_shutdown(shutdown)
+            .await
+            .context("serving HTTP")
+    }
+}

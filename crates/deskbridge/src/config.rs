@@ -1,0 +1,316 @@
+//! The one typed configuration. Defaults in code, then an optional TOML file, then `DESKBRIDGE_*`
+//! environment variables (`__` separates sections: `DESKBRIDGE_DATABASE__URL`), and for any key a
+//! `_FILE` variant that reads the value from a file (`DESKBRIDGE_VAULT__MASTER_KEYS_FILE`). Every key
+//! is documented in `config.example.toml`. A bad value fails at startup with a message that says
+//! how to fix it; secrets stay in `secrecy` types.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use secrecy::SecretString;
+use serde::Deserialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read the config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the config is invalid: {0}")]
+    Invalid(String),
+    #[error("{var} names the file {path}, which cannot be read: {source}")]
+    SecretFile {
+        var: String,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address the dashboard listens on.
+    pub listen: SocketAddr,
+    /// Mark the session cookie `Secure` and use the `__Host-` prefix. Turn off only for plain-HTTP
+    /// development on a non-localhost address.
+    pub secure_cookies: bool,
+    /// Seconds of inactivity after which a session ends.
+    pub session_idle_secs: u64,
+    /// Seconds after sign-in after which a session ends regardless of activity.
+    pub session_absolute_secs: u64,
+    /// Failed sign-ins per account (and per client address) allowed in `login_window_secs`.
+    pub login_max_failures: u32,
+    pub login_window_secs: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            secure_cookies: true,
+            session_idle_secs: 30 * 60,
+            session_absolute_secs: 12 * 3600,
+            login_max_failures: 5,
+            login_window_secs: 15 * 60,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// `sqlite://path/to/deskbridge.db` (created if missing) or `postgres://user@host/db`.
+    pub url: SecretString,
+    pub max_connections: u32,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        DatabaseConfig {
+            url: SecretString::from("sqlite://deskbridge.db".to_string()),
+            max_connections: 8,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct VaultConfig {
+    /// Versioned master keys, `1:<base64 of 32 bytes>,2:<…>`. The highest version encrypts new
+    /// secrets; older versions only decrypt until `deskbridge vault rewrap` has moved every row.
+    /// Generate one with `deskbridge vault rotate`. Required: there is no plaintext mode.
+    pub master_keys: Option<SecretString>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FreshdeskConfig {
+    /// Share of each Freshdesk account's rate budget deskbridge may use (0.05 to 1.0).
+    pub budget_share: f64,
+    /// Development only: send every Freshdesk domain to this emulator URL (`https://127.0.0.1:PORT`).
+    pub emulator_base_url: Option<String>,
+    /// The emulator's CA certificate (PEM file), trusted only with `emulator_base_url`.
+    pub emulator_ca_file: Option<PathBuf>,
+}
+
+impl Default for FreshdeskConfig {
+    fn default() -> Self {
+        FreshdeskConfig {
+            budget_share: 0.5,
+            emulator_base_url: None,
+            emulator_ca_file: None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub database: DatabaseConfig,
+    pub vault: VaultConfig,
+    pub freshdesk: FreshdeskConfig,
+}
+
+const PREFIX: &str = "DESKBRIDGE_";
+
+impl Config {
+    /// Loads defaults, then `file` (if any), then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        Self::load_from(file, std::env::vars().collect())
+    }
+
+    /// As [`Config::load`], with the environment given explicitly (tests).
+    pub fn load_from(
+        file: Option<&Path>,
+        env: Vec<(String, String)>,
+    ) -> Result<Config, ConfigError> {
+        let mut tree = toml::Table::new();
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: path.to_path_buf(),
+                source,
+            })?;
+            tree = text
+                .parse::<toml::Table>()
+                .map_err(|e| ConfigError::Invalid(format!("{}: {e}", path.display())))?;
+        }
+        for (name, value) in env {
+            let Some(rest) = name.strip_prefix(PREFIX) else {
+                continue;
+            };
+            let (rest, value) = match rest.strip_suffix("_FILE") {
+                Some(r) => {
+                    let path = PathBuf::from(&value);
+                    let v = std::fs::read_to_string(&path).map_err(|source| {
+                        ConfigError::SecretFile {
+                            var: name.clone(),
+                            path,
+                            source,
+                        }
+                    })?;
+                    (r.to_string(), v.trim_end_matches(['\n', '\r']).to_string())
+                }
+                None => (rest.to_string(), value),
+            };
+            let parts: Vec<String> = rest.split("__").map(|p| p.to_ascii_lowercase()).collect();
+            if parts.len() != 2 || parts.iter().any(String::is_empty) {
+                tracing::warn!(variable = %name, "ignoring an environment variable that names no config key (use DESKBRIDGE_SECTION__KEY)");
+                continue;
+            }
+            let section = tree
+                .entry(parts[0].clone())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            let toml::Value::Table(section) = section else {
+                return Err(ConfigError::Invalid(format!(
+                    "{} is not a section",
+                    parts[0]
+                )));
+            };
+            section.insert(parts[1].clone(), env_value(&value));
+        }
+        let cfg: Config = toml::Value::Table(tree)
+            .try_into()
+            .map_err(|e: toml::de::Error| {
+                ConfigError::Invalid(e.message().to_string() + &location(&e))
+            })?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if !(0.05..=1.0).contains(&self.freshdesk.budget_share) {
+            return Err(ConfigError::Invalid(
+                "freshdesk.budget_share must be between 0.05 and 1.0".into(),
+            ));
+        }
+        if self.server.session_idle_secs == 0
+            || self.server.session_absolute_secs < self.server.session_idle_secs
+        {
+            return Err(ConfigError::Invalid("server.session_idle_secs must be positive and not longer than server.session_absolute_secs".into()));
+        }
+        if self.freshdesk.emulator_base_url.is_some() != self.freshdesk.emulator_ca_file.is_some()
+            && self
+                .freshdesk
+                .emulator_base_url
+                .as_deref()
+                .is_some_and(|u| u.starts_with("https"))
+        {
+            return Err(ConfigError::Invalid(
+                "freshdesk.emulator_base_url over https needs freshdesk.emulator_ca_file".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn session_idle(&self) -> Duration {
+        Duration::from_secs(self.server.session_idle_secs)
+    }
+
+    pub fn session_absolute(&self) -> Duration {
+        Duration::from_secs(self.server.session_absolute_secs)
+    }
+}
+
+fn location(e: &toml::de::Error) -> String {
+    e.span().map(|_| String::new()).unwrap_or_default()
+}
+
+/// Environment values are typed the way TOML would read them, falling back to a string.
+fn env_value(v: &str) -> toml::Value {
+    if let Ok(b) = v.parse::<bool>() {
+        return toml::Value::Boolean(b);
+    }
+    if let Ok(i) = v.parse::<i64>() {
+        return toml::Value::Integer(i);
+    }
+    if let Ok(f) = v.parse::<f64>()
+        && v.contains('.')
+    {
+        return toml::Value::Float(f);
+    }
+    toml::Value::String(v.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use secrecy::ExposeSecret;
+
+    use super::*;
+
+    #[test]
+    fn defaults_then_file_then_environment_win_in_that_order() {
+        let dir = std::env::temp_dir().join(format!("deskbridge-config-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("config.toml");
+        std::fs::write(&file, "[server]\nlisten = \"127.0.0.1:9000\"\nsession_idle_secs = 60\n[freshdesk]\nbudget_share = 0.3\n").unwrap();
+        let secret = dir.join("keys");
+        std::fs::write(&secret, "1:abc\n").unwrap();
+        let env = vec![
+            (
+                "DESKBRIDGE_SERVER__LISTEN".to_string(),
+                "127.0.0.1:9001".to_string(),
+            ),
+            (
+                "DESKBRIDGE_VAULT__MASTER_KEYS_FILE".to_string(),
+                secret.display().to_string(),
+            ),
+            ("UNRELATED".to_string(), "x".to_string()),
+        ];
+        let cfg = Config::load_from(Some(&file), env).unwrap();
+        assert_eq!(cfg.server.listen.port(), 9001);
+        assert_eq!(cfg.server.session_idle_secs, 60);
+        assert_eq!(cfg.server.session_absolute_secs, 12 * 3600);
+        assert!((cfg.freshdesk.budget_share - 0.3).abs() < 1e-9);
+        assert_eq!(cfg.vault.master_keys.unwrap().expose_secret(), "1:abc");
+    }
+
+    #[test]
+    fn a_misconfiguration_says_what_to_fix() {
+        let err = Config::load_from(
+            None,
+            vec![("DESKBRIDGE_FRESHDESK__BUDGET_SHARE".into(), "2.0".into())],
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("budget_share must be between"),
+            "{err}"
+        );
+        let err = Config::load_from(
+            None,
+            vec![("DESKBRIDGE_SERVER__LISTEN".into(), "nowhere".into())],
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("invalid"), "{err}");
+        let err = Config::load_from(
+            None,
+            vec![("DESKBRIDGE_SERVER__COLOUR".into(), "red".into())],
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("colour"), "{err}");
+        let err = Config::load_from(
+            None,
+            vec![(
+                "DESKBRIDGE_VAULT__MASTER_KEYS_FILE".into(),
+                "/nonexistent/keys".into(),
+            )],
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("/nonexistent/keys"), "{err}");
+    }
+
+    #[test]
+    fn secrets_do_not_show_in_debug_output() {
+        let cfg = Config::load_from(
+            None,
+            vec![(
+                "DESKBRIDGE_VAULT__MASTER_KEYS".into(),
+                "1:CANARY-master".into(),
+            )],
+        )
+        .unwrap();
+        assert!(!format!("{cfg:?}").contains("CANARY"));
+    }
+}

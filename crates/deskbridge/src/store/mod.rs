@@ -1,0 +1,109 @@
+//! The database handle: one sqlx `Any` pool over SQLite (the default; WAL and a busy timeout) or
+//! PostgreSQL (picked by the URL), with embedded migrations per engine run at startup. Queries use
+//! `$1`-style parameters, which both engines accept, and store times as unix seconds. Each
+//! capability keeps its own SQL; only engine plumbing lives here.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use sqlx::AnyPool;
+use sqlx::any::{AnyPoolOptions, install_default_drivers};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database.url must start with sqlite:// or postgres://")]
+    UnknownEngine,
+    #[error("cannot open the database")]
+    Connect(#[source] sqlx::Error),
+    #[error("cannot apply the database migrations")]
+    Migrate(#[source] sqlx::migrate::MigrateError),
+    #[error("database error")]
+    Query(#[from] sqlx::Error),
+}
+
+#[derive(Clone, Debug)]
+pub struct Store {
+    pub pool: AnyPool,
+    pub engine: Engine,
+}
+
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+impl Store {
+    pub async fn connect(url: &SecretString, max_connections: u32) -> Result<Store, StoreError> {
+        install_default_drivers();
+        let raw = url.expose_secret();
+        let engine = if raw.starts_with("sqlite:") {
+            Engine::Sqlite
+        } else if raw.starts_with("postgres:") || raw.starts_with("postgresql:") {
+            Engine::Postgres
+        } else {
+            return Err(StoreError::UnknownEngine);
+        };
+        let pool = match engine {
+            Engine::Sqlite => {
+                // Create the file if needed, then let the Any pool open it with our pragmas.
+                let opts = sqlx::sqlite::SqliteConnectOptions::from_str(raw)
+                    .map_err(StoreError::Connect)?
+                    .create_if_missing(true)
+                    .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+                    .busy_timeout(Duration::from_secs(5))
+                    .foreign_keys(true);
+                drop(
+                    sqlx::sqlite::SqlitePool::connect_with(opts)
+                        .await
+                        .map_err(StoreError::Connect)?,
+                );
+                AnyPoolOptions::new()
+                    .max_connections(max_connections)
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            sqlx::query("PRAGMA busy_timeout = 5000")
+                                .execute(&mut *conn)
+                                .await?;
+                            sqlx::query("PRAGMA foreign_keys = ON")
+                                .execute(&mut *conn)
+                                .await?;
+                            Ok(())
+                        })
+                    })
+                    .connect(raw)
+                    .await
+                    .map_err(StoreError::Connect)?
+            }
+            Engine::Postgres => AnyPoolOptions::new()
+                .max_connections(max_connections)
+                .connect(raw)
+                .await
+                .map_err(StoreError::Connect)?,
+        };
+        let store = Store { pool, engine };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        match self.engine {
+            Engine::Sqlite => sqlx::migrate!("migrations/sqlite")
+                .run(&self.pool)
+                .await
+                .map_err(StoreError::Migrate),
+            Engine::Postgres => sqlx::migrate!("migrations/postgres")
+                .run(&self.pool)
+                .await
+                .map_err(StoreError::Migrate),
+        }
+    }
+}

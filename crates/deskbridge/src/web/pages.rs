@@ -1,0 +1,646 @@
+//! Page and API handlers: sign-in, dashboard, Settings › Integrations with the Freshdesk side
+//! panel (its own URL, so it works without JavaScript), the integration page with re-authorize and
+//! disconnect, the setup guide, and `/api/v1` with the same powers.
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::extract::{Form, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{Authenticated, Error, cookie_name};
+use crate::accounts::{self, AccountError, User};
+use crate::app::AppState;
+use crate::audit;
+use crate::connections::{self, ConnectError, Integration};
+
+type S = State<Arc<AppState>>;
+
+pub fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/dashboard") }))
+        .route("/login", get(login_page).post(login))
+        .route("/logout", post(logout))
+        .route("/dashboard", get(dashboard))
+        .route("/settings/integrations", get(integrations))
+        .route(
+            "/settings/integrations/freshdesk/connect",
+            get(panel).post(connect),
+        )
+        .route("/settings/integrations/{id}", get(integration))
+        .route("/settings/integrations/{id}/disconnect", post(disconnect))
+        .route("/settings/integrations/{id}/reauthorize", post(reauthorize))
+        .route("/guide/freshdesk", get(guide))
+        .route("/static/app.css", get(css))
+        .route("/api/v1/integrations", get(api_list).post(api_connect))
+        .route(
+            "/api/v1/integrations/{id}",
+            get(api_get).delete(api_disconnect),
+        )
+        .route("/healthz", get(|| async { "ok" }))
+}
+
+fn render<T: Template>(t: &T) -> Result<Html<String>, Error> {
+    t.render()
+        .map(Html)
+        .map_err(|e| Error::Internal(format!("template: {e}")))
+}
+
+fn when(t: i64) -> String {
+    chrono::DateTime::from_timestamp(t, 0)
+        .map(|d| d.format("%Y-%m-%d %H:%M UTC").to_string())
+        .unwrap_or_default()
+}
+
+async fn css() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../../static/app.css"),
+    )
+        .into_response()
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    user: Option<User>,
+    csrf: String,
+    error: Option<String>,
+    email: String,
+}
+
+async fn login_page() -> Result<Html<String>, Error> {
+    render(&LoginPage {
+        user: None,
+        csrf: String::new(),
+        error: None,
+        email: String::new(),
+    })
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    email: String,
+    password: String,
+}
+
+fn client_of(headers: &HeaderMap) -> String {
+    headers
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .unwrap_or("direct")
+        .trim()
+        .to_string()
+}
+
+async fn login(
+    State(state): S,
+    headers: HeaderMap,
+    Form(f): Form<LoginForm>,
+) -> Result<Response, Error> {
+    let cfg = &state.config.server;
+    match accounts::authenticate(
+        &state.store,
+        &f.email,
+        &f.password,
+        &client_of(&headers),
+        cfg.login_max_failures,
+        cfg.login_window_secs,
+    )
+    .await
+    {
+        Ok(user) => {
+            let s = accounts::start_session(&state.store, user.id)
+                .await
+                .map_err(|e| Error::Internal(e.to_string()))?;
+            audit::record(&state.store, Some(user.org_id), &user.email, "sign_in", "").await;
+            let secure = if cfg.secure_cookies { "; Secure" } else { "" };
+            let cookie = format!(
+                "{}={}; Path=/; HttpOnly; SameSite=Lax{secure}",
+                cookie_name(cfg.secure_cookies),
+                accounts::expose(&s.token)
+            );
+            let mut res = Redirect::to("/dashboard").into_response();
+            res.headers_mut().insert(
+                header::SET_COOKIE,
+                HeaderValue::from_str(&cookie).map_err(|e| Error::Internal(e.to_string()))?,
+            );
+            Ok(res)
+        }
+        Err(e @ (AccountError::InvalidLogin | AccountError::Throttled)) => {
+            audit::record(
+                &state.store,
+                None,
+                &f.email,
+                "sign_in_failed",
+                &e.to_string(),
+            )
+            .await;
+            let page = render(&LoginPage {
+                user: None,
+                csrf: String::new(),
+                error: Some(e.to_string()),
+                email: f.email.clone(),
+            })?;
+            let status = if matches!(e, AccountError::Throttled) {
+                StatusCode::TOO_MANY_REQUESTS
+            } else {
+                StatusCode::UNAUTHORIZED
+            };
+            Ok((status, page).into_response())
+        }
+        Err(e) => Err(Error::Internal(e.to_string())),
+    }
+}
+
+async fn logout(State(state): S, Authenticated(s): Authenticated) -> Result<Response, Error> {
+    accounts::end_session(&state.store, &s.id_hash)
+        .await
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    let cfg = &state.config.server;
+    let secure = if cfg.secure_cookies { "; Secure" } else { "" };
+    let cookie = format!(
+        "{}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}",
+        cookie_name(cfg.secure_cookies)
+    );
+    let mut res = Redirect::to("/login").into_response();
+    res.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_str(&cookie).map_err(|e| Error::Internal(e.to_string()))?,
+    );
+    Ok(res)
+}
+
+#[derive(Template)]
+#[template(path = "dashboard.html")]
+struct DashboardPage {
+    user: Option<User>,
+    csrf: String,
+    org_name: String,
+    connected: usize,
+    audit: Vec<AuditView>,
+}
+
+struct AuditView {
+    at: String,
+    actor: String,
+    action: String,
+    detail: String,
+}
+
+async fn dashboard(
+    State(state): S,
+    Authenticated(s): Authenticated,
+) -> Result<Html<String>, Error> {
+    let list = connections::list(&state.store, s.user.org_id)
+        .await
+        .map_err(internal)?;
+    let audit = audit::recent(&state.store, s.user.org_id, 10)
+        .await
+        .into_iter()
+        .map(|e| AuditView {
+            at: when(e.at),
+            actor: e.actor,
+            action: e.action,
+            detail: e.detail,
+        })
+        .collect();
+    render(&DashboardPage {
+        org_name: s.user.org_name.clone(),
+        user: Some(s.user),
+        csrf: s.csrf,
+        connected: list.len(),
+        audit,
+    })
+}
+
+fn internal<E: std::fmt::Display>(e: E) -> Error {
+    Error::Internal(e.to_string())
+}
+
+struct ActiveView {
+    id: i64,
+    domain: String,
+    status: String,
+    status_label: &'static str,
+    agent_email: String,
+    last_checked: String,
+}
+
+#[derive(Template)]
+#[template(path = "integrations.html")]
+struct IntegrationsPage {
+    user: Option<User>,
+    csrf: String,
+    active: Vec<ActiveView>,
+    panel: bool,
+    error: Option<String>,
+    domain: String,
+}
+
+async fn integrations_page(
+    state: &AppState,
+    s: &accounts::Session,
+    panel: bool,
+    error: Option<String>,
+    domain: String,
+) -> Result<Html<String>, Error> {
+    let list = connections::list(&state.store, s.user.org_id)
+        .await
+        .map_err(internal)?;
+    let active = list
+        .into_iter()
+        .map(|i| ActiveView {
+            id: i.id,
+            status_label: connections::status_label(&i.status),
+            status: i.status,
+            domain: i.domain,
+            agent_email: i.agent_email,
+            last_checked: when(i.last_checked_at),
+        })
+        .collect();
+    render(&IntegrationsPage {
+        user: Some(s.user.clone()),
+        csrf: s.csrf.clone(),
+        active,
+        panel,
+        error,
+        domain,
+    })
+}
+
+async fn integrations(
+    State(state): S,
+    Authenticated(s): Authenticated,
+) -> Result<Html<String>, Error> {
+    integrations_page(&state, &s, false, None, String::new()).await
+}
+
+async fn panel(State(state): S, Authenticated(s): Authenticated) -> Result<Response, Error> {
+    if s.user.role != accounts::Role::Admin {
+        return Err(Error::Forbidden("only admins can connect integrations"));
+    }
+    Ok(integrations_page(&state, &s, true, None, String::new())
+        .await?
+        .into_response())
+}
+
+#[derive(Deserialize)]
+struct ConnectForm {
+    domain: String,
+    api_key: String,
+}
+
+fn connect_message(e: &ConnectError) -> Option<String> {
+    match e {
+        ConnectError::Vault(_) | ConnectError::Store(_) => None,
+        other => Some(other.to_string()),
+    }
+}
+
+async fn connect(
+    State(state): S,
+    Authenticated(s): Authenticated,
+    Form(f): Form<ConnectForm>,
+) -> Result<Response, Error> {
+    match connections::connect(
+        &state.store,
+        &state.vault,
+        &state.freshdesk,
+        &s.user,
+        &f.domain,
+        &f.api_key,
+    )
+    .await
+    {
+        Ok((i, _)) => Ok(
+            Redirect::to(&format!("/settings/integrations/{}?connected=1", i.id)).into_response(),
+        ),
+        Err(ConnectError::Forbidden) => {
+            Err(Error::Forbidden("only admins can connect integrations"))
+        }
+        Err(e) => match connect_message(&e) {
+            // The key is never echoed back: the field is re-rendered empty.
+            Some(msg) => Ok((
+                StatusCode::UNPROCESSABLE_ENTITY,
+                integrations_page(&state, &s, true, Some(msg), f.domain.clone()).await?,
+            )
+                .into_response()),
+            None => Err(internal(e)),
+        },
+    }
+}
+
+#[derive(Template)]
+#[template(path = "integration.html")]
+struct IntegrationPage {
+    user: Option<User>,
+    csrf: String,
+    i: ActiveView2,
+    roles: String,
+    scope: String,
+    groups: String,
+    tickets: String,
+    plan: String,
+    last_checked: String,
+    warnings: Vec<String>,
+    capabilities: Vec<(String, bool, String)>,
+    is_admin: bool,
+    notice: Option<String>,
+    error: Option<String>,
+    confirm_other: bool,
+}
+
+struct ActiveView2 {
+    id: i64,
+    domain: String,
+    status: String,
+    status_label: &'static str,
+    agent_name: String,
+    agent_email: String,
+    key_fingerprint: String,
+}
+
+fn integration_view(
+    s: &accounts::Session,
+    i: Integration,
+    notice: Option<String>,
+    error: Option<String>,
+    confirm_other: bool,
+) -> IntegrationPage {
+    let report = i.report.clone();
+    let (roles, scope, groups, tickets, plan, warnings, capabilities) = match &report {
+        Some(r) => (
+            if r.agent.roles.is_empty() {
+                "unknown".into()
+            } else {
+                r.agent.roles.join(", ")
+            },
+            r.agent.ticket_scope.clone(),
+            if r.agent.groups.is_empty() {
+                "none".into()
+            } else {
+                r.agent.groups.join(", ")
+            },
+            r.visible_tickets
+                .map(|n| n.to_string())
+                .unwrap_or_else(|| "unknown".into()),
+            match r.account.rate_limit_per_minute {
+                Some(n) => format!("{} · {n} calls a minute", r.account.plan),
+                None => r.account.plan.clone(),
+            },
+            r.warnings.clone(),
+            r.capabilities
+                .iter()
+                .map(|c| (c.label.clone(), c.available, c.detail.clone()))
+                .collect(),
+        ),
+        None => (
+            "unknown".into(),
+            "unknown".into(),
+            "unknown".into(),
+            "unknown".into(),
+            "unknown".into(),
+            vec![],
+            vec![],
+        ),
+    };
+    IntegrationPage {
+        user: Some(s.user.clone()),
+        csrf: s.csrf.clone(),
+        last_checked: when(i.last_checked_at),
+        i: ActiveView2 {
+            id: i.id,
+            status_label: connections::status_label(&i.status),
+            status: i.status,
+            domain: i.domain,
+            agent_name: i.agent_name,
+            agent_email: i.agent_email,
+            key_fingerprint: i.key_fingerprint,
+        },
+        roles,
+        scope,
+        groups,
+        tickets,
+        plan,
+        warnings,
+        capabilities,
+        is_admin: s.user.role == accounts::Role::Admin,
+        notice,
+        error,
+        confirm_other,
+    }
+}
+
+#[derive(Deserialize)]
+struct Flags {
+    connected: Option<String>,
+    reauthorized: Option<String>,
+}
+
+async fn integration(
+    State(state): S,
+    Authenticated(s): Authenticated,
+    Path(id): Path<i64>,
+    Query(flags): Query<Flags>,
+) -> Result<Html<String>, Error> {
+    let i = connections::get(&state.store, s.user.org_id, id)
+        .await
+        .map_err(|e| match e {
+            ConnectError::NotFound => Error::NotFound,
+            e => internal(e),
+        })?;
+    let notice = if flags.connected.is_some() {
+        Some("Connected. deskbridge checked the key and saved it encrypted.".to_string())
+    } else if flags.reauthorized.is_some() {
+        Some("Re-authorized with the new key.".to_string())
+    } else {
+        None
+    };
+    render(&integration_view(&s, i, notice, None, false))
+}
+
+#[derive(Deserialize)]
+struct DisconnectForm {
+    confirm: Option<String>,
+}
+
+async fn disconnect(
+    State(state): S,
+    Authenticated(s): Authenticated,
+    Path(id): Path<i64>,
+    Form(f): Form<DisconnectForm>,
+) -> Result<Response, Error> {
+    if f.confirm.as_deref() != Some("yes") {
+        return Err(Error::BadRequest(
+            "tick the confirmation box to disconnect".into(),
+        ));
+    }
+    match connections::disconnect(&state.store, &s.user, id).await {
+        Ok(()) => Ok(Redirect::to("/settings/integrations").into_response()),
+        Err(ConnectError::NotFound) => Err(Error::NotFound),
+        Err(ConnectError::Forbidden) => {
+            Err(Error::Forbidden("only admins can disconnect integrations"))
+        }
+        Err(e) => Err(internal(e)),
+    }
+}
+
+#[derive(Deserialize)]
+struct ReauthForm {
+    api_key: String,
+    confirm_other_agent: Option<String>,
+}
+
+async fn reauthorize(
+    State(state): S,
+    Authenticated(s): Authenticated,
+    Path(id): Path<i64>,
+    Form(f): Form<ReauthForm>,
+) -> Result<Response, Error> {
+    let confirm = f.confirm_other_agent.as_deref() == Some("yes");
+    match connections::reauthorize(
+        &state.store,
+        &state.vault,
+        &state.freshdesk,
+        &s.user,
+        id,
+        &f.api_key,
+        confirm,
+    )
+    .await
+    {
+        Ok(_) => Ok(
+            Redirect::to(&format!("/settings/integrations/{id}?reauthorized=1")).into_response(),
+        ),
+        Err(ConnectError::NotFound) => Err(Error::NotFound),
+        Err(ConnectError::Forbidden) => Err(Error::Forbidden(
+            "only admins can re-authorize integrations",
+        )),
+        Err(e) => {
+            let Some(msg) = connect_message(&e) else {
+                return Err(internal(e));
+            };
+            let confirm_other = matches!(e, ConnectError::DifferentAgent { .. });
+            let i = connections::get(&state.store, s.user.org_id, id)
+                .await
+                .map_err(internal)?;
+            Ok((
+                StatusCode::UNPROCESSABLE_ENTITY,
+                render(&integration_view(&s, i, None, Some(msg), confirm_other))?,
+            )
+                .into_response())
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "guide.html")]
+struct GuidePage {
+    user: Option<User>,
+    csrf: String,
+}
+
+async fn guide(Authenticated(s): Authenticated) -> Result<Html<String>, Error> {
+    render(&GuidePage {
+        user: Some(s.user),
+        csrf: s.csrf,
+    })
+}
+
+fn api_view(i: &Integration) -> serde_json::Value {
+    json!({
+        "id": i.id,
+        "kind": "freshdesk",
+        "domain": i.domain,
+        "status": i.status,
+        "status_label": connections::status_label(&i.status),
+        "agent": {"id": i.agent_id, "name": i.agent_name, "email": i.agent_email},
+        "key_fingerprint": i.key_fingerprint,
+        "connected_at": when(i.connected_at),
+        "last_checked_at": when(i.last_checked_at),
+        "report": i.report,
+    })
+}
+
+fn api_error(status: StatusCode, message: String) -> Response {
+    (status, Json(json!({"error": message}))).into_response()
+}
+
+async fn api_list(State(state): S, Authenticated(s): Authenticated) -> Response {
+    match connections::list(&state.store, s.user.org_id).await {
+        Ok(list) => Json(json!({"integrations": list.iter().map(api_view).collect::<Vec<_>>()}))
+            .into_response(),
+        Err(e) => internal(e).into_response(),
+    }
+}
+
+async fn api_get(
+    State(state): S,
+    Authenticated(s): Authenticated,
+    Path(id): Path<i64>,
+) -> Response {
+    match connections::get(&state.store, s.user.org_id, id).await {
+        Ok(i) => Json(api_view(&i)).into_response(),
+        Err(ConnectError::NotFound) => api_error(StatusCode::NOT_FOUND, "not found".into()),
+        Err(e) => internal(e).into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+struct ApiConnect {
+    domain: String,
+    api_key: String,
+}
+
+async fn api_connect(
+    State(state): S,
+    Authenticated(s): Authenticated,
+    Json(b): Json<ApiConnect>,
+) -> Response {
+    match connections::connect(
+        &state.store,
+        &state.vault,
+        &state.freshdesk,
+        &s.user,
+        &b.domain,
+        &b.api_key,
+    )
+    .await
+    {
+        Ok((i, _)) => (StatusCode::CREATED, Json(api_view(&i))).into_response(),
+        Err(ConnectError::Forbidden) => api_error(
+            StatusCode::FORBIDDEN,
+            "only admins can connect integrations".into(),
+        ),
+        Err(e) => match connect_message(&e) {
+            Some(msg) => api_error(StatusCode::UNPROCESSABLE_ENTITY, msg),
+            None => internal(e).into_response(),
+        },
+    }
+}
+
+async fn api_disconnect(
+    State(state): S,
+    Authenticated(s): Authenticated,
+    Path(id): Path<i64>,
+) -> Response {
+    match connections::disconnect(&state.store, &s.user, id).await {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(ConnectError::NotFound) => api_error(StatusCode::NOT_FOUND, "not found".into()),
+        Err(ConnectError::Forbidden) => api_error(
+            StatusCode::FORBIDDEN,
+            "only admins can disconnect integrations".into(),
+        ),
+        Err(e) => internal(e).into_response(),
+    }
+}

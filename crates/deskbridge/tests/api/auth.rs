@@ -1,0 +1,100 @@
+use reqwest::StatusCode;
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn signing_in_sets_a_host_prefixed_secure_http_only_cookie_with_a_new_id_each_time() {
+    let app = spawn_app().await;
+    let r = app.login_raw("admin@acme.test", PASSWORD).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let cookie = r
+        .headers()
+        .get("set-cookie")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(cookie.starts_with("__Host-deskbridge="), "{cookie}");
+    for attr in ["Path=/", "HttpOnly", "SameSite=Lax", "Secure"] {
+        assert!(cookie.contains(attr), "{attr} in {cookie}");
+    }
+    assert!(!cookie.contains("Domain"));
+    let again = app.login_raw("admin@acme.test", PASSWORD).await;
+    assert_ne!(
+        again.headers().get("set-cookie").unwrap().to_str().unwrap(),
+        cookie
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_user_and_a_wrong_password_get_the_same_answer() {
+    let app = spawn_app().await;
+    let unknown = app.login_raw("nobody@acme.test", PASSWORD).await;
+    let wrong = app
+        .login_raw("admin@acme.test", "not the password at all")
+        .await;
+    assert_eq!(unknown.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    let (a, b) = (unknown.text().await.unwrap(), wrong.text().await.unwrap());
+    assert_eq!(
+        a.replace("nobody@acme.test", "X"),
+        b.replace("admin@acme.test", "X")
+    );
+    assert!(a.contains("that email or password is not right"));
+}
+
+#[tokio::test]
+async fn repeated_failures_throttle_sign_in_even_with_the_right_password() {
+    let app = spawn_app().await;
+    for _ in 0..5 {
+        app.login_raw("admin@acme.test", "wrong password here")
+            .await;
+    }
+    let r = app.login_raw("admin@acme.test", PASSWORD).await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(r.text().await.unwrap().contains("too many failed sign-ins"));
+}
+
+#[tokio::test]
+async fn signing_out_ends_the_session_on_the_server() {
+    let app = spawn_app().await;
+    let b = app.login("admin@acme.test").await;
+    assert_eq!(app.get(&b, "/dashboard").await.status(), StatusCode::OK);
+    let r = app.post(&b, "/logout", &[]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let after = app.get(&b, "/dashboard").await;
+    assert_eq!(after.status(), StatusCode::SEE_OTHER);
+    assert_eq!(TestApp::location(&after), "/login");
+}
+
+#[tokio::test]
+async fn a_password_reset_ends_every_session_of_that_user() {
+    let app = spawn_app().await;
+    let b = app.login("admin@acme.test").await;
+    deskbridge::accounts::set_password(&app.store, "admin@acme.test", "another long passphrase")
+        .await
+        .unwrap();
+    assert_eq!(
+        app.get(&b, "/dashboard").await.status(),
+        StatusCode::SEE_OTHER
+    );
+}
+
+#[tokio::test]
+async fn pages_need_a_session_and_the_api_answers_401_without_one() {
+    let app = spawn_app().await;
+    let r = app
+        .http
+        .get(format!("{}/settings/integrations", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let r = app
+        .http
+        .get(format!("{}/api/v1/integrations", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+}

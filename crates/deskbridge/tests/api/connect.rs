@@ -1,0 +1,318 @@
+use freshdesk_emulator::well_known;
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn connecting_the_integration_admin_shows_connected_and_the_connector_under_active() {
+    let app = spawn_app().await;
+    let b = app.login("admin@acme.test").await;
+    let before = app
+        .get(&b, "/settings/integrations")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(before.contains("No active integrations."));
+    let panel = app
+        .get(&b, "/settings/integrations/freshdesk/connect")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        panel.contains("Freshdesk domain")
+            && panel.contains("API key")
+            && panel.contains(">Connect<")
+    );
+    assert!(panel.contains("Disconnected"));
+
+    let r = app.connect(&b, "acme", &app.admin_key()).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let page = app
+        .get(&b, &TestApp::location(&r))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains(">Connected<"), "{page}");
+    assert!(page.contains("integration@acme-support.example"));
+    assert!(page.contains("Administrator") && page.contains("Global"));
+    assert!(page.contains("Enterprise · 700 calls a minute"));
+    assert!(page.contains("Read knowledge base"));
+    let list = app
+        .get(&b, "/settings/integrations")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(list.contains("data-testid=\"active-connector\""));
+    assert!(list.contains("acme.freshdesk.com"));
+}
+
+async fn refused(app: &TestApp, domain: &str, key: &str) -> String {
+    let b = app.login("admin@acme.test").await;
+    let r = app.connect(&b, domain, key).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "{domain}");
+    let page = r.text().await.unwrap();
+    assert!(
+        !page.contains(key) || key.is_empty(),
+        "the key is never echoed back"
+    );
+    assert_eq!(app.integration_count().await, 0, "nothing is saved");
+    page
+}
+
+#[tokio::test]
+async fn every_failure_of_the_connect_flow_says_what_is_wrong_and_saves_nothing() {
+    let app = spawn_app().await;
+    let page = refused(&app, "acme", "WrongKey1234567890ab").await;
+    assert!(
+        page.contains("This API key was rejected. It may have been reset, or its user deleted"),
+        "{page}"
+    );
+    let page = refused(&app, "acme", &app.key(well_known::PLAIN_AGENT)).await;
+    assert!(page.contains("This user is not an admin"), "{page}");
+    let page = refused(&app, "nope", &app.admin_key()).await;
+    assert!(
+        page.contains("No Freshdesk account at nope.freshdesk.com"),
+        "{page}"
+    );
+    let page = refused(&app, "acme.freshdesk.com.evil.com", &app.admin_key()).await;
+    assert!(page.contains("is not a Freshdesk domain"), "{page}");
+    let page = refused(&app, "127.0.0.1", &app.admin_key()).await;
+    assert!(page.contains("IP addresses cannot be used"), "{page}");
+    let page = refused(&app, "acme", "has spaces in it").await;
+    assert!(
+        page.contains("does not look like a Freshdesk API key"),
+        "{page}"
+    );
+    assert!(
+        page.contains("value=\"acme\""),
+        "the domain is kept for a retry"
+    );
+}
+
+#[tokio::test]
+async fn a_group_scoped_admin_connects_with_a_scope_warning() {
+    let app = spawn_app().await;
+    let b = app.login("admin@acme.test").await;
+    let r = app
+        .connect(
+            &b,
+            "https://acme.freshdesk.com/a/tickets",
+            &app.key(well_known::GROUP_ADMIN),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let page = app
+        .get(&b, &TestApp::location(&r))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Connected with warnings"));
+    assert!(page.contains(
+        "Scope is Groups (Billing, Escalations EU): tickets outside these groups are invisible."
+    ));
+}
+
+#[tokio::test]
+async fn a_member_can_view_but_not_connect() {
+    let app = spawn_app().await;
+    let m = app.login("member@acme.test").await;
+    assert_eq!(
+        app.get(&m, "/settings/integrations").await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.connect(&m, "acme", &app.admin_key()).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(app.integration_count().await, 0);
+}
+
+#[tokio::test]
+async fn disconnect_needs_confirmation_and_deletes_the_encrypted_key() {
+    let app = spawn_app().await;
+    let b = app.login("admin@acme.test").await;
+    let r = app.connect(&b, "acme", &app.admin_key()).await;
+    let id = TestApp::location(&r)
+        .split('/')
+        .nth(3)
+        .unwrap()
+        .split('?')
+        .next()
+        .unwrap()
+        .to_string();
+    let r = app
+        .post(&b, &format!("/settings/integrations/{id}/disconnect"), &[])
+        .await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(app.integration_count().await, 1);
+    let r = app
+        .post(
+            &b,
+            &format!("/settings/integrations/{id}/disconnect"),
+            &[("confirm", "yes")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let (n,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM integrations WHERE key_ciphertext <> ''")
+            .fetch_one(&app.store.pool)
+            .await
+            .unwrap();
+    assert_eq!(n, 0);
+}
+
+#[tokio::test]
+async fn reauthorizing_with_another_agent_of_the_same_account_asks_for_confirmation() {
+    let app = spawn_app().await;
+    let b = app.login("admin@acme.test").await;
+    let r = app.connect(&b, "acme", &app.admin_key()).await;
+    let path = TestApp::location(&r).split('?').next().unwrap().to_string();
+    let owner_key = app.key(well_known::OWNER);
+    let r = app
+        .post(
+            &b,
+            &format!("{path}/reauthorize"),
+            &[("api_key", owner_key.as_str())],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = r.text().await.unwrap();
+    assert!(page.contains("This key belongs to Avery Owner"), "{page}");
+    assert!(page.contains("Switch to the other agent"));
+    let r = app
+        .post(
+            &b,
+            &format!("{path}/reauthorize"),
+            &[
+                ("api_key", owner_key.as_str()),
+                ("confirm_other_agent", "yes"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let page = app.get(&b, &path).await.text().await.unwrap();
+    assert!(page.contains("avery.owner@acme-support.example"));
+    assert_eq!(app.integration_count().await, 1);
+}
+
+#[tokio::test]
+async fn the_json_api_has_the_same_powers_as_the_pages() {
+    let app = spawn_app().await;
+    let b = app.login("admin@acme.test").await;
+    let r = app
+        .api(
+            &b,
+            Method::POST,
+            "/api/v1/integrations",
+            Some(json!({"domain": "acme", "api_key": app.key(well_known::PLAIN_AGENT)})),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        r.json::<serde_json::Value>().await.unwrap()["error"]
+            .as_str()
+            .unwrap()
+            .contains("not an admin")
+    );
+    let r = app
+        .api(
+            &b,
+            Method::POST,
+            "/api/v1/integrations",
+            Some(json!({"domain": "acme", "api_key": app.admin_key()})),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let created: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(created["status"], "connected");
+    assert_eq!(created["report"]["agent"]["is_admin"], true);
+    let id = created["id"].as_i64().unwrap();
+    let list: serde_json::Value = app
+        .api(&b, Method::GET, "/api/v1/integrations", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["integrations"][0]["id"], id);
+    assert_eq!(
+        app.api(
+            &b,
+            Method::DELETE,
+            &format!("/api/v1/integrations/{id}"),
+            None
+        )
+        .await
+        .status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        app.api(&b, Method::GET, &format!("/api/v1/integrations/{id}"), None)
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn another_organisation_cannot_see_or_touch_an_integration_even_by_guessing_ids() {
+    let app = spawn_app().await;
+    let a = app.login("admin@acme.test").await;
+    let r = app.connect(&a, "acme", &app.admin_key()).await;
+    let path = TestApp::location(&r).split('?').next().unwrap().to_string();
+    let id = path.rsplit('/').next().unwrap().to_string();
+    let other = app.login("admin@other.test").await;
+    assert_eq!(app.get(&other, &path).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.api(
+            &other,
+            Method::GET,
+            &format!("/api/v1/integrations/{id}"),
+            None
+        )
+        .await
+        .status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.post(&other, &format!("{path}/disconnect"), &[("confirm", "yes")])
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.api(
+            &other,
+            Method::DELETE,
+            &format!("/api/v1/integrations/{id}"),
+            None
+        )
+        .await
+        .status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.post(
+            &other,
+            &format!("{path}/reauthorize"),
+            &[("api_key", app.admin_key().as_str())]
+        )
+        .await
+        .status(),
+        StatusCode::NOT_FOUND
+    );
+    let list: serde_json::Value = app
+        .api(&other, Method::GET, "/api/v1/integrations", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["integrations"], json!([]));
+    assert_eq!(app.integration_count().await, 1);
+    assert_eq!(app.get(&a, &path).await.status(), StatusCode::OK);
+}

@@ -1,0 +1,224 @@
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use deskbridge::accounts::{self, Role};
+use deskbridge::app::App;
+use deskbridge::config::Config;
+use deskbridge::store::Store;
+use deskbridge::vault::MasterKeys;
+use freshdesk_emulator::{EmulatorConfig, RunningEmulator, TlsConfig, well_known};
+use reqwest::{Response, StatusCode};
+use secrecy::SecretString;
+use serde_json::Value;
+
+pub const PASSWORD: &str = "a long test passphrase";
+
+pub struct TestApp {
+    pub base: String,
+    pub store: Store,
+    pub emu: RunningEmulator,
+    pub state: Arc<deskbridge::app::AppState>,
+    pub dir: PathBuf,
+    pub db_url: String,
+    pub master_keys: String,
+    pub http: reqwest::Client,
+}
+
+/// A signed-in browser: its cookie and CSRF token.
+#[derive(Clone, Debug)]
+pub struct Browser {
+    pub cookie: String,
+    pub csrf: String,
+}
+
+async fn database_url(dir: &std::path::Path) -> String {
+    match std::env::var("TEST_DATABASE_URL") {
+        Ok(base) if !base.is_empty() => {
+            use sqlx::Connection;
+            let name = format!("deskbridge_test_{}", uuid::Uuid::new_v4().simple());
+            let mut conn = sqlx::PgConnection::connect(&base)
+                .await
+                .expect("TEST_DATABASE_URL reachable");
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                .execute(&mut conn)
+                .await
+                .expect("create test database");
+            let (prefix, _) = base
+                .rsplit_once('/')
+                .expect("a database name in TEST_DATABASE_URL");
+            format!("{prefix}/{name}")
+        }
+        _ => format!("sqlite://{}", dir.join("test.db").display()),
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    let dir =
+        std::env::temp_dir().join(format!("deskbridge-test-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let emu = freshdesk_emulator::spawn(EmulatorConfig {
+        tls: Some(TlsConfig {
+            cert_dir: Some(dir.join("certs")),
+        }),
+        tickets: 300,
+        ..EmulatorConfig::default()
+    })
+    .await
+    .expect("emulator");
+    let db_url = database_url(&dir).await;
+    let master_keys = MasterKeys::generate(1);
+    let mut config = Config::default();
+    config.server.listen = "127.0.0.1:0".parse().unwrap();
+    config.database.url = SecretString::from(db_url.clone());
+    config.vault.master_keys = Some(SecretString::from(master_keys.clone()));
+    config.freshdesk.emulator_base_url = Some(emu.base_url.clone());
+    config.freshdesk.emulator_ca_file = emu.ca_path.clone();
+    let app = App::build(config).await.expect("app builds");
+    let port = app.port();
+    let state = app.state.clone();
+    let store = state.store.clone();
+    tokio::spawn(app.run(std::future::pending()));
+    let acme = accounts::create_org(&store, "Acme").await.unwrap();
+    accounts::create_user(&store, acme, "admin@acme.test", PASSWORD, Role::Admin)
+        .await
+        .unwrap();
+    accounts::create_user(&store, acme, "member@acme.test", PASSWORD, Role::Member)
+        .await
+        .unwrap();
+    let other = accounts::create_org(&store, "Other Corp").await.unwrap();
+    accounts::create_user(&store, other, "admin@other.test", PASSWORD, Role::Admin)
+        .await
+        .unwrap();
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .build()
+        .unwrap();
+    TestApp {
+        base: format!("http://127.0.0.1:{port}"),
+        store,
+        emu,
+        state,
+        dir,
+        db_url,
+        master_keys,
+        http,
+    }
+}
+
+impl TestApp {
+    pub fn key(&self, who: usize) -> String {
+        self.emu.agent(who).api_key
+    }
+
+    pub fn admin_key(&self) -> String {
+        self.key(well_known::INTEGRATION_ADMIN)
+    }
+
+    pub async fn login_raw(&self, email: &str, password: &str) -> Response {
+        self.http
+            .post(format!("{}/login", self.base))
+            .form(&[("email", email), ("password", password)])
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn login(&self, email: &str) -> Browser {
+        let r = self.login_raw(email, PASSWORD).await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "sign-in of {email}");
+        let cookie = r
+            .headers()
+            .get("set-cookie")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_string();
+        let page = self
+            .http
+            .get(format!("{}/dashboard", self.base))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let csrf = page
+            .split("name=\"csrf\" value=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .to_string();
+        Browser { cookie, csrf }
+    }
+
+    pub async fn get(&self, b: &Browser, path: &str) -> Response {
+        self.http
+            .get(format!("{}{path}", self.base))
+            .header("cookie", &b.cookie)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn post(&self, b: &Browser, path: &str, fields: &[(&str, &str)]) -> Response {
+        let mut form: Vec<(&str, &str)> = vec![("csrf", &b.csrf)];
+        form.extend_from_slice(fields);
+        self.http
+            .post(format!("{}{path}", self.base))
+            .header("cookie", &b.cookie)
+            .form(&form)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn connect(&self, b: &Browser, domain: &str, key: &str) -> Response {
+        self.post(
+            b,
+            "/settings/integrations/freshdesk/connect",
+            &[("domain", domain), ("api_key", key)],
+        )
+        .await
+    }
+
+    pub async fn api(
+        &self,
+        b: &Browser,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Response {
+        let mut r = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .header("cookie", &b.cookie)
+            .header("x-csrf-token", &b.csrf);
+        if let Some(v) = body {
+            r = r.json(&v);
+        }
+        r.send().await.unwrap()
+    }
+
+    pub async fn integration_count(&self) -> i64 {
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM integrations")
+            .fetch_one(&self.store.pool)
+            .await
+            .unwrap();
+        n
+    }
+
+    pub fn location(r: &Response) -> String {
+        r.headers()
+            .get("location")
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default()
+    }
+}

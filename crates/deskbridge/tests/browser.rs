@@ -1,0 +1,273 @@
+//! The real-browser story, in headless Chromium over WebDriver: sign in, go Dashboard › Settings ›
+//! Integrations, open Freshdesk, enter the domain and the integration admin's key, click Connect,
+//! see Connected and the card under Active; then try the plain agent's key and a wrong key and see
+//! the right messages. A screenshot lands in `target/browser/`. Without Debian's `chromium` and
+//! `chromium-driver` the test says so and is skipped, except in CI (CI=true), where it must run.
+
+#[path = "api/helpers.rs"]
+#[allow(dead_code)]
+mod helpers;
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use freshdesk_emulator::well_known;
+use serde_json::{Value, json};
+
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+struct Driver {
+    http: reqwest::Client,
+    base: String,
+    session: String,
+    child: Child,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+    }
+}
+
+impl Driver {
+    async fn start() -> Option<Driver> {
+        let (chromium, driver) = ("/usr/bin/chromium", "/usr/bin/chromedriver");
+        if !std::path::Path::new(chromium).exists() || !std::path::Path::new(driver).exists() {
+            if std::env::var("CI").as_deref() == Ok("true") {
+                panic!(
+                    "CI must run the browser test: install Debian's chromium and chromium-driver (.ci/run does)"
+                );
+            }
+            eprintln!(
+                "SKIPPED: the browser test needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)"
+            );
+            return None;
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(driver)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver starts");
+        let http = reqwest::Client::builder().no_proxy().build().unwrap();
+        let base = format!("http://127.0.0.1:{port}");
+        let started = Instant::now();
+        while http.get(format!("{base}/status")).send().await.is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "chromedriver did not come up"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let profile = std::env::temp_dir().join(format!(
+            "deskbridge-chromium-{}",
+            uuid::Uuid::new_v4().simple()
+        ));
+        let caps = json!({"capabilities": {"alwaysMatch": {"browserName": "chrome", "goog:chromeOptions": {
+            "binary": chromium,
+            "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                     "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage", "--window-size=1280,900",
+                     format!("--user-data-dir={}", profile.display())]
+        }}}});
+        let r: Value = http
+            .post(format!("{base}/session"))
+            .json(&caps)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let session = r["value"]["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no WebDriver session: {r}"))
+            .to_string();
+        Some(Driver {
+            http,
+            base,
+            session,
+            child,
+        })
+    }
+
+    async fn cmd(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
+        let url = format!("{}/session/{}{path}", self.base, self.session);
+        let mut req = self.http.request(method.clone(), url);
+        if method == reqwest::Method::POST {
+            req = req.json(&body);
+        }
+        let r = req.send().await.unwrap();
+        let v: Value = r.json().await.unwrap();
+        if v["value"].get("error").is_some() {
+            panic!("WebDriver {path}: {}", v["value"]);
+        }
+        v["value"].clone()
+    }
+
+    async fn go(&self, url: &str) {
+        self.cmd(reqwest::Method::POST, "/url", json!({"url": url}))
+            .await;
+    }
+
+    async fn find(&self, css: &str) -> String {
+        let started = Instant::now();
+        loop {
+            let url = format!("{}/session/{}/element", self.base, self.session);
+            let v: Value = self
+                .http
+                .post(url)
+                .json(&json!({"using": "css selector", "value": css}))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            if let Some(id) = v["value"][ELEMENT].as_str() {
+                return id.to_string();
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(15),
+                "no element {css}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn type_into(&self, css: &str, text: &str) {
+        let id = self.find(css).await;
+        self.cmd(
+            reqwest::Method::POST,
+            &format!("/element/{id}/clear"),
+            json!({}),
+        )
+        .await;
+        self.cmd(
+            reqwest::Method::POST,
+            &format!("/element/{id}/value"),
+            json!({"text": text}),
+        )
+        .await;
+    }
+
+    async fn click(&self, css: &str) {
+        let id = self.find(css).await;
+        self.cmd(
+            reqwest::Method::POST,
+            &format!("/element/{id}/click"),
+            json!({}),
+        )
+        .await;
+    }
+
+    async fn text(&self, css: &str) -> String {
+        let id = self.find(css).await;
+        self.cmd(
+            reqwest::Method::GET,
+            &format!("/element/{id}/text"),
+            Value::Null,
+        )
+        .await
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+    }
+
+    async fn wait_text(&self, css: &str, want: &str) -> String {
+        let started = Instant::now();
+        loop {
+            let t = self.text(css).await;
+            if t.contains(want) {
+                return t;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "{css} shows {t:?}, not {want:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(150)).await;
+        }
+    }
+
+    async fn screenshot(&self, name: &str) {
+        use base64::Engine;
+        let v = self
+            .cmd(reqwest::Method::GET, "/screenshot", Value::Null)
+            .await;
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(v.as_str().unwrap())
+            .unwrap();
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/browser");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(name), png).unwrap();
+    }
+}
+
+#[tokio::test]
+async fn an_admin_connects_freshdesk_in_a_real_browser_and_sees_the_failure_messages() {
+    let app = helpers::spawn_app().await;
+    let Some(d) = Driver::start().await else {
+        return;
+    };
+
+    d.go(&format!("{}/login", app.base)).await;
+    d.type_into("input[name=email]", "admin@acme.test").await;
+    d.type_into("input[name=password]", helpers::PASSWORD).await;
+    d.click("button[type=submit]").await;
+    d.wait_text("main h1", "Dashboard").await;
+
+    // First the failures: nothing is saved and the status stays Disconnected.
+    for (key, message) in [
+        (
+            app.key(well_known::PLAIN_AGENT),
+            "This user is not an admin",
+        ),
+        (
+            "WrongKey1234567890ab".to_string(),
+            "This API key was rejected",
+        ),
+    ] {
+        d.go(&format!(
+            "{}/settings/integrations/freshdesk/connect",
+            app.base
+        ))
+        .await;
+        d.type_into("#freshdesk-panel input[name=domain]", "acme.freshdesk.com")
+            .await;
+        d.type_into("#freshdesk-panel input[name=api_key]", &key)
+            .await;
+        d.click("#connect").await;
+        d.wait_text("#connect-error", message).await;
+        assert_eq!(d.text("#panel-status").await, "Disconnected");
+    }
+    d.screenshot("wrong-key.png").await;
+
+    d.click("a[href='/settings/integrations']").await;
+    d.wait_text("main h1", "Integrations").await;
+    d.click("#open-freshdesk").await;
+    d.wait_text("#freshdesk-panel h2", "Connect Freshdesk")
+        .await;
+    assert_eq!(d.text("#panel-status").await, "Disconnected");
+    d.type_into("#freshdesk-panel input[name=domain]", "acme")
+        .await;
+    d.type_into("#freshdesk-panel input[name=api_key]", &app.admin_key())
+        .await;
+    d.click("#connect").await;
+    d.wait_text("#status", "Connected").await;
+    d.screenshot("connected.png").await;
+    d.click("a[href='/settings/integrations']").await;
+    let card = d.text("[data-testid=active-connector]").await;
+    assert!(
+        card.contains("Freshdesk")
+            && card.contains("Connected")
+            && card.contains("acme.freshdesk.com"),
+        "{card}"
+    );
+    d.screenshot("integrations-active.png").await;
+
+    d.cmd(reqwest::Method::DELETE, "", Value::Null).await;
+}

@@ -14,6 +14,8 @@ pub mod config;
 pub mod connections;
 /// `deskbridge demo`: everything embedded.
 pub mod demo;
+/// Support hours, support requests and guide feedback.
+pub mod help;
 /// Database engine plumbing and migrations.
 pub mod store;
 /// Encryption of Freshdesk keys at rest.

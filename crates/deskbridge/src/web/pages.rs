@@ -36,6 +36,9 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/settings/integrations/{id}/disconnect", post(disconnect))
         .route("/settings/integrations/{id}/reauthorize", post(reauthorize))
         .route("/guide/freshdesk", get(guide))
+        .route("/guide/freshdesk/feedback", post(guide_feedback))
+        .route("/help", get(help_page).post(help_submit))
+        .route("/api/v1/openapi.json", get(openapi))
         .route("/static/app.css", get(css))
         .route("/api/v1/integrations", get(api_list).post(api_connect))
         .route(
@@ -548,13 +551,141 @@ async fn reauthorize(
 struct GuidePage {
     user: Option<User>,
     csrf: String,
+    helpful: i64,
+    votes: i64,
 }
 
-async fn guide(Authenticated(s): Authenticated) -> Result<Html<String>, Error> {
+const GUIDE: &str = "freshdesk-setup";
+
+async fn guide(State(state): S, Authenticated(s): Authenticated) -> Result<Html<String>, Error> {
+    let (helpful, votes) = crate::help::tally(&state.store, GUIDE)
+        .await
+        .map_err(internal)?;
     render(&GuidePage {
         user: Some(s.user),
         csrf: s.csrf,
+        helpful,
+        votes,
     })
+}
+
+#[derive(Deserialize)]
+struct Vote {
+    helpful: String,
+}
+
+async fn guide_feedback(
+    State(state): S,
+    Authenticated(s): Authenticated,
+    Form(v): Form<Vote>,
+) -> Result<Response, Error> {
+    let helpful = match v.helpful.as_str() {
+        "yes" => true,
+        "no" => false,
+        _ => return Err(Error::BadRequest("answer yes or no".into())),
+    };
+    crate::help::vote(&state.store, s.user.id, GUIDE, helpful)
+        .await
+        .map_err(internal)?;
+    Ok(Redirect::to("/guide/freshdesk").into_response())
+}
+
+#[derive(Template)]
+#[template(path = "help.html")]
+struct HelpPage {
+    user: Option<User>,
+    csrf: String,
+    hours: String,
+    notice: Option<String>,
+    error: Option<String>,
+    is_admin: bool,
+    requests: Vec<(String, String, String, String)>,
+}
+
+async fn help_view(
+    state: &AppState,
+    s: &accounts::Session,
+    notice: Option<String>,
+    error: Option<String>,
+) -> Result<Html<String>, Error> {
+    let is_admin = s.user.role == accounts::Role::Admin;
+    let requests = if is_admin {
+        crate::help::requests(&state.store, s.user.org_id)
+            .await
+            .map_err(internal)?
+            .into_iter()
+            .map(|r| (r.email, r.subject, r.message, when(r.at)))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let hours = crate::help::describe(&crate::help::support_status(chrono::Utc::now()));
+    render(&HelpPage {
+        user: Some(s.user.clone()),
+        csrf: s.csrf.clone(),
+        hours,
+        notice,
+        error,
+        is_admin,
+        requests,
+    })
+}
+
+async fn help_page(
+    State(state): S,
+    Authenticated(s): Authenticated,
+) -> Result<Html<String>, Error> {
+    help_view(&state, &s, None, None).await
+}
+
+#[derive(Deserialize)]
+struct HelpForm {
+    subject: String,
+    message: String,
+}
+
+async fn help_submit(
+    State(state): S,
+    Authenticated(s): Authenticated,
+    Form(f): Form<HelpForm>,
+) -> Result<Response, Error> {
+    let (subject, message) = (f.subject.trim(), f.message.trim());
+    if subject.is_empty()
+        || message.is_empty()
+        || subject.chars().count() > 200
+        || message.chars().count() > 5000
+    {
+        let page = help_view(
+            &state,
+            &s,
+            None,
+            Some(
+                "Give your request a subject (up to 200 characters) and a message (up to 5,000)."
+                    .into(),
+            ),
+        )
+        .await?;
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
+    }
+    crate::help::submit(&state.store, s.user.org_id, &s.user.email, subject, message)
+        .await
+        .map_err(internal)?;
+    Ok(help_view(
+        &state,
+        &s,
+        Some("Thanks, we have your request and will answer by email.".into()),
+        None,
+    )
+    .await?
+    .into_response())
+}
+
+async fn openapi() -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        include_str!("../../openapi.json"),
+    )
+        .into_response()
 }
 
 fn api_view(i: &Integration) -> serde_json::Value {

@@ -5,5 +5,6 @@ mod helpers;
 
 mod auth;
 mod connect;
+mod help;
 mod security;
 mod vault;

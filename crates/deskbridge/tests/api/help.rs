@@ -1,0 +1,102 @@
+use reqwest::StatusCode;
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn the_guide_counts_helpful_votes_one_per_person() {
+    let app = spawn_app().await;
+    let a = app.login("admin@acme.test").await;
+    let m = app.login("member@acme.test").await;
+    assert!(
+        app.get(&a, "/guide/freshdesk")
+            .await
+            .text()
+            .await
+            .unwrap()
+            .contains("0 out of 0 found this helpful")
+    );
+    assert_eq!(
+        app.post(&a, "/guide/freshdesk/feedback", &[("helpful", "yes")])
+            .await
+            .status(),
+        StatusCode::SEE_OTHER
+    );
+    app.post(&a, "/guide/freshdesk/feedback", &[("helpful", "yes")])
+        .await;
+    app.post(&m, "/guide/freshdesk/feedback", &[("helpful", "no")])
+        .await;
+    let page = app.get(&m, "/guide/freshdesk").await.text().await.unwrap();
+    assert!(page.contains("1 out of 2 found this helpful"), "{page}");
+    assert!(page.contains("dedicated integration user"));
+    assert_eq!(
+        app.post(&a, "/guide/freshdesk/feedback", &[("helpful", "maybe")])
+            .await
+            .status(),
+        StatusCode::BAD_REQUEST
+    );
+}
+
+#[tokio::test]
+async fn support_requests_are_stored_and_shown_to_the_organisations_admins_only() {
+    let app = spawn_app().await;
+    let m = app.login("member@acme.test").await;
+    let page = app.get(&m, "/help").await.text().await.unwrap();
+    assert!(page.contains("Support is open now") || page.contains("Support is closed now"));
+    let r = app
+        .post(
+            &m,
+            "/help",
+            &[
+                ("subject", "Sync looks stuck"),
+                ("message", "<script>alert(1)</script> since Monday"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(
+        !r.text().await.unwrap().contains("Sync looks stuck"),
+        "members do not see the list"
+    );
+    let empty = app
+        .post(&m, "/help", &[("subject", " "), ("message", "x")])
+        .await;
+    assert_eq!(empty.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let a = app.login("admin@acme.test").await;
+    let page = app.get(&a, "/help").await.text().await.unwrap();
+    assert!(page.contains("Sync looks stuck") && page.contains("member@acme.test"));
+    assert!(
+        page.contains("&lt;script&gt;") && !page.contains("<script>alert"),
+        "escaped"
+    );
+    let other = app.login("admin@other.test").await;
+    assert!(
+        !app.get(&other, "/help")
+            .await
+            .text()
+            .await
+            .unwrap()
+            .contains("Sync looks stuck")
+    );
+}
+
+#[tokio::test]
+async fn the_openapi_document_describes_every_api_route() {
+    let app = spawn_app().await;
+    let a = app.login("admin@acme.test").await;
+    let doc: serde_json::Value = app
+        .get(&a, "/api/v1/openapi.json")
+        .await
+        .json()
+        .await
+        .unwrap();
+    for (method, route) in deskbridge::web::ROUTES
+        .iter()
+        .filter(|(_, r)| r.starts_with("/api/v1/") && !r.ends_with("openapi.json"))
+    {
+        let path = route.trim_start_matches("/api/v1");
+        assert!(
+            doc["paths"][path][method.to_ascii_lowercase()].is_object(),
+            "{method} {route} is not documented"
+        );
+    }
+}

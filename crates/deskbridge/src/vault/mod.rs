@@ -299,6 +299,14 @@ impl Vault {
             sqlx::query("UPDATE integrations SET key_ciphertext = $1, key_version = $2 WHERE id = $3 AND key_version = $4").bind(resealed).bind(v as i64).bind(id).bind(version).execute(&mut *tx).await?;
             tx.commit().await?;
             progress(n + 1, total);
+            // Test hook for crash-and-resume checks: die without any cleanup after N rows.
+            if std::env::var("DESKBRIDGE_FAILPOINT").ok().and_then(|f| {
+                f.strip_prefix("rewrap-abort-after:")
+                    .and_then(|n| n.parse::<usize>().ok())
+            }) == Some(n + 1)
+            {
+                std::process::abort();
+            }
         }
         Ok(total)
     }

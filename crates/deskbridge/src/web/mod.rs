@@ -44,6 +44,9 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/help"),
     ("POST", "/help"),
     ("GET", "/api/v1/openapi.json"),
+    ("GET", "/settings/api-tokens"),
+    ("POST", "/settings/api-tokens"),
+    ("POST", "/settings/api-tokens/{id}/revoke"),
     ("GET", "/static/app.css"),
     ("GET", "/api/v1/integrations"),
     ("POST", "/api/v1/integrations"),
@@ -107,6 +110,18 @@ async fn csrf_guard(State(state): State<Arc<AppState>>, req: Request, next: Next
     if req.uri().path() == "/login" {
         return next.run(req).await;
     }
+    // Bearer tokens are not sent by browsers on their own, so they need no CSRF token; the
+    // extractor checks them.
+    if req.uri().path().starts_with("/api/")
+        && bearer(req.headers()).is_some()
+        && cookie_value(
+            req.headers(),
+            cookie_name(state.config.server.secure_cookies),
+        )
+        .is_none()
+    {
+        return next.run(req).await;
+    }
     let session = match session_from_headers(&state, req.headers()).await {
         Ok(Some(s)) => s,
         Ok(None) => return Error::Unauthorized.into_response(),
@@ -140,6 +155,15 @@ async fn csrf_guard(State(state): State<Arc<AppState>>, req: Request, next: Next
     }
     next.run(Request::from_parts(parts, Body::from(bytes)))
         .await
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .map(str::trim)
 }
 
 fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -183,6 +207,19 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let state = Arc::<AppState>::from_ref(state);
+        if parts.uri.path().starts_with("/api/") {
+            if let Some(token) = bearer(&parts.headers) {
+                return match accounts::tokens::resolve(&state.store, token).await {
+                    Ok(Some(user)) => Ok(Authenticated(Session {
+                        id_hash: String::new(),
+                        user,
+                        csrf: String::new(),
+                    })),
+                    Ok(None) => Err(Error::Unauthorized.into_response()),
+                    Err(e) => Err(Error::Internal(e.to_string()).into_response()),
+                };
+            }
+        }
         match session_from_headers(&state, &parts.headers).await {
             Ok(Some(s)) => Ok(Authenticated(s)),
             Ok(None) if parts.uri.path().starts_with("/api/") => {

@@ -98,3 +98,72 @@ async fn pages_need_a_session_and_the_api_answers_401_without_one() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn an_idle_session_expires() {
+    let app = spawn_app_with(|c| {
+        c.server.session_idle_secs = 1;
+        c.server.session_absolute_secs = 3600;
+    })
+    .await;
+    let b = app.login("admin@acme.test").await;
+    tokio::time::sleep(std::time::Duration::from_millis(2_100)).await;
+    assert_eq!(
+        app.get(&b, "/dashboard").await.status(),
+        StatusCode::SEE_OTHER
+    );
+}
+
+#[tokio::test]
+async fn a_session_ends_at_its_absolute_timeout_even_while_in_use() {
+    let app = spawn_app_with(|c| {
+        c.server.session_idle_secs = 2;
+        c.server.session_absolute_secs = 2;
+    })
+    .await;
+    let b = app.login("admin@acme.test").await;
+    tokio::time::sleep(std::time::Duration::from_millis(1_000)).await;
+    assert_eq!(app.get(&b, "/dashboard").await.status(), StatusCode::OK);
+    tokio::time::sleep(std::time::Duration::from_millis(1_600)).await;
+    assert_eq!(
+        app.get(&b, "/dashboard").await.status(),
+        StatusCode::SEE_OTHER
+    );
+}
+
+#[tokio::test]
+async fn the_audit_log_records_who_did_what_with_a_fingerprint_and_never_the_key() {
+    let app = spawn_app().await;
+    app.login_raw("admin@acme.test", "wrong password here")
+        .await;
+    let b = app.login("admin@acme.test").await;
+    let r = app.connect(&b, "acme", &app.admin_key()).await;
+    let path = TestApp::location(&r).split('?').next().unwrap().to_string();
+    app.post(&b, &format!("{path}/disconnect"), &[("confirm", "yes")])
+        .await;
+    let rows: Vec<(String, String, String)> =
+        sqlx::query_as("SELECT actor, action, detail FROM audit_log ORDER BY id")
+            .fetch_all(&app.store.pool)
+            .await
+            .unwrap();
+    let actions: Vec<&str> = rows.iter().map(|r| r.1.as_str()).collect();
+    assert_eq!(
+        actions,
+        ["sign_in_failed", "sign_in", "connect", "disconnect"]
+    );
+    let key = app.admin_key();
+    let fp = &key[key.len() - 4..];
+    assert!(
+        rows[2].2.contains(&format!("key=…{fp}"))
+            && rows[2].2.contains("integration@acme-support.example")
+    );
+    assert!(rows.iter().all(|r| !r.2.contains(&key)));
+    assert!(
+        app.get(&b, "/dashboard")
+            .await
+            .text()
+            .await
+            .unwrap()
+            .contains("disconnect")
+    );
+}

@@ -316,3 +316,84 @@ async fn another_organisation_cannot_see_or_touch_an_integration_even_by_guessin
     assert_eq!(app.integration_count().await, 1);
     assert_eq!(app.get(&a, &path).await.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn an_api_token_created_in_settings_works_once_shown_and_stops_when_revoked() {
+    let app = spawn_app().await;
+    let b = app.login("admin@acme.test").await;
+    let page = app
+        .post(&b, "/settings/api-tokens", &[("name", "reporting")])
+        .await
+        .text()
+        .await
+        .unwrap();
+    let token = page
+        .split("id=\"new-token\">")
+        .nth(1)
+        .unwrap()
+        .split('<')
+        .next()
+        .unwrap()
+        .to_string();
+    assert!(token.starts_with("dbt_"));
+    let (stored,): (String,) = sqlx::query_as("SELECT token_hash FROM api_tokens")
+        .fetch_one(&app.store.pool)
+        .await
+        .unwrap();
+    assert_ne!(stored, token, "only a hash is stored");
+    assert!(
+        !app.get(&b, "/settings/api-tokens")
+            .await
+            .text()
+            .await
+            .unwrap()
+            .contains(&token),
+        "shown once"
+    );
+    let call = |method: reqwest::Method, path: &str| {
+        app.http
+            .request(method, format!("{}{path}", app.base))
+            .header("authorization", format!("Bearer {token}"))
+    };
+    let r = call(Method::POST, "/api/v1/integrations")
+        .json(&json!({"domain": "acme", "api_key": app.admin_key()}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let list: serde_json::Value = call(Method::GET, "/api/v1/integrations")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["integrations"].as_array().unwrap().len(), 1);
+    let bad = app
+        .http
+        .get(format!("{}/api/v1/integrations", app.base))
+        .header("authorization", "Bearer dbt_forged")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), StatusCode::UNAUTHORIZED);
+    let (id,): (i64,) = sqlx::query_as("SELECT id FROM api_tokens")
+        .fetch_one(&app.store.pool)
+        .await
+        .unwrap();
+    app.post(&b, &format!("/settings/api-tokens/{id}/revoke"), &[])
+        .await;
+    assert_eq!(
+        call(Method::GET, "/api/v1/integrations")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let m = app.login("member@acme.test").await;
+    assert_eq!(
+        app.get(&m, "/settings/api-tokens").await.status(),
+        StatusCode::FORBIDDEN
+    );
+}

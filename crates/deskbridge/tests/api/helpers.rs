@@ -53,6 +53,10 @@ async fn database_url(dir: &std::path::Path) -> String {
 }
 
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
     let dir =
         std::env::temp_dir().join(format!("deskbridge-test-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -73,6 +77,7 @@ pub async fn spawn_app() -> TestApp {
     config.vault.master_keys = Some(SecretString::from(master_keys.clone()));
     config.freshdesk.emulator_base_url = Some(emu.base_url.clone());
     config.freshdesk.emulator_ca_file = emu.ca_path.clone();
+    tweak(&mut config);
     let app = App::build(config).await.expect("app builds");
     let port = app.port();
     let state = app.state.clone();

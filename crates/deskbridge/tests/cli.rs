@@ -1,0 +1,115 @@
+//! The `deskbridge` binary as an operator runs it: startup fails closed on a missing or wrong
+//! master key, and `vault rewrap` survives being killed halfway.
+
+#[path = "api/helpers.rs"]
+#[allow(dead_code)]
+mod helpers;
+
+use std::process::Command;
+
+use deskbridge::accounts::{self, Role};
+use deskbridge::vault::MasterKeys;
+
+fn deskbridge(app: &helpers::TestApp, keys: Option<&str>, args: &[&str]) -> std::process::Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_deskbridge"));
+    c.args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("DESKBRIDGE_DATABASE__URL", &app.db_url)
+        .env("DESKBRIDGE_SERVER__LISTEN", "127.0.0.1:0")
+        .env("RUST_LOG", "warn");
+    if let Some(k) = keys {
+        c.env("DESKBRIDGE_VAULT__MASTER_KEYS", k);
+    }
+    c.output().expect("the deskbridge binary runs")
+}
+
+#[tokio::test]
+async fn the_server_refuses_to_start_without_its_master_key_or_with_the_wrong_one() {
+    let app = helpers::spawn_app().await;
+    let out = deskbridge(&app, None, &["serve"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("DESKBRIDGE_VAULT__MASTER_KEYS"), "{err}");
+    let wrong = MasterKeys::generate(1);
+    let out = deskbridge(&app, Some(&wrong), &["serve"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("master key for version 1 is wrong"), "{err}");
+    assert!(
+        !err.contains(wrong.split(':').nth(1).unwrap()),
+        "the key value is never printed"
+    );
+    let out = deskbridge(&app, Some("1:c2hvcnQ="), &["serve"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not 32"));
+}
+
+#[tokio::test]
+async fn a_rewrap_killed_halfway_loses_nothing_and_finishes_when_run_again() {
+    let app = helpers::spawn_app().await;
+    for n in 0..5 {
+        let org = accounts::create_org(&app.store, &format!("Org {n}"))
+            .await
+            .unwrap();
+        accounts::create_user(
+            &app.store,
+            org,
+            &format!("admin{n}@orgs.test"),
+            helpers::PASSWORD,
+            Role::Admin,
+        )
+        .await
+        .unwrap();
+        let b = app.login(&format!("admin{n}@orgs.test")).await;
+        assert_eq!(
+            app.connect(&b, "acme", &app.admin_key()).await.status(),
+            reqwest::StatusCode::SEE_OTHER
+        );
+    }
+    let both = format!("{},{}", app.master_keys, MasterKeys::generate(2));
+    let mut c = Command::new(env!("CARGO_BIN_EXE_deskbridge"));
+    let out = c
+        .args(["vault", "rewrap"])
+        .env("DESKBRIDGE_DATABASE__URL", &app.db_url)
+        .env("DESKBRIDGE_VAULT__MASTER_KEYS", &both)
+        .env("DESKBRIDGE_FAILPOINT", "rewrap-abort-after:2")
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "the failpoint kills the process");
+    let versions: Vec<(i64,)> = sqlx::query_as("SELECT key_version FROM integrations ORDER BY id")
+        .fetch_all(&app.store.pool)
+        .await
+        .unwrap();
+    assert_eq!(versions.iter().filter(|(v,)| *v == 2).count(), 2);
+    let out = deskbridge(&app, Some(&both), &["vault", "rewrap"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .contains("3 stored key(s) now use master key version 2")
+    );
+    let newest = both.split(',').nth(1).unwrap().to_string();
+    let (store, vault) = {
+        let mut c = deskbridge::config::Config::default();
+        c.database.url = secrecy::SecretString::from(app.db_url.clone());
+        c.vault.master_keys = Some(secrecy::SecretString::from(newest));
+        deskbridge::app::open(&c)
+            .await
+            .expect("the newest key alone opens everything")
+    };
+    let rows: Vec<(i64, i64)> = sqlx::query_as("SELECT id, org_id FROM integrations")
+        .fetch_all(&store.pool)
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 5);
+    for (id, org) in rows {
+        let key = deskbridge::connections::api_key(&store, &vault, org, id)
+            .await
+            .unwrap();
+        assert_eq!(key.expose_for_encryption(), app.admin_key());
+    }
+}

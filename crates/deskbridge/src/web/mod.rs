@@ -207,18 +207,18 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let state = Arc::<AppState>::from_ref(state);
-        if parts.uri.path().starts_with("/api/") {
-            if let Some(token) = bearer(&parts.headers) {
-                return match accounts::tokens::resolve(&state.store, token).await {
-                    Ok(Some(user)) => Ok(Authenticated(Session {
-                        id_hash: String::new(),
-                        user,
-                        csrf: String::new(),
-                    })),
-                    Ok(None) => Err(Error::Unauthorized.into_response()),
-                    Err(e) => Err(Error::Internal(e.to_string()).into_response()),
-                };
-            }
+        if parts.uri.path().starts_with("/api/")
+            && let Some(token) = bearer(&parts.headers)
+        {
+            return match accounts::tokens::resolve(&state.store, token).await {
+                Ok(Some(user)) => Ok(Authenticated(Session {
+                    id_hash: String::new(),
+                    user,
+                    csrf: String::new(),
+                })),
+                Ok(None) => Err(Error::Unauthorized.into_response()),
+                Err(e) => Err(Error::Internal(e.to_string()).into_response()),
+            };
         }
         match session_from_headers(&state, &parts.headers).await {
             Ok(Some(s)) => Ok(Authenticated(s)),

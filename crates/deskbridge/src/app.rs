@@ -27,9 +27,9 @@ pub fn freshdesk_config(cfg: &Config) -> anyhow::Result<freshdesk::ClientConfig>
     let emulator = match &cfg.freshdesk.emulator_base_url {
         None => None,
         Some(url) => {
-            let ca_pem = match &cfg.freshdesk.emulator_ca_file {
+            let ca_pem = match &cfg.freshdesk.emulator_ca_path {
                 Some(p) => Some(std::fs::read_to_string(p).with_context(|| {
-                    format!("reading freshdesk.emulator_ca_file {}", p.display())
+                    format!("reading freshdesk.emulator_ca_path {}", p.display())
                 })?),
                 None => None,
             };

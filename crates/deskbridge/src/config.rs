@@ -92,7 +92,7 @@ pub struct FreshdeskConfig {
     /// Development only: send every Freshdesk domain to this emulator URL (`https://127.0.0.1:PORT`).
     pub emulator_base_url: Option<String>,
     /// The emulator's CA certificate (PEM file), trusted only with `emulator_base_url`.
-    pub emulator_ca_file: Option<PathBuf>,
+    pub emulator_ca_path: Option<PathBuf>,
 }
 
 impl Default for FreshdeskConfig {
@@ -100,7 +100,7 @@ impl Default for FreshdeskConfig {
         FreshdeskConfig {
             budget_share: 0.5,
             emulator_base_url: None,
-            emulator_ca_file: None,
+            emulator_ca_path: None,
         }
     }
 }
@@ -191,7 +191,7 @@ impl Config {
         {
             return Err(ConfigError::Invalid("server.session_idle_secs must be positive and not longer than server.session_absolute_secs".into()));
         }
-        if self.freshdesk.emulator_base_url.is_some() != self.freshdesk.emulator_ca_file.is_some()
+        if self.freshdesk.emulator_base_url.is_some() != self.freshdesk.emulator_ca_path.is_some()
             && self
                 .freshdesk
                 .emulator_base_url
@@ -199,7 +199,7 @@ impl Config {
                 .is_some_and(|u| u.starts_with("https"))
         {
             return Err(ConfigError::Invalid(
-                "freshdesk.emulator_base_url over https needs freshdesk.emulator_ca_file".into(),
+                "freshdesk.emulator_base_url over https needs freshdesk.emulator_ca_path".into(),
             ));
         }
         Ok(())

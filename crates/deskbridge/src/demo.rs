@@ -85,7 +85,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         std::fs::read_to_string(&key_file)?.trim().to_string(),
     ));
     config.freshdesk.emulator_base_url = Some(emu.base_url.clone());
-    config.freshdesk.emulator_ca_file = emu.ca_path.clone();
+    config.freshdesk.emulator_ca_path = emu.ca_path.clone();
     let app = App::build(config).await?;
     let port = app.port();
     let store = app.state.store.clone();

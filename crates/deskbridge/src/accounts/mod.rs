@@ -273,7 +273,7 @@ pub struct NewSession {
 pub async fn start_session(store: &Store, user_id: i64) -> Result<NewSession, AccountError> {
     let token = random_token();
     let csrf = random_token();
-    let t = now();
+    let t = now_ms();
     sqlx::query("INSERT INTO sessions (id_hash, user_id, csrf_token, created_at, last_seen_at) VALUES ($1, $2, $3, $4, $5)").bind(token_hash(&token)).bind(user_id).bind(&csrf).bind(t).bind(t).execute(&store.pool).await?;
     Ok(NewSession {
         token: SecretString::from(token),
@@ -296,33 +296,28 @@ pub async fn session(
     absolute_secs: u64,
 ) -> Result<Option<Session>, AccountError> {
     let id_hash = token_hash(token);
-    let row: Option<(i64, String, i64, i64)> = sqlx::query_as(
-        "SELECT user_id, csrf_token, created_at, last_seen_at FROM sessions WHERE id_hash = $1",
+    // One round trip for the session and its user: this runs on every authenticated request.
+    let row: Option<(String, i64, i64, i64, i64, String, String, String, i64)> = sqlx::query_as(
+        "SELECT s.csrf_token, s.created_at, s.last_seen_at, u.id, u.org_id, o.name, u.email, u.role, u.disabled \
+         FROM sessions s JOIN users u ON u.id = s.user_id JOIN organisations o ON o.id = u.org_id WHERE s.id_hash = $1",
     )
     .bind(&id_hash)
     .fetch_optional(&store.pool)
     .await?;
-    let Some((user_id, csrf, created, seen)) = row else {
+    let Some((csrf, created, seen, user_id, org_id, org_name, email, role, disabled)) = row else {
         return Ok(None);
     };
-    let t = now();
-    if t - seen > idle_secs as i64 || t - created > absolute_secs as i64 {
+    let t = now_ms();
+    let (idle, absolute) = (idle_secs as i64 * 1000, absolute_secs as i64 * 1000);
+    if t - seen > idle || t - created > absolute || disabled != 0 {
         sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
             .bind(&id_hash)
             .execute(&store.pool)
             .await?;
         return Ok(None);
     }
-    let user: Option<UserRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{USER_SELECT} WHERE u.id = $1"
-    )))
-    .bind(user_id)
-    .fetch_optional(&store.pool)
-    .await?;
-    let Some(user) = user.filter(|u| u.6 == 0) else {
-        return Ok(None);
-    };
-    if t - seen >= 30 {
+    // Refresh the idle clock at most every 30 s (or half the idle timeout, if shorter).
+    if t - seen >= (idle / 2).min(30_000) {
         sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id_hash = $2")
             .bind(t)
             .bind(&id_hash)
@@ -331,9 +326,22 @@ pub async fn session(
     }
     Ok(Some(Session {
         id_hash,
-        user: to_user(user),
+        user: User {
+            id: user_id,
+            org_id,
+            org_name,
+            email,
+            role: Role::parse(&role),
+        },
         csrf,
     }))
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 pub async fn end_session(store: &Store, id_hash: &str) -> Result<(), AccountError> {

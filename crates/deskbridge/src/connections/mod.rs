@@ -143,14 +143,8 @@ pub async fn list(store: &Store, org_id: i64) -> Result<Vec<Integration>, Connec
     .bind(org_id)
     .fetch_all(&store.pool)
     .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| {
-            let mut i = to_integration(r);
-            i.report = report_from_json(&i.report_json);
-            i
-        })
-        .collect())
+    // Lists show only the summary columns; the stored report is parsed when one integration is shown.
+    Ok(rows.into_iter().map(to_integration).collect())
 }
 
 /// One integration of the caller's organisation; another organisation's id is simply not found.

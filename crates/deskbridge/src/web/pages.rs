@@ -808,7 +808,8 @@ fn api_view(i: &Integration) -> serde_json::Value {
         "key_fingerprint": i.key_fingerprint,
         "connected_at": when(i.connected_at),
         "last_checked_at": when(i.last_checked_at),
-        "report": i.report,
+        // The stored report is already JSON: pass it through without re-parsing it.
+        "report": serde_json::value::RawValue::from_string(i.report_json.clone()).ok(),
     })
 }
 

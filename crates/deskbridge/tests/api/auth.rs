@@ -118,13 +118,19 @@ async fn an_idle_session_expires() {
 async fn a_session_ends_at_its_absolute_timeout_even_while_in_use() {
     let app = spawn_app_with(|c| {
         c.server.session_idle_secs = 2;
-        c.server.session_absolute_secs = 2;
+        c.server.session_absolute_secs = 3;
     })
     .await;
     let b = app.login("admin@acme.test").await;
-    tokio::time::sleep(std::time::Duration::from_millis(1_000)).await;
-    assert_eq!(app.get(&b, "/dashboard").await.status(), StatusCode::OK);
-    tokio::time::sleep(std::time::Duration::from_millis(1_600)).await;
+    let started = std::time::Instant::now();
+    // Activity every 0.7 s keeps the idle clock fresh…
+    while started.elapsed() < std::time::Duration::from_millis(2_700) {
+        tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+        assert_eq!(app.get(&b, "/dashboard").await.status(), StatusCode::OK);
+    }
+    // …but three seconds after sign-in the session ends anyway.
+    tokio::time::sleep(std::time::Duration::from_millis(3_400).saturating_sub(started.elapsed()))
+        .await;
     assert_eq!(
         app.get(&b, "/dashboard").await.status(),
         StatusCode::SEE_OTHER

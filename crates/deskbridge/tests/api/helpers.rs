@@ -76,7 +76,7 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
     config.database.url = SecretString::from(db_url.clone());
     config.vault.master_keys = Some(SecretString::from(master_keys.clone()));
     config.freshdesk.emulator_base_url = Some(emu.base_url.clone());
-    config.freshdesk.emulator_ca_file = emu.ca_path.clone();
+    config.freshdesk.emulator_ca_path = emu.ca_path.clone();
     tweak(&mut config);
     let app = App::build(config).await.expect("app builds");
     let port = app.port();

@@ -289,6 +289,9 @@ pub struct Session {
 }
 
 /// Resolves a session cookie, enforcing the timeouts (an expired session is deleted).
+/// csrf, created, last seen, user id, org id, org name, email, role, disabled.
+type SessionRow = (String, i64, i64, i64, i64, String, String, String, i64);
+
 pub async fn session(
     store: &Store,
     token: &str,
@@ -297,7 +300,7 @@ pub async fn session(
 ) -> Result<Option<Session>, AccountError> {
     let id_hash = token_hash(token);
     // One round trip for the session and its user: this runs on every authenticated request.
-    let row: Option<(String, i64, i64, i64, i64, String, String, String, i64)> = sqlx::query_as(
+    let row: Option<SessionRow> = sqlx::query_as(
         "SELECT s.csrf_token, s.created_at, s.last_seen_at, u.id, u.org_id, o.name, u.email, u.role, u.disabled \
          FROM sessions s JOIN users u ON u.id = s.user_id JOIN organisations o ON o.id = u.org_id WHERE s.id_hash = $1",
     )

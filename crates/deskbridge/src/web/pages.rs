@@ -797,20 +797,45 @@ async fn openapi() -> Response {
         .into_response()
 }
 
-fn api_view(i: &Integration) -> serde_json::Value {
-    json!({
-        "id": i.id,
-        "kind": "freshdesk",
-        "domain": i.domain,
-        "status": i.status,
-        "status_label": connections::status_label(&i.status),
-        "agent": {"id": i.agent_id, "name": i.agent_name, "email": i.agent_email},
-        "key_fingerprint": i.key_fingerprint,
-        "connected_at": when(i.connected_at),
-        "last_checked_at": when(i.last_checked_at),
-        // The stored report is already JSON: pass it through without re-parsing it.
-        "report": serde_json::value::RawValue::from_string(i.report_json.clone()).ok(),
-    })
+#[derive(serde::Serialize)]
+struct AgentView<'a> {
+    id: i64,
+    name: &'a str,
+    email: &'a str,
+}
+
+/// The API's integration object. The stored report is already JSON and is passed through as is.
+#[derive(serde::Serialize)]
+struct ApiIntegration<'a> {
+    id: i64,
+    kind: &'static str,
+    domain: &'a str,
+    status: &'a str,
+    status_label: &'static str,
+    agent: AgentView<'a>,
+    key_fingerprint: &'a str,
+    connected_at: String,
+    last_checked_at: String,
+    report: Option<&'a serde_json::value::RawValue>,
+}
+
+fn api_view(i: &Integration) -> ApiIntegration<'_> {
+    ApiIntegration {
+        id: i.id,
+        kind: "freshdesk",
+        domain: &i.domain,
+        status: &i.status,
+        status_label: connections::status_label(&i.status),
+        agent: AgentView {
+            id: i.agent_id,
+            name: &i.agent_name,
+            email: &i.agent_email,
+        },
+        key_fingerprint: &i.key_fingerprint,
+        connected_at: when(i.connected_at),
+        last_checked_at: when(i.last_checked_at),
+        report: serde_json::from_str(&i.report_json).ok(),
+    }
 }
 
 fn api_error(status: StatusCode, message: String) -> Response {

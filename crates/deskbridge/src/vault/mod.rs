@@ -259,6 +259,15 @@ impl Vault {
                 .bind(now())
                 .execute(&store.pool)
                 .await?;
+                // Rotation takes effect when the new version is first seen: record it.
+                crate::audit::record(
+                    store,
+                    None,
+                    "system",
+                    "vault_key_added",
+                    &format!("version={version}"),
+                )
+                .await;
             }
         }
         Ok(())

@@ -52,6 +52,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/v1/integrations"),
     ("GET", "/api/v1/integrations/{id}"),
     ("DELETE", "/api/v1/integrations/{id}"),
+    ("POST", "/api/v1/integrations/check"),
+    ("POST", "/api/v1/integrations/{id}/reauthorize"),
     ("GET", "/healthz"),
 ];
 

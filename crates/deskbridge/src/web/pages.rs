@@ -47,6 +47,11 @@ pub fn routes() -> Router<Arc<AppState>> {
             "/api/v1/integrations/{id}",
             get(api_get).delete(api_disconnect),
         )
+        .route("/api/v1/integrations/check", post(api_check))
+        .route(
+            "/api/v1/integrations/{id}/reauthorize",
+            post(api_reauthorize),
+        )
         .route("/healthz", get(|| async { "ok" }))
 }
 
@@ -887,6 +892,76 @@ async fn api_connect(
         Err(ConnectError::Forbidden) => api_error(
             StatusCode::FORBIDDEN,
             "only admins can connect integrations".into(),
+        ),
+        Err(e) => match connect_message(&e) {
+            Some(msg) => api_error(StatusCode::UNPROCESSABLE_ENTITY, msg),
+            None => internal(e).into_response(),
+        },
+    }
+}
+
+/// Runs the connection check and returns the report; saves nothing.
+async fn api_check(
+    State(state): S,
+    Authenticated(s): Authenticated,
+    Json(b): Json<ApiConnect>,
+) -> Response {
+    if s.user.role != accounts::Role::Admin {
+        return api_error(
+            StatusCode::FORBIDDEN,
+            "only admins can check integrations".into(),
+        );
+    }
+    let domain = match freshdesk::FreshdeskDomain::parse(&b.domain) {
+        Ok(d) => d,
+        Err(e) => return api_error(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
+    };
+    let key = match freshdesk::ApiKey::parse(&b.api_key) {
+        Ok(k) => k,
+        Err(e) => return api_error(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
+    };
+    match freshdesk::check_connection(&domain, &key, &state.freshdesk).await {
+        Ok(report) => Json(report).into_response(),
+        Err(e) => api_error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            connections::explain(&e, &domain),
+        ),
+    }
+}
+
+#[derive(Deserialize)]
+struct ApiReauth {
+    api_key: String,
+    #[serde(default)]
+    confirm_other_agent: bool,
+}
+
+async fn api_reauthorize(
+    State(state): S,
+    Authenticated(s): Authenticated,
+    Path(id): Path<i64>,
+    Json(b): Json<ApiReauth>,
+) -> Response {
+    match connections::reauthorize(
+        &state.store,
+        &state.vault,
+        &state.freshdesk,
+        &s.user,
+        id,
+        &b.api_key,
+        b.confirm_other_agent,
+    )
+    .await
+    {
+        Ok((i, _)) => Json(api_view(&i)).into_response(),
+        Err(ConnectError::NotFound) => api_error(StatusCode::NOT_FOUND, "not found".into()),
+        Err(ConnectError::Forbidden) => api_error(
+            StatusCode::FORBIDDEN,
+            "only admins can re-authorize integrations".into(),
+        ),
+        Err(e @ ConnectError::DifferentAgent { .. }) => api_error(
+            StatusCode::CONFLICT,
+            format!("{e} Send confirm_other_agent: true to switch."),
         ),
         Err(e) => match connect_message(&e) {
             Some(msg) => api_error(StatusCode::UNPROCESSABLE_ENTITY, msg),

@@ -397,3 +397,84 @@ async fn an_api_token_created_in_settings_works_once_shown_and_stops_when_revoke
         StatusCode::FORBIDDEN
     );
 }
+
+#[tokio::test]
+async fn the_api_checks_without_saving_and_reauthorizes_with_confirmation() {
+    let app = spawn_app().await;
+    let b = app.login("admin@acme.test").await;
+    let r = app
+        .api(
+            &b,
+            Method::POST,
+            "/api/v1/integrations/check",
+            Some(json!({"domain": "acme", "api_key": app.key(well_known::GROUP_ADMIN)})),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let report: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(report["agent"]["ticket_scope"], "Groups");
+    assert_eq!(app.integration_count().await, 0, "a check saves nothing");
+    let r = app
+        .api(
+            &b,
+            Method::POST,
+            "/api/v1/integrations/check",
+            Some(json!({"domain": "acme", "api_key": "WrongKey1234567890ab"})),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let created: serde_json::Value = app
+        .api(
+            &b,
+            Method::POST,
+            "/api/v1/integrations",
+            Some(json!({"domain": "acme", "api_key": app.admin_key()})),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_i64().unwrap();
+    let path = format!("/api/v1/integrations/{id}/reauthorize");
+    let r = app
+        .api(
+            &b,
+            Method::POST,
+            &path,
+            Some(json!({"api_key": app.key(well_known::OWNER)})),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    let r = app
+        .api(
+            &b,
+            Method::POST,
+            &path,
+            Some(json!({"api_key": "WrongKey1234567890ab", "confirm_other_agent": true})),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let still: serde_json::Value = app
+        .api(&b, Method::GET, &format!("/api/v1/integrations/{id}"), None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        still["agent"]["email"], "integration@acme-support.example",
+        "a failed re-authorize keeps the old key"
+    );
+    let r = app
+        .api(
+            &b,
+            Method::POST,
+            &path,
+            Some(json!({"api_key": app.key(well_known::OWNER), "confirm_other_agent": true})),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        r.json::<serde_json::Value>().await.unwrap()["agent"]["email"],
+        "avery.owner@acme-support.example"
+    );
+}

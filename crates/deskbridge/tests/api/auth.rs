@@ -155,7 +155,13 @@ async fn the_audit_log_records_who_did_what_with_a_fingerprint_and_never_the_key
     let actions: Vec<&str> = rows.iter().map(|r| r.1.as_str()).collect();
     assert_eq!(
         actions,
-        ["vault_key_added", "sign_in_failed", "sign_in", "connect", "disconnect"]
+        [
+            "vault_key_added",
+            "sign_in_failed",
+            "sign_in",
+            "connect",
+            "disconnect"
+        ]
     );
     let key = app.admin_key();
     let fp = &key[key.len() - 4..];

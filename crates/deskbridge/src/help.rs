@@ -178,7 +178,7 @@ pub async fn vote(
 /// (found it helpful, voted) across every organisation.
 pub async fn tally(store: &Store, article: &str) -> Result<(i64, i64), sqlx::Error> {
     sqlx::query_as(
-        "SELECT COALESCE(SUM(helpful), 0), COUNT(*) FROM article_feedback WHERE article = $1",
+        "SELECT CAST(COALESCE(SUM(helpful), 0) AS BIGINT), COUNT(*) FROM article_feedback WHERE article = $1",
     )
     .bind(article)
     .fetch_one(&store.pool)

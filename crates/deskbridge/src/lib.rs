@@ -18,6 +18,8 @@ pub mod demo;
 pub mod help;
 /// Database engine plumbing and migrations.
 pub mod store;
+/// Keeping a copy of the help desk: tickets and conversations so far.
+pub mod sync;
 /// Encryption of Freshdesk keys at rest.
 pub mod vault;
 /// Pages, the JSON API and the middleware around them.

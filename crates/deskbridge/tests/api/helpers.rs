@@ -57,6 +57,15 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
+    spawn_app_full(300, freshdesk_emulator::Plan::Enterprise, tweak).await
+}
+
+/// With the emulator's size and plan chosen (sync tests use an unthrottled one).
+pub async fn spawn_app_full(
+    tickets: usize,
+    plan: freshdesk_emulator::Plan,
+    tweak: impl FnOnce(&mut Config),
+) -> TestApp {
     let dir =
         std::env::temp_dir().join(format!("deskbridge-test-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -64,7 +73,8 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
         tls: Some(TlsConfig {
             cert_dir: Some(dir.join("certs")),
         }),
-        tickets: 300,
+        tickets,
+        plan,
         ..EmulatorConfig::default()
     })
     .await

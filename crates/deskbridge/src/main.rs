@@ -31,6 +31,15 @@ enum Command {
     /// Manage the master keys that encrypt stored Freshdesk keys.
     #[command(subcommand)]
     Vault(VaultCommand),
+    /// Sync one integration now, in the foreground, with a progress display.
+    Sync {
+        /// The organisation's id.
+        #[arg(long)]
+        org: i64,
+        /// The integration's id (see Settings › Integrations or GET /api/v1/integrations).
+        #[arg(long)]
+        integration: i64,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -132,6 +141,44 @@ async fn main() -> anyhow::Result<()> {
                 "{moved} stored key(s) now use master key version {}",
                 vault.active_version()
             );
+            Ok(())
+        }
+        Command::Sync { org, integration } => {
+            let (store, vault) = app::open(&config).await?;
+            let fd = app::freshdesk_config(&config)?;
+            let i = deskbridge::connections::get(&store, org, integration)
+                .await
+                .context("no such integration in that organisation")?;
+            let key = deskbridge::connections::api_key(&store, &vault, org, integration).await?;
+            let client =
+                freshdesk::Client::new(freshdesk::FreshdeskDomain::parse(&i.domain)?, key, &fd)?;
+            let bar = indicatif::ProgressBar::new_spinner();
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("{spinner} {elapsed_precise} {msg}")
+                    .expect("a valid template"),
+            );
+            bar.enable_steady_tick(std::time::Duration::from_millis(200));
+            let target = deskbridge::sync::Target {
+                org_id: org,
+                integration_id: integration,
+            };
+            let p = deskbridge::sync::run(&store, &client, target, |p| {
+                let stats = client.governor().stats();
+                bar.set_message(format!(
+                    "{} tickets in {} pages, {} conversations ({} calls); {} credits spent of {}/min at this share",
+                    p.tickets,
+                    p.pages,
+                    p.conversations,
+                    p.conversation_calls,
+                    stats.credits_spent,
+                    stats.budget_per_window.map(|b| format!("{b:.0}")).unwrap_or_else(|| "?".into())
+                ))
+            })
+            .await?;
+            bar.finish_with_message(format!(
+                "done: {} tickets, {} conversations",
+                p.tickets, p.conversations
+            ));
             Ok(())
         }
         Command::Demo(_) => unreachable!("handled above"),

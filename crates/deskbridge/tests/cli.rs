@@ -113,3 +113,53 @@ async fn a_rewrap_killed_halfway_loses_nothing_and_finishes_when_run_again() {
         assert_eq!(key.expose_for_encryption(), app.admin_key());
     }
 }
+
+// Multi-threaded: the child process talks to the emulator served by this test's runtime while the
+// test blocks on the child.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sync_command_copies_an_integration_in_the_foreground() {
+    let app = helpers::spawn_app_full(150, freshdesk_emulator::Plan::Unlimited, |_| {}).await;
+    let b = app.login("admin@acme.test").await;
+    app.connect(&b, "acme", &app.admin_key()).await;
+    let (id, org): (i64, i64) = sqlx::query_as("SELECT id, org_id FROM integrations")
+        .fetch_one(&app.store.pool)
+        .await
+        .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_deskbridge"))
+        .args([
+            "sync",
+            "--org",
+            &org.to_string(),
+            "--integration",
+            &id.to_string(),
+        ])
+        .env("DESKBRIDGE_DATABASE__URL", &app.db_url)
+        .env("DESKBRIDGE_VAULT__MASTER_KEYS", &app.master_keys)
+        .env("DESKBRIDGE_FRESHDESK__EMULATOR_BASE_URL", &app.emu.base_url)
+        .env(
+            "DESKBRIDGE_FRESHDESK__EMULATOR_CA_PATH",
+            app.emu.ca_path.as_ref().unwrap(),
+        )
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM fd_tickets")
+        .fetch_one(&app.store.pool)
+        .await
+        .unwrap();
+    assert!(n >= 145, "{n} tickets copied");
+    let out = Command::new(env!("CARGO_BIN_EXE_deskbridge"))
+        .args(["sync", "--org", "999", "--integration", &id.to_string()])
+        .env("DESKBRIDGE_DATABASE__URL", &app.db_url)
+        .env("DESKBRIDGE_VAULT__MASTER_KEYS", &app.master_keys)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no such integration in that organisation")
+    );
+}

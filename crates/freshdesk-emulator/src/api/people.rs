@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use super::error::{ApiError, FieldError};
-use super::query::{date_param, one_of, paging, positive_id};
+use super::query::{date_param, one_of, paging, paging_into, positive_id};
 use super::{Reply, Req, Viewer, json_body, page_reply, take_page};
 use crate::model::{AgentState, Contact, ContactState, HelpDesk};
 use crate::render;
@@ -39,13 +39,7 @@ pub fn contacts(desk: &HelpDesk, req: &Req) -> Result<Reply, ApiError> {
         &mut errors,
     ));
     let company_id = positive_id(q, "company_id", &mut errors);
-    let (page, per_page) = match paging(q, 30) {
-        Ok(p) => p,
-        Err(mut e) => {
-            errors.append(&mut e);
-            (1, 30)
-        }
-    };
+    let (page, per_page) = paging_into(q, 30, &mut errors);
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
@@ -305,13 +299,7 @@ pub fn companies(desk: &HelpDesk, req: &Req) -> Result<Reply, ApiError> {
     let q = &req.query;
     let mut errors = Vec::new();
     let since = date_param(q, "updated_since", &mut errors);
-    let (page, per_page) = match paging(q, 30) {
-        Ok(p) => p,
-        Err(mut e) => {
-            errors.append(&mut e);
-            (1, 30)
-        }
-    };
+    let (page, per_page) = paging_into(q, 30, &mut errors);
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
@@ -338,13 +326,7 @@ pub fn agents(desk: &HelpDesk, req: &Req, v: &Viewer) -> Result<Reply, ApiError>
     let q = &req.query;
     let mut errors = Vec::new();
     let state = one_of(q, "state", &["fulltime", "occasional"], &mut errors);
-    let (page, per_page) = match paging(q, 30) {
-        Ok(p) => p,
-        Err(mut e) => {
-            errors.append(&mut e);
-            (1, 30)
-        }
-    };
+    let (page, per_page) = paging_into(q, 30, &mut errors);
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }

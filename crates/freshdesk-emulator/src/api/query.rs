@@ -133,6 +133,15 @@ pub fn paging(q: &Query, default_per_page: u32) -> Result<(u32, u32), Vec<FieldE
     }
 }
 
+/// As [`paging`], adding any errors to `errors` (and answering the defaults), for handlers that
+/// report every bad parameter at once.
+pub fn paging_into(q: &Query, default_per_page: u32, errors: &mut Vec<FieldError>) -> (u32, u32) {
+    paging(q, default_per_page).unwrap_or_else(|mut e| {
+        errors.append(&mut e);
+        (1, default_per_page)
+    })
+}
+
 /// A positive integer filter such as `requester_id`.
 pub fn positive_id(q: &Query, key: &str, errors: &mut Vec<FieldError>) -> Option<i64> {
     let s = q.get(key)?;

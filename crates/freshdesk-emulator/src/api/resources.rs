@@ -3,7 +3,7 @@
 //! paging rule and plan gate.
 
 use super::error::{ApiError, FieldError};
-use super::query::{date_param, paging, positive_id};
+use super::query::{date_param, paging, paging_into, positive_id};
 use super::{Reply, Req, Viewer, page_reply, take_page};
 use crate::model::{Feature, HelpDesk, Trash};
 use crate::render;
@@ -69,13 +69,7 @@ pub fn satisfaction_ratings(desk: &HelpDesk, req: &Req) -> Result<Reply, ApiErro
     let mut errors = Vec::new();
     let since = date_param(q, "created_since", &mut errors);
     let user = positive_id(q, "user_id", &mut errors);
-    let (page, per_page) = match paging(q, 30) {
-        Ok(p) => p,
-        Err(mut e) => {
-            errors.append(&mut e);
-            (1, 30)
-        }
-    };
+    let (page, per_page) = paging_into(q, 30, &mut errors);
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
@@ -136,13 +130,7 @@ pub fn time_entries(desk: &HelpDesk, req: &Req) -> Result<Reply, ApiError> {
             None
         }
     };
-    let (page, per_page) = match paging(q, 30) {
-        Ok(p) => p,
-        Err(mut e) => {
-            errors.append(&mut e);
-            (1, 30)
-        }
-    };
+    let (page, per_page) = paging_into(q, 30, &mut errors);
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }

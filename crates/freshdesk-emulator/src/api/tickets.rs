@@ -5,7 +5,7 @@
 use serde_json::{Map, Value, json};
 
 use super::error::{ApiError, FieldError};
-use super::query::{date_param, one_of, paging, positive_id};
+use super::query::{date_param, one_of, paging, paging_into, positive_id};
 use super::{Reply, Req, Viewer, json_body, page_reply, take_page};
 use crate::model::{Contact, ContactState, Conversation, HelpDesk, Ticket, TicketStats, Trash};
 use crate::render::{self, TicketIncludes, TicketView};
@@ -70,13 +70,7 @@ pub fn list(desk: &HelpDesk, req: &Req, v: &Viewer) -> Result<Reply, ApiError> {
     let requester_id = positive_id(q, "requester_id", &mut errors);
     let company_id = positive_id(q, "company_id", &mut errors);
     let inc = includes(req, LIST_INCLUDES, ", ", &mut errors);
-    let (page, per_page) = match paging(q, 30) {
-        Ok(p) => p,
-        Err(mut e) => {
-            errors.append(&mut e);
-            (1, 30)
-        }
-    };
+    let (page, per_page) = paging_into(q, 30, &mut errors);
     if page > MAX_PAGE && errors.is_empty() {
         errors.push(FieldError::new("page", "You cannot access tickets beyond the 300th page. Please provide a smaller page number.", "invalid_value"));
     }

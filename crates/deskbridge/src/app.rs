@@ -15,6 +15,7 @@ pub struct AppState {
     pub store: Store,
     pub vault: Vault,
     pub freshdesk: freshdesk::ClientConfig,
+    pub jobs: crate::jobs::Jobs,
 }
 
 pub struct App {
@@ -73,6 +74,7 @@ impl App {
                 store,
                 vault,
                 freshdesk,
+                jobs: crate::jobs::Jobs::default(),
             }),
         })
     }
@@ -86,9 +88,14 @@ impl App {
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let router = crate::web::router(self.state.clone());
-        axum::serve(self.listener, router)
+        let stop = tokio_util::sync::CancellationToken::new();
+        let jobs = tokio::spawn(crate::jobs::run(self.state.clone(), stop.clone()));
+        let served = axum::serve(self.listener, router)
             .with_graceful_shutdown(shutdown)
             .await
-            .context("serving HTTP")
+            .context("serving HTTP");
+        stop.cancel();
+        let _ = jobs.await;
+        served
     }
 }

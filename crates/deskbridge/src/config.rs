@@ -105,6 +105,36 @@ impl Default for FreshdeskConfig {
     }
 }
 
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SyncConfig {
+    /// Run scheduled syncs in the server (off: only `deskbridge sync` and webhooks sync).
+    pub enabled: bool,
+    /// Default time between syncs of an integration; each integration may set its own.
+    pub interval_secs: u64,
+    /// A run's lease expires this long after its holder stopped renewing it (a crash).
+    pub lease_stale_secs: u64,
+    /// How often the scheduler looks for due integrations and webhook refreshes, in ms.
+    pub tick_ms: u64,
+    /// Small reference streams (agents, groups, fields, knowledge base…) are read whole this often.
+    pub reference_every_secs: u64,
+    /// How often every id is walked to find records deleted for good (0: never).
+    pub reconcile_every_secs: u64,
+}
+
+impl Default for SyncConfig {
+    fn default() -> Self {
+        SyncConfig {
+            enabled: true,
+            interval_secs: 300,
+            lease_stale_secs: 60,
+            tick_ms: 1000,
+            reference_every_secs: 3600,
+            reconcile_every_secs: 86_400,
+        }
+    }
+}
+
 #[derive(Clone, Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
@@ -112,6 +142,7 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub vault: VaultConfig,
     pub freshdesk: FreshdeskConfig,
+    pub sync: SyncConfig,
 }
 
 const PREFIX: &str = "DESKBRIDGE_";
@@ -181,6 +212,12 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
+        if self.sync.interval_secs < 10 || self.sync.lease_stale_secs < 2 || self.sync.tick_ms < 10
+        {
+            return Err(ConfigError::Invalid(
+                "sync.interval_secs must be at least 10, sync.lease_stale_secs at least 2 and sync.tick_ms at least 10".into(),
+            ));
+        }
         if !(0.05..=1.0).contains(&self.freshdesk.budget_share) {
             return Err(ConfigError::Invalid(
                 "freshdesk.budget_share must be between 0.05 and 1.0".into(),

@@ -8,6 +8,8 @@ pub mod accounts;
 pub mod app;
 /// The audit log.
 pub mod audit;
+/// Operator commands: foreground sync and verify.
+pub mod cli;
 /// Layered, typed configuration.
 pub mod config;
 /// Freshdesk integrations: connect, show, re-authorize, disconnect.
@@ -16,9 +18,11 @@ pub mod connections;
 pub mod demo;
 /// Support hours, support requests and guide feedback.
 pub mod help;
+/// Background work: sync runs, the scheduler and webhook refreshes.
+pub mod jobs;
 /// Database engine plumbing and migrations.
 pub mod store;
-/// Keeping a copy of the help desk: tickets and conversations so far.
+/// Keeping a copy of the help desk: every stream, incremental, crash-safe.
 pub mod sync;
 /// Encryption of Freshdesk keys at rest.
 pub mod vault;

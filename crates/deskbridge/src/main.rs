@@ -31,14 +31,27 @@ enum Command {
     /// Manage the master keys that encrypt stored Freshdesk keys.
     #[command(subcommand)]
     Vault(VaultCommand),
-    /// Sync one integration now, in the foreground, with a progress display.
+    /// Sync one integration now, in the foreground, with a progress display (or `sync verify`).
     Sync {
+        #[command(subcommand)]
+        action: Option<SyncAction>,
         /// The organisation's id.
-        #[arg(long)]
-        org: i64,
+        #[arg(long, global = true)]
+        org: Option<i64>,
         /// The integration's id (see Settings › Integrations or GET /api/v1/integrations).
+        #[arg(long, global = true)]
+        integration: Option<i64>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum SyncAction {
+    /// Compare the local copy with the source, record by record; exits 1 on any difference.
+    Verify {
+        /// An emulator export (`GET /_emulator/export` with the control token) to compare with
+        /// instead of walking the Freshdesk API (which compares tickets only).
         #[arg(long)]
-        integration: i64,
+        export: Option<PathBuf>,
     },
 }
 
@@ -53,6 +66,16 @@ enum AdminCommand {
         #[arg(long)]
         email: String,
     },
+    /// Connect a Freshdesk account as an admin, as the dashboard's Connect does (the API key is
+    /// read from DESKBRIDGE_FRESHDESK_API_KEY or stdin).
+    Connect {
+        /// The admin acting (their organisation gets the integration).
+        #[arg(long)]
+        email: String,
+        /// The Freshdesk domain: acme, acme.freshdesk.com or its URL.
+        #[arg(long)]
+        domain: String,
+    },
     /// Set a new password for a user (ends their sessions).
     ResetPassword {
         #[arg(long)]
@@ -66,6 +89,18 @@ enum VaultCommand {
     Rotate,
     /// Re-encrypt every stored key with the newest master key version; safe to interrupt and re-run.
     Rewrap,
+}
+
+fn read_secret(var: &str, prompt: &str) -> anyhow::Result<String> {
+    if let Ok(p) = std::env::var(var) {
+        return Ok(p);
+    }
+    eprint!("{prompt}: ");
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .context("reading from stdin")?;
+    Ok(line.trim_end_matches(['\n', '\r']).to_string())
 }
 
 fn read_password() -> anyhow::Result<String> {
@@ -143,43 +178,41 @@ async fn main() -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::Sync { org, integration } => {
+        Command::Admin(AdminCommand::Connect { email, domain }) => {
             let (store, vault) = app::open(&config).await?;
+            let user = accounts::user_by_email(&store, &email)
+                .await?
+                .with_context(|| format!("no active user {email}"))?;
+            let key = read_secret("DESKBRIDGE_FRESHDESK_API_KEY", "Freshdesk API key")?;
             let fd = app::freshdesk_config(&config)?;
-            let i = deskbridge::connections::get(&store, org, integration)
-                .await
-                .context("no such integration in that organisation")?;
-            let key = deskbridge::connections::api_key(&store, &vault, org, integration).await?;
-            let client =
-                freshdesk::Client::new(freshdesk::FreshdeskDomain::parse(&i.domain)?, key, &fd)?;
-            let bar = indicatif::ProgressBar::new_spinner();
-            bar.set_style(
-                indicatif::ProgressStyle::with_template("{spinner} {elapsed_precise} {msg}")
-                    .expect("a valid template"),
+            let (i, report) =
+                deskbridge::connections::connect(&store, &vault, &fd, &user, &domain, &key)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!(
+                "connected {} as {} (integration {}, organisation {})",
+                i.domain, i.agent_email, i.id, i.org_id
             );
-            bar.enable_steady_tick(std::time::Duration::from_millis(200));
-            let target = deskbridge::sync::Target {
-                org_id: org,
-                integration_id: integration,
-            };
-            let p = deskbridge::sync::run(&store, &client, target, |p| {
-                let stats = client.governor().stats();
-                bar.set_message(format!(
-                    "{} tickets in {} pages, {} conversations ({} calls); {} credits spent of {}/min at this share",
-                    p.tickets,
-                    p.pages,
-                    p.conversations,
-                    p.conversation_calls,
-                    stats.credits_spent,
-                    stats.budget_per_window.map(|b| format!("{b:.0}")).unwrap_or_else(|| "?".into())
-                ))
-            })
-            .await?;
-            bar.finish_with_message(format!(
-                "done: {} tickets, {} conversations",
-                p.tickets, p.conversations
-            ));
+            for w in report.warnings {
+                println!("warning: {w}");
+            }
             Ok(())
+        }
+        Command::Sync {
+            action,
+            org,
+            integration,
+        } => {
+            let (Some(org), Some(integration)) = (org, integration) else {
+                anyhow::bail!("name the integration with --org ORG --integration ID");
+            };
+            deskbridge::cli::sync(
+                &config,
+                org,
+                integration,
+                action.map(|SyncAction::Verify { export }| export),
+            )
+            .await
         }
         Command::Demo(_) => unreachable!("handled above"),
     }

@@ -1,7 +1,8 @@
 //! Streams of pages. Lists follow `link` and stop on a short page. The tickets stream walks
-//! `order_by=updated_at&order_type=asc` and crosses Freshdesk's 300-page wall by rolling
-//! `updated_since` forward to the last row's `updated_at`, dropping the boundary rows it already
-//! yielded; if a whole window shares one timestamp it stops with `PagingStalled` instead of
+//! `order_by=updated_at&order_type=asc` by keyset: after each page it restarts at page 1 with
+//! `updated_since` set to the last row's `updated_at`, dropping the boundary rows it already
+//! yielded. That never meets Freshdesk's 300-page wall and never skips a row when another is
+//! edited mid-walk; if 300 pages share one timestamp it stops with `PagingStalled` instead of
 //! looping. Search stops at its tenth page. Pages are yielded as they arrive, never collected.
 
 use std::collections::HashSet;
@@ -142,7 +143,7 @@ impl TicketWalk {
                 at: format_since(self.since),
             });
         }
-        tracing::debug!(from = %format_since(self.since), to = %format_since(next), "crossing the 300-page wall");
+        tracing::debug!(from = %format_since(self.since), to = %format_since(next), "next tickets window");
         self.since = next;
         self.page = 1;
         Ok(())
@@ -200,11 +201,20 @@ impl TicketWalk {
         }
         if !full || next.is_none() {
             self.done = true;
-        } else if self.page >= TICKETS_PAGE_WALL {
+        } else if self.boundary_ts.is_some_and(|b| b > self.since) {
+            // Keyset paging: restart at page 1 from the last row's `updated_at` after every
+            // page. Offset paging skips a row whenever an earlier row is edited, spammed or
+            // deleted mid-walk (everything behind it shifts back by one); restarting from a
+            // timestamp cannot, costs no extra call, and never meets the 300-page wall.
             if let Err(e) = self.roll() {
-                // Yield what we have; the stall error comes next.
                 self.pending = Some(e);
             }
+        } else if self.page >= TICKETS_PAGE_WALL {
+            // A whole page shared `since`: the tie is walked by page number, up to the wall.
+            self.done = true;
+            self.pending = Some(Error::PagingStalled {
+                at: format_since(self.since),
+            });
         } else {
             self.page += 1;
         }

@@ -383,7 +383,7 @@ async fn a_reply_slower_than_the_read_timeout_is_transient_once_retries_run_out(
 }
 
 #[tokio::test]
-async fn the_tickets_stream_crosses_the_300_page_wall_without_gaps_or_repeats() {
+async fn the_tickets_stream_walks_past_300_pages_without_gaps_or_repeats() {
     let emu = fast_emulator(1_000).await;
     let c = client(&emu);
     let q = TicketQuery {

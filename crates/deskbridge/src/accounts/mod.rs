@@ -340,6 +340,23 @@ pub async fn session(
     }))
 }
 
+/// An active user by email (operator commands act as them).
+pub async fn user_by_email(store: &Store, email: &str) -> Result<Option<User>, AccountError> {
+    let row: Option<(i64, i64, String, String, String)> = sqlx::query_as(
+        "SELECT u.id, u.org_id, o.name, u.email, u.role FROM users u JOIN organisations o ON o.id = u.org_id WHERE u.email = $1 AND u.disabled = 0",
+    )
+    .bind(email.trim().to_lowercase())
+    .fetch_optional(&store.pool)
+    .await?;
+    Ok(row.map(|(id, org_id, org_name, email, role)| User {
+        id,
+        org_id,
+        org_name,
+        email,
+        role: Role::parse(&role),
+    }))
+}
+
 fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -287,20 +287,32 @@ fn fingerprint(key: &ApiKey) -> String {
     key.fingerprint().trim_start_matches('…').to_string()
 }
 
-/// Deletes the integration and its encrypted key.
+/// Deletes the integration, its encrypted key and everything synced from it.
 pub async fn disconnect(store: &Store, user: &User, id: i64) -> Result<(), ConnectError> {
     if user.role != crate::accounts::Role::Admin {
         return Err(ConnectError::Forbidden);
     }
     let i = get(store, user.org_id, id).await?;
+    // The key and the synced copy go together: a sync page in flight either commits before
+    // this (and is deleted with the rest) or finds the integration gone and writes nothing.
+    let mut tx = store.pool.begin().await?;
     let r = sqlx::query("DELETE FROM integrations WHERE id = $1 AND org_id = $2")
         .bind(id)
         .bind(user.org_id)
-        .execute(&store.pool)
+        .execute(&mut *tx)
         .await?;
     if r.rows_affected() == 0 {
         return Err(ConnectError::NotFound);
     }
+    crate::sync::forget(
+        &mut tx,
+        crate::sync::Target {
+            org_id: user.org_id,
+            integration_id: id,
+        },
+    )
+    .await?;
+    tx.commit().await?;
     audit::record(
         store,
         Some(user.org_id),

@@ -1,19 +1,29 @@
-//! Sync of an integration's help desk into our store (first slice: tickets and their
-//! conversations). Tickets are walked oldest change first from the stored cursor minus an overlap
-//! window, across the 300-page wall; each page's rows and the cursor commit in one transaction, so
-//! a crash resumes from the last page with nothing lost. Spam and trash have their own passes and
-//! become tombstones. Conversations are fetched only for tickets whose `updated_at` moved since
-//! they were last fetched; that need is recorded in the same transaction as the ticket, so it
-//! survives a crash too. The cursor comes from Freshdesk's own timestamps, never our clock, and
-//! never moves back.
+//! Sync of an integration's help desk into our store. A run walks every stream: tickets (live,
+//! spam, trash) oldest change first from their cursors minus an overlap window, the conversations
+//! of tickets whose `updated_at` moved, then contacts, companies, agents, roles, groups, ticket
+//! fields, the knowledge base, business hours, SLA policies, satisfaction ratings and time entries.
+//! Every page's rows and its cursor commit in one transaction that also proves the integration
+//! still exists, so a crash resumes from the last page with nothing lost, and a disconnect stops a
+//! run at its next page. Cursors come from Freshdesk's own timestamps, never our clock, and never
+//! move back. An endpoint the plan or role does not allow is skipped with its reason; the rest
+//! goes on. One lease per integration makes two triggers one run. A periodic reconciliation walks
+//! every id to find what was deleted for good.
 
-use chrono::{DateTime, Utc};
-use freshdesk::models::{Conversation, Record, Ticket};
-use freshdesk::paging::{self, TicketQuery};
-use freshdesk::{Client, Priority};
-use futures_util::StreamExt;
+pub mod lease;
+mod streams;
+mod tickets;
+pub mod verify;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use freshdesk::Client;
+use serde::{Deserialize, Serialize};
 
 use crate::store::{Store, StoreError, now};
+
+pub use lease::{Lease, acquire, release};
+pub use tickets::refresh_ticket;
 
 /// Re-read this much before the cursor: Freshdesk commits some changes with a timestamp a little
 /// in the past (and clocks drift), and re-reading is cheap where skipping is data loss.
@@ -25,6 +35,12 @@ pub enum SyncError {
     Freshdesk(#[from] freshdesk::Error),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("the integration was disconnected during the sync")]
+    Disconnected,
+    #[error("a sync of this integration is already running")]
+    AlreadyRunning,
+    #[error("the sync was stopped")]
+    Cancelled,
 }
 
 impl From<sqlx::Error> for SyncError {
@@ -33,44 +49,176 @@ impl From<sqlx::Error> for SyncError {
     }
 }
 
-/// Where a run is, for progress displays.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Progress {
-    pub tickets: u64,
-    pub conversations: u64,
-    pub pages: u64,
-    pub conversation_calls: u64,
-}
-
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Target {
     pub org_id: i64,
     pub integration_id: i64,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Pass {
-    Live,
-    Spam,
-    Deleted,
+/// What a run does beyond tickets.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Fetch conversations of tickets that need them.
+    pub conversations: bool,
+    /// Sync the streams besides tickets and conversations.
+    pub other_streams: bool,
+    /// Small reference streams (agents, roles, groups, fields, knowledge base, business hours,
+    /// SLA policies, time entries) are refreshed whole at most this often.
+    pub reference_every_secs: i64,
+    /// Walk every id to find hard-deleted records at most this often (`None`: never).
+    pub reconcile_every_secs: Option<i64>,
 }
 
-impl Pass {
-    fn stream(self) -> &'static str {
-        match self {
-            Pass::Live => "tickets",
-            Pass::Spam => "tickets_spam",
-            Pass::Deleted => "tickets_deleted",
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            conversations: true,
+            other_streams: true,
+            reference_every_secs: 3600,
+            reconcile_every_secs: Some(86_400),
+        }
+    }
+}
+
+/// Where a run is, for progress displays. Stored as JSON on the run row for the live page.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Progress {
+    /// `backfill` until the first full pass of tickets is done, then `incremental`.
+    pub phase: String,
+    /// The stream being walked now.
+    pub stream: String,
+    pub tickets: u64,
+    pub conversations: u64,
+    pub pages: u64,
+    pub conversation_calls: u64,
+    /// Records fetched this run, per stream.
+    pub records: BTreeMap<String, u64>,
+    /// Streams skipped this run, with the reason in plain words.
+    pub skipped: BTreeMap<String, String>,
+    /// Records found deleted for good by reconciliation.
+    pub purged: u64,
+    /// API credits spent this run and in the last minute, against the budget per minute.
+    pub credits: u64,
+    pub credits_last_minute: u64,
+    pub budget_per_minute: Option<f64>,
+    /// Tickets the account holds (from the connection check), for the backfill estimate.
+    pub tickets_expected: Option<u64>,
+    pub eta_secs: Option<u64>,
+}
+
+/// Counts credits from the account's governor and estimates the time left.
+pub(crate) struct Meter {
+    start_credits: u64,
+    samples: std::collections::VecDeque<(Instant, u64)>,
+    started: Instant,
+}
+
+impl Meter {
+    fn new(client: &Client) -> Meter {
+        Meter {
+            start_credits: client.governor().stats().credits_spent,
+            samples: Default::default(),
+            started: Instant::now(),
         }
     }
 
-    fn filter(self) -> Option<String> {
-        match self {
-            Pass::Live => None,
-            Pass::Spam => Some("spam".into()),
-            Pass::Deleted => Some("deleted".into()),
+    pub(crate) fn update(&mut self, client: &Client, p: &mut Progress) {
+        let stats = client.governor().stats();
+        let spent = stats.credits_spent.saturating_sub(self.start_credits);
+        let now = Instant::now();
+        self.samples.push_back((now, spent));
+        while self
+            .samples
+            .front()
+            .is_some_and(|(t, _)| now.duration_since(*t) > Duration::from_secs(60))
+        {
+            self.samples.pop_front();
+        }
+        let minute_ago = self.samples.front().map(|(_, c)| *c).unwrap_or(0);
+        p.credits = spent;
+        p.credits_last_minute = spent - minute_ago.min(spent);
+        let window = client.governor().window().as_secs_f64().max(1.0);
+        p.budget_per_minute = stats.budget_per_window.map(|b| b * 60.0 / window);
+        p.eta_secs = None;
+        if p.phase == "backfill"
+            && let Some(expected) = p.tickets_expected
+        {
+            // Credits still needed: a list page per 100 tickets plus a conversations call each.
+            let left = expected.saturating_sub(p.tickets) as f64;
+            let per_ticket = 0.01 + if p.conversations > 0 { 1.0 } else { 0.0 };
+            let conv_left = p.tickets.saturating_sub(p.conversation_calls) as f64;
+            let credits_left = left * per_ticket + conv_left;
+            let rate = match p.budget_per_minute {
+                Some(b) if b > 0.0 => b / 60.0,
+                // Unthrottled: the pace seen so far.
+                _ => spent as f64 / self.started.elapsed().as_secs_f64().max(0.001),
+            };
+            if rate > 0.0 {
+                p.eta_secs = Some((credits_left / rate).ceil() as u64);
+            }
         }
     }
+}
+
+/// Calls `f` with the progress, at most every `every`, and always when forced.
+pub(crate) struct Reporter<'a> {
+    f: &'a mut (dyn FnMut(&Progress) + Send),
+    last: Option<Instant>,
+    every: Duration,
+}
+
+impl Reporter<'_> {
+    pub(crate) fn report(&mut self, p: &Progress, force: bool) {
+        if force || self.last.is_none_or(|t| t.elapsed() >= self.every) {
+            self.last = Some(Instant::now());
+            (self.f)(p);
+        }
+    }
+}
+
+pub(crate) struct Ctx<'a> {
+    pub store: &'a Store,
+    pub client: &'a Client,
+    pub t: Target,
+    pub p: Progress,
+    pub meter: Meter,
+    pub reporter: Reporter<'a>,
+    pub cancel: tokio_util::sync::CancellationToken,
+}
+
+impl Ctx<'_> {
+    /// After every page: meter, report, and stop if asked to.
+    pub(crate) fn tick(&mut self) -> Result<(), SyncError> {
+        self.meter.update(self.client, &mut self.p);
+        self.reporter.report(&self.p, false);
+        if self.cancel.is_cancelled() {
+            return Err(SyncError::Cancelled);
+        }
+        Ok(())
+    }
+
+    pub(crate) fn count(&mut self, stream: &str, n: u64) {
+        *self.p.records.entry(stream.to_string()).or_default() += n;
+    }
+}
+
+/// Opens a page transaction after proving the integration still exists; the row lock this takes
+/// (on PostgreSQL) orders it against a concurrent disconnect, which deletes the copy.
+pub(crate) async fn begin_page(
+    store: &Store,
+    t: Target,
+) -> Result<sqlx::Transaction<'static, sqlx::Any>, SyncError> {
+    let mut tx = store.pool.begin().await?;
+    let r = sqlx::query("UPDATE integrations SET synced_at = $1 WHERE id = $2 AND org_id = $3")
+        .bind(now())
+        .bind(t.integration_id)
+        .bind(t.org_id)
+        .execute(&mut *tx)
+        .await?;
+    if r.rows_affected() == 0 {
+        return Err(SyncError::Disconnected);
+    }
+    Ok(tx)
 }
 
 pub async fn cursor(store: &Store, t: Target, stream: &str) -> Result<Option<i64>, SyncError> {
@@ -98,169 +246,189 @@ pub async fn set_cursor(store: &Store, t: Target, stream: &str, at: i64) -> Resu
     Ok(())
 }
 
-/// One sync of tickets (live, spam, trash) and the conversations that need fetching.
+/// Moves a cursor forward (never back), inside the caller's transaction.
+pub(crate) async fn advance_cursor(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    t: Target,
+    stream: &str,
+    at: i64,
+) -> Result<(), SyncError> {
+    sqlx::query("INSERT INTO sync_cursors (org_id, integration_id, stream, cursor, updated_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (org_id, integration_id, stream) DO UPDATE SET cursor = CASE WHEN excluded.cursor > sync_cursors.cursor THEN excluded.cursor ELSE sync_cursors.cursor END, updated_at = excluded.updated_at")
+        .bind(t.org_id)
+        .bind(t.integration_id)
+        .bind(stream)
+        .bind(at)
+        .bind(now())
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Records a stream's outcome for the integration page.
+pub(crate) async fn stream_status(
+    store: &Store,
+    t: Target,
+    stream: &str,
+    skipped: Option<&str>,
+) -> Result<(), SyncError> {
+    sqlx::query("INSERT INTO sync_streams (org_id, integration_id, stream, status, reason, synced_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (org_id, integration_id, stream) DO UPDATE SET status = excluded.status, reason = excluded.reason, synced_at = excluded.synced_at")
+        .bind(t.org_id)
+        .bind(t.integration_id)
+        .bind(stream)
+        .bind(if skipped.is_some() { "skipped" } else { "ok" })
+        .bind(skipped.map(str::to_string))
+        .bind(now())
+        .execute(&store.pool)
+        .await?;
+    Ok(())
+}
+
+/// When a stream last completed (or was skipped), if ever.
+pub(crate) async fn stream_synced_at(
+    store: &Store,
+    t: Target,
+    stream: &str,
+) -> Result<Option<i64>, SyncError> {
+    let row: Option<(i64,)> = sqlx::query_as(
+        "SELECT synced_at FROM sync_streams WHERE org_id = $1 AND integration_id = $2 AND stream = $3",
+    )
+    .bind(t.org_id)
+    .bind(t.integration_id)
+    .bind(stream)
+    .fetch_optional(&store.pool)
+    .await?;
+    Ok(row.map(|(c,)| c))
+}
+
+/// Why an endpoint is unavailable to this key, if that is what the error says; the sync skips it.
+pub(crate) fn skip_reason(e: &freshdesk::Error) -> Option<String> {
+    match e {
+        freshdesk::Error::FeatureNotInPlan { message } => Some(format!(
+            "not included in this Freshdesk plan ({})",
+            message.trim_end_matches('.')
+        )),
+        freshdesk::Error::AccessDenied => {
+            Some("the integration user's role is not allowed to read it".into())
+        }
+        freshdesk::Error::NotFound => Some("not available on this Freshdesk account".into()),
+        _ => None,
+    }
+}
+
+/// One sync, without the lease (the caller holds it, or is a test).
 pub async fn run(
     store: &Store,
     client: &Client,
     t: Target,
-    mut progress: impl FnMut(&Progress),
+    progress: impl FnMut(&Progress) + Send,
 ) -> Result<Progress, SyncError> {
-    let mut p = Progress::default();
-    for pass in [Pass::Live, Pass::Spam, Pass::Deleted] {
-        sync_tickets(store, client, t, pass, &mut p, &mut progress).await?;
-    }
-    sync_conversations(store, client, t, &mut p, &mut progress).await?;
-    Ok(p)
+    run_with(
+        store,
+        client,
+        t,
+        &Options::default(),
+        tokio_util::sync::CancellationToken::new(),
+        progress,
+    )
+    .await
 }
 
-fn ts(d: DateTime<Utc>) -> i64 {
-    d.timestamp()
-}
-
-async fn sync_tickets(
+pub async fn run_with(
     store: &Store,
     client: &Client,
     t: Target,
-    pass: Pass,
-    p: &mut Progress,
-    progress: &mut impl FnMut(&Progress),
-) -> Result<(), SyncError> {
-    let stored = cursor(store, t, pass.stream()).await?;
-    let since = stored.map(|c| c - OVERLAP_SECS).unwrap_or(0).max(0);
-    let q = TicketQuery {
-        updated_since: DateTime::from_timestamp(since, 0).unwrap_or_default(),
-        include: vec!["description".into()],
-        filter: pass.filter(),
-        per_page: 100,
+    opts: &Options,
+    cancel: tokio_util::sync::CancellationToken,
+    mut progress: impl FnMut(&Progress) + Send,
+) -> Result<Progress, SyncError> {
+    let backfill = cursor(store, t, "tickets").await?.is_none();
+    let expected: Option<(String,)> =
+        sqlx::query_as("SELECT report_json FROM integrations WHERE id = $1 AND org_id = $2")
+            .bind(t.integration_id)
+            .bind(t.org_id)
+            .fetch_optional(&store.pool)
+            .await?;
+    let expected = expected
+        .and_then(|(j,)| serde_json::from_str::<freshdesk::check::ConnectionReport>(&j).ok())
+        .and_then(|r| r.visible_tickets);
+    let mut ctx = Ctx {
+        store,
+        client,
+        t,
+        p: Progress {
+            phase: if backfill { "backfill" } else { "incremental" }.into(),
+            tickets_expected: expected,
+            ..Progress::default()
+        },
+        meter: Meter::new(client),
+        reporter: Reporter {
+            f: &mut progress,
+            last: None,
+            every: Duration::from_millis(250),
+        },
+        cancel,
     };
-    let mut pages = Box::pin(paging::tickets(client.clone(), q, Priority::Background));
-    while let Some(page) = pages.next().await {
-        let page = page?;
-        if page.is_empty() {
-            continue;
-        }
-        save_page(store, t, pass, &page, stored).await?;
-        p.pages += 1;
-        p.tickets += page.len() as u64;
-        progress(p);
+    tickets::sync_all(&mut ctx).await?;
+    if opts.conversations {
+        tickets::sync_conversations(&mut ctx).await?;
     }
-    Ok(())
-}
-
-async fn save_page(
-    store: &Store,
-    t: Target,
-    pass: Pass,
-    page: &[Record<Ticket>],
-    stored: Option<i64>,
-) -> Result<(), SyncError> {
-    let mut tx = store.pool.begin().await?;
-    let mut newest = stored.unwrap_or(i64::MIN);
-    for r in page {
-        let tk = &r.value;
-        let state = match pass {
-            Pass::Live => "live",
-            Pass::Spam => "spam",
-            Pass::Deleted => "deleted",
-        };
-        // A ticket whose updated_at moved needs its conversations fetched again.
-        sqlx::query(
-            "INSERT INTO fd_tickets (org_id, integration_id, id, subject, status, priority, requester_id, responder_id, group_id, company_id, state, created_at, updated_at, conversations_synced_at, raw) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, NULL, $14) \
-             ON CONFLICT (org_id, integration_id, id) DO UPDATE SET subject = excluded.subject, status = excluded.status, priority = excluded.priority, \
-             requester_id = excluded.requester_id, responder_id = excluded.responder_id, group_id = excluded.group_id, company_id = excluded.company_id, \
-             state = excluded.state, created_at = excluded.created_at, raw = excluded.raw, \
-             conversations_synced_at = CASE WHEN fd_tickets.updated_at = excluded.updated_at THEN fd_tickets.conversations_synced_at ELSE NULL END, \
-             updated_at = excluded.updated_at",
-        )
-        .bind(t.org_id)
-        .bind(t.integration_id)
-        .bind(tk.id)
-        .bind(tk.subject.clone())
-        .bind(tk.status.0)
-        .bind(tk.priority.0)
-        .bind(tk.requester_id)
-        .bind(tk.responder_id)
-        .bind(tk.group_id)
-        .bind(tk.company_id)
-        .bind(state)
-        .bind(ts(tk.created_at))
-        .bind(ts(tk.updated_at))
-        .bind(r.raw.get())
-        .execute(&mut *tx)
-        .await?;
-        newest = newest.max(ts(tk.updated_at));
+    ctx.p.phase = "incremental".into();
+    if opts.other_streams {
+        streams::sync_all(&mut ctx, opts).await?;
     }
-    sqlx::query("INSERT INTO sync_cursors (org_id, integration_id, stream, cursor, updated_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (org_id, integration_id, stream) DO UPDATE SET cursor = CASE WHEN excluded.cursor > sync_cursors.cursor THEN excluded.cursor ELSE sync_cursors.cursor END, updated_at = excluded.updated_at")
-        .bind(t.org_id)
-        .bind(t.integration_id)
-        .bind(pass.stream())
-        .bind(newest)
-        .bind(now())
-        .execute(&mut *tx)
-        .await?;
-    tx.commit().await?;
-    Ok(())
-}
-
-async fn sync_conversations(
-    store: &Store,
-    client: &Client,
-    t: Target,
-    p: &mut Progress,
-    progress: &mut impl FnMut(&Progress),
-) -> Result<(), SyncError> {
-    loop {
-        let batch: Vec<(i64, i64)> = sqlx::query_as("SELECT id, updated_at FROM fd_tickets WHERE org_id = $1 AND integration_id = $2 AND conversations_synced_at IS NULL ORDER BY id LIMIT 200").bind(t.org_id).bind(t.integration_id).fetch_all(&store.pool).await?;
-        if batch.is_empty() {
-            return Ok(());
-        }
-        for (ticket_id, updated_at) in batch {
-            let mut rows: Vec<Record<Conversation>> = Vec::new();
-            let mut pages = Box::pin(paging::pages::<Conversation>(
-                client.clone(),
-                format!("tickets/{ticket_id}/conversations?per_page=100"),
-                Priority::Background,
-            ));
-            let mut gone = false;
-            while let Some(page) = pages.next().await {
-                match page {
-                    Ok(mut items) => rows.append(&mut items),
-                    // Purged tickets answer 403 or 404: nothing more to fetch for them.
-                    Err(freshdesk::Error::NotFound | freshdesk::Error::AccessDenied) => {
-                        gone = true;
-                        break;
-                    }
-                    Err(e) => return Err(e.into()),
+    if let Some(every) = opts.reconcile_every_secs {
+        let last = stream_synced_at(store, t, "reconcile").await?;
+        // The backfill just saw everything; the first reconciliation is due a period later.
+        match last {
+            None => stream_status(store, t, "reconcile", None).await?,
+            Some(at) if now() - at >= every => {
+                ctx.p.stream = "reconcile".into();
+                tickets::reconcile(&mut ctx).await?;
+                if opts.other_streams {
+                    streams::reconcile_contacts(&mut ctx).await?;
                 }
-                p.conversation_calls += 1;
+                stream_status(store, t, "reconcile", None).await?;
             }
-            let mut tx = store.pool.begin().await?;
-            for r in &rows {
-                let c = &r.value;
-                sqlx::query(
-                    "INSERT INTO fd_conversations (org_id, integration_id, id, ticket_id, incoming, private, body_text, created_at, updated_at, raw) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
-                     ON CONFLICT (org_id, integration_id, id) DO UPDATE SET ticket_id = excluded.ticket_id, incoming = excluded.incoming, private = excluded.private, body_text = excluded.body_text, created_at = excluded.created_at, updated_at = excluded.updated_at, raw = excluded.raw",
-                )
-                .bind(t.org_id)
-                .bind(t.integration_id)
-                .bind(c.id)
-                .bind(ticket_id)
-                .bind(c.incoming as i64)
-                .bind(c.private as i64)
-                .bind(c.body_text.clone())
-                .bind(ts(c.created_at))
-                .bind(ts(c.updated_at))
-                .bind(r.raw.get())
-                .execute(&mut *tx)
-                .await?;
-            }
-            // Only clear the need if the ticket did not change again meanwhile.
-            let _ = gone;
-            sqlx::query("UPDATE fd_tickets SET conversations_synced_at = $1 WHERE org_id = $2 AND integration_id = $3 AND id = $4 AND updated_at = $5").bind(now()).bind(t.org_id).bind(t.integration_id).bind(ticket_id).bind(updated_at).execute(&mut *tx).await?;
-            tx.commit().await?;
-            p.conversations += rows.len() as u64;
-            progress(p);
+            Some(_) => {}
         }
     }
+    ctx.p.stream = String::new();
+    ctx.meter.update(client, &mut ctx.p);
+    ctx.reporter.report(&ctx.p, true);
+    Ok(ctx.p)
+}
+
+/// Deletes everything synced for an integration, inside the caller's transaction (disconnect).
+pub async fn forget(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    t: Target,
+) -> Result<(), sqlx::Error> {
+    for table in [
+        "fd_tickets",
+        "fd_conversations",
+        "fd_contacts",
+        "fd_companies",
+        "fd_agents",
+        "fd_groups",
+        "fd_ticket_fields",
+        "fd_articles",
+        "fd_records",
+        "sync_cursors",
+        "sync_streams",
+        "hook_events",
+        "sync_runs",
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DELETE FROM {table} WHERE org_id = $1 AND integration_id = $2"
+        )))
+        .bind(t.org_id)
+        .bind(t.integration_id)
+        .execute(&mut **tx)
+        .await?;
+    }
+    sqlx::query("DELETE FROM sync_locks WHERE integration_id = $1")
+        .bind(t.integration_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
 }

@@ -4,6 +4,9 @@
 //! error type that shows generic text and logs the cause once.
 
 mod pages;
+mod sync;
+
+pub use sync::HOOK_HEADER;
 
 use std::sync::Arc;
 
@@ -55,10 +58,19 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/v1/integrations/check"),
     ("POST", "/api/v1/integrations/{id}/reauthorize"),
     ("GET", "/healthz"),
+    ("GET", "/settings/integrations/{id}/sync"),
+    ("POST", "/settings/integrations/{id}/sync"),
+    ("GET", "/settings/integrations/{id}/sync/events"),
+    ("POST", "/settings/integrations/{id}/sync/schedule"),
+    ("POST", "/settings/integrations/{id}/sync/webhook"),
+    ("GET", "/static/sync.js"),
+    ("POST", "/hooks/freshdesk/{id}"),
+    ("GET", "/api/v1/integrations/{id}/sync"),
 ];
 
 pub fn router(state: Arc<AppState>) -> Router {
     pages::routes()
+        .merge(sync::routes())
         .fallback(|| async { Error::NotFound })
         .layer(middleware::from_fn_with_state(state.clone(), csrf_guard))
         .layer(middleware::from_fn(security_headers))
@@ -109,7 +121,9 @@ async fn csrf_guard(State(state): State<Arc<AppState>>, req: Request, next: Next
     if !same_origin(req.headers()) {
         return Error::Forbidden("cross-site request refused").into_response();
     }
-    if req.uri().path() == "/login" {
+    // Sign-in has no session yet; Freshdesk's webhooks carry the integration's secret instead
+    // of a session (and no cookie), checked by their handler.
+    if req.uri().path() == "/login" || req.uri().path().starts_with("/hooks/") {
         return next.run(req).await;
     }
     // Bearer tokens are not sent by browsers on their own, so they need no CSRF token; the

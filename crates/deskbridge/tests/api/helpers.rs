@@ -87,6 +87,9 @@ pub async fn spawn_app_full(
     config.vault.master_keys = Some(SecretString::from(master_keys.clone()));
     config.freshdesk.emulator_base_url = Some(emu.base_url.clone());
     config.freshdesk.emulator_ca_path = emu.ca_path.clone();
+    // Scheduled syncs would race the tests' own; tests that want the scheduler turn it on.
+    config.sync.enabled = false;
+    config.sync.tick_ms = 100;
     tweak(&mut config);
     let app = App::build(config).await.expect("app builds");
     let port = app.port();

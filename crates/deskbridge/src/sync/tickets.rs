@@ -1,0 +1,330 @@
+//! Tickets and conversations. Three passes (live, spam, trash) walk `updated_at` ascending by
+//! keyset from their cursors; each page commits with its cursor. A ticket whose `updated_at`
+//! moved is marked as needing its conversations, in the same transaction, so that need survives a
+//! crash; conversations are then fetched once per such ticket and replace the ticket's set (so a
+//! deleted note goes too). A webhook names one ticket for a targeted refresh. Reconciliation
+//! walks every id and marks tickets that vanished (deleted forever) as `purged`.
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, Utc};
+use freshdesk::models::{Conversation, Record, Ticket};
+use freshdesk::paging::{self, TicketQuery};
+use freshdesk::{Client, Priority};
+use futures_util::StreamExt;
+
+use super::{Ctx, OVERLAP_SECS, SyncError, Target, advance_cursor, begin_page, cursor};
+use crate::store::{Store, now};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Pass {
+    Live,
+    Spam,
+    Deleted,
+}
+
+const PASSES: [Pass; 3] = [Pass::Live, Pass::Spam, Pass::Deleted];
+
+impl Pass {
+    fn stream(self) -> &'static str {
+        match self {
+            Pass::Live => "tickets",
+            Pass::Spam => "tickets_spam",
+            Pass::Deleted => "tickets_deleted",
+        }
+    }
+
+    fn filter(self) -> Option<String> {
+        match self {
+            Pass::Live => None,
+            Pass::Spam => Some("spam".into()),
+            Pass::Deleted => Some("deleted".into()),
+        }
+    }
+
+    fn state(self) -> &'static str {
+        match self {
+            Pass::Live => "live",
+            Pass::Spam => "spam",
+            Pass::Deleted => "deleted",
+        }
+    }
+}
+
+fn ts(d: DateTime<Utc>) -> i64 {
+    d.timestamp()
+}
+
+fn query(pass: Pass, since: i64) -> TicketQuery {
+    TicketQuery {
+        updated_since: DateTime::from_timestamp(since, 0).unwrap_or_default(),
+        // Free on list calls (it is on by default for accounts made before 2018-11-30); the
+        // other includes cost 2 credits each per page.
+        include: vec!["description".into()],
+        filter: pass.filter(),
+        per_page: 100,
+    }
+}
+
+pub(super) async fn sync_all(ctx: &mut Ctx<'_>) -> Result<(), SyncError> {
+    for pass in PASSES {
+        ctx.p.stream = pass.stream().into();
+        let stored = cursor(ctx.store, ctx.t, pass.stream()).await?;
+        let since = stored.map(|c| c - OVERLAP_SECS).unwrap_or(0).max(0);
+        let mut pages = Box::pin(paging::tickets(
+            ctx.client.clone(),
+            query(pass, since),
+            Priority::Background,
+        ));
+        while let Some(page) = pages.next().await {
+            let page = page?;
+            if page.is_empty() {
+                continue;
+            }
+            save_page(ctx.store, ctx.t, Some(pass), &page).await?;
+            ctx.p.pages += 1;
+            ctx.p.tickets += page.len() as u64;
+            ctx.count(pass.stream(), page.len() as u64);
+            ctx.tick()?;
+        }
+        super::stream_status(ctx.store, ctx.t, pass.stream(), None).await?;
+    }
+    Ok(())
+}
+
+/// Upserts a page of tickets and moves the pass's cursor, in one transaction. `pass` is `None`
+/// for a single ticket fetched by id (its state comes from its own flags; no cursor moves).
+async fn save_page(
+    store: &Store,
+    t: Target,
+    pass: Option<Pass>,
+    page: &[Record<Ticket>],
+) -> Result<(), SyncError> {
+    let mut tx = begin_page(store, t).await?;
+    let mut newest = i64::MIN;
+    for r in page {
+        let tk = &r.value;
+        let state = match pass {
+            Some(p) => p.state(),
+            None if tk.spam => "spam",
+            None if tk.deleted => "deleted",
+            None => "live",
+        };
+        // A ticket whose updated_at moved needs its conversations fetched again. An older
+        // version never overwrites a newer one (a webhook refresh may have run ahead of a page).
+        sqlx::query(
+            "INSERT INTO fd_tickets (org_id, integration_id, id, subject, status, priority, requester_id, responder_id, group_id, company_id, state, created_at, updated_at, conversations_synced_at, raw) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, NULL, $14) \
+             ON CONFLICT (org_id, integration_id, id) DO UPDATE SET subject = excluded.subject, status = excluded.status, priority = excluded.priority, \
+             requester_id = excluded.requester_id, responder_id = excluded.responder_id, group_id = excluded.group_id, company_id = excluded.company_id, \
+             state = excluded.state, created_at = excluded.created_at, raw = excluded.raw, \
+             conversations_synced_at = CASE WHEN fd_tickets.updated_at = excluded.updated_at THEN fd_tickets.conversations_synced_at ELSE NULL END, \
+             updated_at = excluded.updated_at \
+             WHERE excluded.updated_at >= fd_tickets.updated_at",
+        )
+        .bind(t.org_id)
+        .bind(t.integration_id)
+        .bind(tk.id)
+        .bind(tk.subject.clone())
+        .bind(tk.status.0)
+        .bind(tk.priority.0)
+        .bind(tk.requester_id)
+        .bind(tk.responder_id)
+        .bind(tk.group_id)
+        .bind(tk.company_id)
+        .bind(state)
+        .bind(ts(tk.created_at))
+        .bind(ts(tk.updated_at))
+        .bind(r.raw.get())
+        .execute(&mut *tx)
+        .await?;
+        newest = newest.max(ts(tk.updated_at));
+    }
+    if let Some(pass) = pass {
+        advance_cursor(&mut tx, t, pass.stream(), newest).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+pub(super) async fn sync_conversations(ctx: &mut Ctx<'_>) -> Result<(), SyncError> {
+    ctx.p.stream = "conversations".into();
+    loop {
+        let batch: Vec<(i64, i64)> = sqlx::query_as("SELECT id, updated_at FROM fd_tickets WHERE org_id = $1 AND integration_id = $2 AND conversations_synced_at IS NULL AND state <> 'purged' ORDER BY id LIMIT 200").bind(ctx.t.org_id).bind(ctx.t.integration_id).fetch_all(&ctx.store.pool).await?;
+        if batch.is_empty() {
+            super::stream_status(ctx.store, ctx.t, "conversations", None).await?;
+            return Ok(());
+        }
+        for (ticket_id, updated_at) in batch {
+            let (n, calls) = conversations_of(
+                ctx.store,
+                ctx.client,
+                ctx.t,
+                ticket_id,
+                updated_at,
+                Priority::Background,
+            )
+            .await?;
+            ctx.p.conversation_calls += calls;
+            ctx.p.conversations += n;
+            ctx.count("conversations", n);
+            ctx.tick()?;
+        }
+    }
+}
+
+/// Fetches one ticket's conversations and replaces its stored set; clears the ticket's need only
+/// if it did not change again meanwhile. Returns (conversations, calls).
+async fn conversations_of(
+    store: &Store,
+    client: &Client,
+    t: Target,
+    ticket_id: i64,
+    updated_at: i64,
+    priority: Priority,
+) -> Result<(u64, u64), SyncError> {
+    let mut rows: Vec<Record<Conversation>> = Vec::new();
+    let mut calls = 0;
+    let mut pages = Box::pin(paging::pages::<Conversation>(
+        client.clone(),
+        format!("tickets/{ticket_id}/conversations?per_page=100"),
+        priority,
+    ));
+    let mut complete = true;
+    while let Some(page) = pages.next().await {
+        calls += 1;
+        match page {
+            Ok(mut items) => rows.append(&mut items),
+            // A ticket deleted forever answers 403 (purge pending) or 404: nothing to fetch,
+            // and what we hold stays until reconciliation marks the ticket purged.
+            Err(freshdesk::Error::NotFound | freshdesk::Error::AccessDenied) => {
+                complete = false;
+                break;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let mut tx = begin_page(store, t).await?;
+    for r in &rows {
+        let c = &r.value;
+        sqlx::query(
+            "INSERT INTO fd_conversations (org_id, integration_id, id, ticket_id, incoming, private, body_text, created_at, updated_at, raw) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+             ON CONFLICT (org_id, integration_id, id) DO UPDATE SET ticket_id = excluded.ticket_id, incoming = excluded.incoming, private = excluded.private, body_text = excluded.body_text, created_at = excluded.created_at, updated_at = excluded.updated_at, raw = excluded.raw",
+        )
+        .bind(t.org_id)
+        .bind(t.integration_id)
+        .bind(c.id)
+        .bind(ticket_id)
+        .bind(c.incoming as i64)
+        .bind(c.private as i64)
+        .bind(c.body_text.clone())
+        .bind(ts(c.created_at))
+        .bind(ts(c.updated_at))
+        .bind(r.raw.get())
+        .execute(&mut *tx)
+        .await?;
+    }
+    if complete {
+        // The full set was read: anything else stored for this ticket was deleted in Freshdesk.
+        let ids: Vec<String> = rows.iter().map(|r| r.value.id.to_string()).collect();
+        let keep = if ids.is_empty() {
+            String::new()
+        } else {
+            format!(" AND id NOT IN ({})", ids.join(","))
+        };
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DELETE FROM fd_conversations WHERE org_id = $1 AND integration_id = $2 AND ticket_id = $3{keep}"
+        )))
+        .bind(t.org_id)
+        .bind(t.integration_id)
+        .bind(ticket_id)
+        .execute(&mut *tx)
+        .await?;
+    }
+    sqlx::query("UPDATE fd_tickets SET conversations_synced_at = $1 WHERE org_id = $2 AND integration_id = $3 AND id = $4 AND updated_at = $5").bind(now()).bind(t.org_id).bind(t.integration_id).bind(ticket_id).bind(updated_at).execute(&mut *tx).await?;
+    tx.commit().await?;
+    Ok((rows.len() as u64, calls))
+}
+
+/// A targeted refresh of one ticket and its conversations (a webhook named it). Interactive
+/// priority: it is small and someone is waiting for it. A ticket Freshdesk no longer shows is
+/// left to reconciliation.
+pub async fn refresh_ticket(
+    store: &Store,
+    client: &Client,
+    t: Target,
+    ticket_id: i64,
+) -> Result<bool, SyncError> {
+    let raw: Box<serde_json::value::RawValue> = match client
+        .get(&format!("tickets/{ticket_id}"), Priority::Interactive)
+        .await
+    {
+        Ok(r) => r,
+        Err(freshdesk::Error::NotFound | freshdesk::Error::AccessDenied) => return Ok(false),
+        Err(e) => return Err(e.into()),
+    };
+    let record = Record::<Ticket>::parse(&raw).map_err(|e| {
+        SyncError::Freshdesk(freshdesk::Error::Decode(format!("ticket {ticket_id}: {e}")))
+    })?;
+    let updated_at = ts(record.value.updated_at);
+    save_page(store, t, None, std::slice::from_ref(&record)).await?;
+    conversations_of(
+        store,
+        client,
+        t,
+        ticket_id,
+        updated_at,
+        Priority::Interactive,
+    )
+    .await?;
+    Ok(true)
+}
+
+/// Walks every ticket id in all three passes (refreshing rows on the way) and marks stored
+/// tickets Freshdesk no longer has as `purged`.
+pub(super) async fn reconcile(ctx: &mut Ctx<'_>) -> Result<(), SyncError> {
+    let mut seen: HashSet<i64> = HashSet::new();
+    for pass in PASSES {
+        let mut pages = Box::pin(paging::tickets(
+            ctx.client.clone(),
+            query(pass, 0),
+            Priority::Background,
+        ));
+        while let Some(page) = pages.next().await {
+            let page = page?;
+            seen.extend(page.iter().map(|r| r.value.id));
+            if !page.is_empty() {
+                save_page(ctx.store, ctx.t, Some(pass), &page).await?;
+            }
+            ctx.tick()?;
+        }
+    }
+    let local: Vec<(i64,)> = sqlx::query_as(
+        "SELECT id FROM fd_tickets WHERE org_id = $1 AND integration_id = $2 AND state <> 'purged'",
+    )
+    .bind(ctx.t.org_id)
+    .bind(ctx.t.integration_id)
+    .fetch_all(&ctx.store.pool)
+    .await?;
+    let gone: Vec<i64> = local
+        .into_iter()
+        .map(|(id,)| id)
+        .filter(|id| !seen.contains(id))
+        .collect();
+    for chunk in gone.chunks(500) {
+        let mut tx = begin_page(ctx.store, ctx.t).await?;
+        let ids: Vec<String> = chunk.iter().map(i64::to_string).collect();
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE fd_tickets SET state = 'purged', conversations_synced_at = $1 WHERE org_id = $2 AND integration_id = $3 AND id IN ({})",
+            ids.join(",")
+        )))
+        .bind(now())
+        .bind(ctx.t.org_id)
+        .bind(ctx.t.integration_id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+    }
+    ctx.p.purged += gone.len() as u64;
+    Ok(())
+}

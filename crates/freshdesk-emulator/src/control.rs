@@ -103,6 +103,11 @@ pub fn router(shared: Arc<Shared>) -> Router<Arc<Shared>> {
             "/_emulator/tickets/{id}/conversations",
             post(add_conversation),
         )
+        .route(
+            "/_emulator/automations",
+            get(list_automations).post(add_automation),
+        )
+        .route("/_emulator/automations/deliveries", get(deliveries))
         .route("/_emulator/requests", get(requests).delete(clear_requests))
         .route("/_emulator/export", get(export))
         .route("/_emulator/clock", post(set_clock))
@@ -591,6 +596,8 @@ async fn create_ticket(State(s): State<Arc<Shared>>, body: Bytes) -> R {
     d.insert_ticket(ticket);
     apply_change(&mut d, id, change, now);
     let v = ticket_json(&d, id);
+    drop(d);
+    fire(&s, crate::automations::Event::TicketCreated, id);
     Ok((StatusCode::CREATED, axum::Json(v)).into_response())
 }
 
@@ -604,6 +611,8 @@ async fn update_ticket(State(s): State<Arc<Shared>>, Path(id): Path<i64>, body: 
     let at = check_change(&d, &c)?.unwrap_or(now);
     apply_change(&mut d, id, c, at);
     let v = ticket_json(&d, id);
+    drop(d);
+    fire(&s, crate::automations::Event::TicketUpdated, id);
     ok(v)
 }
 
@@ -681,6 +690,8 @@ async fn add_conversation(State(s): State<Arc<Shared>>, Path(id): Path<i64>, bod
     }
     d.touch_ticket(id, at);
     let v = render::conversation(&d.conversations[&conv_id]);
+    drop(d);
+    fire(&s, crate::automations::Event::TicketUpdated, id);
     Ok((StatusCode::CREATED, axum::Json(v)).into_response())
 }
 
@@ -845,6 +856,24 @@ async fn export(State(s): State<Arc<Shared>>, AxQuery(q): AxQuery<ExportQuery>) 
         );
     }
     ok(Value::Object(out))
+}
+
+async fn add_automation(State(s): State<Arc<Shared>>, body: Bytes) -> R {
+    let rule: crate::automations::NewRule = parse(&body)?;
+    let rule = s.automations.add(rule).map_err(bad)?;
+    Ok((StatusCode::CREATED, axum::Json(rule)).into_response())
+}
+
+async fn list_automations(State(s): State<Arc<Shared>>) -> R {
+    ok(json!({"rules": *s.automations.rules.lock()}))
+}
+
+async fn deliveries(State(s): State<Arc<Shared>>) -> R {
+    ok(json!({"deliveries": *s.automations.deliveries.lock()}))
+}
+
+fn fire(s: &Shared, event: crate::automations::Event, id: i64) {
+    crate::automations::fire(&s.automations, &s.desk.read(), event, id, s.minute);
 }
 
 async fn set_clock(State(s): State<Arc<Shared>>, body: Bytes) -> R {

@@ -11,6 +11,7 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod automations;
 pub mod control;
 pub mod model;
 pub mod render;
@@ -197,6 +198,7 @@ pub async fn spawn(cfg: EmulatorConfig) -> anyhow::Result<RunningEmulator> {
         minute: cfg.minute,
         control_token: token.clone(),
         scheme,
+        automations: Default::default(),
     });
     let app = control::router(shared.clone())
         .fallback(server::api_handler)

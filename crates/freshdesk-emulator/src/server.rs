@@ -275,6 +275,7 @@ fn run_pipeline(
             return (Pipeline::Throttled { retry_after }, None);
         }
     }
+    let fired = route.as_ref().ok().copied();
     let result = (|| -> Result<Reply, ApiError> {
         let route = route?;
         api::check_headers(req)?;
@@ -313,6 +314,11 @@ fn run_pipeline(
             api::dispatch_write(&mut d, route, req, &v)
         }
     })();
+    if let (Ok(r), Some(route)) = (&result, fired)
+        && (200..300).contains(&r.status)
+    {
+        fire_rules(shared, route, req.method, r);
+    }
     let (reply, allow) = match result {
         Ok(r) => (r, None),
         Err(e) => {
@@ -328,6 +334,26 @@ fn run_pipeline(
     // Unthrottled plans still report headers, with a budget no client will meet.
     let numbers = numbers.or(Some((1_000_000_000, 0)));
     (Pipeline::Done(reply, allow), numbers)
+}
+
+/// Ticket writes fire the automation rules that listen for them.
+fn fire_rules(shared: &Shared, route: api::Route, method: &str, reply: &api::Reply) {
+    use crate::automations::Event;
+    use api::Route::*;
+    let hit = match (route, method) {
+        (Tickets, "POST") => serde_json::from_slice::<serde_json::Value>(&reply.body)
+            .ok()
+            .and_then(|v| v.get("id").and_then(|i| i.as_i64()))
+            .map(|id| (Event::TicketCreated, id)),
+        (Ticket(id), "PUT" | "DELETE")
+        | (TicketRestore(id), "PUT")
+        | (TicketReply(id), "POST")
+        | (TicketNotes(id), "POST") => Some((Event::TicketUpdated, id)),
+        _ => None,
+    };
+    if let Some((event, id)) = hit {
+        crate::automations::fire(&shared.automations, &shared.desk.read(), event, id, shared.minute);
+    }
 }
 
 fn plain_not_found() -> Response<Body> {

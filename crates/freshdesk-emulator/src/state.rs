@@ -20,6 +20,8 @@ pub struct Shared {
     pub minute: Duration,
     pub control_token: String,
     pub scheme: &'static str,
+    /// Automation rules with webhook actions, and their delivery log.
+    pub automations: std::sync::Arc<crate::automations::Automations>,
 }
 
 impl Shared {

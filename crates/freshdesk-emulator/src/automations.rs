@@ -82,7 +82,10 @@ impl Automations {
         if host.is_empty() {
             return Err("url needs a host".into());
         }
-        let method = r.request_type.unwrap_or_else(|| "POST".into()).to_uppercase();
+        let method = r
+            .request_type
+            .unwrap_or_else(|| "POST".into())
+            .to_uppercase();
         if !matches!(method.as_str(), "GET" | "POST" | "PUT" | "PATCH" | "DELETE") {
             return Err("request_type must be GET, POST, PUT, PATCH or DELETE".into());
         }
@@ -113,7 +116,14 @@ fn split_url(url: &str) -> Result<(String, String), String> {
     Ok((host.to_string(), path.to_string()))
 }
 
-const STATUS: [&str; 6] = ["Open", "Pending", "Resolved", "Closed", "Waiting on Customer", "Waiting on Third Party"];
+const STATUS: [&str; 6] = [
+    "Open",
+    "Pending",
+    "Resolved",
+    "Closed",
+    "Waiting on Customer",
+    "Waiting on Third Party",
+];
 const PRIORITY: [&str; 4] = ["Low", "Medium", "High", "Urgent"];
 
 fn name(table: &[&str], first: i64, v: i64) -> String {
@@ -150,10 +160,7 @@ fn placeholders(desk: &HelpDesk, ticket_id: i64) -> Option<Vec<(&'static str, Va
             "ticket_requester_name",
             json!(requester.map(|c| c.name.clone()).unwrap_or_default()),
         ),
-        (
-            "helpdesk_name",
-            json!(desk.account.domain.clone()),
-        ),
+        ("helpdesk_name", json!(desk.account.domain.clone())),
     ])
 }
 
@@ -186,7 +193,13 @@ fn render(rule: &Rule, fields: &[(&'static str, Value)]) -> String {
 }
 
 /// Fires every rule that listens to `event`, for one ticket; deliveries run in the background.
-pub fn fire(autos: &Arc<Automations>, desk: &HelpDesk, event: Event, ticket_id: i64, minute: Duration) {
+pub fn fire(
+    autos: &Arc<Automations>,
+    desk: &HelpDesk,
+    event: Event,
+    ticket_id: i64,
+    minute: Duration,
+) {
     let rules: Vec<Rule> = autos
         .rules
         .lock()

@@ -352,7 +352,13 @@ fn fire_rules(shared: &Shared, route: api::Route, method: &str, reply: &api::Rep
         _ => None,
     };
     if let Some((event, id)) = hit {
-        crate::automations::fire(&shared.automations, &shared.desk.read(), event, id, shared.minute);
+        crate::automations::fire(
+            &shared.automations,
+            &shared.desk.read(),
+            event,
+            id,
+            shared.minute,
+        );
     }
 }
 

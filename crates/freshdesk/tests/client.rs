@@ -408,6 +408,73 @@ async fn the_tickets_stream_walks_past_300_pages_without_gaps_or_repeats() {
     assert_eq!(got, want);
 }
 
+async fn control_put(emu: &RunningEmulator, id: i64, body: Value) {
+    let r = reqwest_for(emu)
+        .put(format!(
+            "https://localhost:{}/_emulator/tickets/{id}",
+            emu.addr.port()
+        ))
+        .header("X-Emulator-Control", &emu.control_token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+}
+
+#[tokio::test]
+async fn tickets_edited_or_spammed_while_the_stream_pages_are_not_skipped() {
+    let emu = fast_emulator(300).await;
+    let c = client(&emu);
+    let q = TicketQuery {
+        per_page: 10,
+        ..TicketQuery::since("2000-01-01T00:00:00Z".parse().unwrap())
+    };
+    let mut stream = Box::pin(paging::tickets(c.clone(), q, Priority::Background));
+    let first = stream.next().await.unwrap().unwrap();
+    let mut ids: Vec<i64> = first.iter().map(|r| r.value.id).collect();
+    // Rows already read leave their place mid-walk: with offset paging every later row would
+    // shift back and the walk would skip as many rows.
+    control_put(&emu, ids[0], json!({"subject": "edited mid-walk"})).await;
+    control_put(&emu, ids[1], json!({"spam": true})).await;
+    control_put(&emu, ids[2], json!({"deleted": true})).await;
+    while let Some(page) = stream.next().await {
+        ids.extend(page.unwrap().into_iter().map(|r| r.value.id));
+    }
+    let mut want = export_live_ids(&emu).await;
+    want.extend([ids[1], ids[2]]);
+    want.sort();
+    let mut got = ids.clone();
+    got.sort();
+    got.dedup();
+    assert_eq!(got, want, "every ticket seen, none skipped");
+}
+
+#[tokio::test]
+async fn a_tie_of_equal_updated_at_across_a_page_boundary_is_walked_once() {
+    let emu = fast_emulator(200).await;
+    let c = client(&emu);
+    let ids = export_live_ids(&emu).await;
+    // 25 tickets share one second, so the tie spans three pages of 10.
+    for id in &ids[40..65] {
+        control_put(&emu, *id, json!({"updated_at": "2029-06-01T12:00:00Z"})).await;
+    }
+    let q = TicketQuery {
+        per_page: 10,
+        ..TicketQuery::since("2000-01-01T00:00:00Z".parse().unwrap())
+    };
+    let mut seen = Vec::new();
+    let mut stream = Box::pin(paging::tickets(c, q, Priority::Background));
+    while let Some(page) = stream.next().await {
+        seen.extend(page.unwrap().into_iter().map(|r| r.value.id));
+    }
+    let mut got = seen.clone();
+    got.sort();
+    got.dedup();
+    assert_eq!(got.len(), seen.len(), "no ticket was yielded twice");
+    assert_eq!(got, ids);
+}
+
 #[tokio::test]
 async fn a_tie_wider_than_the_wall_stops_with_an_error_instead_of_looping() {
     let emu = fast_emulator(320).await;

@@ -586,7 +586,7 @@ pub(super) async fn reconcile_contacts(ctx: &mut Ctx<'_>) -> Result<(), SyncErro
     for chunk in gone.chunks(500) {
         let mut tx = begin_page(ctx.store, ctx.t).await?;
         sqlx::query(sqlx::AssertSqlSafe(format!(
-            "UPDATE fd_contacts SET state = 'purged' WHERE org_id = $1 AND integration_id = $2 AND id IN ({})",
+            "UPDATE fd_contacts SET state = 'purged', name = NULL, email = NULL, phone = NULL, raw = '{{}}' WHERE org_id = $1 AND integration_id = $2 AND id IN ({})",
             chunk.join(",")
         )))
         .bind(ctx.t.org_id)

@@ -3,7 +3,8 @@
 //! moved is marked as needing its conversations, in the same transaction, so that need survives a
 //! crash; conversations are then fetched once per such ticket and replace the ticket's set (so a
 //! deleted note goes too). A webhook names one ticket for a targeted refresh. Reconciliation
-//! walks every id and marks tickets that vanished (deleted forever) as `purged`.
+//! walks every id and turns tickets that vanished (deleted forever) into `purged` tombstones,
+//! dropping their content and conversations.
 
 use std::collections::HashSet;
 
@@ -314,11 +315,20 @@ pub(super) async fn reconcile(ctx: &mut Ctx<'_>) -> Result<(), SyncError> {
     for chunk in gone.chunks(500) {
         let mut tx = begin_page(ctx.store, ctx.t).await?;
         let ids: Vec<String> = chunk.iter().map(i64::to_string).collect();
+        // Deleted forever at the source (often an erasure request): keep only a tombstone.
         sqlx::query(sqlx::AssertSqlSafe(format!(
-            "UPDATE fd_tickets SET state = 'purged', conversations_synced_at = $1 WHERE org_id = $2 AND integration_id = $3 AND id IN ({})",
+            "UPDATE fd_tickets SET state = 'purged', subject = NULL, raw = '{{}}', conversations_synced_at = $1 WHERE org_id = $2 AND integration_id = $3 AND id IN ({})",
             ids.join(",")
         )))
         .bind(now())
+        .bind(ctx.t.org_id)
+        .bind(ctx.t.integration_id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DELETE FROM fd_conversations WHERE org_id = $1 AND integration_id = $2 AND ticket_id IN ({})",
+            ids.join(",")
+        )))
         .bind(ctx.t.org_id)
         .bind(ctx.t.integration_id)
         .execute(&mut *tx)

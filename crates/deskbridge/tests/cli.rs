@@ -163,3 +163,88 @@ async fn the_sync_command_copies_an_integration_in_the_foreground() {
         String::from_utf8_lossy(&out.stderr).contains("no such integration in that organisation")
     );
 }
+
+/// A small deterministic generator, so a failure names the moments it killed at.
+fn lcg(seed: &mut u64) -> u64 {
+    *seed = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    *seed >> 33
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sync_killed_at_random_moments_resumes_with_nothing_lost_or_duplicated() {
+    let app = helpers::spawn_app_full(2_000, freshdesk_emulator::Plan::Unlimited, |_| {}).await;
+    let b = app.login("admin@acme.test").await;
+    app.connect(&b, "acme", &app.admin_key()).await;
+    let (id, org): (i64, i64) = sqlx::query_as("SELECT id, org_id FROM integrations")
+        .fetch_one(&app.store.pool)
+        .await
+        .unwrap();
+    let command = |args: &[&str]| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_deskbridge"));
+        c.args(args)
+            .args(["--org", &org.to_string(), "--integration", &id.to_string()])
+            .env("DESKBRIDGE_DATABASE__URL", &app.db_url)
+            .env("DESKBRIDGE_VAULT__MASTER_KEYS", &app.master_keys)
+            .env("DESKBRIDGE_FRESHDESK__EMULATOR_BASE_URL", &app.emu.base_url)
+            .env(
+                "DESKBRIDGE_FRESHDESK__EMULATOR_CA_PATH",
+                app.emu.ca_path.as_ref().unwrap(),
+            )
+            .env("DESKBRIDGE_SYNC__LEASE_STALE_SECS", "2")
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped());
+        c
+    };
+    let mut seed = 0x5eed_u64;
+    let mut kills = Vec::new();
+    for _ in 0..4 {
+        let wait = 150 + lcg(&mut seed) % 1200;
+        let mut child = command(&["sync"]).spawn().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(wait));
+        let _ = child.kill(); // SIGKILL: no cleanup runs
+        let _ = child.wait();
+        kills.push(wait);
+        // The dead run's lease must go stale before the next run may take it.
+        std::thread::sleep(std::time::Duration::from_millis(2_100));
+    }
+    let out = command(&["sync"]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "kills at {kills:?} ms: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let export_path = app.dir.join("export.json");
+    let export = reqwest::Client::builder()
+        .danger_accept_invalid_certs(true)
+        .no_proxy()
+        .build()
+        .unwrap()
+        .get(format!("{}/_emulator/export", app.emu.base_url))
+        .header("X-Emulator-Control", &app.emu.control_token)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    std::fs::write(&export_path, export).unwrap();
+    let verify = command(&["sync", "verify", "--export", export_path.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    assert!(
+        verify.status.success(),
+        "kills at {kills:?} ms: {}{}",
+        String::from_utf8_lossy(&verify.stdout),
+        String::from_utf8_lossy(&verify.stderr)
+    );
+    let (interrupted,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM sync_runs WHERE status = 'interrupted'")
+            .fetch_one(&app.store.pool)
+            .await
+            .unwrap();
+    assert!(interrupted >= 1, "killed runs are recorded as interrupted");
+}

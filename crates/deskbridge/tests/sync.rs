@@ -23,10 +23,16 @@ async fn setup(tickets: usize) -> (helpers::TestApp, freshdesk::Client, Target) 
     let key = deskbridge::connections::api_key(&app.store, &app.state.vault, org, id)
         .await
         .unwrap();
+    // Short backoffs keep the fault tests quick; everything else is the app's own config.
+    let cfg = freshdesk::ClientConfig {
+        backoff_base: std::time::Duration::from_millis(20),
+        backoff_cap: std::time::Duration::from_millis(200),
+        ..app.state.freshdesk.clone()
+    };
     let client = freshdesk::Client::new(
         freshdesk::FreshdeskDomain::parse("acme").unwrap(),
         key,
-        &app.state.freshdesk,
+        &cfg,
     )
     .unwrap();
     (
@@ -821,4 +827,50 @@ async fn the_scheduler_syncs_a_connected_integration_by_itself_and_the_page_show
     assert_eq!(events.headers()["content-type"], "text/event-stream");
     let chunk = events.chunk().await.unwrap().unwrap();
     assert!(String::from_utf8_lossy(&chunk).contains("event: progress"));
+}
+
+#[tokio::test]
+async fn every_kind_of_fault_loses_and_duplicates_nothing() {
+    let (app, client, t) = setup(300).await;
+    let faults = [
+        serde_json::json!({"path_prefix": "/api/v2/tickets", "kind": "status", "status": 429, "count": 2}),
+        serde_json::json!({"path_prefix": "/api/v2/tickets", "kind": "reset", "count": 2}),
+        serde_json::json!({"path_prefix": "/api/v2/tickets/", "kind": "truncate", "count": 2}),
+        serde_json::json!({"path_prefix": "/api/v2/tickets/", "kind": "status", "status": 502, "count": 3}),
+        serde_json::json!({"path_prefix": "/api/v2/contacts", "kind": "html", "count": 2}),
+        serde_json::json!({"path_prefix": "/api/v2/companies", "kind": "delay", "delay_ms": 300, "count": 1}),
+        serde_json::json!({"path_prefix": "/api/v2/agents", "kind": "status", "status": 500, "count": 4}),
+    ];
+    // The governor learns the account's limit from the first good reply; until then it paces as
+    // if on the smallest plan, which would make this test slow rather than more thorough.
+    client.me(freshdesk::Priority::Interactive).await.unwrap();
+    for f in faults {
+        control(&app, reqwest::Method::POST, "/_emulator/faults", Some(f)).await;
+    }
+    // A run may stop on a fault its retries do not outlast; the next resumes from its pages.
+    let mut finished = false;
+    for _ in 0..6 {
+        let started = std::time::Instant::now();
+        let r = sync::run(&app.store, &client, t, |_| {}).await;
+        eprintln!("run: {:?} after {:?}", r.as_ref().err(), started.elapsed());
+        if r.is_ok() {
+            finished = true;
+            break;
+        }
+    }
+    assert!(finished, "a run finished once the faults were spent");
+    let left = control(&app, reqwest::Method::GET, "/_emulator/faults", None).await;
+    assert_eq!(
+        left.as_array().map(Vec::len).unwrap_or(0),
+        0,
+        "every fault was met: {left}"
+    );
+    let report = sync::verify::against_export(&app.store, t, &export(&app, EVERYTHING).await)
+        .await
+        .unwrap();
+    assert!(
+        report.ok(),
+        "{:?}",
+        &report.mismatches[..report.mismatches.len().min(5)]
+    );
 }

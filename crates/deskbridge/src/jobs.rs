@@ -317,25 +317,23 @@ async fn hook_worker(state: Arc<AppState>, shutdown: CancellationToken) {
                 org_id,
                 integration_id,
             };
-            if !clients.contains_key(&integration_id) {
-                match client_for(&state, t).await {
-                    Ok(c) => {
-                        clients.insert(integration_id, c);
-                    }
-                    Err(e) => {
+            let client = match clients.entry(integration_id) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(e) => match client_for(&state, t).await {
+                    Ok(c) => e.insert(c),
+                    Err(err) => {
                         mark(
                             &state.store,
                             t,
                             ticket_id,
                             received,
-                            &format!("skipped: {e}"),
+                            &format!("skipped: {err}"),
                         )
                         .await;
                         continue;
                     }
-                }
-            }
-            let client = &clients[&integration_id];
+                },
+            };
             let outcome = match sync::refresh_ticket(&state.store, client, t, ticket_id).await {
                 Ok(true) => "refreshed".to_string(),
                 Ok(false) => "not visible in Freshdesk".to_string(),
@@ -391,7 +389,16 @@ pub struct SyncView {
 }
 
 pub async fn view(state: &AppState, t: Target) -> Result<SyncView, sqlx::Error> {
-    let run: Option<(i64, String, String, String, Option<String>, i64, Option<i64>)> = sqlx::query_as(
+    type RunRow = (
+        i64,
+        String,
+        String,
+        String,
+        Option<String>,
+        i64,
+        Option<i64>,
+    );
+    let run: Option<RunRow> = sqlx::query_as(
         "SELECT id, trigger, status, progress_json, error, started_at, finished_at FROM sync_runs WHERE org_id = $1 AND integration_id = $2 ORDER BY id DESC LIMIT 1",
     )
     .bind(t.org_id)

@@ -210,6 +210,9 @@ fn time(v: &Value, ptr: &str) -> Option<i64> {
         .map(|d| d.timestamp())
 }
 
+/// Ids of a record's parents that its JSON may lack (an article's folder and category).
+type Parents = Vec<(&'static str, i64)>;
+
 enum Bound {
     I(Option<i64>),
     S(Option<String>),
@@ -459,7 +462,7 @@ async fn replace(
     ctx: &mut Ctx<'_>,
     table: Table,
     stream: &str,
-    rows: &[(Record<Value>, Vec<(&'static str, i64)>)],
+    rows: &[(Record<Value>, Parents)],
 ) -> Result<(), SyncError> {
     let mut tx = begin_page(ctx.store, ctx.t).await?;
     let mut seen = Vec::with_capacity(rows.len());

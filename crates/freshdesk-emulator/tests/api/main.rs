@@ -5,6 +5,7 @@
 mod helpers;
 
 mod auth;
+mod automations;
 mod control;
 mod errors;
 mod paging;

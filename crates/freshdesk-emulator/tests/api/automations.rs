@@ -1,0 +1,123 @@
+//! Automation rules with a "Trigger webhook" action: a ticket update through the API fires the
+//! rule with Freshdesk's request shape; bad rules are refused and change nothing.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+type Seen = Arc<Mutex<Vec<(axum::http::HeaderMap, String)>>>;
+
+/// A loopback receiver that records every request and answers `status`.
+async fn receiver(status: u16) -> (String, Seen) {
+    let seen: Seen = Arc::default();
+    let s = seen.clone();
+    let app = axum::Router::new().fallback(move |headers: axum::http::HeaderMap, body: String| {
+        let s = s.clone();
+        async move {
+            s.lock().push((headers, body));
+            axum::http::StatusCode::from_u16(status).unwrap()
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, seen)
+}
+
+async fn wait_for(seen: &Seen, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while seen.lock().len() < n {
+        assert!(Instant::now() < deadline, "{n} webhook(s) arrived");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_ticket_update_fires_the_rule_in_simple_mode_with_freshdesks_request_shape() {
+    let t = spawn_emulator().await;
+    let (url, seen) = receiver(200).await;
+    t.control_json(
+        Method::POST,
+        "/_emulator/automations",
+        json!({"events": ["ticket_updated"], "url": url, "headers": {"X-Secret": "s3"}}),
+    )
+    .await;
+    let id = t.export("tickets").await["tickets"][0]["id"]
+        .as_i64()
+        .unwrap();
+    let r = t
+        .send_json(
+            Method::PUT,
+            &format!("/api/v2/tickets/{id}"),
+            json!({"priority": 4}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    wait_for(&seen, 1).await;
+    let (headers, body) = seen.lock()[0].clone();
+    assert_eq!(headers["user-agent"], "Freshdesk");
+    assert_eq!(headers["content-type"], "application/json");
+    assert_eq!(headers["x-secret"], "s3");
+    assert!(
+        headers.get("authorization").is_none(),
+        "no auth unless the rule sets it"
+    );
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["freshdesk_webhook"]["ticket_id"], id);
+    assert_eq!(v["freshdesk_webhook"]["ticket_priority"], "Urgent");
+    let log = t
+        .control_json(Method::GET, "/_emulator/automations/deliveries", json!({}))
+        .await;
+    assert_eq!(log["deliveries"][0]["outcome"], "200");
+}
+
+#[tokio::test]
+async fn an_advanced_template_is_filled_in_and_escaped_for_json() {
+    let t = spawn_emulator().await;
+    let (url, seen) = receiver(202).await;
+    t.control_json(
+        Method::POST,
+        "/_emulator/automations",
+        json!({"events": ["ticket_created"], "url": url, "content": "{\"id\": {{ticket.id}}, \"subject\": \"{{ticket.subject}}\"}"}),
+    )
+    .await;
+    let created = t
+        .control_json(
+            Method::POST,
+            "/_emulator/tickets",
+            json!({"subject": "Say \"hi\""}),
+        )
+        .await;
+    wait_for(&seen, 1).await;
+    let v: Value = serde_json::from_str(&seen.lock()[0].1).unwrap();
+    assert_eq!(v["id"], created["id"]);
+    assert_eq!(v["subject"], "Say \"hi\"");
+}
+
+#[tokio::test]
+async fn bad_rules_are_refused_and_change_nothing() {
+    let t = spawn_emulator().await;
+    for body in [
+        json!({"events": [], "url": "http://127.0.0.1:9/x"}),
+        json!({"events": ["ticket_updated"], "url": "https://example.com/x"}),
+        json!({"events": ["ticket_exploded"], "url": "http://127.0.0.1:9/x"}),
+        json!({"events": ["ticket_updated"], "url": "http://127.0.0.1:9/x", "request_type": "BREW"}),
+    ] {
+        let r = t
+            .control(Method::POST, "/_emulator/automations")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400, "{body}");
+    }
+    let rules = t
+        .control_json(Method::GET, "/_emulator/automations", json!({}))
+        .await;
+    assert_eq!(rules["rules"].as_array().unwrap().len(), 0);
+}

@@ -44,6 +44,7 @@ pub fn freshdesk_config(cfg: &Config) -> anyhow::Result<freshdesk::ClientConfig>
     };
     Ok(freshdesk::ClientConfig {
         budget_share: cfg.freshdesk.budget_share,
+        rate_window: std::time::Duration::from_secs(cfg.freshdesk.rate_window_secs),
         emulator,
         ..freshdesk::ClientConfig::default()
     })

@@ -128,6 +128,9 @@ CREATE TABLE hook_events (
 );
 CREATE INDEX hook_events_pending ON hook_events(integration_id, processed_at);
 
+-- A ticket's conversations are replaced as a set.
+CREATE INDEX fd_conversations_ticket ON fd_conversations(org_id, integration_id, ticket_id);
+
 ALTER TABLE integrations ADD COLUMN sync_interval_secs BIGINT;
 ALTER TABLE integrations ADD COLUMN hook_secret TEXT;
 ALTER TABLE integrations ADD COLUMN synced_at BIGINT;

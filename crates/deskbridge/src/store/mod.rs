@@ -76,6 +76,12 @@ impl Store {
                             sqlx::query("PRAGMA foreign_keys = ON")
                                 .execute(&mut *conn)
                                 .await?;
+                            // In WAL mode NORMAL still survives a killed process (the WAL is
+                            // in the OS cache); a power cut may lose the last commits, never
+                            // consistency, and a sync re-reads them from its cursor.
+                            sqlx::query("PRAGMA synchronous = NORMAL")
+                                .execute(&mut *conn)
+                                .await?;
                             Ok(())
                         })
                     })

@@ -102,44 +102,53 @@ async fn save_page(
     page: &[Record<Ticket>],
 ) -> Result<(), SyncError> {
     let mut tx = begin_page(store, t).await?;
-    let mut newest = i64::MIN;
-    for r in page {
-        let tk = &r.value;
-        let state = match pass {
-            Some(p) => p.state(),
-            None if tk.spam => "spam",
-            None if tk.deleted => "deleted",
-            None => "live",
-        };
+    let newest = page
+        .iter()
+        .map(|r| ts(r.value.updated_at))
+        .max()
+        .unwrap_or(i64::MIN);
+    // One statement per chunk: with SQLite every statement is a round trip to its worker
+    // thread, and per-row statements made context switches the cost of a backfill.
+    for chunk in page.chunks(50) {
         // A ticket whose updated_at moved needs its conversations fetched again. An older
         // version never overwrites a newer one (a webhook refresh may have run ahead of a page).
-        sqlx::query(
-            "INSERT INTO fd_tickets (org_id, integration_id, id, subject, status, priority, requester_id, responder_id, group_id, company_id, state, created_at, updated_at, conversations_synced_at, raw) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, NULL, $14) \
+        let sql = format!(
+            "INSERT INTO fd_tickets (org_id, integration_id, id, subject, status, priority, requester_id, responder_id, group_id, company_id, state, created_at, updated_at, raw) \
+             VALUES {} \
              ON CONFLICT (org_id, integration_id, id) DO UPDATE SET subject = excluded.subject, status = excluded.status, priority = excluded.priority, \
              requester_id = excluded.requester_id, responder_id = excluded.responder_id, group_id = excluded.group_id, company_id = excluded.company_id, \
              state = excluded.state, created_at = excluded.created_at, raw = excluded.raw, \
              conversations_synced_at = CASE WHEN fd_tickets.updated_at = excluded.updated_at THEN fd_tickets.conversations_synced_at ELSE NULL END, \
              updated_at = excluded.updated_at \
              WHERE excluded.updated_at >= fd_tickets.updated_at",
-        )
-        .bind(t.org_id)
-        .bind(t.integration_id)
-        .bind(tk.id)
-        .bind(tk.subject.clone())
-        .bind(tk.status.0)
-        .bind(tk.priority.0)
-        .bind(tk.requester_id)
-        .bind(tk.responder_id)
-        .bind(tk.group_id)
-        .bind(tk.company_id)
-        .bind(state)
-        .bind(ts(tk.created_at))
-        .bind(ts(tk.updated_at))
-        .bind(r.raw.get())
-        .execute(&mut *tx)
-        .await?;
-        newest = newest.max(ts(tk.updated_at));
+            super::placeholders(chunk.len(), 14)
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for r in chunk {
+            let tk = &r.value;
+            let state = match pass {
+                Some(p) => p.state(),
+                None if tk.spam => "spam",
+                None if tk.deleted => "deleted",
+                None => "live",
+            };
+            q = q
+                .bind(t.org_id)
+                .bind(t.integration_id)
+                .bind(tk.id)
+                .bind(tk.subject.clone())
+                .bind(tk.status.0)
+                .bind(tk.priority.0)
+                .bind(tk.requester_id)
+                .bind(tk.responder_id)
+                .bind(tk.group_id)
+                .bind(tk.company_id)
+                .bind(state)
+                .bind(ts(tk.created_at))
+                .bind(ts(tk.updated_at))
+                .bind(r.raw.get());
+        }
+        q.execute(&mut *tx).await?;
     }
     if let Some(pass) = pass {
         advance_cursor(&mut tx, t, pass.stream(), newest).await?;
@@ -148,103 +157,187 @@ async fn save_page(
     Ok(())
 }
 
+/// Conversation calls in flight at once: each is one small call, so a backfill is bound by
+/// round trips, not by the rate budget, until the governor says otherwise.
+const CONVERSATION_CONCURRENCY: usize = 8;
+/// Tickets whose conversations commit together.
+const CONVERSATION_BATCH: usize = 64;
+
+/// One ticket's conversations as fetched: the rows, whether the set is complete, the calls made.
+struct Fetched {
+    ticket_id: i64,
+    updated_at: i64,
+    rows: Vec<Record<Conversation>>,
+    complete: bool,
+    calls: u64,
+}
+
 pub(super) async fn sync_conversations(ctx: &mut Ctx<'_>) -> Result<(), SyncError> {
     ctx.p.stream = "conversations".into();
     loop {
-        let batch: Vec<(i64, i64)> = sqlx::query_as("SELECT id, updated_at FROM fd_tickets WHERE org_id = $1 AND integration_id = $2 AND conversations_synced_at IS NULL AND state <> 'purged' ORDER BY id LIMIT 200").bind(ctx.t.org_id).bind(ctx.t.integration_id).fetch_all(&ctx.store.pool).await?;
+        let batch: Vec<(i64, i64)> = sqlx::query_as("SELECT id, updated_at FROM fd_tickets WHERE org_id = $1 AND integration_id = $2 AND conversations_synced_at IS NULL AND state <> 'purged' ORDER BY id LIMIT 512").bind(ctx.t.org_id).bind(ctx.t.integration_id).fetch_all(&ctx.store.pool).await?;
         if batch.is_empty() {
             super::stream_status(ctx.store, ctx.t, "conversations", None).await?;
             return Ok(());
         }
-        for (ticket_id, updated_at) in batch {
-            let (n, calls) = conversations_of(
-                ctx.store,
-                ctx.client,
-                ctx.t,
-                ticket_id,
-                updated_at,
-                Priority::Background,
-            )
-            .await?;
-            ctx.p.conversation_calls += calls;
-            ctx.p.conversations += n;
-            ctx.count("conversations", n);
-            ctx.tick()?;
+        let client = ctx.client.clone();
+        let mut fetches = futures_util::stream::iter(batch)
+            .map(|(ticket_id, updated_at)| {
+                let client = client.clone();
+                async move {
+                    fetch_conversations(&client, ticket_id, updated_at, Priority::Background).await
+                }
+            })
+            .buffer_unordered(CONVERSATION_CONCURRENCY);
+        let mut done: Vec<Fetched> = Vec::with_capacity(CONVERSATION_BATCH);
+        let mut failed = None;
+        while let Some(r) = fetches.next().await {
+            match r {
+                Ok(f) => done.push(f),
+                Err(e) => {
+                    // Keep what the other calls fetched; the failed ticket stays pending.
+                    failed = Some(e);
+                    break;
+                }
+            }
+            if done.len() >= CONVERSATION_BATCH {
+                store_conversations(ctx, std::mem::take(&mut done)).await?;
+            }
+        }
+        drop(fetches);
+        store_conversations(ctx, done).await?;
+        if let Some(e) = failed {
+            return Err(e);
         }
     }
 }
 
-/// Fetches one ticket's conversations and replaces its stored set; clears the ticket's need only
-/// if it did not change again meanwhile. Returns (conversations, calls).
-async fn conversations_of(
-    store: &Store,
+/// Fetches one ticket's conversations; a ticket deleted forever answers 403 (purge pending) or
+/// 404, which leaves what we hold until reconciliation marks the ticket purged.
+async fn fetch_conversations(
     client: &Client,
-    t: Target,
     ticket_id: i64,
     updated_at: i64,
     priority: Priority,
-) -> Result<(u64, u64), SyncError> {
-    let mut rows: Vec<Record<Conversation>> = Vec::new();
-    let mut calls = 0;
+) -> Result<Fetched, SyncError> {
+    let mut f = Fetched {
+        ticket_id,
+        updated_at,
+        rows: Vec::new(),
+        complete: true,
+        calls: 0,
+    };
     let mut pages = Box::pin(paging::pages::<Conversation>(
         client.clone(),
         format!("tickets/{ticket_id}/conversations?per_page=100"),
         priority,
     ));
-    let mut complete = true;
     while let Some(page) = pages.next().await {
-        calls += 1;
+        f.calls += 1;
         match page {
-            Ok(mut items) => rows.append(&mut items),
-            // A ticket deleted forever answers 403 (purge pending) or 404: nothing to fetch,
-            // and what we hold stays until reconciliation marks the ticket purged.
+            Ok(mut items) => f.rows.append(&mut items),
             Err(freshdesk::Error::NotFound | freshdesk::Error::AccessDenied) => {
-                complete = false;
+                f.complete = false;
                 break;
             }
             Err(e) => return Err(e.into()),
         }
     }
-    let mut tx = begin_page(store, t).await?;
-    for r in &rows {
-        let c = &r.value;
-        sqlx::query(
-            "INSERT INTO fd_conversations (org_id, integration_id, id, ticket_id, incoming, private, body_text, created_at, updated_at, raw) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
-             ON CONFLICT (org_id, integration_id, id) DO UPDATE SET ticket_id = excluded.ticket_id, incoming = excluded.incoming, private = excluded.private, body_text = excluded.body_text, created_at = excluded.created_at, updated_at = excluded.updated_at, raw = excluded.raw",
-        )
-        .bind(t.org_id)
-        .bind(t.integration_id)
-        .bind(c.id)
-        .bind(ticket_id)
-        .bind(c.incoming as i64)
-        .bind(c.private as i64)
-        .bind(c.body_text.clone())
-        .bind(ts(c.created_at))
-        .bind(ts(c.updated_at))
-        .bind(r.raw.get())
-        .execute(&mut *tx)
-        .await?;
+    Ok(f)
+}
+
+/// Stores fetched conversation sets in one transaction and meters them.
+async fn store_conversations(ctx: &mut Ctx<'_>, done: Vec<Fetched>) -> Result<(), SyncError> {
+    if done.is_empty() {
+        return Ok(());
     }
-    if complete {
-        // The full set was read: anything else stored for this ticket was deleted in Freshdesk.
-        let ids: Vec<String> = rows.iter().map(|r| r.value.id.to_string()).collect();
-        let keep = if ids.is_empty() {
+    let mut tx = begin_page(ctx.store, ctx.t).await?;
+    write_conversations(&mut tx, ctx.t, &done).await?;
+    tx.commit().await?;
+    let n: u64 = done.iter().map(|f| f.rows.len() as u64).sum();
+    ctx.p.conversation_calls += done.iter().map(|f| f.calls).sum::<u64>();
+    ctx.p.conversations += n;
+    ctx.count("conversations", n);
+    ctx.tick()
+}
+
+/// Replaces the stored conversations of each fetched ticket, and clears each ticket's need
+/// only if it did not change again meanwhile. A few statements for the whole set.
+async fn write_conversations(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    t: Target,
+    done: &[Fetched],
+) -> Result<(), SyncError> {
+    let rows: Vec<(i64, &Record<Conversation>)> = done
+        .iter()
+        .flat_map(|f| f.rows.iter().map(move |r| (f.ticket_id, r)))
+        .collect();
+    for chunk in rows.chunks(50) {
+        let sql = format!(
+            "INSERT INTO fd_conversations (org_id, integration_id, id, ticket_id, incoming, private, body_text, created_at, updated_at, raw) VALUES {} \
+             ON CONFLICT (org_id, integration_id, id) DO UPDATE SET ticket_id = excluded.ticket_id, incoming = excluded.incoming, private = excluded.private, body_text = excluded.body_text, created_at = excluded.created_at, updated_at = excluded.updated_at, raw = excluded.raw",
+            super::placeholders(chunk.len(), 10)
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (ticket_id, r) in chunk {
+            let c = &r.value;
+            q = q
+                .bind(t.org_id)
+                .bind(t.integration_id)
+                .bind(c.id)
+                .bind(*ticket_id)
+                .bind(c.incoming as i64)
+                .bind(c.private as i64)
+                .bind(c.body_text.clone())
+                .bind(ts(c.created_at))
+                .bind(ts(c.updated_at))
+                .bind(r.raw.get());
+        }
+        q.execute(&mut **tx).await?;
+    }
+    // Where the full set was read, anything else stored for that ticket was deleted in
+    // Freshdesk. Ids are integers, so they go into the SQL text as such.
+    let complete: Vec<String> = done
+        .iter()
+        .filter(|f| f.complete)
+        .map(|f| f.ticket_id.to_string())
+        .collect();
+    if !complete.is_empty() {
+        let kept: Vec<String> = done
+            .iter()
+            .filter(|f| f.complete)
+            .flat_map(|f| f.rows.iter().map(|r| r.value.id.to_string()))
+            .collect();
+        let keep = if kept.is_empty() {
             String::new()
         } else {
-            format!(" AND id NOT IN ({})", ids.join(","))
+            format!(" AND id NOT IN ({})", kept.join(","))
         };
         sqlx::query(sqlx::AssertSqlSafe(format!(
-            "DELETE FROM fd_conversations WHERE org_id = $1 AND integration_id = $2 AND ticket_id = $3{keep}"
+            "DELETE FROM fd_conversations WHERE org_id = $1 AND integration_id = $2 AND ticket_id IN ({}){keep}",
+            complete.join(",")
         )))
         .bind(t.org_id)
         .bind(t.integration_id)
-        .bind(ticket_id)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
     }
-    sqlx::query("UPDATE fd_tickets SET conversations_synced_at = $1 WHERE org_id = $2 AND integration_id = $3 AND id = $4 AND updated_at = $5").bind(now()).bind(t.org_id).bind(t.integration_id).bind(ticket_id).bind(updated_at).execute(&mut *tx).await?;
-    tx.commit().await?;
-    Ok((rows.len() as u64, calls))
+    // `id IN` finds the rows by key; the CASE then checks each one's updated_at.
+    let ids: Vec<String> = done.iter().map(|f| f.ticket_id.to_string()).collect();
+    let when: String = done
+        .iter()
+        .map(|f| format!(" WHEN {} THEN {}", f.ticket_id, f.updated_at))
+        .collect();
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "UPDATE fd_tickets SET conversations_synced_at = $1 WHERE org_id = $2 AND integration_id = $3 AND id IN ({}) AND updated_at = CASE id{when} END",
+        ids.join(",")
+    )))
+    .bind(now())
+    .bind(t.org_id)
+    .bind(t.integration_id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 /// A targeted refresh of one ticket and its conversations (a webhook named it). Interactive
@@ -269,15 +362,10 @@ pub async fn refresh_ticket(
     })?;
     let updated_at = ts(record.value.updated_at);
     save_page(store, t, None, std::slice::from_ref(&record)).await?;
-    conversations_of(
-        store,
-        client,
-        t,
-        ticket_id,
-        updated_at,
-        Priority::Interactive,
-    )
-    .await?;
+    let f = fetch_conversations(client, ticket_id, updated_at, Priority::Interactive).await?;
+    let mut tx = begin_page(store, t).await?;
+    write_conversations(&mut tx, t, std::slice::from_ref(&f)).await?;
+    tx.commit().await?;
     Ok(true)
 }
 

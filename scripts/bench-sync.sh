@@ -67,7 +67,7 @@ peer_run() { # PEER LABEL
   before=$(seq_now)
   OUT="$W/$2" bash "$SHARED/tools/peer-sync.sh" "$1" "$PORT" "$KEY" "$CA" > "$W/$2.summary" 2> "$W/$2.stderr" || true
   read -r calls creds throttled < <(credits "$before")
-  echo "$1 $2 $(tail -1 "$W/$2.summary") calls=$calls credits=$creds 429s=$throttled"
+  echo "$1 $2 $(grep "^peer=" "$W/$2.summary" || tail -1 "$W/$2.summary") calls=$calls credits=$creds 429s=$throttled"
 }
 
 if [[ $WHAT == all || $WHAT == unthrottled || $WHAT == incremental ]]; then

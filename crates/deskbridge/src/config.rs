@@ -139,6 +139,59 @@ impl Default for SyncConfig {
     }
 }
 
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HealthConfig {
+    /// Time between health checks of each integration.
+    pub interval_secs: u64,
+    /// Freshdesk failing (5xx, timeouts) flips an integration to "Freshdesk unavailable" only
+    /// after this many failed checks in a row…
+    pub unavailable_after_failures: u32,
+    /// …spanning at least this long.
+    pub unavailable_after_secs: u64,
+}
+
+impl Default for HealthConfig {
+    fn default() -> Self {
+        HealthConfig {
+            interval_secs: 300,
+            unavailable_after_failures: 3,
+            unavailable_after_secs: 600,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlertsConfig {
+    /// SMTP server for alert emails, e.g. `smtps://user:password@mail.example.com` or
+    /// `smtp://mail.example.com:587?tls=required`. Unset: no email. A secret: prefer
+    /// DESKBRIDGE_ALERTS__SMTP_URL_FILE.
+    pub smtp_url: Option<SecretString>,
+    /// The sender of alert emails.
+    pub from: String,
+    /// While an incident stays open, remind after this long (0: never).
+    pub reminder_secs: u64,
+    /// Attempts per alert before it is marked failed, with doubling waits from `retry_base_secs`.
+    pub max_attempts: u32,
+    pub retry_base_secs: u64,
+    /// Development and tests only: let alert webhooks go to private and loopback addresses.
+    pub allow_private_webhook_targets: bool,
+}
+
+impl Default for AlertsConfig {
+    fn default() -> Self {
+        AlertsConfig {
+            smtp_url: None,
+            from: "deskbridge <alerts@localhost>".into(),
+            reminder_secs: 86_400,
+            max_attempts: 6,
+            retry_base_secs: 30,
+            allow_private_webhook_targets: false,
+        }
+    }
+}
+
 #[derive(Clone, Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
@@ -147,6 +200,8 @@ pub struct Config {
     pub vault: VaultConfig,
     pub freshdesk: FreshdeskConfig,
     pub sync: SyncConfig,
+    pub health: HealthConfig,
+    pub alerts: AlertsConfig,
 }
 
 const PREFIX: &str = "DESKBRIDGE_";
@@ -216,6 +271,22 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
+        if self.health.interval_secs == 0 || self.alerts.max_attempts == 0 {
+            return Err(ConfigError::Invalid(
+                "health.interval_secs and alerts.max_attempts must be at least 1".into(),
+            ));
+        }
+        if self
+            .alerts
+            .from
+            .parse::<lettre::message::Mailbox>()
+            .is_err()
+        {
+            return Err(ConfigError::Invalid(
+                "alerts.from must be an email address, like \"deskbridge <alerts@example.com>\""
+                    .into(),
+            ));
+        }
         if self.freshdesk.rate_window_secs == 0 {
             return Err(ConfigError::Invalid(
                 "freshdesk.rate_window_secs must be at least 1".into(),

@@ -25,6 +25,8 @@ use crate::sync::{self, Options, Progress, SyncError, Target};
 pub struct Jobs {
     running: Mutex<HashMap<i64, CancellationToken>>,
     hooks: Notify,
+    alerts: Notify,
+    checking: Mutex<std::collections::HashSet<i64>>,
 }
 
 impl Jobs {
@@ -42,6 +44,24 @@ impl Jobs {
     pub fn hook_arrived(&self) {
         self.hooks.notify_one();
     }
+
+    pub fn alert_queued(&self) {
+        self.alerts.notify_one();
+    }
+}
+
+/// Runs a health check of an integration in the background unless one is already going.
+pub fn check_health(state: &Arc<AppState>, t: Target) {
+    if !state.jobs.checking.lock().insert(t.integration_id) {
+        return;
+    }
+    let state = state.clone();
+    tokio::spawn(async move {
+        if let Err(e) = crate::health::check(&state, t).await {
+            tracing::debug!(integration = t.integration_id, error = %e, "health check");
+        }
+        state.jobs.checking.lock().remove(&t.integration_id);
+    });
 }
 
 pub fn options(cfg: &SyncConfig) -> Options {
@@ -206,6 +226,15 @@ async fn keep(
 
 /// A client for an integration's stored key.
 pub async fn client_for(state: &AppState, t: Target) -> Result<Client, String> {
+    client_for_with(state, t, state.freshdesk.clone()).await
+}
+
+/// As [`client_for`], with other client settings.
+pub async fn client_for_with(
+    state: &AppState,
+    t: Target,
+    cfg: freshdesk::ClientConfig,
+) -> Result<Client, String> {
     let i = connections::get(&state.store, t.org_id, t.integration_id)
         .await
         .map_err(|e| e.to_string())?;
@@ -213,11 +242,22 @@ pub async fn client_for(state: &AppState, t: Target) -> Result<Client, String> {
         .await
         .map_err(|e| e.to_string())?;
     let domain = freshdesk::FreshdeskDomain::parse(&i.domain).map_err(|e| e.to_string())?;
-    Client::new(domain, key, &state.freshdesk).map_err(|e| e.to_string())
+    Client::new(domain, key, &cfg).map_err(|e| e.to_string())
 }
 
-/// Starts a run in the background unless one is already going here. False if it was.
-pub fn start(state: &Arc<AppState>, t: Target, trigger: &'static str) -> bool {
+/// Starts a run in the background unless one is already going here, or the integration needs
+/// attention (syncs pause until it works again). False if it did not start.
+pub async fn start(state: &Arc<AppState>, t: Target, trigger: &'static str) -> bool {
+    let status: Option<(String,)> =
+        sqlx::query_as("SELECT status FROM integrations WHERE id = $1 AND org_id = $2")
+            .bind(t.integration_id)
+            .bind(t.org_id)
+            .fetch_optional(&state.store.pool)
+            .await
+            .unwrap_or(None);
+    if !status.is_some_and(|(s,)| crate::health::can_run(&s)) {
+        return false;
+    }
     let token = CancellationToken::new();
     {
         let mut running = state.jobs.running.lock();
@@ -260,11 +300,20 @@ pub fn start(state: &Arc<AppState>, t: Target, trigger: &'static str) -> bool {
 pub async fn run(state: Arc<AppState>, shutdown: CancellationToken) {
     let tick = Duration::from_millis(state.config.sync.tick_ms);
     let hooks = tokio::spawn(hook_worker(state.clone(), shutdown.clone()));
+    let alerts = tokio::spawn(alert_worker(state.clone(), shutdown.clone()));
     loop {
         if state.config.sync.enabled
             && let Err(e) = schedule(&state).await
         {
             tracing::warn!(error = %e, "sync scheduler");
+        }
+        match crate::health::due(&state.store, state.config.health.interval_secs as i64).await {
+            Ok(due) => {
+                for t in due {
+                    check_health(&state, t);
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "health scheduler"),
         }
         tokio::select! {
             _ = tokio::time::sleep(tick) => {}
@@ -275,6 +324,25 @@ pub async fn run(state: Arc<AppState>, shutdown: CancellationToken) {
         token.cancel();
     }
     hooks.abort();
+    alerts.abort();
+}
+
+/// Sends queued alerts as soon as they are queued, and reminders when they are due.
+async fn alert_worker(state: Arc<AppState>, shutdown: CancellationToken) {
+    let tick = Duration::from_millis(state.config.sync.tick_ms);
+    loop {
+        if let Err(e) = crate::health::alerts::remind(&state).await {
+            tracing::warn!(error = %e, "alert reminders");
+        }
+        if let Err(e) = crate::health::alerts::deliver_pending(&state).await {
+            tracing::warn!(error = %e, "alert deliveries");
+        }
+        tokio::select! {
+            _ = state.jobs.alerts.notified() => {}
+            _ = tokio::time::sleep(tick) => {}
+            _ = shutdown.cancelled() => return,
+        }
+    }
 }
 
 async fn schedule(state: &Arc<AppState>) -> Result<(), sqlx::Error> {
@@ -295,7 +363,8 @@ async fn schedule(state: &Arc<AppState>) -> Result<(), sqlx::Error> {
                     integration_id: id,
                 },
                 "schedule",
-            );
+            )
+            .await;
         }
     }
     Ok(())
@@ -307,7 +376,10 @@ async fn hook_worker(state: Arc<AppState>, shutdown: CancellationToken) {
     let mut clients: HashMap<i64, Client> = HashMap::new();
     loop {
         let pending: Vec<(i64, i64, i64, i64)> = sqlx::query_as(
-            "SELECT org_id, integration_id, ticket_id, MAX(received_at) FROM hook_events WHERE processed_at IS NULL GROUP BY org_id, integration_id, ticket_id LIMIT 100",
+            // Events of an integration that needs attention wait (nothing is lost) until it
+            // works again.
+            "SELECT e.org_id, e.integration_id, e.ticket_id, MAX(e.received_at) FROM hook_events e JOIN integrations i ON i.id = e.integration_id \
+             WHERE e.processed_at IS NULL AND i.status IN ('connected', 'connected_with_warnings') GROUP BY e.org_id, e.integration_id, e.ticket_id LIMIT 100",
         )
         .fetch_all(&state.store.pool)
         .await

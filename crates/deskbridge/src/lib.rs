@@ -16,6 +16,8 @@ pub mod config;
 pub mod connections;
 /// `deskbridge demo`: everything embedded.
 pub mod demo;
+/// Connection health: checks, causes, status timeline, incidents and alerts.
+pub mod health;
 /// Support hours, support requests and guide feedback.
 pub mod help;
 /// Background work: sync runs, the scheduler and webhook refreshes.

@@ -271,3 +271,144 @@ async fn an_admin_connects_freshdesk_in_a_real_browser_and_sees_the_failure_mess
 
     d.cmd(reqwest::Method::DELETE, "", Value::Null).await;
 }
+
+async fn control(app: &helpers::TestApp, path: &str) {
+    let http = reqwest::Client::builder()
+        .danger_accept_invalid_certs(true)
+        .no_proxy()
+        .build()
+        .unwrap();
+    let r = http
+        .post(format!("{}{path}", app.emu.base_url))
+        .header("X-Emulator-Control", &app.emu.control_token)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{path}: {}", r.status());
+}
+
+#[tokio::test]
+async fn a_broken_integration_is_seen_explained_and_repaired_in_a_real_browser() {
+    // Checks every second, so a break shows within one (shortened) interval.
+    let app = helpers::spawn_app_with(|c| c.health.interval_secs = 1).await;
+    let Some(d) = Driver::start().await else {
+        return;
+    };
+    d.go(&format!("{}/login", app.base)).await;
+    d.type_into("input[name=email]", "admin@acme.test").await;
+    d.type_into("input[name=password]", helpers::PASSWORD).await;
+    d.click("button[type=submit]").await;
+    d.wait_text("main h1", "Dashboard").await;
+
+    // 1. Connect, and sync a copy.
+    d.go(&format!(
+        "{}/settings/integrations/freshdesk/connect",
+        app.base
+    ))
+    .await;
+    d.type_into("#freshdesk-panel input[name=domain]", "acme")
+        .await;
+    d.type_into("#freshdesk-panel input[name=api_key]", &app.admin_key())
+        .await;
+    d.click("#connect").await;
+    d.wait_text("#status", "Connected").await;
+    let (id, org): (i64, i64) = sqlx::query_as("SELECT id, org_id FROM integrations")
+        .fetch_one(&app.store.pool)
+        .await
+        .unwrap();
+    let t = deskbridge::sync::Target {
+        org_id: org,
+        integration_id: id,
+    };
+    let key = deskbridge::connections::api_key(&app.store, &app.state.vault, org, id)
+        .await
+        .unwrap();
+    let client = freshdesk::Client::new(
+        freshdesk::FreshdeskDomain::parse("acme").unwrap(),
+        key,
+        &app.state.freshdesk,
+    )
+    .unwrap();
+    deskbridge::sync::run(&app.store, &client, t, |_| {})
+        .await
+        .unwrap();
+    let count = || async {
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM fd_tickets")
+            .fetch_one(&app.store.pool)
+            .await
+            .unwrap();
+        n
+    };
+    let synced = count().await;
+    assert!(synced > 0);
+
+    // 2. The integration user is deleted in Freshdesk.
+    let admin = app.emu.agent(well_known::INTEGRATION_ADMIN);
+    control(&app, &format!("/_emulator/agents/{}/delete", admin.id)).await;
+
+    // 3. Within one check interval the banner and the cause appear.
+    let started = Instant::now();
+    loop {
+        d.go(&format!("{}/dashboard", app.base)).await;
+        let html = d
+            .cmd(reqwest::Method::GET, "/source", Value::Null)
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        if html.contains("attention-banner") {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "the banner appeared"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    d.wait_text("[data-testid=attention-banner]", "was deleted in Freshdesk")
+        .await;
+    d.screenshot("health-banner.png").await;
+    d.click("[data-testid=attention-banner] a").await;
+    d.wait_text("#status", "Needs attention").await;
+    d.wait_text("#health-fix", "Restore the agent").await;
+
+    // 4. Re-authorize with the group-scoped admin's key: confirm, and see the scope warning.
+    let reauth = "form[action$='/reauthorize']";
+    d.type_into(
+        &format!("{reauth} input[name=api_key]"),
+        &app.key(well_known::GROUP_ADMIN),
+    )
+    .await;
+    d.click(&format!("{reauth} button")).await;
+    d.wait_text("[role=alert]", "ticket scope Groups").await;
+    d.type_into(
+        &format!("{reauth} input[name=api_key]"),
+        &app.key(well_known::GROUP_ADMIN),
+    )
+    .await;
+    d.click("input[name=confirm_other_agent]").await;
+    d.click(&format!("{reauth} button")).await;
+    d.wait_text("#status", "Connected with warnings").await;
+    d.wait_text(".warnings", "Scope is Groups").await;
+    d.screenshot("health-reauthorized-group-admin.png").await;
+
+    // 5. Restore the original user and re-authorize back with its key.
+    control(&app, &format!("/_emulator/agents/{}/restore", admin.id)).await;
+    d.type_into(&format!("{reauth} input[name=api_key]"), &admin.api_key)
+        .await;
+    d.click(&format!("{reauth} button")).await;
+    d.click("input[name=confirm_other_agent]").await;
+    d.type_into(&format!("{reauth} input[name=api_key]"), &admin.api_key)
+        .await;
+    d.click(&format!("{reauth} button")).await;
+
+    // 6. Connected, and the synced data is intact.
+    d.wait_text("#status", "Connected").await;
+    let status = d.text("#status").await;
+    assert_eq!(status, "Connected");
+    d.wait_text("#health-timeline", "Needs attention").await;
+    d.screenshot("health-repaired.png").await;
+    assert_eq!(count().await, synced);
+    d.cmd(reqwest::Method::DELETE, "", Value::Null).await;
+}

@@ -587,7 +587,7 @@ async fn two_triggers_for_one_integration_give_one_run() {
 async fn disconnect_stops_a_running_sync_and_deletes_the_copy() {
     let (app, _client, t) = setup(3_000).await;
     let b = app.login("admin@acme.test").await;
-    assert!(deskbridge::jobs::start(&app.state, t, "test"));
+    assert!(deskbridge::jobs::start(&app.state, t, "test").await);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {
         let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM fd_tickets")

@@ -68,6 +68,9 @@ pub struct User {
     pub org_name: String,
     pub email: String,
     pub role: Role,
+    /// Integrations of the organisation that need attention (id, domain, what happened), for the
+    /// banner on every page; filled in by the web layer.
+    pub attention: Vec<(i64, String, String)>,
 }
 
 fn hasher() -> Argon2<'static> {
@@ -209,6 +212,7 @@ fn to_user(r: UserRow) -> User {
         org_name: r.2,
         email: r.3,
         role: Role::parse(&r.4),
+        attention: Vec::new(),
     }
 }
 
@@ -335,6 +339,7 @@ pub async fn session(
             org_name,
             email,
             role: Role::parse(&role),
+            attention: Vec::new(),
         },
         csrf,
     }))
@@ -354,6 +359,7 @@ pub async fn user_by_email(store: &Store, email: &str) -> Result<Option<User>, A
         org_name,
         email,
         role: Role::parse(&role),
+        attention: Vec::new(),
     }))
 }
 

@@ -249,6 +249,20 @@ pub async fn connect(
         }
         Err(e) => return Err(e.into()),
     };
+    // The first entry of the health timeline; the check runs from now on.
+    sqlx::query("INSERT INTO health_events (org_id, integration_id, at, from_status, to_status, detail) VALUES ($1, $2, $3, 'disconnected', $4, $5)")
+        .bind(user.org_id)
+        .bind(id)
+        .bind(t)
+        .bind(status_for(&report))
+        .bind((!report.warnings.is_empty()).then(|| report.warnings.join(" ")))
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("UPDATE integrations SET health_checked_at = $1 WHERE id = $2")
+        .bind(t)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
     let (version, sealed) = vault.encrypt(
         key.expose_for_encryption(),
         Binding {
@@ -345,10 +359,17 @@ pub async fn reauthorize(
     let key = ApiKey::parse(key_input)?;
     let report = run_check(&domain, &key, cfg).await?;
     if report.agent.id != current.agent_id && !confirm_other_agent {
+        // Whose key it is, and what changes with it: scope and groups decide what is visible.
+        let groups = if report.agent.groups.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", report.agent.groups.join(", "))
+        };
         let new = format!(
-            "{} ({})",
+            "{} ({}, ticket scope {}{groups})",
             report.agent.name.clone().unwrap_or_default(),
-            report.agent.email.clone().unwrap_or_default()
+            report.agent.email.clone().unwrap_or_default(),
+            report.agent.ticket_scope,
         );
         return Err(ConnectError::DifferentAgent {
             old: format!("{} ({})", current.agent_name, current.agent_email),
@@ -365,8 +386,9 @@ pub async fn reauthorize(
         },
     );
     let json = serde_json::to_string(&report).unwrap_or_default();
-    // One statement: the old key is replaced atomically; synced data is untouched.
-    sqlx::query("UPDATE integrations SET key_version = $1, key_ciphertext = $2, key_fingerprint = $3, agent_id = $4, agent_name = $5, agent_email = $6, report_json = $7, status = $8, last_checked_at = $9 WHERE id = $10 AND org_id = $11")
+    // One statement: the old key is replaced atomically; synced data is untouched. The status
+    // moves through the health module, which records the change and resolves any incident.
+    sqlx::query("UPDATE integrations SET key_version = $1, key_ciphertext = $2, key_fingerprint = $3, agent_id = $4, agent_name = $5, agent_email = $6, report_json = $7, health_failures = 0, health_failing_since = NULL, last_checked_at = $8 WHERE id = $9 AND org_id = $10")
         .bind(version as i64)
         .bind(sealed)
         .bind(fingerprint(&key))
@@ -374,7 +396,6 @@ pub async fn reauthorize(
         .bind(report.agent.name.clone().unwrap_or_default())
         .bind(report.agent.email.clone().unwrap_or_default())
         .bind(&json)
-        .bind(status_for(&report))
         .bind(now())
         .bind(id)
         .bind(user.org_id)

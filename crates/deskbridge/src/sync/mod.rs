@@ -437,6 +437,9 @@ pub async fn forget(
         "sync_streams",
         "hook_events",
         "sync_runs",
+        "health_events",
+        "incidents",
+        "alert_deliveries",
     ] {
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "DELETE FROM {table} WHERE org_id = $1 AND integration_id = $2"

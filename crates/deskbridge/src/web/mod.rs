@@ -3,6 +3,7 @@
 //! `Sec-Fetch-Site` check plus a per-session CSRF token on every state-changing request, and one
 //! error type that shows generic text and logs the cause once.
 
+mod health;
 mod pages;
 mod sync;
 
@@ -66,11 +67,15 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/static/sync.js"),
     ("POST", "/hooks/freshdesk/{id}"),
     ("GET", "/api/v1/integrations/{id}/sync"),
+    ("GET", "/api/v1/integrations/{id}/health"),
+    ("GET", "/settings/alerts"),
+    ("POST", "/settings/alerts"),
 ];
 
 pub fn router(state: Arc<AppState>) -> Router {
     pages::routes()
         .merge(sync::routes())
+        .merge(health::routes())
         .fallback(|| async { Error::NotFound })
         .layer(middleware::from_fn_with_state(state.clone(), csrf_guard))
         .layer(middleware::from_fn(security_headers))
@@ -209,7 +214,14 @@ async fn session_from_headers(
     )
     .await
     .map_err(|e| Error::Internal(e.to_string()))?;
-    Ok(s)
+    let Some(mut s) = s else {
+        return Ok(None);
+    };
+    // The banner on every page while an integration needs attention.
+    s.user.attention = crate::health::banner(&state.store, s.user.org_id)
+        .await
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    Ok(Some(s))
 }
 
 /// The signed-in user's session; pages redirect to sign-in without one, the API answers 401.

@@ -244,6 +244,8 @@ struct ActiveView {
     status_label: &'static str,
     agent_email: String,
     last_checked: String,
+    /// What happened, when it needs attention.
+    cause: Option<String>,
 }
 
 #[derive(Template)]
@@ -276,6 +278,12 @@ async fn integrations_page(
             domain: i.domain,
             agent_email: i.agent_email,
             last_checked: when(i.last_checked_at),
+            cause: s
+                .user
+                .attention
+                .iter()
+                .find(|a| a.0 == i.id)
+                .map(|a| a.2.clone()),
         })
         .collect();
     render(&IntegrationsPage {
@@ -368,6 +376,47 @@ struct IntegrationPage {
     notice: Option<String>,
     error: Option<String>,
     confirm_other: bool,
+    health: Option<HealthView>,
+}
+
+/// The health card: the cause and its fix, and the timeline as lines.
+struct HealthView {
+    status: String,
+    title: Option<&'static str>,
+    fix: Option<&'static str>,
+    detail: Option<String>,
+    timeline: Vec<(String, Option<String>)>,
+}
+
+fn health_view(h: crate::health::Health) -> HealthView {
+    let timeline = h
+        .history
+        .iter()
+        .map(|e| {
+            let cause = e
+                .cause
+                .as_deref()
+                .and_then(crate::health::Cause::parse)
+                .map(|c| format!(" ({})", c.title()))
+                .unwrap_or_default();
+            (
+                format!(
+                    "{}: {} → {}{cause}",
+                    when(e.at),
+                    connections::status_label(&e.from),
+                    connections::status_label(&e.to)
+                ),
+                e.detail.clone(),
+            )
+        })
+        .collect();
+    HealthView {
+        status: h.status,
+        title: h.title,
+        fix: h.fix,
+        detail: h.detail,
+        timeline,
+    }
 }
 
 struct ActiveView2 {
@@ -448,6 +497,7 @@ fn integration_view(
         notice,
         error,
         confirm_other,
+        health: None,
     }
 }
 
@@ -476,7 +526,18 @@ async fn integration(
     } else {
         None
     };
-    render(&integration_view(&s, i, notice, None, false))
+    let mut page = integration_view(&s, i, notice, None, false);
+    page.health = crate::health::get(
+        &state.store,
+        crate::sync::Target {
+            org_id: s.user.org_id,
+            integration_id: id,
+        },
+    )
+    .await
+    .ok()
+    .map(health_view);
+    render(&page)
 }
 
 #[derive(Deserialize)]
@@ -529,9 +590,13 @@ async fn reauthorize(
     )
     .await
     {
-        Ok(_) => Ok(
-            Redirect::to(&format!("/settings/integrations/{id}?reauthorized=1")).into_response(),
-        ),
+        Ok((_, report)) => {
+            after_reauthorize(&state, &s.user, id, &report).await?;
+            Ok(
+                Redirect::to(&format!("/settings/integrations/{id}?reauthorized=1"))
+                    .into_response(),
+            )
+        }
         Err(ConnectError::NotFound) => Err(Error::NotFound),
         Err(ConnectError::Forbidden) => Err(Error::Forbidden(
             "only admins can re-authorize integrations",
@@ -551,6 +616,26 @@ async fn reauthorize(
                 .into_response())
         }
     }
+}
+
+/// A working key is back: the status follows the new check (resolving any incident), and a sync
+/// resumes from its cursors at once.
+async fn after_reauthorize(
+    state: &Arc<AppState>,
+    user: &User,
+    id: i64,
+    report: &freshdesk::check::ConnectionReport,
+) -> Result<(), Error> {
+    let t = crate::sync::Target {
+        org_id: user.org_id,
+        integration_id: id,
+    };
+    let detail = (!report.warnings.is_empty()).then(|| report.warnings.join(" "));
+    crate::health::record(state, t, connections::status_for(report), None, detail)
+        .await
+        .map_err(internal)?;
+    crate::jobs::start(state, t, "reauthorized").await;
+    Ok(())
 }
 
 #[derive(Template)]
@@ -953,7 +1038,15 @@ async fn api_reauthorize(
     )
     .await
     {
-        Ok((i, _)) => Json(api_view(&i)).into_response(),
+        Ok((_, report)) => {
+            if let Err(e) = after_reauthorize(&state, &s.user, id, &report).await {
+                return e.into_response();
+            }
+            match connections::get(&state.store, s.user.org_id, id).await {
+                Ok(i) => Json(api_view(&i)).into_response(),
+                Err(e) => internal(e).into_response(),
+            }
+        }
         Err(ConnectError::NotFound) => api_error(StatusCode::NOT_FOUND, "not found".into()),
         Err(ConnectError::Forbidden) => api_error(
             StatusCode::FORBIDDEN,

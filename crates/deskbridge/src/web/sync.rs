@@ -251,7 +251,7 @@ async fn sync_now(
 ) -> Result<Response, Error> {
     admin(&s)?;
     let t = target(&state, &s.user, id).await?;
-    jobs::start(&state, t, "manual");
+    jobs::start(&state, t, "manual").await;
     Ok(Redirect::to(&format!("/settings/integrations/{id}/sync")).into_response())
 }
 

@@ -1,0 +1,381 @@
+//! Alerts about incidents: an email to the organisation's admins (SMTP with `lettre`, off when no
+//! server is configured) and a signed webhook to a URL the organisation sets. One "opened" alert
+//! per incident, one "resolved" notice, and a reminder while it stays open. Deliveries are rows
+//! first and sent by a worker with retries, so a restart loses none. The webhook body is signed
+//! with HMAC-SHA256 over `timestamp.body` (`X-Deskbridge-Signature: t=…,v1=<hex>`), and its target
+//! must resolve to public addresses only: checked before any packet leaves, and pinned.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use hmac::{Hmac, Mac};
+use secrecy::ExposeSecret;
+use serde_json::json;
+use sha2::Sha256;
+
+use super::{Cause, HealthError};
+use crate::app::AppState;
+use crate::store::now;
+use crate::sync::Target;
+use crate::vault::Binding;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Opened,
+    Resolved,
+    Reminder,
+}
+
+impl Kind {
+    fn code(self) -> &'static str {
+        match self {
+            Kind::Opened => "opened",
+            Kind::Resolved => "resolved",
+            Kind::Reminder => "reminder",
+        }
+    }
+}
+
+pub const SIGNATURE_HEADER: &str = "X-Deskbridge-Signature";
+
+/// Queues the alerts of one incident event on every configured channel.
+pub async fn enqueue(
+    state: &AppState,
+    t: Target,
+    incident: i64,
+    kind: Kind,
+) -> Result<(), HealthError> {
+    let mut channels = Vec::new();
+    if state.config.alerts.smtp_url.is_some() {
+        channels.push("email");
+    }
+    let hook: Option<(Option<String>,)> =
+        sqlx::query_as("SELECT alert_webhook_url FROM organisations WHERE id = $1")
+            .bind(t.org_id)
+            .fetch_optional(&state.store.pool)
+            .await?;
+    if hook.and_then(|(u,)| u).is_some() {
+        channels.push("webhook");
+    }
+    for channel in channels {
+        sqlx::query("INSERT INTO alert_deliveries (org_id, integration_id, incident_id, kind, channel, status, attempts, created_at) VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6)")
+            .bind(t.org_id)
+            .bind(t.integration_id)
+            .bind(incident)
+            .bind(kind.code())
+            .bind(channel)
+            .bind(now())
+            .execute(&state.store.pool)
+            .await?;
+    }
+    state.jobs.alert_queued();
+    Ok(())
+}
+
+/// Queues reminders for incidents open longer than the reminder interval since the last alert.
+pub async fn remind(state: &AppState) -> Result<(), HealthError> {
+    let every = state.config.alerts.reminder_secs as i64;
+    if every == 0 {
+        return Ok(());
+    }
+    let open: Vec<(i64, i64, i64)> = sqlx::query_as(
+        "SELECT id, org_id, integration_id FROM incidents WHERE resolved_at IS NULL AND COALESCE(reminded_at, opened_at) <= $1",
+    )
+    .bind(now() - every)
+    .fetch_all(&state.store.pool)
+    .await?;
+    for (id, org_id, integration_id) in open {
+        sqlx::query("UPDATE incidents SET reminded_at = $1 WHERE id = $2")
+            .bind(now())
+            .bind(id)
+            .execute(&state.store.pool)
+            .await?;
+        enqueue(
+            state,
+            Target {
+                org_id,
+                integration_id,
+            },
+            id,
+            Kind::Reminder,
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// The message of one delivery: subject and text, and the webhook JSON.
+struct Message {
+    subject: String,
+    text: String,
+    json: serde_json::Value,
+}
+
+async fn message(
+    state: &AppState,
+    delivery: i64,
+) -> Result<Option<(String, i64, Message)>, HealthError> {
+    type Row = (String, i64, i64, String, String, i64, Option<i64>);
+    let row: Option<Row> = sqlx::query_as(
+        "SELECT d.channel, d.org_id, d.integration_id, d.kind, i.cause, i.opened_at, i.resolved_at FROM alert_deliveries d JOIN incidents i ON i.id = d.incident_id WHERE d.id = $1",
+    )
+    .bind(delivery)
+    .fetch_optional(&state.store.pool)
+    .await?;
+    let Some((channel, org_id, integration_id, kind, cause, opened_at, resolved_at)) = row else {
+        return Ok(None);
+    };
+    let domain: Option<(String,)> = sqlx::query_as("SELECT domain FROM integrations WHERE id = $1")
+        .bind(integration_id)
+        .fetch_optional(&state.store.pool)
+        .await?;
+    let domain = domain
+        .map(|d| d.0)
+        .unwrap_or_else(|| "(disconnected)".into());
+    let cause = Cause::parse(&cause);
+    let (title, fix) = cause
+        .map(|c| (c.title(), c.fix()))
+        .unwrap_or(("The integration needs attention", ""));
+    let (subject, text) = match kind.as_str() {
+        "resolved" => (
+            format!("Resolved: Freshdesk {domain} is connected again"),
+            format!(
+                "The Freshdesk integration {domain} works again; syncs resumed from where they stopped.\n\nIt had this problem: {title}."
+            ),
+        ),
+        "reminder" => (
+            format!("Still needs attention: Freshdesk {domain}"),
+            format!(
+                "The Freshdesk integration {domain} still needs attention.\n\n{title}.\n\nWhat to do: {fix}"
+            ),
+        ),
+        _ => (
+            format!("Needs attention: Freshdesk {domain}"),
+            format!(
+                "The Freshdesk integration {domain} stopped working.\n\n{title}.\n\nWhat to do: {fix}\n\nSyncs are paused and nothing is lost; they resume when this is fixed."
+            ),
+        ),
+    };
+    let json = json!({
+        "event": format!("integration.incident.{kind}"),
+        "integration_id": integration_id,
+        "domain": domain,
+        "cause": cause.map(Cause::code),
+        "title": title,
+        "fix": fix,
+        "opened_at": opened_at,
+        "resolved_at": resolved_at,
+    });
+    Ok(Some((
+        channel,
+        org_id,
+        Message {
+            subject: format!("[deskbridge] {subject}"),
+            text,
+            json,
+        },
+    )))
+}
+
+/// Sends what is pending; a failed delivery is retried with backoff up to `max_attempts`.
+pub async fn deliver_pending(state: &AppState) -> Result<(), HealthError> {
+    let cfg = &state.config.alerts;
+    let pending: Vec<(i64, i64, Option<i64>)> = sqlx::query_as(
+        "SELECT id, attempts, next_attempt_at FROM alert_deliveries WHERE status = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= $1) ORDER BY id LIMIT 20",
+    )
+    .bind(now())
+    .fetch_all(&state.store.pool)
+    .await?;
+    for (id, attempts, _) in pending {
+        let Some((channel, org_id, msg)) = message(state, id).await? else {
+            continue;
+        };
+        let result = match channel.as_str() {
+            "email" => send_email(state, org_id, &msg).await,
+            _ => send_webhook(state, org_id, &msg).await,
+        };
+        let attempts = attempts + 1;
+        match result {
+            Ok(()) => {
+                sqlx::query("UPDATE alert_deliveries SET status = 'sent', attempts = $1, sent_at = $2, last_error = NULL WHERE id = $3")
+                    .bind(attempts)
+                    .bind(now())
+                    .bind(id)
+                    .execute(&state.store.pool)
+                    .await?;
+            }
+            Err(e) => {
+                tracing::warn!(delivery = id, channel = %channel, attempts, error = %e, "alert not delivered");
+                let give_up = attempts >= cfg.max_attempts as i64;
+                let backoff = cfg.retry_base_secs as i64 * (1 << (attempts - 1).min(10));
+                sqlx::query("UPDATE alert_deliveries SET status = $1, attempts = $2, last_error = $3, next_attempt_at = $4 WHERE id = $5")
+                    .bind(if give_up { "failed" } else { "pending" })
+                    .bind(attempts)
+                    .bind(e)
+                    .bind(now() + backoff)
+                    .bind(id)
+                    .execute(&state.store.pool)
+                    .await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn send_email(state: &AppState, org_id: i64, msg: &Message) -> Result<(), String> {
+    use lettre::{AsyncSmtpTransport, AsyncTransport, Message as Mail, Tokio1Executor};
+    let Some(url) = &state.config.alerts.smtp_url else {
+        return Err("no SMTP server is configured".into());
+    };
+    let admins: Vec<(String,)> = sqlx::query_as(
+        "SELECT email FROM users WHERE org_id = $1 AND role = 'admin' AND disabled = 0 ORDER BY id",
+    )
+    .bind(org_id)
+    .fetch_all(&state.store.pool)
+    .await
+    .map_err(|e| e.to_string())?;
+    if admins.is_empty() {
+        return Ok(());
+    }
+    let mut builder = Mail::builder()
+        .from(
+            state
+                .config
+                .alerts
+                .from
+                .parse()
+                .map_err(|e| format!("alerts.from: {e}"))?,
+        )
+        .subject(&msg.subject);
+    for (email,) in &admins {
+        builder = builder.to(email.parse().map_err(|e| format!("{email}: {e}"))?);
+    }
+    let mail = builder.body(msg.text.clone()).map_err(|e| e.to_string())?;
+    let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose_secret())
+        .map_err(|e| format!("alerts.smtp_url: {e}"))?
+        .timeout(Some(Duration::from_secs(20)))
+        .build();
+    transport.send(mail).await.map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+/// Signs `timestamp.body` with the organisation's secret.
+pub fn sign(secret: &str, timestamp: i64, body: &str) -> String {
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
+    mac.update(timestamp.to_string().as_bytes());
+    mac.update(b".");
+    mac.update(body.as_bytes());
+    mac.finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Whether an address may receive alert webhooks: public unicast only, unless the operator
+/// allowed private targets (development, tests).
+pub fn allowed(addr: &std::net::IpAddr, allow_private: bool) -> bool {
+    allow_private || freshdesk::net::is_global(*addr)
+}
+
+/// Checks a webhook URL: http(s), a host, and (resolved) only allowed addresses. Returns the
+/// host and the addresses to pin the connection to.
+pub async fn check_target(
+    url: &str,
+    allow_private: bool,
+) -> Result<(url::Url, Vec<SocketAddr>), String> {
+    let u = url::Url::parse(url).map_err(|_| "the webhook URL is not a valid URL".to_string())?;
+    if !matches!(u.scheme(), "https" | "http") {
+        return Err("the webhook URL must start with https://".into());
+    }
+    if u.scheme() == "http" && !allow_private {
+        return Err("the webhook URL must start with https://".into());
+    }
+    if !u.username().is_empty() || u.password().is_some() {
+        return Err("the webhook URL must not carry a user name or password".into());
+    }
+    let host = u
+        .host_str()
+        .ok_or("the webhook URL needs a host")?
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string();
+    let port = u.port_or_known_default().unwrap_or(443);
+    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), port))
+        .await
+        .map_err(|_| format!("{host} does not resolve"))?
+        .collect();
+    if addrs.is_empty() {
+        return Err(format!("{host} does not resolve"));
+    }
+    if let Some(bad) = addrs.iter().find(|a| !allowed(&a.ip(), allow_private)) {
+        return Err(format!(
+            "{host} resolves to {}, a private or internal address; alerts go to public addresses only",
+            bad.ip()
+        ));
+    }
+    Ok((u, addrs))
+}
+
+async fn send_webhook(state: &AppState, org_id: i64, msg: &Message) -> Result<(), String> {
+    let row: Option<(Option<String>, Option<String>)> = sqlx::query_as(
+        "SELECT alert_webhook_url, alert_webhook_secret FROM organisations WHERE id = $1",
+    )
+    .bind(org_id)
+    .fetch_optional(&state.store.pool)
+    .await
+    .map_err(|e| e.to_string())?;
+    let Some((Some(url), Some(sealed))) = row else {
+        return Err("the organisation has no alert webhook".into());
+    };
+    let secret = state
+        .vault
+        .decrypt(
+            &sealed,
+            Binding {
+                org_id,
+                integration_id: 0,
+                field: "alert_webhook_secret",
+            },
+        )
+        .map_err(|e| e.to_string())?;
+    let allow_private = state.config.alerts.allow_private_webhook_targets;
+    let (u, addrs) = check_target(&url, allow_private).await?;
+    let body = msg.json.to_string();
+    let ts = now();
+    let signature = sign(secret.expose_secret(), ts, &body);
+    let host = u.host_str().unwrap_or_default().to_string();
+    let tls = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| e.to_string())?
+    .with_root_certificates(rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    })
+    .with_no_client_auth();
+    // Pinned to the addresses just checked, so DNS cannot change between check and connect.
+    let client = reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(15))
+        .resolve_to_addrs(&host, &addrs)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let res = client
+        .post(u)
+        .header("content-type", "application/json")
+        .header("user-agent", "deskbridge-alerts")
+        .header(SIGNATURE_HEADER, format!("t={ts},v1={signature}"))
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| format!("webhook: {e}"))?;
+    if res.status().is_success() {
+        Ok(())
+    } else {
+        Err(format!("webhook answered {}", res.status()))
+    }
+}

@@ -1,0 +1,172 @@
+//! Health over HTTP: `GET /api/v1/integrations/{id}/health` (state, cause, fix, history), and the
+//! organisation's alert settings (the signed-webhook URL and its secret, shown once).
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::extract::{Form, Path, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{Authenticated, Error};
+use crate::accounts::{Role, Session, User};
+use crate::app::AppState;
+use crate::health::{self, HealthError, alerts};
+use crate::sync::Target;
+use crate::vault::Binding;
+
+type S = State<Arc<AppState>>;
+
+pub fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/api/v1/integrations/{id}/health", get(api_health))
+        .route("/settings/alerts", get(alerts_page).post(alerts_save))
+}
+
+async fn api_health(
+    State(state): S,
+    Authenticated(s): Authenticated,
+    Path(id): Path<i64>,
+) -> Response {
+    let t = Target {
+        org_id: s.user.org_id,
+        integration_id: id,
+    };
+    match health::get(&state.store, t).await {
+        Ok(h) => Json(h).into_response(),
+        Err(HealthError::Gone) => {
+            (StatusCode::NOT_FOUND, Json(json!({"error": "not found"}))).into_response()
+        }
+        Err(e) => Error::Internal(e.to_string()).into_response(),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "alerts.html")]
+struct AlertsPage {
+    user: Option<User>,
+    csrf: String,
+    is_admin: bool,
+    email_on: bool,
+    url: String,
+    secret: Option<String>,
+    notice: Option<String>,
+    error: Option<String>,
+}
+
+async fn render(
+    state: &AppState,
+    s: &Session,
+    secret: Option<String>,
+    notice: Option<String>,
+    error: Option<String>,
+) -> Result<Html<String>, Error> {
+    let url: Option<(Option<String>,)> =
+        sqlx::query_as("SELECT alert_webhook_url FROM organisations WHERE id = $1")
+            .bind(s.user.org_id)
+            .fetch_optional(&state.store.pool)
+            .await
+            .map_err(|e| Error::Internal(e.to_string()))?;
+    AlertsPage {
+        user: Some(s.user.clone()),
+        csrf: s.csrf.clone(),
+        is_admin: s.user.role == Role::Admin,
+        email_on: state.config.alerts.smtp_url.is_some(),
+        url: url.and_then(|(u,)| u).unwrap_or_default(),
+        secret,
+        notice,
+        error,
+    }
+    .render()
+    .map(Html)
+    .map_err(|e| Error::Internal(format!("template: {e}")))
+}
+
+async fn alerts_page(
+    State(state): S,
+    Authenticated(s): Authenticated,
+) -> Result<Html<String>, Error> {
+    render(&state, &s, None, None, None).await
+}
+
+#[derive(Deserialize)]
+struct AlertsForm {
+    webhook_url: String,
+}
+
+/// Saves (or clears) the webhook URL. A new URL gets a new signing secret, shown once.
+async fn alerts_save(
+    State(state): S,
+    Authenticated(s): Authenticated,
+    Form(f): Form<AlertsForm>,
+) -> Result<Response, Error> {
+    if s.user.role != Role::Admin {
+        return Err(Error::Forbidden("only admins can change alerts"));
+    }
+    let url = f.webhook_url.trim();
+    if url.is_empty() {
+        sqlx::query("UPDATE organisations SET alert_webhook_url = NULL, alert_webhook_secret = NULL WHERE id = $1")
+            .bind(s.user.org_id)
+            .execute(&state.store.pool)
+            .await
+            .map_err(|e| Error::Internal(e.to_string()))?;
+        return Ok(render(
+            &state,
+            &s,
+            None,
+            Some("Alert webhook removed.".into()),
+            None,
+        )
+        .await?
+        .into_response());
+    }
+    // Checked before it is saved, and again before every delivery (DNS can change).
+    if let Err(msg) =
+        alerts::check_target(url, state.config.alerts.allow_private_webhook_targets).await
+    {
+        return Ok((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            render(&state, &s, None, None, Some(msg)).await?,
+        )
+            .into_response());
+    }
+    let secret = format!("dbw_{}", crate::accounts::random_token());
+    let (_, sealed) = state.vault.encrypt(
+        &secret,
+        Binding {
+            org_id: s.user.org_id,
+            integration_id: 0,
+            field: "alert_webhook_secret",
+        },
+    );
+    sqlx::query(
+        "UPDATE organisations SET alert_webhook_url = $1, alert_webhook_secret = $2 WHERE id = $3",
+    )
+    .bind(url)
+    .bind(sealed)
+    .bind(s.user.org_id)
+    .execute(&state.store.pool)
+    .await
+    .map_err(|e| Error::Internal(e.to_string()))?;
+    crate::audit::record(
+        &state.store,
+        Some(s.user.org_id),
+        &s.user.email,
+        "alert_webhook",
+        &format!("url={url}"),
+    )
+    .await;
+    Ok(render(
+        &state,
+        &s,
+        Some(secret),
+        Some("Saved. Copy the signing secret now: it is not shown again.".into()),
+        None,
+    )
+    .await?
+    .into_response())
+}

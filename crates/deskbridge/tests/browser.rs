@@ -166,16 +166,30 @@ impl Driver {
     }
 
     async fn text(&self, css: &str) -> String {
-        let id = self.find(css).await;
-        self.cmd(
-            reqwest::Method::GET,
-            &format!("/element/{id}/text"),
-            Value::Null,
-        )
-        .await
-        .as_str()
-        .unwrap_or_default()
-        .to_string()
+        // After a click the page may be replaced between finding an element and reading it:
+        // a stale element is found again.
+        let mut last = String::new();
+        for _ in 0..50 {
+            let id = self.find(css).await;
+            let url = format!("{}/session/{}/element/{id}/text", self.base, self.session);
+            let v: Value = self
+                .http
+                .get(url)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            // Chromium reports a replaced node as "stale element reference" or, mid-navigation,
+            // as an inspector error; both mean: find it again.
+            if v["value"].get("error").is_none() {
+                return v["value"].as_str().unwrap_or_default().to_string();
+            }
+            last = v["value"].to_string();
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("WebDriver text of {css}: {last}")
     }
 
     async fn wait_text(&self, css: &str, want: &str) -> String {
@@ -290,8 +304,12 @@ async fn control(app: &helpers::TestApp, path: &str) {
 
 #[tokio::test]
 async fn a_broken_integration_is_seen_explained_and_repaired_in_a_real_browser() {
-    // Checks every second, so a break shows within one (shortened) interval.
-    let app = helpers::spawn_app_with(|c| c.health.interval_secs = 1).await;
+    // Checks every second, so a break shows within one (shortened) interval; an unthrottled
+    // emulator keeps the sync in step 1 quick.
+    let app = helpers::spawn_app_full(80, freshdesk_emulator::Plan::Unlimited, |c| {
+        c.health.interval_secs = 1
+    })
+    .await;
     let Some(d) = Driver::start().await else {
         return;
     };
@@ -381,7 +399,7 @@ async fn a_broken_integration_is_seen_explained_and_repaired_in_a_real_browser()
     )
     .await;
     d.click(&format!("{reauth} button")).await;
-    d.wait_text("[role=alert]", "ticket scope Groups").await;
+    d.wait_text("#page-error", "ticket scope Groups").await;
     d.type_into(
         &format!("{reauth} input[name=api_key]"),
         &app.key(well_known::GROUP_ADMIN),

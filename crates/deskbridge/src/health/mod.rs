@@ -377,7 +377,18 @@ pub async fn check(state: &AppState, t: Target) -> Result<(), HealthError> {
         .as_ref()
         .map(|r| (r.agent.ticket_scope.clone(), r.agent.occasional))
         .unwrap_or_else(|| ("Global".into(), false));
-    let finding = probe(&client, &scope, occasional).await;
+    let finding = match probe(&client, &scope, occasional).await {
+        // What the connection check warned about still holds; what changed since comes after.
+        Finding::Healthy { warnings } => Finding::Healthy {
+            warnings: report
+                .map(|r| r.warnings)
+                .unwrap_or_default()
+                .into_iter()
+                .chain(warnings)
+                .collect(),
+        },
+        other => other,
+    };
     apply(state, t, finding, &state.config.health).await
 }
 

@@ -104,6 +104,10 @@ struct World {
 }
 
 async fn world() -> World {
+    world_with(|_| {}).await
+}
+
+async fn world_with(tweak: impl FnOnce(&mut deskbridge::config::Config)) -> World {
     let (smtp, inbox) = smtp_listener().await;
     let app = helpers::spawn_app_full(120, Plan::Unlimited, |c| {
         c.alerts.smtp_url = Some(secrecy::SecretString::from(smtp));
@@ -114,6 +118,7 @@ async fn world() -> World {
         c.health.interval_secs = 3600;
         c.health.unavailable_after_failures = 3;
         c.health.unavailable_after_secs = 0;
+        tweak(c);
     })
     .await;
     let b = app.login("admin@acme.test").await;
@@ -566,4 +571,26 @@ async fn a_private_or_metadata_alert_webhook_is_refused_before_any_packet_leaves
             .await
             .unwrap();
     assert_eq!(saved, None);
+}
+
+#[tokio::test]
+async fn an_incident_that_stays_open_sends_a_reminder() {
+    let w = world_with(|c| c.alerts.reminder_secs = 1).await;
+    control(&w.app, "/_emulator/account/suspend", json!({})).await;
+    check(&w).await;
+    // Opened, then (a second or two later) one reminder while nothing changes.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while w.inbox.lock().len() < 2 {
+        assert!(Instant::now() < deadline, "a reminder arrived");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mails = w.inbox.lock().clone();
+    assert!(mails[0].contains("Needs attention"));
+    assert!(mails[1].contains("Still needs attention"));
+    let hooks = w.hooks.lock().clone();
+    assert!(
+        hooks
+            .iter()
+            .any(|(_, b)| b.contains("integration.incident.reminder"))
+    );
 }

@@ -317,6 +317,28 @@ impl Vault {
                 std::process::abort();
             }
         }
+        // Organisations' alert-webhook signing secrets: few, so each is resealed under the
+        // active version whatever version it had (idempotent, like the loop above).
+        let orgs: Vec<(i64, String)> = sqlx::query_as(
+            "SELECT id, alert_webhook_secret FROM organisations WHERE alert_webhook_secret IS NOT NULL ORDER BY id",
+        )
+        .fetch_all(&store.pool)
+        .await?;
+        for (org_id, sealed) in orgs {
+            let binding = Binding {
+                org_id,
+                integration_id: 0,
+                field: "alert_webhook_secret",
+            };
+            let plain = self.decrypt(&sealed, binding)?;
+            let (_, resealed) = self.encrypt(plain.expose_secret(), binding);
+            sqlx::query("UPDATE organisations SET alert_webhook_secret = $1 WHERE id = $2 AND alert_webhook_secret = $3")
+                .bind(resealed)
+                .bind(org_id)
+                .bind(sealed)
+                .execute(&store.pool)
+                .await?;
+        }
         Ok(total)
     }
 }

@@ -85,6 +85,8 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         std::fs::read_to_string(&key_file)?.trim().to_string(),
     ));
     config.freshdesk.emulator_base_url = Some(emu.base_url.clone());
+    // A demo shows a break within half a minute rather than five.
+    config.health.interval_secs = 30;
     config.freshdesk.emulator_ca_path = emu.ca_path.clone();
     let app = App::build(config).await?;
     let port = app.port();
@@ -140,6 +142,15 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         "    {}  a group-scoped admin: connects with a scope warning",
         group.api_key
     );
+    println!();
+    println!("  After Connect, the help desk syncs by itself: open the integration, then Sync, to");
+    println!("  watch it live. To see a break explained and repaired, delete the integration user");
+    println!("  in the emulator; within 30 seconds the dashboard shows why:");
+    println!(
+        "    curl -k -X POST -H 'X-Emulator-Control: {}' {}/_emulator/agents/{}/delete",
+        emu.control_token, emu.base_url, admin.id
+    );
+    println!("  (…/restore undoes it; then Re-authorize, or wait for the next check.)");
     println!();
     println!("  Data in {}. Ctrl-C stops the demo.", data.display());
     app.run(async {

@@ -313,24 +313,30 @@ async fn fetch_all(ctx: &mut Ctx<'_>, path: String) -> Result<Vec<Record<Value>>
     Ok(out)
 }
 
-/// Whether a stream is due: never synced, or its last outcome is older than `every`.
-async fn due(
+/// A stream's last outcome: status, reason, when.
+async fn last_outcome(
     ctx: (&crate::store::Store, Target),
     stream: &str,
-    every: i64,
-) -> Result<bool, SyncError> {
-    let row: Option<(String, Option<String>, i64)> = sqlx::query_as(
+) -> Result<Option<(String, Option<String>, i64)>, SyncError> {
+    Ok(sqlx::query_as(
         "SELECT status, reason, synced_at FROM sync_streams WHERE org_id = $1 AND integration_id = $2 AND stream = $3",
     )
     .bind(ctx.1.org_id)
     .bind(ctx.1.integration_id)
     .bind(stream)
     .fetch_optional(&ctx.0.pool)
-    .await?;
-    Ok(match row {
-        None => true,
-        Some((_, _, at)) => now() - at >= every,
-    })
+    .await?)
+}
+
+/// Whether a stream is due: never synced, or its last outcome is older than `every`.
+async fn due(
+    ctx: (&crate::store::Store, Target),
+    stream: &str,
+    every: i64,
+) -> Result<bool, SyncError> {
+    Ok(last_outcome(ctx, stream)
+        .await?
+        .is_none_or(|(_, _, at)| now() - at >= every))
 }
 
 /// The reason a stream was skipped last time, if it was and is not due for a retry.
@@ -339,15 +345,7 @@ async fn still_skipped(
     stream: &str,
     every: i64,
 ) -> Result<Option<String>, SyncError> {
-    let row: Option<(String, Option<String>, i64)> = sqlx::query_as(
-        "SELECT status, reason, synced_at FROM sync_streams WHERE org_id = $1 AND integration_id = $2 AND stream = $3",
-    )
-    .bind(ctx.1.org_id)
-    .bind(ctx.1.integration_id)
-    .bind(stream)
-    .fetch_optional(&ctx.0.pool)
-    .await?;
-    Ok(match row {
+    Ok(match last_outcome(ctx, stream).await? {
         Some((status, reason, at)) if status == "skipped" && now() - at < every => reason,
         _ => None,
     })

@@ -358,6 +358,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_documented_example_config_is_valid_and_matches_the_defaults() {
+        let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config.example.toml");
+        let c = Config::load_from(Some(&example), vec![]).expect("config.example.toml loads");
+        let d = Config::default();
+        assert_eq!(c.sync.interval_secs, d.sync.interval_secs);
+        assert_eq!(c.health.interval_secs, d.health.interval_secs);
+        assert_eq!(c.alerts.reminder_secs, d.alerts.reminder_secs);
+        assert_eq!(c.freshdesk.rate_window_secs, d.freshdesk.rate_window_secs);
+    }
+
+    #[test]
     fn defaults_then_file_then_environment_win_in_that_order() {
         let dir = std::env::temp_dir().join(format!("deskbridge-config-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir).unwrap();

@@ -2,8 +2,8 @@
 //! blocked, deleted), companies and satisfaction ratings are incremental: their lists are not
 //! ordered by time, so rows commit per page but the cursor moves only when the whole stream is
 //! walked. Reference streams (agents, roles, groups, ticket fields, the knowledge base, business
-//! hours, SLA policies, time entries) are small and have no change filter: they are read whole at
-//! most once per reference interval, and records that disappeared become `deleted` tombstones.
+//! hours, SLA policies, time entries) have no change filter: they are read whole at most once per
+//! reference interval, page by page, and records that disappeared become `deleted` tombstones.
 //! An endpoint the plan or role does not allow is skipped with its reason and retried a reference
 //! interval later.
 
@@ -455,13 +455,13 @@ async fn incremental(ctx: &mut Ctx<'_>, spec: &Spec) -> Result<(), SyncError> {
     Ok(())
 }
 
-/// Upserts a whole stream and tombstones the records it no longer has, in one transaction.
-async fn replace(
+/// Upserts a batch of a reference stream's records in one transaction; returns their ids.
+async fn upsert_all(
     ctx: &mut Ctx<'_>,
     table: Table,
     stream: &str,
     rows: &[(Record<Value>, Parents)],
-) -> Result<(), SyncError> {
+) -> Result<Vec<i64>, SyncError> {
     let mut tx = begin_page(ctx.store, ctx.t).await?;
     let mut seen = Vec::with_capacity(rows.len());
     for (r, parents) in rows {
@@ -477,16 +477,30 @@ async fn replace(
         )
         .await?
         {
-            seen.push(int(&r.value, "/id").unwrap_or_default().to_string());
+            seen.push(int(&r.value, "/id").unwrap_or_default());
         }
     }
+    tx.commit().await?;
+    ctx.count(stream, rows.len() as u64);
+    Ok(seen)
+}
+
+/// After a complete walk: the stream's records not seen are tombstoned.
+async fn tombstone_unseen(
+    ctx: &mut Ctx<'_>,
+    table: Table,
+    stream: &str,
+    seen: &[i64],
+) -> Result<(), SyncError> {
     let keep = if seen.is_empty() {
         String::new()
     } else {
-        format!(" AND id NOT IN ({})", seen.join(","))
+        let ids: Vec<String> = seen.iter().map(i64::to_string).collect();
+        format!(" AND id NOT IN ({})", ids.join(","))
     };
     let name = table.name();
     let scope = table.scope();
+    let mut tx = begin_page(ctx.store, ctx.t).await?;
     let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(
         "UPDATE {name} SET state = 'deleted' WHERE org_id = $1 AND integration_id = $2{scope} AND state <> 'deleted'{keep}"
     )))
@@ -497,14 +511,35 @@ async fn replace(
     }
     q.execute(&mut *tx).await?;
     tx.commit().await?;
-    ctx.count(stream, rows.len() as u64);
     Ok(())
 }
 
+/// Upserts a whole stream held in memory (small: the knowledge base) and tombstones the rest.
+async fn replace(
+    ctx: &mut Ctx<'_>,
+    table: Table,
+    stream: &str,
+    rows: &[(Record<Value>, Parents)],
+) -> Result<(), SyncError> {
+    let seen = upsert_all(ctx, table, stream, rows).await?;
+    tombstone_unseen(ctx, table, stream, &seen).await
+}
+
+/// A reference stream page by page: only ids are kept in memory (time entries grow with the
+/// help desk), and records not seen by the end of the complete walk are tombstoned.
 async fn whole(ctx: &mut Ctx<'_>, spec: &Spec) -> Result<(), SyncError> {
-    let rows = fetch_all(ctx, spec.path.to_string()).await?;
-    let rows: Vec<_> = rows.into_iter().map(|r| (r, Vec::new())).collect();
-    replace(ctx, spec.table, spec.stream, &rows).await
+    let mut seen = Vec::new();
+    let mut pages = Box::pin(freshdesk::paging::pages::<Value>(
+        ctx.client.clone(),
+        spec.path.to_string(),
+        Priority::Background,
+    ));
+    while let Some(page) = pages.next().await {
+        let rows: Vec<_> = page?.into_iter().map(|r| (r, Vec::new())).collect();
+        seen.extend(upsert_all(ctx, spec.table, spec.stream, &rows).await?);
+        ctx.tick()?;
+    }
+    tombstone_unseen(ctx, spec.table, spec.stream, &seen).await
 }
 
 async fn solutions(ctx: &mut Ctx<'_>) -> Result<(), SyncError> {

@@ -262,8 +262,8 @@ pub async fn get(store: &Store, t: Target) -> Result<Health, HealthError> {
     })
 }
 
-/// Records a status change (and opens or resolves the incident) if there is one. Returns the
-/// incident event to alert about, if any.
+/// Stores the finding; a status change is added to the timeline and opens, updates or resolves
+/// the incident (queueing its alerts).
 pub async fn record(
     state: &AppState,
     t: Target,
@@ -363,14 +363,13 @@ pub async fn check(state: &AppState, t: Target) -> Result<(), HealthError> {
             return Ok(());
         }
     };
-    let report: Option<(String, String)> = sqlx::query_as(
-        "SELECT report_json, status FROM integrations WHERE id = $1 AND org_id = $2",
-    )
-    .bind(t.integration_id)
-    .bind(t.org_id)
-    .fetch_optional(&state.store.pool)
-    .await?;
-    let (report_json, _) = report.ok_or(HealthError::Gone)?;
+    let report: Option<(String,)> =
+        sqlx::query_as("SELECT report_json FROM integrations WHERE id = $1 AND org_id = $2")
+            .bind(t.integration_id)
+            .bind(t.org_id)
+            .fetch_optional(&state.store.pool)
+            .await?;
+    let (report_json,) = report.ok_or(HealthError::Gone)?;
     let report: Option<freshdesk::check::ConnectionReport> =
         serde_json::from_str(&report_json).ok();
     let (scope, occasional) = report

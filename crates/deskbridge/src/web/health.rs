@@ -157,7 +157,14 @@ async fn alerts_save(
         Some(s.user.org_id),
         &s.user.email,
         "alert_webhook",
-        &format!("url={url}"),
+        // Webhook URLs often carry a token in their path or query: the audit keeps the host only.
+        &format!(
+            "host={}",
+            url::Url::parse(url)
+                .ok()
+                .and_then(|u| u.host_str().map(str::to_string))
+                .unwrap_or_default()
+        ),
     )
     .await;
     Ok(render(

@@ -16,6 +16,7 @@ pub struct AppState {
     pub vault: Vault,
     pub freshdesk: freshdesk::ClientConfig,
     pub jobs: crate::jobs::Jobs,
+    pub keys: crate::connections::keys::KeyWatch,
 }
 
 pub struct App {
@@ -76,6 +77,7 @@ impl App {
                 vault,
                 freshdesk,
                 jobs: crate::jobs::Jobs::default(),
+                keys: Default::default(),
             }),
         })
     }
@@ -91,10 +93,13 @@ impl App {
         let router = crate::web::router(self.state.clone());
         let stop = tokio_util::sync::CancellationToken::new();
         let jobs = tokio::spawn(crate::jobs::run(self.state.clone(), stop.clone()));
-        let served = axum::serve(self.listener, router)
-            .with_graceful_shutdown(shutdown)
-            .await
-            .context("serving HTTP");
+        let served = axum::serve(
+            self.listener,
+            router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await
+        .context("serving HTTP");
         stop.cancel();
         let _ = jobs.await;
         served

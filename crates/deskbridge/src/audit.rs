@@ -16,8 +16,27 @@ pub fn clean(s: &str) -> String {
         .collect()
 }
 
+/// Longest actor and detail kept: values typed by anyone (a sign-in's email) are bounded, so a
+/// flood of huge inputs cannot grow the log faster than its row count.
+const MAX_ACTOR: usize = 254;
+const MAX_DETAIL: usize = 1000;
+
+fn bounded(s: String, max: usize) -> String {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
+}
+
 pub async fn record(store: &Store, org_id: Option<i64>, actor: &str, action: &str, detail: &str) {
-    let (actor, detail) = (clean(actor), clean(detail));
+    let (actor, detail) = (
+        bounded(clean(actor), MAX_ACTOR),
+        bounded(clean(detail), MAX_DETAIL),
+    );
     tracing::info!(org_id, %actor, %action, %detail, "audit");
     let r = sqlx::query(
         "INSERT INTO audit_log (org_id, actor, action, detail, at) VALUES ($1, $2, $3, $4, $5)",

@@ -40,9 +40,65 @@ pub struct ServerConfig {
     pub session_idle_secs: u64,
     /// Seconds after sign-in after which a session ends regardless of activity.
     pub session_absolute_secs: u64,
-    /// Failed sign-ins per account (and per client address) allowed in `login_window_secs`.
+    /// Failed sign-ins of one client on one account allowed in `login_window_secs`.
     pub login_max_failures: u32,
     pub login_window_secs: u64,
+    /// Failed sign-ins of one client over all accounts allowed in the window.
+    pub login_client_max_failures: u32,
+    /// After this many failures on one account in the window (from any clients), attempts on it
+    /// are admitted at most one per `login_account_spacing_ms`.
+    pub login_account_slow_after: u32,
+    pub login_account_spacing_ms: u64,
+    /// Reverse proxies whose `X-Forwarded-For` is believed, as addresses or CIDR ranges
+    /// (`"10.0.0.0/8, 192.168.1.5"`). Empty: the peer address is the client, and the header is
+    /// ignored. Behind a trusted proxy, the client is the address that proxy appended.
+    pub trusted_proxies: TrustedProxies,
+    /// Longest a request may take before it is answered 503 (server-sent event streams excepted).
+    pub request_timeout_secs: u64,
+}
+
+/// The proxies named by `server.trusted_proxies`, parsed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TrustedProxies(Vec<ipnet::IpNet>);
+
+impl TrustedProxies {
+    pub fn parse(s: &str) -> Result<TrustedProxies, String> {
+        let mut nets = Vec::new();
+        for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let net = part
+                .parse::<ipnet::IpNet>()
+                .or_else(|_| part.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| {
+                    format!("server.trusted_proxies: {part:?} is not an IP address or CIDR range")
+                })?;
+            nets.push(net);
+        }
+        Ok(TrustedProxies(nets))
+    }
+
+    pub fn contains(&self, ip: std::net::IpAddr) -> bool {
+        self.0.iter().any(|n| n.contains(&ip))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl<'de> Deserialize<'de> for TrustedProxies {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Form {
+            One(String),
+            Many(Vec<String>),
+        }
+        let joined = match Form::deserialize(d)? {
+            Form::One(s) => s,
+            Form::Many(v) => v.join(","),
+        };
+        TrustedProxies::parse(&joined).map_err(serde::de::Error::custom)
+    }
 }
 
 impl Default for ServerConfig {
@@ -54,6 +110,11 @@ impl Default for ServerConfig {
             session_absolute_secs: 12 * 3600,
             login_max_failures: 5,
             login_window_secs: 15 * 60,
+            login_client_max_failures: 50,
+            login_account_slow_after: 20,
+            login_account_spacing_ms: 1000,
+            trusted_proxies: TrustedProxies::default(),
+            request_timeout_secs: 120,
         }
     }
 }
@@ -303,6 +364,13 @@ impl Config {
                 "freshdesk.budget_share must be between 0.05 and 1.0".into(),
             ));
         }
+        if self.server.login_max_failures == 0
+            || self.server.login_client_max_failures == 0
+            || self.server.login_window_secs == 0
+            || self.server.request_timeout_secs == 0
+        {
+            return Err(ConfigError::Invalid("server.login_max_failures, login_client_max_failures, login_window_secs and request_timeout_secs must be at least 1".into()));
+        }
         if self.server.session_idle_secs == 0
             || self.server.session_absolute_secs < self.server.session_idle_secs
         {
@@ -320,6 +388,17 @@ impl Config {
             ));
         }
         Ok(())
+    }
+
+    pub fn login_limits(&self) -> crate::accounts::LoginLimits {
+        let s = &self.server;
+        crate::accounts::LoginLimits {
+            pair_max: s.login_max_failures,
+            client_max: s.login_client_max_failures,
+            account_slow_after: s.login_account_slow_after,
+            account_spacing_ms: s.login_account_spacing_ms,
+            window_secs: s.login_window_secs,
+        }
     }
 
     pub fn session_idle(&self) -> Duration {

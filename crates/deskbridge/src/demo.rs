@@ -11,7 +11,7 @@ use anyhow::Context;
 use freshdesk_emulator::{EmulatorConfig, Plan, TlsConfig, well_known};
 use secrecy::SecretString;
 
-use crate::accounts::{self, Role};
+use crate::accounts;
 use crate::app::App;
 use crate::config::Config;
 use crate::vault::MasterKeys;
@@ -100,8 +100,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     if existing.is_some() {
         accounts::set_password(&store, admin_email, &password).await?;
     } else {
-        let org = accounts::create_org(&store, "Acme Support").await?;
-        accounts::create_user(&store, org, admin_email, &password, Role::Admin).await?;
+        accounts::create_org_with_admin(&store, "Acme Support", admin_email, &password).await?;
     }
     let dashboard = format!("http://{}:{port}/", args.listen.ip());
     let (admin, plain, group) = (

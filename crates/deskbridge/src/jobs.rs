@@ -152,6 +152,14 @@ pub async fn execute(
             Some(SyncError::Disconnected.to_string()),
             tx.borrow().clone(),
         ),
+        Err(SyncError::Freshdesk(freshdesk::Error::Revoked)) => (
+            "stopped",
+            Some(
+                "the integration's key was removed or replaced; the next run uses the current one"
+                    .into(),
+            ),
+            tx.borrow().clone(),
+        ),
         Err(e) => {
             let domain: Option<(String,)> =
                 sqlx::query_as("SELECT domain FROM integrations WHERE id = $1")
@@ -225,7 +233,7 @@ async fn keep(
 }
 
 /// A client for an integration's stored key.
-pub async fn client_for(state: &AppState, t: Target) -> Result<Client, String> {
+pub async fn client_for(state: &AppState, t: Target) -> Result<Client, connections::ConnectError> {
     client_for_with(state, t, state.freshdesk.clone()).await
 }
 
@@ -234,15 +242,16 @@ pub async fn client_for_with(
     state: &AppState,
     t: Target,
     cfg: freshdesk::ClientConfig,
-) -> Result<Client, String> {
-    let i = connections::get(&state.store, t.org_id, t.integration_id)
-        .await
-        .map_err(|e| e.to_string())?;
-    let key = connections::api_key(&state.store, &state.vault, t.org_id, t.integration_id)
-        .await
-        .map_err(|e| e.to_string())?;
-    let domain = freshdesk::FreshdeskDomain::parse(&i.domain).map_err(|e| e.to_string())?;
-    Client::new(domain, key, &cfg).map_err(|e| e.to_string())
+) -> Result<Client, connections::ConnectError> {
+    connections::client_for(
+        &state.store,
+        &state.vault,
+        &state.keys,
+        &cfg,
+        t.org_id,
+        t.integration_id,
+    )
+    .await
 }
 
 /// Starts a run in the background unless one is already going here, or the integration needs
@@ -289,7 +298,11 @@ pub async fn start(state: &Arc<AppState>, t: Target, trigger: &'static str) -> b
                     );
                 }
             }
-            Err(e) => tracing::warn!(integration = t.integration_id, error = %e, "cannot sync"),
+            // An unreadable key is a health cause: the check records it once and pauses syncs.
+            Err(connections::ConnectError::Vault(_)) => check_health(&state, t),
+            Err(e) => {
+                tracing::warn!(integration = t.integration_id, error = %crate::error_chain(&e), "cannot sync")
+            }
         }
         state.jobs.running.lock().remove(&t.integration_id);
     });
@@ -393,19 +406,34 @@ async fn hook_worker(state: Arc<AppState>, shutdown: CancellationToken) {
                 std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
                 std::collections::hash_map::Entry::Vacant(e) => match client_for(&state, t).await {
                     Ok(c) => e.insert(c),
-                    Err(err) => {
+                    Err(connections::ConnectError::NotFound) => {
                         mark(
                             &state.store,
                             t,
                             ticket_id,
                             received,
-                            &format!("skipped: {err}"),
+                            "integration disconnected",
                         )
                         .await;
                         continue;
                     }
+                    // Left pending (nothing is lost): the health check records the cause, and
+                    // events wait while the integration needs attention.
+                    Err(connections::ConnectError::Vault(_)) => {
+                        check_health(&state, t);
+                        continue;
+                    }
+                    Err(err) => {
+                        tracing::warn!(integration = integration_id, error = %crate::error_chain(&err), "cannot refresh from a webhook");
+                        continue;
+                    }
                 },
             };
+            if client.is_revoked() {
+                // Re-authorized or disconnected since this client was built: build it again.
+                clients.remove(&integration_id);
+                continue;
+            }
             let outcome = match sync::refresh_ticket(&state.store, client, t, ticket_id).await {
                 Ok(true) => "refreshed".to_string(),
                 Ok(false) => "not visible in Freshdesk".to_string(),

@@ -139,8 +139,8 @@ async fn main() -> anyhow::Result<()> {
         Command::Admin(AdminCommand::CreateOrg { name, email }) => {
             let (store, _) = app::open(&config).await?;
             let password = read_password()?;
-            let org = accounts::create_org(&store, &name).await?;
-            accounts::create_user(&store, org, &email, &password, accounts::Role::Admin).await?;
+            let (org, _) =
+                accounts::create_org_with_admin(&store, &name, &email, &password).await?;
             println!("created organisation {name:?} (id {org}) with admin {email}");
             Ok(())
         }
@@ -161,21 +161,37 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Vault(VaultCommand::Rewrap) => {
             let (store, vault) = app::open(&config).await?;
-            let moved = vault
+            let report = vault
                 .rewrap(&store, |n, total| eprintln!("rewrapped {n}/{total}"))
                 .await?;
+            let moved = report.rewrapped;
             deskbridge::audit::record(
                 &store,
                 None,
                 "operator",
                 "vault_rewrap",
-                &format!("rows={moved} version={}", vault.active_version()),
+                &format!(
+                    "rows={moved} failed={} version={}",
+                    report.failed.len(),
+                    vault.active_version()
+                ),
             )
             .await;
             println!(
                 "{moved} stored key(s) now use master key version {}",
                 vault.active_version()
             );
+            if !report.failed.is_empty() {
+                for what in &report.failed {
+                    eprintln!(
+                        "could not rewrap {what}: re-authorize it (or set its webhook again) to store a new secret"
+                    );
+                }
+                anyhow::bail!(
+                    "{} stored secret(s) could not be decrypted and were left as they are",
+                    report.failed.len()
+                );
+            }
             Ok(())
         }
         Command::Admin(AdminCommand::Connect { email, domain }) => {

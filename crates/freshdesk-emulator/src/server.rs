@@ -121,6 +121,28 @@ pub async fn api_handler(
                 shared.log.lock().push(log);
                 return status_fault(status);
             }
+            FaultKind::EchoAuthorization => {
+                let status = f.status.unwrap_or(403);
+                log.status = status;
+                shared.log.lock().push(log);
+                let echoed = header_str(&headers, header::AUTHORIZATION).unwrap_or("");
+                let body = serde_json::json!({
+                    "code": "require_feature",
+                    "message": format!("The feature is not supported in your plan. Request headers: Authorization: {echoed}"),
+                });
+                let mut r = Response::new(Body::from(body.to_string()));
+                *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::FORBIDDEN);
+                r.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json; charset=utf-8"),
+                );
+                return r;
+            }
+            FaultKind::Trickle => {
+                log.status = 200;
+                shared.log.lock().push(log);
+                return trickle(Duration::from_millis(f.delay_ms.unwrap_or(1000)));
+            }
             FaultKind::Truncate => {}
         }
     }
@@ -405,6 +427,24 @@ fn status_fault(status: u16) -> Response<Body> {
 
 /// A reply whose body fails after `prefix`: hyper then closes the connection, so the client sees
 /// a reset (empty prefix) or a truncated body (declared length longer than what arrives).
+/// A JSON array sent one byte at a time: `[` then a space per tick, never closed within any
+/// sensible deadline (about an hour at one byte a second).
+fn trickle(every: Duration) -> Response<Body> {
+    use futures_util::StreamExt;
+    let stream = futures_util::stream::iter(0..4096u32).then(move |i| async move {
+        if i > 0 {
+            tokio::time::sleep(every).await;
+        }
+        Ok::<Bytes, std::io::Error>(Bytes::from_static(if i == 0 { b"[" } else { b" " }))
+    });
+    let mut r = Response::new(Body::from_stream(stream));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json; charset=utf-8"),
+    );
+    r
+}
+
 fn broken_body(
     status: StatusCode,
     headers: Option<(HeaderMap, usize)>,

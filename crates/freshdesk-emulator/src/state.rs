@@ -134,6 +134,13 @@ pub enum FaultKind {
     Truncate,
     /// Answer 200 with an HTML maintenance page, as a misbehaving edge does.
     Html,
+    /// Answer `status` (default 403) with a `require_feature` error whose message repeats the
+    /// request's `Authorization` header, as a misconfigured edge that echoes requests would: the
+    /// client must never show or log Freshdesk's message text.
+    EchoAuthorization,
+    /// Answer 200 with a JSON body sent one byte every `delay_ms` (default 1000), so a reply
+    /// never times out on silence but takes far too long in total.
+    Trickle,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

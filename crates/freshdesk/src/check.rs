@@ -88,7 +88,20 @@ pub async fn check_connection(
     check_with(&client).await
 }
 
+/// The check under one deadline, `total_timeout`, for all of its calls and their retries together:
+/// a reply trickled a byte at a time must not hold the person clicking Connect for minutes.
 pub async fn check_with(client: &Client) -> Result<ConnectionReport, Error> {
+    let deadline = client.config().total_timeout;
+    match tokio::time::timeout(deadline, check_calls(client)).await {
+        Ok(r) => r,
+        Err(_) => Err(Error::Transient(format!(
+            "the connection check took longer than {} s",
+            deadline.as_secs()
+        ))),
+    }
+}
+
+async fn check_calls(client: &Client) -> Result<ConnectionReport, Error> {
     let p = Priority::Interactive;
     let me_reply = client
         .send(

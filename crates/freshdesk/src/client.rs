@@ -1,7 +1,9 @@
 //! The HTTP client proper: builds `https://<label>.freshdesk.com/api/v2/` requests, sends them
 //! through the guarded resolver with rustls, no proxy and no redirects, enforces the timeouts and
 //! the body cap, spends credits through the account's governor, waits out 429s, retries transient
-//! failures with jittered backoff, and maps every reply to [`Error`].
+//! failures with jittered backoff, and maps every reply to [`Error`]. A client can carry a
+//! revocation token: once the key it holds is removed or replaced, no further request leaves and
+//! any in flight is abandoned.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -82,6 +84,15 @@ pub struct Client {
     base: Url,
     governor: Arc<Governor>,
     cfg: Arc<ClientConfig>,
+    revoked: Option<tokio_util::sync::CancellationToken>,
+    key_check: Option<Arc<dyn KeyCheck>>,
+}
+
+/// Asked before every request leaves: is the key this client holds still the integration's key?
+/// The server answers from its database, so that a key replaced or removed by another process
+/// stops being used here too.
+pub trait KeyCheck: Send + Sync + 'static {
+    fn still_current(&self) -> futures_util::future::BoxFuture<'_, bool>;
 }
 
 impl std::fmt::Debug for Client {
@@ -229,7 +240,48 @@ impl Client {
             base,
             governor,
             cfg: Arc::new(cfg.clone()),
+            revoked: None,
+            key_check: None,
         })
+    }
+
+    /// The same client, stopped for good when `token` is cancelled: every later call fails with
+    /// [`Error::Revoked`] before anything is sent, and calls in flight are abandoned.
+    pub fn with_revocation(mut self, token: tokio_util::sync::CancellationToken) -> Client {
+        self.revoked = Some(token);
+        self
+    }
+
+    /// The same client, asking `check` before every request whether its key is still current; a
+    /// "no" fails the call with [`Error::Revoked`] before anything is sent.
+    pub fn with_key_check(mut self, check: Arc<dyn KeyCheck>) -> Client {
+        self.key_check = Some(check);
+        self
+    }
+
+    /// Whether this client's key was revoked.
+    pub fn is_revoked(&self) -> bool {
+        self.revoked.as_ref().is_some_and(|t| t.is_cancelled())
+    }
+
+    /// Runs `fut` unless the key is revoked first (checked before it starts, raced while it runs).
+    async fn unless_revoked<T>(
+        &self,
+        fut: impl std::future::Future<Output = T>,
+    ) -> Result<T, Error> {
+        match &self.revoked {
+            None => Ok(fut.await),
+            Some(token) => {
+                if token.is_cancelled() {
+                    return Err(Error::Revoked);
+                }
+                tokio::select! {
+                    biased;
+                    _ = token.cancelled() => Err(Error::Revoked),
+                    v = fut => Ok(v),
+                }
+            }
+        }
     }
 
     pub fn domain(&self) -> &FreshdeskDomain {
@@ -285,7 +337,13 @@ impl Client {
         let mut attempt = 0u32;
         let mut rate_waited = Duration::ZERO;
         loop {
-            self.governor.acquire(cost, sub, priority).await;
+            self.unless_revoked(self.governor.acquire(cost, sub, priority))
+                .await?;
+            if let Some(check) = &self.key_check
+                && !check.still_current().await
+            {
+                return Err(Error::Revoked);
+            }
             let mut req = self
                 .http
                 .request(method.clone(), url.clone())
@@ -294,7 +352,9 @@ impl Client {
             if let Some(b) = body {
                 req = req.json(b);
             }
-            let outcome = self.exchange(req, account_root).await;
+            let outcome = self
+                .unless_revoked(self.exchange(req, account_root))
+                .await?;
             match outcome {
                 Ok(reply) => return Ok(reply),
                 Err((Error::RateLimited { retry_after }, _)) => {
@@ -317,7 +377,7 @@ impl Client {
                         .min(self.cfg.backoff_cap);
                     let wait = exp / 2 + jitter(exp / 2);
                     tracing::warn!(error = %e, attempt, wait = ?wait, "transient Freshdesk failure; retrying");
-                    tokio::time::sleep(wait).await;
+                    self.unless_revoked(tokio::time::sleep(wait)).await?;
                 }
                 Err((e, _)) => return Err(e),
             }
@@ -372,7 +432,7 @@ impl Client {
             return Err((
                 Error::Unexpected {
                     status: status.as_u16(),
-                    message: "redirect refused".into(),
+                    code: Some("redirect_refused".into()),
                 },
                 true,
             ));

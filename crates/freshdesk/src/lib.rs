@@ -16,7 +16,7 @@ pub mod net;
 pub mod paging;
 
 pub use check::{ConnectionReport, check_connection};
-pub use client::{Client, ClientConfig, EmulatorRouting};
+pub use client::{Client, ClientConfig, EmulatorRouting, KeyCheck};
 pub use domain::{ApiKey, ApiKeyError, DomainError, FreshdeskDomain};
 pub use error::Error;
 pub use governor::Priority;

@@ -34,71 +34,111 @@ pub struct BlockedAddress {
     pub host: String,
 }
 
-pub fn is_global_v4(ip: Ipv4Addr) -> bool {
-    let o = ip.octets();
-    !(ip.is_private()
-        || ip.is_loopback()
-        || ip.is_link_local()
-        || ip.is_unspecified()
-        || ip.is_broadcast()
-        || ip.is_documentation()
-        || ip.is_multicast()
-        || o[0] == 0
-        || (o[0] == 100 && (o[1] & 0xC0) == 64)
-        || (o[0] == 192 && o[1] == 0 && o[2] == 0)
-        || (o[0] == 198 && (o[1] & 0xFE) == 18)
-        || o[0] >= 240)
+/// IPv4 ranges that are not globally reachable (IANA's special-purpose registry, RFC 6890 and
+/// successors): this one table decides for the Freshdesk resolver and for every other outbound
+/// check (alert webhooks).
+pub const NON_GLOBAL_V4: &[(Ipv4Addr, u8, &str)] = &[
+    (Ipv4Addr::new(0, 0, 0, 0), 8, "this network"),
+    (Ipv4Addr::new(10, 0, 0, 0), 8, "private"),
+    (
+        Ipv4Addr::new(100, 64, 0, 0),
+        10,
+        "shared address space (CGNAT)",
+    ),
+    (Ipv4Addr::new(127, 0, 0, 0), 8, "loopback"),
+    (
+        Ipv4Addr::new(169, 254, 0, 0),
+        16,
+        "link-local and cloud metadata",
+    ),
+    (Ipv4Addr::new(172, 16, 0, 0), 12, "private"),
+    (Ipv4Addr::new(192, 0, 0, 0), 24, "IETF protocol assignments"),
+    (Ipv4Addr::new(192, 0, 2, 0), 24, "documentation"),
+    (Ipv4Addr::new(192, 31, 196, 0), 24, "AS112"),
+    (Ipv4Addr::new(192, 52, 193, 0), 24, "AMT"),
+    (Ipv4Addr::new(192, 88, 99, 0), 24, "6to4 relay anycast"),
+    (Ipv4Addr::new(192, 168, 0, 0), 16, "private"),
+    (Ipv4Addr::new(192, 175, 48, 0), 24, "AS112"),
+    (Ipv4Addr::new(198, 18, 0, 0), 15, "benchmarking"),
+    (Ipv4Addr::new(198, 51, 100, 0), 24, "documentation"),
+    (Ipv4Addr::new(203, 0, 113, 0), 24, "documentation"),
+    (Ipv4Addr::new(224, 0, 0, 0), 4, "multicast"),
+    (Ipv4Addr::new(240, 0, 0, 0), 4, "reserved and broadcast"),
+];
+
+/// IPv6 ranges inside the global unicast block 2000::/3 that are nevertheless not global.
+/// Everything outside 2000::/3 is refused too, except the prefixes that embed an IPv4 address
+/// (see [`embedded_v4`]), which are judged by the address they carry.
+pub const NON_GLOBAL_V6: &[(Ipv6Addr, u8, &str)] = &[
+    (
+        Ipv6Addr::new(0x2001, 0, 0, 0, 0, 0, 0, 0),
+        23,
+        "IETF protocol assignments (Teredo, ORCHID, benchmarking)",
+    ),
+    (
+        Ipv6Addr::new(0x2001, 0x0db8, 0, 0, 0, 0, 0, 0),
+        32,
+        "documentation",
+    ),
+    (
+        Ipv6Addr::new(0x3fff, 0, 0, 0, 0, 0, 0, 0),
+        20,
+        "documentation",
+    ),
+];
+
+fn in_v4(ip: Ipv4Addr, net: Ipv4Addr, len: u8) -> bool {
+    let mask = if len == 0 { 0 } else { u32::MAX << (32 - len) };
+    u32::from(ip) & mask == u32::from(net) & mask
 }
 
+fn in_v6(ip: Ipv6Addr, net: Ipv6Addr, len: u8) -> bool {
+    let mask = if len == 0 {
+        0
+    } else {
+        u128::MAX << (128 - len)
+    };
+    u128::from(ip) & mask == u128::from(net) & mask
+}
+
+pub fn is_global_v4(ip: Ipv4Addr) -> bool {
+    !NON_GLOBAL_V4
+        .iter()
+        .any(|(net, len, _)| in_v4(ip, *net, *len))
+}
+
+/// The IPv4 address an IPv6 address stands for, for the prefixes that carry one and are routed
+/// to it: IPv4-mapped (`::ffff:0:0/96`), NAT64 (`64:ff9b::/96`) and 6to4 (`2002::/16`).
 fn embedded_v4(ip: &Ipv6Addr) -> Option<Ipv4Addr> {
     let s = ip.segments();
+    let low =
+        |hi: u16, lo: u16| Ipv4Addr::new((hi >> 8) as u8, hi as u8, (lo >> 8) as u8, lo as u8);
     if let Some(v4) = ip.to_ipv4_mapped() {
         return Some(v4);
     }
-    // NAT64 (64:ff9b::/96) and the local-use NAT64 prefix (64:ff9b:1::/48)
-    if s[0] == 0x64 && s[1] == 0xff9b {
-        return Some(Ipv4Addr::new(
-            (s[6] >> 8) as u8,
-            s[6] as u8,
-            (s[7] >> 8) as u8,
-            s[7] as u8,
-        ));
+    if in_v6(*ip, Ipv6Addr::new(0x64, 0xff9b, 0, 0, 0, 0, 0, 0), 96) {
+        return Some(low(s[6], s[7]));
     }
-    // 6to4 (2002::/16) carries the IPv4 address in bits 16..48
+    // 6to4 carries the IPv4 address in bits 16..48.
     if s[0] == 0x2002 {
-        return Some(Ipv4Addr::new(
-            (s[1] >> 8) as u8,
-            s[1] as u8,
-            (s[2] >> 8) as u8,
-            s[2] as u8,
-        ));
-    }
-    // IPv4-compatible (::a.b.c.d, deprecated)
-    if s[..6].iter().all(|x| *x == 0) && (s[6] != 0 || s[7] > 1) {
-        return Some(Ipv4Addr::new(
-            (s[6] >> 8) as u8,
-            s[6] as u8,
-            (s[7] >> 8) as u8,
-            s[7] as u8,
-        ));
+        return Some(low(s[1], s[2]));
     }
     None
 }
 
+/// Global unicast only: inside 2000::/3 and outside [`NON_GLOBAL_V6`], or an embedding of a global
+/// IPv4 address. So the unspecified, loopback, IPv4-compatible (`::/96`), SIIT-translated
+/// (`::ffff:0:0:0/96`), local-use NAT64 (`64:ff9b:1::/48`), discard, unique-local, link-local,
+/// site-local and multicast ranges are all refused, and so is anything assigned later outside
+/// 2000::/3.
 pub fn is_global_v6(ip: Ipv6Addr) -> bool {
     if let Some(v4) = embedded_v4(&ip) {
         return is_global_v4(v4);
     }
-    let s = ip.segments();
-    !(ip.is_loopback()
-        || ip.is_unspecified()
-        || ip.is_multicast()
-        || (s[0] & 0xFE00) == 0xFC00 // unique local
-        || (s[0] & 0xFFC0) == 0xFE80 // link-local
-        || (s[0] & 0xFFC0) == 0xFEC0 // site-local (deprecated)
-        || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation
-        || (s[0] == 0x2001 && s[1] == 0) // Teredo
-        || (s[0] == 0x0100 && s[1..4].iter().all(|x| *x == 0))) // discard-only
+    in_v6(ip, Ipv6Addr::new(0x2000, 0, 0, 0, 0, 0, 0, 0), 3)
+        && !NON_GLOBAL_V6
+            .iter()
+            .any(|(net, len, _)| in_v6(ip, *net, *len))
 }
 
 pub fn is_global(ip: IpAddr) -> bool {
@@ -179,10 +219,37 @@ mod tests {
             "::",
             "224.0.0.1",
             "255.255.255.255",
+            // SIIT (IPv4-translated), IPv4-compatible, local-use NAT64, Teredo, ORCHIDv2,
+            // documentation, discard, site-local, multicast, and each embedding of a private v4.
+            "::ffff:0:a00:1",
+            "::ffff:0:808:808",
+            "::a00:1",
+            "::808:808",
+            "64:ff9b:1::a00:1",
+            "2001::1",
+            "2001:20::1",
+            "2001:db8::1",
+            "3fff::1",
+            "100::1",
+            "fec0::1",
+            "ff02::1",
+            "::ffff:169.254.169.254",
+            "64:ff9b::a9fe:a9fe",
+            "2002:a9fe:a9fe::1",
+            "192.0.0.8",
+            "192.88.99.1",
+            "240.0.0.1",
         ] {
             assert!(!is_global(a.parse().unwrap()), "{a}");
         }
-        for a in ["8.8.8.8", "52.1.2.3", "2606:4700::1111", "::ffff:8.8.8.8"] {
+        for a in [
+            "8.8.8.8",
+            "52.1.2.3",
+            "2606:4700::1111",
+            "::ffff:8.8.8.8",
+            "64:ff9b::808:808",
+            "2002:808:808::1",
+        ] {
             assert!(is_global(a.parse().unwrap()), "{a}");
         }
     }

@@ -1,6 +1,8 @@
-//! Organisations, their people and their sessions. Passwords are Argon2id PHC strings; sign-in is
-//! throttled per account and per client; an unknown user costs the same hash as a wrong password
-//! and gets the same answer. Sessions are random 256-bit tokens stored only as SHA-256 hashes, with
+//! Organisations, their people and their sessions. Passwords are Argon2id PHC strings, judged by
+//! zxcvbn before they are accepted; sign-in is throttled (see [`authenticate`] for the rules) with
+//! counters reserved by single atomic statements, its inputs are capped before any work, and at
+//! most one Argon2 hash per core runs at a time, so a flood queues instead of growing memory. An
+//! unknown user costs the same hash as a wrong password and gets the same answer. Sessions are random 256-bit tokens stored only as SHA-256 hashes, with
 //! idle and absolute timeouts, a fresh id at every sign-in and a server-side delete at sign-out.
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -17,13 +19,19 @@ pub enum AccountError {
     #[error("that email or password is not right")]
     InvalidLogin,
     #[error("too many failed sign-ins; wait a few minutes and try again")]
-    Throttled,
+    Throttled { retry_after_secs: u64 },
+    #[error("the server is busy signing people in; try again in a moment")]
+    Busy,
     #[error("{0}")]
-    WeakPassword(&'static str),
+    InputTooLong(&'static str),
+    #[error("{0}")]
+    WeakPassword(String),
     #[error("an account with that email already exists")]
     EmailTaken,
     #[error("enter a valid email address")]
     BadEmail,
+    #[error("give the organisation a name of 1 to 200 characters")]
+    BadName,
     #[error("no such user")]
     NoSuchUser,
     #[error(transparent)]
@@ -82,25 +90,57 @@ fn hasher() -> Argon2<'static> {
     )
 }
 
-const COMMON: &[&str] = &[
-    "password",
-    "password123",
-    "123456789012",
-    "qwertyuiopas",
-    "letmeinletmein",
-    "administrator",
-    "changeme1234",
-    "welcome12345",
-];
+/// Longest email and password accepted anywhere, checked before any other work (RFC 5321's path
+/// limit; a password longer than 1,024 bytes is no stronger, only costlier to hash).
+pub const MAX_EMAIL_BYTES: usize = 254;
+pub const MAX_PASSWORD_BYTES: usize = 1024;
 
-pub fn check_password_strength(p: &str) -> Result<(), AccountError> {
-    if p.chars().count() < 12 {
-        return Err(AccountError::WeakPassword("use at least 12 characters"));
+/// Refuses inputs over the caps, with words that say which.
+pub fn check_input_sizes(email: &str, password: &str) -> Result<(), AccountError> {
+    if email.len() > MAX_EMAIL_BYTES {
+        return Err(AccountError::InputTooLong(
+            "that email address is too long (254 characters at most)",
+        ));
     }
-    if COMMON.iter().any(|c| c.eq_ignore_ascii_case(p)) {
-        return Err(AccountError::WeakPassword("that password is too common"));
+    if password.len() > MAX_PASSWORD_BYTES {
+        return Err(AccountError::InputTooLong(
+            "that password is too long (1,024 bytes at most)",
+        ));
     }
     Ok(())
+}
+
+/// At least 12 characters, and "strong" by zxcvbn (score 3 of 4: its frequency lists hold the
+/// common passwords, names, words and keyboard patterns, so `Password1234` is refused). The
+/// reason given is zxcvbn's own warning where it has one. `context` (the email, the organisation)
+/// counts as guessable too.
+pub fn check_password_strength_for(p: &str, context: &[&str]) -> Result<(), AccountError> {
+    if p.len() > MAX_PASSWORD_BYTES {
+        return Err(AccountError::WeakPassword("use at most 1,024 bytes".into()));
+    }
+    if p.chars().count() < 12 {
+        return Err(AccountError::WeakPassword(
+            "use at least 12 characters".into(),
+        ));
+    }
+    let estimate = zxcvbn::zxcvbn(p, context);
+    if u8::from(estimate.score()) >= 3 {
+        return Ok(());
+    }
+    let why = estimate
+        .feedback()
+        .and_then(|f| f.warning())
+        .map(|w| w.to_string())
+        .filter(|w| !w.is_empty())
+        .unwrap_or_else(|| "it would be guessed too easily".into());
+    Err(AccountError::WeakPassword(format!(
+        "that password is too easy to guess: {}. Add a few more unusual words",
+        why.trim_end_matches('.')
+    )))
+}
+
+pub fn check_password_strength(p: &str) -> Result<(), AccountError> {
+    check_password_strength_for(p, &[])
 }
 
 pub fn hash_password(p: &str) -> String {
@@ -157,6 +197,51 @@ pub async fn create_org(store: &Store, name: &str) -> Result<i64, AccountError> 
     Ok(id)
 }
 
+/// A new organisation with its first admin, all or nothing: every input is checked before
+/// anything is written, and both rows go in one transaction, so a refused password or a taken
+/// email leaves no organisation without an admin behind.
+pub async fn create_org_with_admin(
+    store: &Store,
+    name: &str,
+    email: &str,
+    password: &str,
+) -> Result<(i64, i64), AccountError> {
+    let name = name.trim();
+    if name.is_empty() || name.len() > 200 || name.chars().any(char::is_control) {
+        return Err(AccountError::BadName);
+    }
+    let email = email.trim().to_ascii_lowercase();
+    check_input_sizes(&email, password)?;
+    if !valid_email(&email) {
+        return Err(AccountError::BadEmail);
+    }
+    check_password_strength_for(password, &[&email, name])?;
+    let hash = hash_password(password);
+    let mut tx = store.pool.begin().await?;
+    let (org_id,): (i64,) =
+        sqlx::query_as("INSERT INTO organisations (name, created_at) VALUES ($1, $2) RETURNING id")
+            .bind(name)
+            .bind(now())
+            .fetch_one(&mut *tx)
+            .await?;
+    let r: Result<(i64,), sqlx::Error> = sqlx::query_as("INSERT INTO users (org_id, email, password_hash, role, created_at) VALUES ($1, $2, $3, 'admin', $4) RETURNING id")
+        .bind(org_id)
+        .bind(&email)
+        .bind(hash)
+        .bind(now())
+        .fetch_one(&mut *tx)
+        .await;
+    let user_id = match r {
+        Ok((id,)) => id,
+        Err(sqlx::Error::Database(d)) if d.is_unique_violation() => {
+            return Err(AccountError::EmailTaken);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    tx.commit().await?;
+    Ok((org_id, user_id))
+}
+
 pub async fn create_user(
     store: &Store,
     org_id: i64,
@@ -165,10 +250,11 @@ pub async fn create_user(
     role: Role,
 ) -> Result<i64, AccountError> {
     let email = email.trim().to_ascii_lowercase();
+    check_input_sizes(&email, password)?;
     if !valid_email(&email) {
         return Err(AccountError::BadEmail);
     }
-    check_password_strength(password)?;
+    check_password_strength_for(password, &[&email])?;
     let hash = hash_password(password);
     let r: Result<(i64,), sqlx::Error> = sqlx::query_as("INSERT INTO users (org_id, email, password_hash, role, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id").bind(org_id).bind(&email).bind(hash).bind(role.as_str()).bind(now()).fetch_one(&store.pool).await;
     match r {
@@ -179,8 +265,9 @@ pub async fn create_user(
 }
 
 pub async fn set_password(store: &Store, email: &str, password: &str) -> Result<(), AccountError> {
-    check_password_strength(password)?;
     let email = email.trim().to_ascii_lowercase();
+    check_input_sizes(&email, password)?;
+    check_password_strength_for(password, &[&email])?;
     let mut tx = store.pool.begin().await?;
     let row: Option<(i64,)> = sqlx::query_as("SELECT id FROM users WHERE email = $1")
         .bind(&email)
@@ -216,29 +303,182 @@ fn to_user(r: UserRow) -> User {
     }
 }
 
-/// Checks a sign-in. Unknown users and wrong passwords look and take the same.
+/// Sign-in throttling. Three counters, each one row of `login_throttle`:
+///
+/// 1. **Account and client** (`pair:`): at most `pair_max` failed attempts of one client on one
+///    account per window; further attempts from that client on that account are refused (429)
+///    until the window ends. A success clears it. This is what stops guessing.
+/// 2. **Client** (`client:`): at most `client_max` failed attempts of one client over all accounts
+///    per window, so one address cannot spray many accounts.
+/// 3. **Account** (`account:`): once an account has `account_slow_after` failures in the window
+///    from any clients, attempts on it are admitted at most one per `account_spacing_ms`; the
+///    others are answered 429 with a one-second `Retry-After`. That slows a guesser spread over
+///    many addresses, but never refuses anyone for long: a different client with the correct
+///    password gets in at its next try once the slot is free.
+///
+/// A client is the peer address (an IPv6 client is its /64), or, behind a trusted proxy, the
+/// address that proxy saw. Counters are reserved *before* the password is checked with one
+/// upsert each (no count-then-insert race: 30 parallel guesses admit exactly `pair_max`), a
+/// refused attempt releases what it reserved and stores nothing, and a success gives the client's
+/// reservation back.
+#[derive(Clone, Copy, Debug)]
+pub struct LoginLimits {
+    pub pair_max: u32,
+    pub client_max: u32,
+    pub account_slow_after: u32,
+    pub account_spacing_ms: u64,
+    pub window_secs: u64,
+}
+
+/// How long a caller waits for a free hashing slot before being told the server is busy.
+const HASH_QUEUE_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// At most one Argon2 computation (19 MiB each) per core at a time, process-wide.
+fn hash_slots() -> &'static tokio::sync::Semaphore {
+    static SLOTS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    SLOTS.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        tokio::sync::Semaphore::new(cores.max(1))
+    })
+}
+
+/// Reserves one attempt on a counter; `Ok(None)` if admitted, `Ok(Some(secs))` (until the
+/// window ends) if the counter is full. One statement: the increment is capped at `max + 1`, so a
+/// full counter does not grow.
+async fn reserve(
+    store: &Store,
+    subject: &str,
+    max: u32,
+    window_ms: i64,
+) -> Result<Option<u64>, AccountError> {
+    let t = now_ms();
+    let (count, start): (i64, i64) = sqlx::query_as(
+        "INSERT INTO login_throttle (subject, count, window_start, last_at) VALUES ($1, 1, $2, 0) \
+         ON CONFLICT (subject) DO UPDATE SET \
+           count = CASE WHEN login_throttle.window_start <= $3 THEN 1 \
+                        WHEN login_throttle.count <= $4 THEN login_throttle.count + 1 \
+                        ELSE login_throttle.count END, \
+           window_start = CASE WHEN login_throttle.window_start <= $3 THEN $2 ELSE login_throttle.window_start END \
+         RETURNING count, window_start",
+    )
+    .bind(subject)
+    .bind(t)
+    .bind(t - window_ms)
+    .bind(max as i64)
+    .fetch_one(&store.pool)
+    .await?;
+    if count <= max as i64 {
+        Ok(None)
+    } else {
+        Ok(Some(((start + window_ms - t).max(1000) / 1000) as u64))
+    }
+}
+
+/// Gives back one reservation (a refused or successful attempt is not a failure).
+async fn release(store: &Store, subject: &str) -> Result<(), AccountError> {
+    sqlx::query("UPDATE login_throttle SET count = count - 1 WHERE subject = $1 AND count > 0")
+        .bind(subject)
+        .execute(&store.pool)
+        .await?;
+    Ok(())
+}
+
+/// Takes the account's next slot if the account is being slowed; true if the attempt may go on.
+async fn account_slot(
+    store: &Store,
+    subject: &str,
+    limits: &LoginLimits,
+) -> Result<bool, AccountError> {
+    let t = now_ms();
+    let window_ms = limits.window_secs as i64 * 1000;
+    let taken = sqlx::query(
+        "UPDATE login_throttle SET last_at = $1 WHERE subject = $2 \
+         AND (window_start <= $3 OR count < $4 OR last_at <= $5)",
+    )
+    .bind(t)
+    .bind(subject)
+    .bind(t - window_ms)
+    .bind(limits.account_slow_after as i64)
+    .bind(t - limits.account_spacing_ms as i64)
+    .execute(&store.pool)
+    .await?;
+    if taken.rows_affected() == 1 {
+        return Ok(true);
+    }
+    // No row at all: no failures yet, nothing to slow.
+    let exists: Option<(i64,)> =
+        sqlx::query_as("SELECT count FROM login_throttle WHERE subject = $1")
+            .bind(subject)
+            .fetch_optional(&store.pool)
+            .await?;
+    Ok(exists.is_none())
+}
+
+/// Counts a failure against the account (window-reset like the others), and drops counters
+/// whose window ended long ago so the table stays small.
+async fn account_failed(store: &Store, subject: &str, window_ms: i64) -> Result<(), AccountError> {
+    let t = now_ms();
+    sqlx::query(
+        "INSERT INTO login_throttle (subject, count, window_start, last_at) VALUES ($1, 1, $2, 0) \
+         ON CONFLICT (subject) DO UPDATE SET \
+           count = CASE WHEN login_throttle.window_start <= $3 THEN 1 ELSE login_throttle.count + 1 END, \
+           window_start = CASE WHEN login_throttle.window_start <= $3 THEN $2 ELSE login_throttle.window_start END",
+    )
+    .bind(subject)
+    .bind(t)
+    .bind(t - window_ms)
+    .execute(&store.pool)
+    .await?;
+    sqlx::query("DELETE FROM login_throttle WHERE window_start <= $1")
+        .bind(t - 2 * window_ms)
+        .execute(&store.pool)
+        .await?;
+    Ok(())
+}
+
+/// Checks a sign-in under the [`LoginLimits`] rules. Unknown users and wrong passwords look and
+/// take the same. `client` is the client's address as the web edge determined it.
 pub async fn authenticate(
     store: &Store,
     email: &str,
     password: &str,
     client: &str,
-    max_failures: u32,
-    window_secs: u64,
+    limits: &LoginLimits,
 ) -> Result<User, AccountError> {
     let email = email.trim().to_ascii_lowercase();
-    let since = now() - window_secs as i64;
-    let subjects = [format!("user:{email}"), format!("client:{client}")];
-    for s in &subjects {
-        let (n,): (i64,) =
-            sqlx::query_as("SELECT COUNT(*) FROM login_failures WHERE subject = $1 AND at >= $2")
-                .bind(s)
-                .bind(since)
-                .fetch_one(&store.pool)
-                .await?;
-        if n >= max_failures as i64 {
-            return Err(AccountError::Throttled);
-        }
+    check_input_sizes(&email, password)?;
+    let window_ms = limits.window_secs as i64 * 1000;
+    let client_key = format!("client:{client}");
+    let pair_key = format!("pair:{client}|{email}");
+    let account_key = format!("account:{email}");
+    if let Some(secs) = reserve(store, &client_key, limits.client_max, window_ms).await? {
+        return Err(AccountError::Throttled {
+            retry_after_secs: secs,
+        });
     }
+    if let Some(secs) = reserve(store, &pair_key, limits.pair_max, window_ms).await? {
+        release(store, &client_key).await?;
+        return Err(AccountError::Throttled {
+            retry_after_secs: secs,
+        });
+    }
+    let give_back = async || -> Result<(), AccountError> {
+        release(store, &client_key).await?;
+        release(store, &pair_key).await
+    };
+    if !account_slot(store, &account_key, limits).await? {
+        give_back().await?;
+        return Err(AccountError::Throttled {
+            retry_after_secs: 1,
+        });
+    }
+    let permit = match tokio::time::timeout(HASH_QUEUE_WAIT, hash_slots().acquire()).await {
+        Ok(Ok(p)) => p,
+        _ => {
+            give_back().await?;
+            return Err(AccountError::Busy);
+        }
+    };
     let row: Option<UserRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "{USER_SELECT} WHERE u.email = $1"
     )))
@@ -253,16 +493,18 @@ pub async fn authenticate(
     let ok = tokio::task::spawn_blocking(move || verify_password(&pw, &hash))
         .await
         .unwrap_or(false);
+    drop(permit);
     match row {
-        Some(r) if ok && r.6 == 0 => Ok(to_user(r)),
+        Some(r) if ok && r.6 == 0 => {
+            sqlx::query("DELETE FROM login_throttle WHERE subject = $1")
+                .bind(&pair_key)
+                .execute(&store.pool)
+                .await?;
+            release(store, &client_key).await?;
+            Ok(to_user(r))
+        }
         _ => {
-            for s in &subjects {
-                sqlx::query("INSERT INTO login_failures (subject, at) VALUES ($1, $2)")
-                    .bind(s)
-                    .bind(now())
-                    .execute(&store.pool)
-                    .await?;
-            }
+            account_failed(store, &account_key, window_ms).await?;
             Err(AccountError::InvalidLogin)
         }
     }
@@ -399,11 +641,45 @@ mod tests {
     }
 
     #[test]
-    fn weak_passwords_are_refused() {
-        assert!(check_password_strength("short").is_err());
-        assert!(check_password_strength("password123").is_err());
-        assert!(check_password_strength("changeme1234").is_err());
+    fn weak_passwords_are_refused_with_a_reason() {
+        for weak in [
+            "short",
+            "password123",
+            "changeme1234",
+            "Password1234",
+            "passwordpassword",
+            "qwertyuiop123",
+            "111111111111",
+            "iloveyou2024",
+        ] {
+            let e = check_password_strength(weak).expect_err(weak);
+            assert!(!e.to_string().is_empty());
+        }
         assert!(check_password_strength("a sensible passphrase").is_ok());
+        assert!(check_password_strength("a long test passphrase").is_ok());
+        // The person's own email, as a password, is guessable once the context is given.
+        assert!(check_password_strength("averyowner@acme-support.test").is_ok());
+        let why = check_password_strength_for(
+            "averyowner@acme-support.test",
+            &["averyowner@acme-support.test"],
+        )
+        .map(|_| String::new())
+        .unwrap_or_else(|e| e.to_string());
+        assert!(why.contains("guess"), "{why}");
+    }
+
+    #[test]
+    fn oversized_inputs_are_refused_before_any_work() {
+        let long_email = format!("{}@x.test", "a".repeat(300));
+        assert!(matches!(
+            check_input_sizes(&long_email, "pw"),
+            Err(AccountError::InputTooLong(_))
+        ));
+        assert!(matches!(
+            check_input_sizes("a@b.test", &"p".repeat(1025)),
+            Err(AccountError::InputTooLong(_))
+        ));
+        assert!(check_input_sizes("a@b.test", &"p".repeat(1024)).is_ok());
     }
 }
 

@@ -1,7 +1,10 @@
 //! Freshdesk integrations of an organisation: connect (check first, save only on success, key
 //! encrypted), list and show (always scoped by organisation), disconnect (the encrypted key is
 //! deleted for real) and re-authorize (a new key for the same account, swapped atomically). Every
-//! failure becomes a message an admin can act on.
+//! failure becomes a message an admin can act on. Clients for an integration come only from
+//! [`client_for`], and stop at once when their key is removed or replaced (see [`keys`]).
+
+pub mod keys;
 
 use freshdesk::check::ConnectionReport;
 use freshdesk::{ApiKey, ClientConfig, Error as FdError, FreshdeskDomain};
@@ -37,6 +40,8 @@ pub enum ConnectError {
         new: String,
         report: Box<ConnectionReport>,
     },
+    #[error("the Freshdesk client could not be set up")]
+    Client(#[source] FdError),
     #[error("not found")]
     NotFound,
     #[error("only admins can manage integrations")]
@@ -61,7 +66,8 @@ pub fn explain(e: &FdError, domain: &FreshdeskDomain) -> String {
         FdError::AccountSuspended => format!("The Freshdesk account at {domain} is suspended. Reactivate it in Freshdesk, then try again."),
         FdError::PasswordLockout => "This Freshdesk login is locked after too many failed attempts. Unlock it in Freshdesk, then try again.".into(),
         FdError::DomainNotFound => format!("No Freshdesk account at {domain}. Check the domain: it is the name in https://<name>.freshdesk.com."),
-        FdError::FeatureNotInPlan { message } => format!("The Freshdesk plan does not include a feature deskbridge needs: {message}"),
+        FdError::FeatureNotInPlan => "The Freshdesk plan does not include a feature deskbridge needs (agents, roles and groups). Check the plan under Admin › Account › Plans & Billing in Freshdesk.".into(),
+        FdError::Revoked => "The key was removed or replaced while this was running. Try again.".into(),
         FdError::BlockedAddress(_) => format!("{domain} resolves to an internal address, so deskbridge will not connect to it."),
         FdError::RateLimited { .. } => "Freshdesk's rate limit is used up right now. Wait a minute and try again.".into(),
         FdError::Transient(_) | FdError::TooLarge { .. } => format!("Freshdesk at {domain} did not answer properly. It may be having trouble; try again in a few minutes."),
@@ -301,8 +307,14 @@ fn fingerprint(key: &ApiKey) -> String {
     key.fingerprint().trim_start_matches('…').to_string()
 }
 
-/// Deletes the integration, its encrypted key and everything synced from it.
-pub async fn disconnect(store: &Store, user: &User, id: i64) -> Result<(), ConnectError> {
+/// Deletes the integration, its encrypted key and everything synced from it; every client of it
+/// in this process is stopped before this returns.
+pub async fn disconnect(
+    store: &Store,
+    keys: &keys::KeyWatch,
+    user: &User,
+    id: i64,
+) -> Result<(), ConnectError> {
     if user.role != crate::accounts::Role::Admin {
         return Err(ConnectError::Forbidden);
     }
@@ -327,6 +339,7 @@ pub async fn disconnect(store: &Store, user: &User, id: i64) -> Result<(), Conne
     )
     .await?;
     tx.commit().await?;
+    keys.revoke(id);
     audit::record(
         store,
         Some(user.org_id),
@@ -342,9 +355,11 @@ pub async fn disconnect(store: &Store, user: &User, id: i64) -> Result<(), Conne
 }
 
 /// A new key for the same Freshdesk account. A different agent needs `confirm_other_agent`.
+#[allow(clippy::too_many_arguments)]
 pub async fn reauthorize(
     store: &Store,
     vault: &Vault,
+    keys: &keys::KeyWatch,
     cfg: &ClientConfig,
     user: &User,
     id: i64,
@@ -388,7 +403,7 @@ pub async fn reauthorize(
     let json = serde_json::to_string(&report).unwrap_or_default();
     // One statement: the old key is replaced atomically; synced data is untouched. The status
     // moves through the health module, which records the change and resolves any incident.
-    sqlx::query("UPDATE integrations SET key_version = $1, key_ciphertext = $2, key_fingerprint = $3, agent_id = $4, agent_name = $5, agent_email = $6, report_json = $7, health_failures = 0, health_failing_since = NULL, last_checked_at = $8 WHERE id = $9 AND org_id = $10")
+    sqlx::query("UPDATE integrations SET key_version = $1, key_ciphertext = $2, key_fingerprint = $3, agent_id = $4, agent_name = $5, agent_email = $6, report_json = $7, health_failures = 0, health_failing_since = NULL, last_checked_at = $8, key_generation = key_generation + 1 WHERE id = $9 AND org_id = $10")
         .bind(version as i64)
         .bind(sealed)
         .bind(fingerprint(&key))
@@ -401,6 +416,8 @@ pub async fn reauthorize(
         .bind(user.org_id)
         .execute(&store.pool)
         .await?;
+    // Committed: every client still holding the old key stops now.
+    keys.revoke(id);
     audit::record(
         store,
         Some(user.org_id),
@@ -420,6 +437,28 @@ pub async fn reauthorize(
     Ok((i, report))
 }
 
+/// A client for an integration's stored key: the only way to get one. It stops when the key is
+/// removed or replaced, here or in another process. A key that cannot be decrypted is
+/// `ConnectError::Vault`.
+pub async fn client_for(
+    store: &Store,
+    vault: &Vault,
+    keys: &keys::KeyWatch,
+    cfg: &ClientConfig,
+    org_id: i64,
+    id: i64,
+) -> Result<freshdesk::Client, ConnectError> {
+    // The token first: a key read after a revocation is already the new one.
+    let token = keys.token(id);
+    let (domain, key, generation) = stored_key(store, vault, org_id, id).await?;
+    let domain = FreshdeskDomain::parse(&domain)?;
+    let check = keys::GenerationCheck::new(store.clone(), id, generation, token.clone());
+    Ok(freshdesk::Client::new(domain, key, cfg)
+        .map_err(ConnectError::Client)?
+        .with_revocation(token)
+        .with_key_check(check))
+}
+
 /// The decrypted key of an integration, for the code that calls Freshdesk with it.
 pub async fn api_key(
     store: &Store,
@@ -427,13 +466,24 @@ pub async fn api_key(
     org_id: i64,
     id: i64,
 ) -> Result<ApiKey, ConnectError> {
-    let row: Option<(String,)> =
-        sqlx::query_as("SELECT key_ciphertext FROM integrations WHERE id = $1 AND org_id = $2")
-            .bind(id)
-            .bind(org_id)
-            .fetch_optional(&store.pool)
-            .await?;
-    let (sealed,) = row.ok_or(ConnectError::NotFound)?;
+    Ok(stored_key(store, vault, org_id, id).await?.1)
+}
+
+/// Domain, decrypted key and key generation, read together.
+async fn stored_key(
+    store: &Store,
+    vault: &Vault,
+    org_id: i64,
+    id: i64,
+) -> Result<(String, ApiKey, i64), ConnectError> {
+    let row: Option<(String, String, i64)> = sqlx::query_as(
+        "SELECT domain, key_ciphertext, key_generation FROM integrations WHERE id = $1 AND org_id = $2",
+    )
+    .bind(id)
+    .bind(org_id)
+    .fetch_optional(&store.pool)
+    .await?;
+    let (domain, sealed, generation) = row.ok_or(ConnectError::NotFound)?;
     let plain = vault.decrypt(
         &sealed,
         Binding {
@@ -442,5 +492,6 @@ pub async fn api_key(
             field: "api_key",
         },
     )?;
-    ApiKey::parse(plain.expose_secret()).map_err(ConnectError::Key)
+    let key = ApiKey::parse(plain.expose_secret()).map_err(ConnectError::Key)?;
+    Ok((domain, key, generation))
 }

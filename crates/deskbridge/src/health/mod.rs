@@ -43,6 +43,7 @@ pub enum Cause {
     AccountSuspended,
     DomainNotFound,
     BlockedAddress,
+    KeyUnreadable,
     Unavailable,
 }
 
@@ -56,6 +57,7 @@ impl Cause {
             Cause::AccountSuspended => "account_suspended",
             Cause::DomainNotFound => "domain_not_found",
             Cause::BlockedAddress => "blocked_address",
+            Cause::KeyUnreadable => "key_unreadable",
             Cause::Unavailable => "unavailable",
         }
     }
@@ -69,6 +71,7 @@ impl Cause {
             Cause::AccountSuspended,
             Cause::DomainNotFound,
             Cause::BlockedAddress,
+            Cause::KeyUnreadable,
             Cause::Unavailable,
         ]
         .into_iter()
@@ -85,6 +88,7 @@ impl Cause {
             Cause::AccountSuspended => "The Freshdesk account is suspended",
             Cause::DomainNotFound => "There is no Freshdesk account at this domain any more",
             Cause::BlockedAddress => "The domain now points to an internal address",
+            Cause::KeyUnreadable => "The stored API key cannot be read",
             Cause::Unavailable => "Freshdesk is unavailable",
         }
     }
@@ -110,6 +114,9 @@ impl Cause {
             }
             Cause::BlockedAddress => {
                 "deskbridge refuses to call internal addresses. Check the domain's DNS."
+            }
+            Cause::KeyUnreadable => {
+                "deskbridge cannot decrypt the key it stored for this integration: the stored row was altered or restored from elsewhere, or the master key version that sealed it is no longer configured. Re-authorize with the integration user's API key; the synced data is kept."
             }
             Cause::Unavailable => {
                 "Nothing to do on your side: Freshdesk is failing or not answering. deskbridge keeps checking and resumes by itself."
@@ -358,9 +365,28 @@ pub async fn check(state: &AppState, t: Target) -> Result<(), HealthError> {
     .await
     {
         Ok(c) => c,
+        // A key that cannot be decrypted is a cause like any other: recorded once (a status
+        // change, one incident, one alert), syncs paused until someone re-authorizes.
+        Err(crate::connections::ConnectError::Vault(e)) => {
+            tracing::debug!(integration = t.integration_id, error = %e, "stored key unreadable");
+            return apply(
+                state,
+                t,
+                Finding::Broken(Cause::KeyUnreadable),
+                &state.config.health,
+            )
+            .await;
+        }
+        Err(crate::connections::ConnectError::NotFound) => return Err(HealthError::Gone),
         Err(e) => {
-            tracing::warn!(integration = t.integration_id, error = %e, "cannot build a client for the health check");
-            return Ok(());
+            // Counted like Freshdesk failing, so it is neither silent nor logged every tick.
+            return apply(
+                state,
+                t,
+                Finding::Failing(crate::error_chain(&e)),
+                &state.config.health,
+            )
+            .await;
         }
     };
     let report: Option<(String,)> =

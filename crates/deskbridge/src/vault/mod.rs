@@ -276,11 +276,15 @@ impl Vault {
     /// Re-encrypts every stored key under the active version, one row per transaction, so an
     /// interrupted run loses nothing and simply continues when started again. Returns the number
     /// of rows moved.
+    /// Reseals every stored secret under the active version, row by row (each in its own
+    /// transaction, so an interrupted run resumes). A row that cannot be decrypted is named in
+    /// the report and left as it is; the rest go on.
     pub async fn rewrap(
         &self,
         store: &Store,
         mut progress: impl FnMut(usize, usize),
-    ) -> Result<usize, VaultError> {
+    ) -> Result<RewrapReport, VaultError> {
+        let mut report = RewrapReport::default();
         let active = self.active_version() as i64;
         let todo: Vec<(i64, i64)> = sqlx::query_as(
             "SELECT id, org_id FROM integrations WHERE key_version <> $1 ORDER BY id",
@@ -303,10 +307,19 @@ impl Vault {
                 integration_id: id,
                 field: "api_key",
             };
-            let plain = self.decrypt(&sealed, binding)?;
+            let plain = match self.decrypt(&sealed, binding) {
+                Ok(p) => p,
+                Err(e) => {
+                    report
+                        .failed
+                        .push(format!("integration {id} of organisation {org_id} ({e})"));
+                    continue;
+                }
+            };
             let (v, resealed) = self.encrypt(plain.expose_secret(), binding);
             sqlx::query("UPDATE integrations SET key_ciphertext = $1, key_version = $2 WHERE id = $3 AND key_version = $4").bind(resealed).bind(v as i64).bind(id).bind(version).execute(&mut *tx).await?;
             tx.commit().await?;
+            report.rewrapped += 1;
             progress(n + 1, total);
             // Test hook for crash-and-resume checks: die without any cleanup after N rows.
             if std::env::var("DESKBRIDGE_FAILPOINT").ok().and_then(|f| {
@@ -330,7 +343,15 @@ impl Vault {
                 integration_id: 0,
                 field: "alert_webhook_secret",
             };
-            let plain = self.decrypt(&sealed, binding)?;
+            let plain = match self.decrypt(&sealed, binding) {
+                Ok(p) => p,
+                Err(e) => {
+                    report.failed.push(format!(
+                        "the alert-webhook secret of organisation {org_id} ({e})"
+                    ));
+                    continue;
+                }
+            };
             let (_, resealed) = self.encrypt(plain.expose_secret(), binding);
             sqlx::query("UPDATE organisations SET alert_webhook_secret = $1 WHERE id = $2 AND alert_webhook_secret = $3")
                 .bind(resealed)
@@ -339,8 +360,16 @@ impl Vault {
                 .execute(&store.pool)
                 .await?;
         }
-        Ok(total)
+        Ok(report)
     }
+}
+
+/// What a rewrap did: rows of stored keys moved to the active version, and the secrets it could
+/// not decrypt, named.
+#[derive(Debug, Default)]
+pub struct RewrapReport {
+    pub rewrapped: usize,
+    pub failed: Vec<String>,
 }
 
 #[cfg(test)]

@@ -41,7 +41,7 @@ async fn api_health(
         Err(HealthError::Gone) => {
             (StatusCode::NOT_FOUND, Json(json!({"error": "not found"}))).into_response()
         }
-        Err(e) => Error::Internal(e.to_string()).into_response(),
+        Err(e) => Error::internal(e).into_response(),
     }
 }
 
@@ -70,7 +70,7 @@ async fn render(
             .bind(s.user.org_id)
             .fetch_optional(&state.store.pool)
             .await
-            .map_err(|e| Error::Internal(e.to_string()))?;
+            .map_err(Error::internal)?;
     AlertsPage {
         user: Some(s.user.clone()),
         csrf: s.csrf.clone(),
@@ -83,7 +83,7 @@ async fn render(
     }
     .render()
     .map(Html)
-    .map_err(|e| Error::Internal(format!("template: {e}")))
+    .map_err(Error::internal)
 }
 
 async fn alerts_page(
@@ -113,7 +113,7 @@ async fn alerts_save(
             .bind(s.user.org_id)
             .execute(&state.store.pool)
             .await
-            .map_err(|e| Error::Internal(e.to_string()))?;
+            .map_err(Error::internal)?;
         return Ok(render(
             &state,
             &s,
@@ -151,7 +151,7 @@ async fn alerts_save(
     .bind(s.user.org_id)
     .execute(&state.store.pool)
     .await
-    .map_err(|e| Error::Internal(e.to_string()))?;
+    .map_err(Error::internal)?;
     crate::audit::record(
         &state.store,
         Some(s.user.org_id),

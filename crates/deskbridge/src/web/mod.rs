@@ -9,6 +9,7 @@ mod sync;
 
 pub use sync::HOOK_HEADER;
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use askama::Template;
@@ -72,19 +73,71 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/settings/alerts"),
 ];
 
+pub const REQUEST_ID: &str = "x-request-id";
+
+/// The router with every layer, outermost first: a request id (a new one for every request: a
+/// client's own `x-request-id` is not trusted) set on the request and echoed on the response; the
+/// trace span that carries it into every log line of the request; security headers; error
+/// rendering by route; the request timeout; the panic catcher; the CSRF guard.
 pub fn router(state: Arc<AppState>) -> Router {
+    use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+    let header_name = axum::http::HeaderName::from_static(REQUEST_ID);
+    let timeout = std::time::Duration::from_secs(state.config.server.request_timeout_secs);
+    let secure = state.config.server.secure_cookies;
+    let streams = sync::stream_routes();
     pages::routes()
         .merge(sync::routes())
         .merge(health::routes())
         .fallback(|| async { Error::NotFound })
         .layer(middleware::from_fn_with_state(state.clone(), csrf_guard))
-        .layer(middleware::from_fn(security_headers))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            timeout,
+        ))
+        // Server-sent event streams live as long as the page is open: no request timeout.
+        .merge(streams)
+        .layer(middleware::from_fn(render_errors))
+        .layer(middleware::from_fn(move |req: Request, next: Next| {
+            security_headers(secure, req, next)
+        }))
+        .layer(
+            tower_http::trace::TraceLayer::new_for_http()
+                .make_span_with(|req: &Request| {
+                    let id = req
+                        .headers()
+                        .get(REQUEST_ID)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("");
+                    // The path only: queries can carry tokens, and headers are never logged.
+                    tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path())
+                })
+                .on_request(())
+                .on_response(
+                    tower_http::trace::DefaultOnResponse::new().level(tracing::Level::DEBUG),
+                )
+                .on_failure(()),
+        )
+        .layer(PropagateRequestIdLayer::new(header_name.clone()))
+        .layer(SetRequestIdLayer::new(header_name, MakeRequestUuid))
+        // A client's own x-request-id is dropped, so the id in our logs is always ours.
+        .layer(middleware::map_request(|mut req: Request| async move {
+            req.headers_mut().remove(REQUEST_ID);
+            req
+        }))
         .with_state(state)
 }
 
-async fn security_headers(req: Request, next: Next) -> Response {
+async fn security_headers(secure: bool, req: Request, next: Next) -> Response {
     let mut res = next.run(req).await;
     let h = res.headers_mut();
+    if secure {
+        // Only when cookies are Secure: that is the setting for a deployment served over TLS.
+        h.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+        );
+    }
     h.insert("content-security-policy", HeaderValue::from_static("default-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"));
     h.insert(
         "x-content-type-options",
@@ -96,6 +149,41 @@ async fn security_headers(req: Request, next: Next) -> Response {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     res
+}
+
+/// The client a request comes from, for sign-in throttling. The peer address, unless the peer is
+/// a trusted proxy: then the right-most `X-Forwarded-For` entry that is not itself a trusted
+/// proxy (the hop our proxies added; entries further left are whatever the client claimed). An
+/// IPv6 client is its /64, since one host easily holds a whole /64.
+pub fn client_address(
+    peer: IpAddr,
+    headers: &HeaderMap,
+    trusted: &crate::config::TrustedProxies,
+) -> String {
+    let mut client = peer;
+    if trusted.contains(peer) {
+        let hops: Vec<IpAddr> = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(|h| h.trim().parse::<IpAddr>())
+            .collect::<Result<_, _>>()
+            .unwrap_or_default();
+        if let Some(hop) = hops.into_iter().rev().find(|h| !trusted.contains(*h)) {
+            client = hop;
+        }
+    }
+    match client {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+    }
 }
 
 fn same_origin(headers: &HeaderMap) -> bool {
@@ -212,15 +300,14 @@ async fn session_from_headers(
         state.config.server.session_idle_secs,
         state.config.server.session_absolute_secs,
     )
-    .await
-    .map_err(|e| Error::Internal(e.to_string()))?;
+    .await?;
     let Some(mut s) = s else {
         return Ok(None);
     };
     // The banner on every page while an integration needs attention.
     s.user.attention = crate::health::banner(&state.store, s.user.org_id)
         .await
-        .map_err(|e| Error::Internal(e.to_string()))?;
+        .map_err(Error::internal)?;
     Ok(Some(s))
 }
 
@@ -245,7 +332,7 @@ where
                     csrf: String::new(),
                 })),
                 Ok(None) => Err(Error::Unauthorized.into_response()),
-                Err(e) => Err(Error::Internal(e.to_string()).into_response()),
+                Err(e) => Err(Error::from(e).into_response()),
             };
         }
         match session_from_headers(&state, &parts.headers).await {
@@ -269,8 +356,151 @@ pub enum Error {
     Forbidden(&'static str),
     #[error("{0}")]
     BadRequest(String),
-    #[error("internal error: {0}")]
-    Internal(String),
+    /// Anything that is our fault; the source is logged with its whole chain, never shown.
+    #[error("internal error")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync + 'static>),
+}
+
+impl Error {
+    pub fn internal(e: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>) -> Error {
+        Error::Internal(e.into())
+    }
+}
+
+impl From<accounts::AccountError> for Error {
+    fn from(e: accounts::AccountError) -> Self {
+        Error::internal(e)
+    }
+}
+
+impl From<crate::store::StoreError> for Error {
+    fn from(e: crate::store::StoreError) -> Self {
+        Error::internal(e)
+    }
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(e: sqlx::Error) -> Self {
+        Error::internal(e)
+    }
+}
+
+/// What an error response says, left on the response by [`Error`] (and by the panic and
+/// timeout layers) for [`render_errors`], which knows the route and the request id and renders it
+/// as a page or as JSON.
+#[derive(Clone, Debug)]
+struct ErrorInfo {
+    title: &'static str,
+    message: String,
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        let (status, title, message) = match &self {
+            Error::NotFound => (
+                StatusCode::NOT_FOUND,
+                "Not found",
+                "There is nothing here.".to_string(),
+            ),
+            Error::Unauthorized => (
+                StatusCode::UNAUTHORIZED,
+                "Sign in first",
+                "Your session has ended. Sign in again.".to_string(),
+            ),
+            Error::Forbidden(m) => (StatusCode::FORBIDDEN, "Not allowed", (*m).to_string()),
+            Error::BadRequest(m) => (StatusCode::BAD_REQUEST, "Bad request", m.clone()),
+            Error::Internal(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Something went wrong",
+                "We could not complete that request. Try again in a moment.".to_string(),
+            ),
+        };
+        // Logged once, here, inside the request's span (so with its request id).
+        match &self {
+            Error::Internal(source) => {
+                tracing::error!(cause = %crate::error_chain(source.as_ref()), "request failed")
+            }
+            refused => {
+                tracing::info!(status = status.as_u16(), reason = %refused, "request refused")
+            }
+        }
+        error_response(status, title, message)
+    }
+}
+
+fn error_response(status: StatusCode, title: &'static str, message: String) -> Response {
+    let mut res = status.into_response();
+    res.extensions_mut().insert(ErrorInfo { title, message });
+    res
+}
+
+/// Answers a handler that panicked with the generic 500 (the panic is logged, not shown).
+fn panicked(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    Error::internal("a request handler panicked").into_response()
+}
+
+/// Whether a path is answered in JSON (the API and the webhook receiver).
+fn is_json_route(path: &str) -> bool {
+    path.starts_with("/api/") || path.starts_with("/hooks/")
+}
+
+/// Renders every error response: JSON on API routes (`{"error", "status", "request_id"}`), the
+/// error page elsewhere, both with the request id a user can quote. Bare error statuses from
+/// layers (a request timeout) get the same treatment.
+async fn render_errors(req: Request, next: Next) -> Response {
+    let json = is_json_route(req.uri().path());
+    let request_id = req
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let mut res = next.run(req).await;
+    let status = res.status();
+    let info = match res.extensions_mut().remove::<ErrorInfo>() {
+        Some(info) => info,
+        None if status == StatusCode::REQUEST_TIMEOUT
+            || status == StatusCode::SERVICE_UNAVAILABLE =>
+        {
+            tracing::warn!(status = status.as_u16(), "request timed out");
+            ErrorInfo {
+                title: "Too slow",
+                message: "That took too long to answer. Try again in a moment.".into(),
+            }
+        }
+        None => return res,
+    };
+    let mut out = if json {
+        (
+            status,
+            axum::Json(serde_json::json!({
+                "error": info.message,
+                "status": status.as_u16(),
+                "request_id": request_id,
+            })),
+        )
+            .into_response()
+    } else {
+        let page = ErrorPage {
+            user: None,
+            csrf: "",
+            title: info.title,
+            message: &info.message,
+            reference: status.is_server_error().then(|| request_id.clone()),
+        };
+        (
+            status,
+            Html(page.render().unwrap_or_else(|_| info.message.clone())),
+        )
+            .into_response()
+    };
+    // Headers the handler set (Retry-After, Allow…) stay.
+    for (k, v) in res.headers() {
+        if k != header::CONTENT_TYPE && k != header::CONTENT_LENGTH {
+            out.headers_mut().insert(k.clone(), v.clone());
+        }
+    }
+    out
 }
 
 #[derive(Template)]
@@ -281,48 +511,4 @@ struct ErrorPage<'a> {
     title: &'a str,
     message: &'a str,
     reference: Option<String>,
-}
-
-impl IntoResponse for Error {
-    fn into_response(self) -> Response {
-        let (status, title, message, reference) = match &self {
-            Error::NotFound => (
-                StatusCode::NOT_FOUND,
-                "Not found",
-                "There is nothing here.".to_string(),
-                None,
-            ),
-            Error::Unauthorized => (
-                StatusCode::UNAUTHORIZED,
-                "Sign in first",
-                "Your session has ended. Sign in again.".to_string(),
-                None,
-            ),
-            Error::Forbidden(m) => (StatusCode::FORBIDDEN, "Not allowed", (*m).to_string(), None),
-            Error::BadRequest(m) => (StatusCode::BAD_REQUEST, "Bad request", m.clone(), None),
-            Error::Internal(cause) => {
-                let reference = uuid::Uuid::new_v4().simple().to_string()[..12].to_string();
-                // Logged once, here, with a reference the user can quote; never shown.
-                tracing::error!(reference = %reference, cause = %cause, "request failed");
-                (
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "Something went wrong",
-                    "We could not complete that request. Try again in a moment.".to_string(),
-                    Some(reference),
-                )
-            }
-        };
-        let page = ErrorPage {
-            user: None,
-            csrf: "",
-            title,
-            message: &message,
-            reference,
-        };
-        (
-            status,
-            Html(page.render().unwrap_or_else(|_| message.clone())),
-        )
-            .into_response()
-    }
 }

@@ -24,7 +24,13 @@ type S = State<Arc<AppState>>;
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
         .route("/", get(|| async { Redirect::to("/dashboard") }))
-        .route("/login", get(login_page).post(login))
+        .route(
+            "/login",
+            get(login_page)
+                .post(login)
+                // A sign-in form is a few hundred bytes; anything far larger is refused unread.
+                .layer(axum::extract::DefaultBodyLimit::max(16 * 1024)),
+        )
         .route("/logout", post(logout))
         .route("/dashboard", get(dashboard))
         .route("/settings/integrations", get(integrations))
@@ -56,9 +62,7 @@ pub fn routes() -> Router<Arc<AppState>> {
 }
 
 fn render<T: Template>(t: &T) -> Result<Html<String>, Error> {
-    t.render()
-        .map(Html)
-        .map_err(|e| Error::Internal(format!("template: {e}")))
+    t.render().map(Html).map_err(Error::internal)
 }
 
 fn when(t: i64) -> String {
@@ -102,36 +106,47 @@ struct LoginForm {
     password: String,
 }
 
-fn client_of(headers: &HeaderMap) -> String {
-    headers
-        .get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(',').next())
-        .unwrap_or("direct")
-        .trim()
-        .to_string()
-}
-
 async fn login(
     State(state): S,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
     headers: HeaderMap,
-    Form(f): Form<LoginForm>,
+    form: Result<Form<LoginForm>, axum::extract::rejection::FormRejection>,
 ) -> Result<Response, Error> {
     let cfg = &state.config.server;
+    // Oversized or malformed bodies are refused before anything else happens.
+    let Form(f) = form.map_err(|e| {
+        Error::BadRequest(if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            "that sign-in form is too large".into()
+        } else {
+            "send an email and a password".into()
+        })
+    })?;
+    let client = super::client_address(peer.ip(), &headers, &cfg.trusted_proxies);
+    let refused = |status: StatusCode, e: &AccountError, email: &str| -> Result<Response, Error> {
+        let page = render(&LoginPage {
+            user: None,
+            csrf: String::new(),
+            error: Some(e.to_string()),
+            email: email.to_string(),
+        })?;
+        let mut res = (status, page).into_response();
+        if let AccountError::Throttled { retry_after_secs } = e {
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+        }
+        Ok(res)
+    };
     match accounts::authenticate(
         &state.store,
         &f.email,
         &f.password,
-        &client_of(&headers),
-        cfg.login_max_failures,
-        cfg.login_window_secs,
+        &client,
+        &state.config.login_limits(),
     )
     .await
     {
         Ok(user) => {
-            let s = accounts::start_session(&state.store, user.id)
-                .await
-                .map_err(|e| Error::Internal(e.to_string()))?;
+            let s = accounts::start_session(&state.store, user.id).await?;
             audit::record(&state.store, Some(user.org_id), &user.email, "sign_in", "").await;
             let secure = if cfg.secure_cookies { "; Secure" } else { "" };
             let cookie = format!(
@@ -142,40 +157,40 @@ async fn login(
             let mut res = Redirect::to("/dashboard").into_response();
             res.headers_mut().insert(
                 header::SET_COOKIE,
-                HeaderValue::from_str(&cookie).map_err(|e| Error::Internal(e.to_string()))?,
+                HeaderValue::from_str(&cookie).map_err(Error::internal)?,
             );
             Ok(res)
         }
-        Err(e @ (AccountError::InvalidLogin | AccountError::Throttled)) => {
+        Err(e @ AccountError::InputTooLong(_)) => {
+            tracing::info!(client = %client, reason = %e, "sign-in refused");
+            // The oversized value is neither stored nor echoed back.
+            refused(StatusCode::UNPROCESSABLE_ENTITY, &e, "")
+        }
+        Err(e @ (AccountError::Throttled { .. } | AccountError::Busy)) => {
+            // Throttled attempts are not stored: a flood must not fill the audit log.
+            tracing::info!(client = %client, reason = %e, "sign-in refused");
+            refused(StatusCode::TOO_MANY_REQUESTS, &e, &f.email)
+        }
+        Err(e @ AccountError::InvalidLogin) => {
+            tracing::info!(client = %client, "sign-in failed");
             audit::record(
                 &state.store,
                 None,
                 &f.email,
                 "sign_in_failed",
-                &e.to_string(),
+                &format!("client={client}"),
             )
             .await;
-            let page = render(&LoginPage {
-                user: None,
-                csrf: String::new(),
-                error: Some(e.to_string()),
-                email: f.email.clone(),
-            })?;
-            let status = if matches!(e, AccountError::Throttled) {
-                StatusCode::TOO_MANY_REQUESTS
-            } else {
-                StatusCode::UNAUTHORIZED
-            };
-            Ok((status, page).into_response())
+            refused(StatusCode::UNAUTHORIZED, &e, &f.email)
         }
-        Err(e) => Err(Error::Internal(e.to_string())),
+        Err(e) => Err(e.into()),
     }
 }
 
 async fn logout(State(state): S, Authenticated(s): Authenticated) -> Result<Response, Error> {
     accounts::end_session(&state.store, &s.id_hash)
         .await
-        .map_err(|e| Error::Internal(e.to_string()))?;
+        .map_err(Error::internal)?;
     let cfg = &state.config.server;
     let secure = if cfg.secure_cookies { "; Secure" } else { "" };
     let cookie = format!(
@@ -185,7 +200,7 @@ async fn logout(State(state): S, Authenticated(s): Authenticated) -> Result<Resp
     let mut res = Redirect::to("/login").into_response();
     res.headers_mut().insert(
         header::SET_COOKIE,
-        HeaderValue::from_str(&cookie).map_err(|e| Error::Internal(e.to_string()))?,
+        HeaderValue::from_str(&cookie).map_err(Error::internal)?,
     );
     Ok(res)
 }
@@ -233,8 +248,8 @@ async fn dashboard(
     })
 }
 
-fn internal<E: std::fmt::Display>(e: E) -> Error {
-    Error::Internal(e.to_string())
+fn internal<E: std::error::Error + Send + Sync + 'static>(e: E) -> Error {
+    Error::internal(e)
 }
 
 struct ActiveView {
@@ -556,8 +571,11 @@ async fn disconnect(
             "tick the confirmation box to disconnect".into(),
         ));
     }
-    match connections::disconnect(&state.store, &s.user, id).await {
-        Ok(()) => Ok(Redirect::to("/settings/integrations").into_response()),
+    match connections::disconnect(&state.store, &state.keys, &s.user, id).await {
+        Ok(()) => {
+            state.jobs.cancel(id);
+            Ok(Redirect::to("/settings/integrations").into_response())
+        }
         Err(ConnectError::NotFound) => Err(Error::NotFound),
         Err(ConnectError::Forbidden) => {
             Err(Error::Forbidden("only admins can disconnect integrations"))
@@ -582,6 +600,7 @@ async fn reauthorize(
     match connections::reauthorize(
         &state.store,
         &state.vault,
+        &state.keys,
         &state.freshdesk,
         &s.user,
         id,
@@ -1030,6 +1049,7 @@ async fn api_reauthorize(
     match connections::reauthorize(
         &state.store,
         &state.vault,
+        &state.keys,
         &state.freshdesk,
         &s.user,
         id,
@@ -1068,8 +1088,11 @@ async fn api_disconnect(
     Authenticated(s): Authenticated,
     Path(id): Path<i64>,
 ) -> Response {
-    match connections::disconnect(&state.store, &s.user, id).await {
-        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+    match connections::disconnect(&state.store, &state.keys, &s.user, id).await {
+        Ok(()) => {
+            state.jobs.cancel(id);
+            StatusCode::NO_CONTENT.into_response()
+        }
         Err(ConnectError::NotFound) => api_error(StatusCode::NOT_FOUND, "not found".into()),
         Err(ConnectError::Forbidden) => api_error(
             StatusCode::FORBIDDEN,

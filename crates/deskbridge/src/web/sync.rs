@@ -35,12 +35,16 @@ pub const HOOK_HEADER: &str = "X-Deskbridge-Secret";
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
         .route("/settings/integrations/{id}/sync", get(page).post(sync_now))
-        .route("/settings/integrations/{id}/sync/events", get(events))
         .route("/settings/integrations/{id}/sync/schedule", post(schedule))
         .route("/settings/integrations/{id}/sync/webhook", post(new_secret))
         .route("/static/sync.js", get(script))
         .route("/hooks/freshdesk/{id}", post(hook))
         .route("/api/v1/integrations/{id}/sync", get(api_view))
+}
+
+/// Long-lived streams, served outside the request timeout.
+pub fn stream_routes() -> Router<Arc<AppState>> {
+    Router::new().route("/settings/integrations/{id}/sync/events", get(events))
 }
 
 async fn script() -> Response {
@@ -59,7 +63,7 @@ async fn target(state: &AppState, user: &User, id: i64) -> Result<Target, Error>
         .await
         .map_err(|e| match e {
             ConnectError::NotFound => Error::NotFound,
-            e => Error::Internal(e.to_string()),
+            e => Error::internal(e),
         })?;
     Ok(Target {
         org_id: user.org_id,
@@ -179,17 +183,15 @@ async fn render_page(
 ) -> Result<Html<String>, Error> {
     let i = connections::get(&state.store, t.org_id, t.integration_id)
         .await
-        .map_err(|e| Error::Internal(e.to_string()))?;
-    let v = jobs::view(state, t)
-        .await
-        .map_err(|e| Error::Internal(e.to_string()))?;
+        .map_err(Error::internal)?;
+    let v = jobs::view(state, t).await.map_err(Error::internal)?;
     let f = figures(&v);
     let configured: Option<(Option<String>,)> =
         sqlx::query_as("SELECT hook_secret FROM integrations WHERE id = $1")
             .bind(t.integration_id)
             .fetch_optional(&state.store.pool)
             .await
-            .map_err(|e| Error::Internal(e.to_string()))?;
+            .map_err(Error::internal)?;
     let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
@@ -229,9 +231,7 @@ async fn render_page(
         hooks_last_outcome: v.hooks_last_outcome.clone().unwrap_or_default(),
         notice,
     };
-    page.render()
-        .map(Html)
-        .map_err(|e| Error::Internal(format!("template: {e}")))
+    page.render().map(Html).map_err(Error::internal)
 }
 
 async fn page(
@@ -283,7 +283,7 @@ async fn schedule(
         .bind(s.user.org_id)
         .execute(&state.store.pool)
         .await
-        .map_err(|e| Error::Internal(e.to_string()))?;
+        .map_err(Error::internal)?;
     Ok(render_page(
         &state,
         &s,
@@ -313,7 +313,7 @@ async fn new_secret(
     admin(&s)?;
     let t = target(&state, &s.user, id).await?;
     let mut bytes = [0u8; 24];
-    getrandom::fill(&mut bytes).map_err(|e| Error::Internal(e.to_string()))?;
+    getrandom::fill(&mut bytes).map_err(|e| Error::internal(e.to_string()))?;
     use base64::Engine;
     let secret = format!(
         "dbh_{}",
@@ -325,7 +325,7 @@ async fn new_secret(
         .bind(s.user.org_id)
         .execute(&state.store.pool)
         .await
-        .map_err(|e| Error::Internal(e.to_string()))?;
+        .map_err(Error::internal)?;
     crate::audit::record(
         &state.store,
         Some(s.user.org_id),
@@ -397,7 +397,7 @@ async fn api_view(
     };
     match jobs::view(&state, t).await {
         Ok(v) => Json(v).into_response(),
-        Err(e) => Error::Internal(e.to_string()).into_response(),
+        Err(e) => Error::internal(e).into_response(),
     }
 }
 
@@ -435,7 +435,7 @@ async fn hook(State(state): S, Path(id): Path<i64>, headers: HeaderMap, body: By
             .await
         {
             Ok(r) => r,
-            Err(e) => return Error::Internal(e.to_string()).into_response(),
+            Err(e) => return Error::internal(e).into_response(),
         };
     let Some((org_id, Some(want))) = row else {
         return unauthorized();
@@ -469,7 +469,7 @@ async fn hook(State(state): S, Path(id): Path<i64>, headers: HeaderMap, body: By
         .execute(&state.store.pool)
         .await;
     if let Err(e) = r {
-        return Error::Internal(e.to_string()).into_response();
+        return Error::internal(e).into_response();
     }
     state.jobs.hook_arrived();
     (StatusCode::ACCEPTED, Json(json!({"queued": ticket}))).into_response()

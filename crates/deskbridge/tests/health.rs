@@ -555,6 +555,11 @@ async fn a_private_or_metadata_alert_webhook_is_refused_before_any_packet_leaves
         "https://[::1]/hook",
         "https://localhost/hook",
         "http://example.com/hook",
+        // SIIT, IPv4-compatible, NAT64 and 6to4 embeddings of private addresses.
+        "https://[::ffff:0:a00:1]/hook",
+        "https://[::a00:1]/hook",
+        "https://[64:ff9b::a9fe:a9fe]/hook",
+        "https://[2002:a00:1::1]/hook",
     ] {
         let r = app
             .post(&b, "/settings/alerts", &[("webhook_url", url)])

@@ -52,6 +52,15 @@ async fn no_secret_reaches_the_logs_even_at_trace_level() {
         .await
         .unwrap();
     app.connect(&b, "acme", &key).await;
+    // An upstream that echoes the request's Authorization header in its error message.
+    let echo = serde_json::json!({"path_prefix": "/api/v2/roles", "kind": "echo_authorization", "count": 2});
+    http.post(format!("{}/_emulator/faults", app.emu.base_url))
+        .header("X-Emulator-Control", &app.emu.control_token)
+        .json(&echo)
+        .send()
+        .await
+        .unwrap();
+    app.connect(&b, "acme", &key).await;
     http.delete(format!("{}/_emulator/faults", app.emu.base_url))
         .header("X-Emulator-Control", &app.emu.control_token)
         .send()
@@ -87,4 +96,12 @@ async fn no_secret_reaches_the_logs_even_at_trace_level() {
     ] {
         assert!(!logs.contains(secret), "{what} appears in the logs");
     }
+    assert!(
+        !logs.contains("Request headers"),
+        "Freshdesk's own message text appears in the logs"
+    );
+    assert!(
+        logs.contains("request_id="),
+        "log lines of a request carry its request id"
+    );
 }

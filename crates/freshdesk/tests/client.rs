@@ -609,3 +609,83 @@ async fn redirects_are_never_followed_and_oversized_replies_are_cut_off() {
     let big = c.get::<Vec<Value>>("tickets", Priority::Interactive).await;
     assert!(matches!(big, Err(Error::TooLarge { .. })), "{big:?}");
 }
+
+#[tokio::test]
+async fn a_reply_trickled_a_byte_a_second_ends_the_check_at_its_one_deadline_retries_included() {
+    let emu = emulator(10).await;
+    control(
+        &emu,
+        "/_emulator/faults",
+        json!({"path_prefix": "/api/v2/agents/me", "kind": "trickle", "delay_ms": 200, "count": 100}),
+    )
+    .await;
+    // Each attempt alone would take its full total timeout (never silent for the read timeout),
+    // and four retries would multiply it; the check as a whole has one deadline.
+    let cfg = ClientConfig {
+        total_timeout: Duration::from_secs(2),
+        read_timeout: Duration::from_secs(1),
+        ..config(&emu)
+    };
+    let started = std::time::Instant::now();
+    let r = check_connection(&acme(), &key_of(&emu, well_known::INTEGRATION_ADMIN), &cfg).await;
+    assert!(matches!(r, Err(Error::Transient(_))), "{r:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(6),
+        "ended after {:?}, not after retries of a 2 s deadline",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn a_revoked_client_sends_nothing_more_and_abandons_what_is_in_flight() {
+    let emu = emulator(10).await;
+    control(
+        &emu,
+        "/_emulator/faults",
+        json!({"path_prefix": "/api/v2/agents/me", "kind": "delay", "delay_ms": 3000, "count": 1}),
+    )
+    .await;
+    let token = tokio_util::sync::CancellationToken::new();
+    let c = client(&emu).with_revocation(token.clone());
+    let in_flight = tokio::spawn({
+        let c = c.clone();
+        async move { c.me(Priority::Interactive).await }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = std::time::Instant::now();
+    token.cancel();
+    let r = in_flight.await.unwrap();
+    assert!(matches!(r, Err(Error::Revoked)), "{r:?}");
+    assert!(started.elapsed() < Duration::from_secs(1));
+    let before = reqwest_for(&emu)
+        .get(format!(
+            "https://localhost:{}/_emulator/requests",
+            emu.addr.port()
+        ))
+        .header("X-Emulator-Control", &emu.control_token)
+        .send()
+        .await
+        .unwrap()
+        .json::<Vec<Value>>()
+        .await
+        .unwrap()
+        .len();
+    assert!(matches!(
+        c.me(Priority::Interactive).await,
+        Err(Error::Revoked)
+    ));
+    let after = reqwest_for(&emu)
+        .get(format!(
+            "https://localhost:{}/_emulator/requests",
+            emu.addr.port()
+        ))
+        .header("X-Emulator-Control", &emu.control_token)
+        .send()
+        .await
+        .unwrap()
+        .json::<Vec<Value>>()
+        .await
+        .unwrap()
+        .len();
+    assert_eq!(before, after, "nothing was sent after the revocation");
+}

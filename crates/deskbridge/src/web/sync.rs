@@ -248,11 +248,31 @@ async fn sync_now(
     State(state): S,
     Authenticated(s): Authenticated,
     Path(id): Path<i64>,
+    headers: HeaderMap,
 ) -> Result<Response, Error> {
     admin(&s)?;
     let t = target(&state, &s.user, id).await?;
-    jobs::start(&state, t, "manual").await;
-    Ok(Redirect::to(&format!("/settings/integrations/{id}/sync")).into_response())
+    if jobs::start(&state, t, "manual").await {
+        return Ok(Redirect::to(&format!("/settings/integrations/{id}/sync")).into_response());
+    }
+    // Not started: say why instead of pretending.
+    let health = crate::health::get(&state.store, t)
+        .await
+        .map_err(Error::internal)?;
+    let notice = if crate::health::can_run(&health.status) {
+        "A sync of this integration is already running.".to_string()
+    } else {
+        format!(
+            "Syncs are paused while this integration needs attention: {}. {}",
+            health.title.unwrap_or("it is not connected"),
+            health.fix.unwrap_or("")
+        )
+    };
+    Ok((
+        StatusCode::CONFLICT,
+        render_page(&state, &s, t, &headers, None, Some(notice)).await?,
+    )
+        .into_response())
 }
 
 #[derive(Deserialize)]

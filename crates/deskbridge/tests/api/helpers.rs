@@ -233,6 +233,70 @@ impl TestApp {
         n
     }
 
+    /// A call to the emulator's control API; panics unless it succeeds.
+    pub async fn control(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let http = reqwest::Client::builder()
+            .danger_accept_invalid_certs(true)
+            .no_proxy()
+            .build()
+            .unwrap();
+        let mut r = http
+            .request(method, format!("{}{path}", self.emu.base_url))
+            .header("X-Emulator-Control", &self.emu.control_token);
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        let resp = r.send().await.unwrap();
+        assert!(resp.status().is_success(), "{path}: {}", resp.status());
+        resp.json().await.unwrap_or(Value::Null)
+    }
+
+    /// The emulator's request log: (seq, agent id, path) of every call so far.
+    pub async fn requests(&self) -> Vec<(u64, Option<i64>, String)> {
+        let log = self
+            .control(reqwest::Method::GET, "/_emulator/requests", None)
+            .await;
+        log.as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                (
+                    e["seq"].as_u64().unwrap(),
+                    e["agent_id"].as_i64(),
+                    e["path"].as_str().unwrap_or("").to_string(),
+                )
+            })
+            .collect()
+    }
+
+    /// A marker in the emulator's request log: the sequence number of a call made now (with a
+    /// key that the tests never connect). A request that left deskbridge before this moment has
+    /// a smaller number, even if the emulator logs it later.
+    pub async fn request_marker(&self) -> u64 {
+        let key = self.key(freshdesk_emulator::well_known::PLAIN_AGENT);
+        let http = reqwest::Client::builder()
+            .danger_accept_invalid_certs(true)
+            .no_proxy()
+            .build()
+            .unwrap();
+        http.get(format!("{}/api/v2/agents/me", self.emu.base_url))
+            .basic_auth(&key, Some("X"))
+            .send()
+            .await
+            .unwrap();
+        let plain = self
+            .emu
+            .agent(freshdesk_emulator::well_known::PLAIN_AGENT)
+            .id;
+        self.requests()
+            .await
+            .iter()
+            .filter(|(_, agent, path)| *agent == Some(plain) && path.ends_with("/agents/me"))
+            .map(|(seq, _, _)| *seq)
+            .max()
+            .expect("the marker call is logged")
+    }
+
     pub fn location(r: &Response) -> String {
         r.headers()
             .get("location")

@@ -6,5 +6,6 @@ mod helpers;
 mod auth;
 mod connect;
 mod help;
+mod review;
 mod security;
 mod vault;

@@ -80,7 +80,36 @@ async fn no_secret_reaches_the_logs_even_at_trace_level() {
     .await;
     app.get(&b, &path).await;
 
+    // A database error on an API route: the user gets generic JSON with the request id, and the
+    // log has the sqlx cause under the same request id.
+    sqlx::query("DROP TABLE hook_events")
+        .execute(&app.store.pool)
+        .await
+        .unwrap();
+    let api = format!(
+        "/api/v1/integrations/{}/sync",
+        path.rsplit('/').next().unwrap()
+    );
+    let r = app.api(&b, reqwest::Method::GET, &api, None).await;
+    assert_eq!(r.status(), reqwest::StatusCode::INTERNAL_SERVER_ERROR);
+    let request_id = r.headers()["x-request-id"].to_str().unwrap().to_string();
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["request_id"], request_id.as_str());
+    let shown = body["error"].as_str().unwrap();
+    assert!(
+        !shown.contains("hook_events") && !shown.contains("table"),
+        "{shown}"
+    );
+
     let logs = String::from_utf8_lossy(&capture.0.lock().unwrap()).into_owned();
+    let failure = logs
+        .lines()
+        .find(|l| l.contains("request failed") && l.contains(&request_id))
+        .unwrap_or_else(|| panic!("the failure is logged with request id {request_id}"));
+    assert!(
+        failure.contains("hook_events"),
+        "the sqlx cause is logged: {failure}"
+    );
     assert!(
         logs.len() > 1_000,
         "the capture works ({} bytes)",

@@ -51,20 +51,7 @@ async fn control(
     path: &str,
     body: Option<Value>,
 ) -> Value {
-    let http = reqwest::Client::builder()
-        .danger_accept_invalid_certs(true)
-        .no_proxy()
-        .build()
-        .unwrap();
-    let mut r = http
-        .request(method, format!("{}{path}", app.emu.base_url))
-        .header("X-Emulator-Control", &app.emu.control_token);
-    if let Some(b) = body {
-        r = r.json(&b);
-    }
-    let resp = r.send().await.unwrap();
-    assert!(resp.status().is_success(), "{path}: {}", resp.status());
-    resp.json().await.unwrap_or(Value::Null)
+    app.control(method, path, body).await
 }
 
 async fn local_tickets(app: &helpers::TestApp) -> BTreeMap<i64, (String, i64)> {

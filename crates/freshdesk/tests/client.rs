@@ -657,24 +657,17 @@ async fn a_revoked_client_sends_nothing_more_and_abandons_what_is_in_flight() {
     let r = in_flight.await.unwrap();
     assert!(matches!(r, Err(Error::Revoked)), "{r:?}");
     assert!(started.elapsed() < Duration::from_secs(1));
-    let before = reqwest_for(&emu)
-        .get(format!(
-            "https://localhost:{}/_emulator/requests",
-            emu.addr.port()
-        ))
-        .header("X-Emulator-Control", &emu.control_token)
-        .send()
-        .await
-        .unwrap()
-        .json::<Vec<Value>>()
-        .await
-        .unwrap()
-        .len();
+    let before = logged_requests(&emu).await;
     assert!(matches!(
         c.me(Priority::Interactive).await,
         Err(Error::Revoked)
     ));
-    let after = reqwest_for(&emu)
+    let after = logged_requests(&emu).await;
+    assert_eq!(before, after, "nothing was sent after the revocation");
+}
+
+async fn logged_requests(emu: &RunningEmulator) -> usize {
+    reqwest_for(emu)
         .get(format!(
             "https://localhost:{}/_emulator/requests",
             emu.addr.port()
@@ -686,6 +679,5 @@ async fn a_revoked_client_sends_nothing_more_and_abandons_what_is_in_flight() {
         .json::<Vec<Value>>()
         .await
         .unwrap()
-        .len();
-    assert_eq!(before, after, "nothing was sent after the revocation");
+        .len()
 }

@@ -327,22 +327,7 @@ async fn an_upstream_that_echoes_the_authorization_header_is_never_repeated() {
 #[tokio::test]
 async fn a_key_that_cannot_be_decrypted_is_a_health_cause_with_one_alert_and_no_sync() {
     let app = helpers::spawn_app_with(|c| c.health.interval_secs = 1).await;
-    let acme = app.login("admin@acme.test").await;
-    let other = app.login("admin@other.test").await;
-    app.connect(&acme, "acme", &app.admin_key()).await;
-    app.connect(&other, "acme", &app.admin_key()).await;
-    let rows: Vec<(i64, String)> =
-        sqlx::query_as("SELECT id, key_ciphertext FROM integrations ORDER BY id")
-            .fetch_all(&app.store.pool)
-            .await
-            .unwrap();
-    // Organisation A's ciphertext moved into B's row: bound to A's row, it cannot open for B.
-    sqlx::query("UPDATE integrations SET key_ciphertext = $1 WHERE id = $2")
-        .bind(&rows[0].1)
-        .bind(rows[1].0)
-        .execute(&app.store.pool)
-        .await
-        .unwrap();
+    let (acme, other, rows) = moved_ciphertext(&app).await;
     let id = rows[1].0;
     let deadline = Instant::now() + Duration::from_secs(20);
     let health = loop {
@@ -416,18 +401,11 @@ async fn a_key_that_cannot_be_decrypted_is_a_health_cause_with_one_alert_and_no_
     assert_ne!(h["cause"], "key_unreadable");
 }
 
-async fn health_org(app: &TestApp, id: i64) -> i64 {
-    let (org,): (i64,) = sqlx::query_as("SELECT org_id FROM integrations WHERE id = $1")
-        .bind(id)
-        .fetch_one(&app.store.pool)
-        .await
-        .unwrap();
-    org
-}
-
-#[tokio::test]
-async fn rewrap_names_the_row_it_cannot_decrypt_and_moves_the_rest() {
-    let app = helpers::spawn_app().await;
+/// Both organisations connect the same help desk; then organisation A's ciphertext is moved into
+/// B's row with raw SQL. Bound to A's row, it cannot open for B.
+async fn moved_ciphertext(
+    app: &TestApp,
+) -> (helpers::Browser, helpers::Browser, Vec<(i64, String)>) {
     let acme = app.login("admin@acme.test").await;
     let other = app.login("admin@other.test").await;
     app.connect(&acme, "acme", &app.admin_key()).await;
@@ -443,6 +421,22 @@ async fn rewrap_names_the_row_it_cannot_decrypt_and_moves_the_rest() {
         .execute(&app.store.pool)
         .await
         .unwrap();
+    (acme, other, rows)
+}
+
+async fn health_org(app: &TestApp, id: i64) -> i64 {
+    let (org,): (i64,) = sqlx::query_as("SELECT org_id FROM integrations WHERE id = $1")
+        .bind(id)
+        .fetch_one(&app.store.pool)
+        .await
+        .unwrap();
+    org
+}
+
+#[tokio::test]
+async fn rewrap_names_the_row_it_cannot_decrypt_and_moves_the_rest() {
+    let app = helpers::spawn_app().await;
+    let (_, _, rows) = moved_ciphertext(&app).await;
     let both = format!(
         "{},{}",
         app.master_keys,

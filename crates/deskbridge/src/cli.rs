@@ -23,8 +23,10 @@ pub async fn sync(
     let i = connections::get(&store, org, integration)
         .await
         .context("no such integration in that organisation")?;
-    let key = connections::api_key(&store, &vault, org, integration).await?;
-    let client = freshdesk::Client::new(freshdesk::FreshdeskDomain::parse(&i.domain)?, key, &fd)?;
+    // Through the same factory as the server's, so that a disconnect or re-authorize in the
+    // server stops this process's calls with the old key too (the row's key generation).
+    let keys = connections::keys::KeyWatch::default();
+    let client = connections::client_for(&store, &vault, &keys, &fd, org, integration).await?;
     let t = Target {
         org_id: org,
         integration_id: integration,

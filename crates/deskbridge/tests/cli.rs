@@ -248,3 +248,88 @@ async fn a_sync_killed_at_random_moments_resumes_with_nothing_lost_or_duplicated
             .unwrap();
     assert!(interrupted >= 1, "killed runs are recorded as interrupted");
 }
+
+#[tokio::test]
+async fn a_sync_in_another_process_stops_using_the_old_key_once_the_server_reauthorizes() {
+    use freshdesk_emulator::well_known;
+    let app = helpers::spawn_app_full(400, freshdesk_emulator::Plan::Unlimited, |_| {}).await;
+    let b = app.login("admin@acme.test").await;
+    app.connect(&b, "acme", &app.admin_key()).await;
+    let (id, org): (i64, i64) = sqlx::query_as("SELECT id, org_id FROM integrations")
+        .fetch_one(&app.store.pool)
+        .await
+        .unwrap();
+    // Every conversations call waits, so the foreground sync is still running when the key
+    // changes.
+    app.control(
+        reqwest::Method::POST,
+        "/_emulator/faults",
+        Some(serde_json::json!({"path_prefix": "/api/v2/tickets/", "kind": "delay", "delay_ms": 40, "count": 100000})),
+    )
+    .await;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_deskbridge"))
+        .args([
+            "sync",
+            "--org",
+            &org.to_string(),
+            "--integration",
+            &id.to_string(),
+        ])
+        .env("DESKBRIDGE_DATABASE__URL", &app.db_url)
+        .env("DESKBRIDGE_VAULT__MASTER_KEYS", &app.master_keys)
+        .env("DESKBRIDGE_FRESHDESK__EMULATOR_BASE_URL", &app.emu.base_url)
+        .env(
+            "DESKBRIDGE_FRESHDESK__EMULATOR_CA_PATH",
+            app.emu.ca_path.as_ref().unwrap(),
+        )
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let old = app.emu.agent(well_known::INTEGRATION_ADMIN).id;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while app
+        .requests()
+        .await
+        .iter()
+        .filter(|(_, a, p)| *a == Some(old) && p.contains("/conversations"))
+        .count()
+        < 5
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the child reached conversations"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let r = app
+        .post(
+            &b,
+            &format!("/settings/integrations/{id}/reauthorize"),
+            &[
+                ("api_key", &app.key(well_known::OWNER)),
+                ("confirm_other_agent", "yes"),
+            ],
+        )
+        .await;
+    assert!(r.status().is_redirection() || r.status().is_success());
+    // Another process learns of the change from the row, which its clients re-read at most every
+    // RECHECK; calls already in flight then finish. After that, nothing with the old key.
+    tokio::time::sleep(
+        deskbridge::connections::keys::RECHECK + std::time::Duration::from_millis(250),
+    )
+    .await;
+    let marker = app.request_marker().await;
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let late: Vec<String> = app
+        .requests()
+        .await
+        .into_iter()
+        .filter(|(seq, a, _)| *seq > marker && *a == Some(old))
+        .map(|(_, _, p)| p)
+        .collect();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(late, Vec::<String>::new());
+}

@@ -13,6 +13,7 @@
 pub mod api;
 pub mod automations;
 pub mod control;
+pub mod control_client;
 pub mod model;
 pub mod render;
 pub mod seed;
@@ -33,6 +34,7 @@ use parking_lot::{Mutex, RwLock};
 use serde::Serialize;
 use tokio::sync::watch;
 
+pub use control_client::{AgentAction, ControlError, EmulatorControl};
 pub use model::Plan;
 pub use seed::agents as well_known;
 
@@ -130,6 +132,12 @@ impl RunningEmulator {
     /// The agent at `index` in the seeded list (see [`well_known`]).
     pub fn agent(&self, index: usize) -> AgentInfo {
         self.agents().swap_remove(index)
+    }
+
+    /// A typed client for this emulator's control API (trusting its CA).
+    pub fn control(&self) -> EmulatorControl {
+        EmulatorControl::new(&self.base_url, &self.control_token, self.ca_pem.as_deref())
+            .expect("the emulator's own CA certificate parses")
     }
 
     pub fn domain(&self) -> String {

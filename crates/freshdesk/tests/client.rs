@@ -65,52 +65,14 @@ fn client(emu: &RunningEmulator) -> Client {
 }
 
 async fn control(emu: &RunningEmulator, path: &str, body: Value) -> Value {
-    let http = reqwest_for(emu);
-    let r = http
-        .post(format!("https://localhost:{}{path}", emu.addr.port()))
-        .header("X-Emulator-Control", &emu.control_token)
-        .json(&body)
-        .send()
+    emu.control()
+        .call(reqwest::Method::POST, path, Some(body))
         .await
-        .unwrap();
-    assert!(r.status().is_success(), "{path}: {}", r.status());
-    r.json().await.unwrap_or(Value::Null)
-}
-
-fn reqwest_for(emu: &RunningEmulator) -> reqwest::Client {
-    let mut roots = rustls::RootCertStore::empty();
-    for c in rustls_pemfile::certs(&mut emu.ca_pem.as_deref().unwrap().as_bytes()) {
-        roots.add(c.unwrap()).unwrap();
-    }
-    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    reqwest::Client::builder()
-        .tls_backend_preconfigured(tls)
-        .no_proxy()
-        .resolve("localhost", emu.addr)
-        .build()
         .unwrap()
 }
 
 async fn export_live_ids(emu: &RunningEmulator) -> Vec<i64> {
-    let http = reqwest_for(emu);
-    let v: Value = http
-        .get(format!(
-            "https://localhost:{}/_emulator/export?only=tickets",
-            emu.addr.port()
-        ))
-        .header("X-Emulator-Control", &emu.control_token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v = emu.control().export(Some("tickets")).await.unwrap();
     let mut ids: Vec<i64> = v["tickets"]
         .as_array()
         .unwrap()
@@ -409,17 +371,7 @@ async fn the_tickets_stream_walks_past_300_pages_without_gaps_or_repeats() {
 }
 
 async fn control_put(emu: &RunningEmulator, id: i64, body: Value) {
-    let r = reqwest_for(emu)
-        .put(format!(
-            "https://localhost:{}/_emulator/tickets/{id}",
-            emu.addr.port()
-        ))
-        .header("X-Emulator-Control", &emu.control_token)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success());
+    emu.control().update_ticket(id, body).await.unwrap();
 }
 
 #[tokio::test]
@@ -481,16 +433,7 @@ async fn a_tie_wider_than_the_wall_stops_with_an_error_instead_of_looping() {
     let c = client(&emu);
     let ids = export_live_ids(&emu).await;
     for id in &ids {
-        let http = reqwest_for(&emu);
-        http.put(format!(
-            "https://localhost:{}/_emulator/tickets/{id}",
-            emu.addr.port()
-        ))
-        .header("X-Emulator-Control", &emu.control_token)
-        .json(&json!({"updated_at": "2030-01-01T00:00:00Z"}))
-        .send()
-        .await
-        .unwrap();
+        control_put(&emu, *id, json!({"updated_at": "2030-01-01T00:00:00Z"})).await;
     }
     let q = TicketQuery {
         per_page: 1,
@@ -667,17 +610,5 @@ async fn a_revoked_client_sends_nothing_more_and_abandons_what_is_in_flight() {
 }
 
 async fn logged_requests(emu: &RunningEmulator) -> usize {
-    reqwest_for(emu)
-        .get(format!(
-            "https://localhost:{}/_emulator/requests",
-            emu.addr.port()
-        ))
-        .header("X-Emulator-Control", &emu.control_token)
-        .send()
-        .await
-        .unwrap()
-        .json::<Vec<Value>>()
-        .await
-        .unwrap()
-        .len()
+    emu.control().requests().await.unwrap().len()
 }

@@ -6,10 +6,117 @@ use deskbridge::app::App;
 use deskbridge::config::Config;
 use deskbridge::store::Store;
 use deskbridge::vault::MasterKeys;
-use freshdesk_emulator::{EmulatorConfig, RunningEmulator, TlsConfig, well_known};
+use freshdesk_emulator::{EmulatorConfig, EmulatorControl, RunningEmulator, TlsConfig, well_known};
 use reqwest::{Response, StatusCode};
 use secrecy::SecretString;
 use serde_json::Value;
+
+/// Test logging: one process-wide subscriber. Quiet (a sink) unless `TEST_LOG` names a filter
+/// (`TEST_LOG=debug`), which prints to the test output; a test that reads the logs takes
+/// [`capture_logs`], which turns everything up to TRACE into a buffer until it is dropped.
+pub mod telemetry {
+    use std::io::Write;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex, OnceLock};
+
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::{EnvFilter, Registry, reload};
+
+    struct Logs {
+        buffer: Arc<Mutex<Vec<u8>>>,
+        capturing: Arc<AtomicBool>,
+        filter: reload::Handle<EnvFilter, Registry>,
+        one_at_a_time: tokio::sync::Mutex<()>,
+    }
+
+    #[derive(Clone)]
+    struct Sink {
+        buffer: Arc<Mutex<Vec<u8>>>,
+        capturing: Arc<AtomicBool>,
+        echo: bool,
+    }
+
+    impl Write for Sink {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            if self.capturing.load(Ordering::SeqCst) {
+                self.buffer.lock().unwrap().extend_from_slice(buf);
+            }
+            if self.echo {
+                std::io::stdout().write_all(buf)?;
+            }
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn quiet() -> EnvFilter {
+        EnvFilter::new(std::env::var("TEST_LOG").unwrap_or_else(|_| "off".into()))
+    }
+
+    fn logs() -> &'static Logs {
+        static LOGS: OnceLock<Logs> = OnceLock::new();
+        LOGS.get_or_init(|| {
+            let sink = Sink {
+                buffer: Default::default(),
+                capturing: Default::default(),
+                echo: std::env::var_os("TEST_LOG").is_some(),
+            };
+            let (filter, handle) = reload::Layer::new(quiet());
+            let writer = sink.clone();
+            tracing_subscriber::registry()
+                .with(filter)
+                .with(
+                    tracing_subscriber::fmt::layer()
+                        .with_ansi(false)
+                        .with_writer(move || writer.clone()),
+                )
+                .init();
+            Logs {
+                buffer: sink.buffer,
+                capturing: sink.capturing,
+                filter: handle,
+                one_at_a_time: tokio::sync::Mutex::new(()),
+            }
+        })
+    }
+
+    /// Installs the subscriber (once per process).
+    pub fn init() {
+        logs();
+    }
+
+    /// Everything logged, at every level, from now until the guard is dropped.
+    pub struct Capture {
+        _turn: tokio::sync::MutexGuard<'static, ()>,
+    }
+
+    pub async fn capture_logs() -> Capture {
+        let logs = logs();
+        let turn = logs.one_at_a_time.lock().await;
+        logs.buffer.lock().unwrap().clear();
+        logs.filter.reload(EnvFilter::new("trace")).unwrap();
+        logs.capturing.store(true, Ordering::SeqCst);
+        Capture { _turn: turn }
+    }
+
+    impl Capture {
+        pub fn text(&self) -> String {
+            String::from_utf8_lossy(&logs().buffer.lock().unwrap()).into_owned()
+        }
+    }
+
+    impl Drop for Capture {
+        fn drop(&mut self) {
+            let logs = logs();
+            logs.capturing.store(false, Ordering::SeqCst);
+            let _ = logs.filter.reload(quiet());
+            logs.buffer.lock().unwrap().clear();
+        }
+    }
+}
 
 pub const PASSWORD: &str = "a long test passphrase";
 
@@ -17,6 +124,8 @@ pub struct TestApp {
     pub base: String,
     pub store: Store,
     pub emu: RunningEmulator,
+    /// The emulator's control API, typed.
+    pub control: EmulatorControl,
     pub state: Arc<deskbridge::app::AppState>,
     pub dir: PathBuf,
     pub db_url: String,
@@ -66,6 +175,7 @@ pub async fn spawn_app_full(
     plan: freshdesk_emulator::Plan,
     tweak: impl FnOnce(&mut Config),
 ) -> TestApp {
+    telemetry::init();
     let dir =
         std::env::temp_dir().join(format!("deskbridge-test-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -116,6 +226,7 @@ pub async fn spawn_app_full(
     TestApp {
         base: format!("http://127.0.0.1:{port}"),
         store,
+        control: emu.control(),
         emu,
         state,
         dir,
@@ -234,38 +345,23 @@ impl TestApp {
     }
 
     /// A call to the emulator's control API; panics unless it succeeds.
-    pub async fn control(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
-        let http = reqwest::Client::builder()
-            .danger_accept_invalid_certs(true)
-            .no_proxy()
-            .build()
-            .unwrap();
-        let mut r = http
-            .request(method, format!("{}{path}", self.emu.base_url))
-            .header("X-Emulator-Control", &self.emu.control_token);
-        if let Some(b) = body {
-            r = r.json(&b);
-        }
-        let resp = r.send().await.unwrap();
-        assert!(resp.status().is_success(), "{path}: {}", resp.status());
-        resp.json().await.unwrap_or(Value::Null)
+    pub async fn emulator(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Value {
+        self.control
+            .call(method, path, body)
+            .await
+            .unwrap_or_else(|e| panic!("{}", deskbridge::error_chain(&e)))
     }
 
     /// The emulator's request log: (seq, agent id, path) of every call so far.
     pub async fn requests(&self) -> Vec<(u64, Option<i64>, String)> {
-        let log = self
-            .control(reqwest::Method::GET, "/_emulator/requests", None)
-            .await;
-        log.as_array()
-            .unwrap()
-            .iter()
-            .map(|e| {
-                (
-                    e["seq"].as_u64().unwrap(),
-                    e["agent_id"].as_i64(),
-                    e["path"].as_str().unwrap_or("").to_string(),
-                )
-            })
+        let log = self.control.requests().await.expect("the request log");
+        log.into_iter()
+            .map(|e| (e.seq, e.agent_id, e.path))
             .collect()
     }
 

@@ -1,11 +1,18 @@
 //! Black-box tests of the deskbridge server through `spawn_app()`: a real server on port 0, a fresh
 //! database (SQLite, or PostgreSQL when TEST_DATABASE_URL is set) and a fresh Freshdesk emulator.
+//! One binary, one module per capability; the browser tests skip themselves (and say so) where
+//! Chromium is not installed, except in CI.
 
 mod helpers;
 
 mod auth;
+mod browser;
+mod cli;
 mod connect;
+mod health;
 mod help;
+mod logs;
 mod review;
 mod security;
+mod sync;
 mod vault;

@@ -165,7 +165,7 @@ async fn slow_sync(app: &TestApp) -> Target {
         org_id: org,
         integration_id: id,
     };
-    app.control(
+    app.emulator(
         Method::POST,
         "/_emulator/faults",
         Some(json!({"path_prefix": "/api/v2/tickets/", "kind": "delay", "delay_ms": 40, "count": 100000})),
@@ -286,7 +286,7 @@ async fn an_upstream_that_echoes_the_authorization_header_is_never_repeated() {
     let app = helpers::spawn_app().await;
     let b = app.login("admin@acme.test").await;
     let key = app.admin_key();
-    app.control(
+    app.emulator(
         Method::POST,
         "/_emulator/faults",
         Some(json!({"path_prefix": "/api/v2/roles", "kind": "echo_authorization", "count": 5})),

@@ -4,9 +4,7 @@
 //! the right messages. A screenshot lands in `target/browser/`. Without Debian's `chromium` and
 //! `chromium-driver` the test says so and is skipped, except in CI (CI=true), where it must run.
 
-#[path = "api/helpers.rs"]
-#[allow(dead_code)]
-mod helpers;
+use crate::helpers;
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -287,19 +285,8 @@ async fn an_admin_connects_freshdesk_in_a_real_browser_and_sees_the_failure_mess
 }
 
 async fn control(app: &helpers::TestApp, path: &str) {
-    let http = reqwest::Client::builder()
-        .danger_accept_invalid_certs(true)
-        .no_proxy()
-        .build()
-        .unwrap();
-    let r = http
-        .post(format!("{}{path}", app.emu.base_url))
-        .header("X-Emulator-Control", &app.emu.control_token)
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success(), "{path}: {}", r.status());
+    app.emulator(reqwest::Method::POST, path, Some(json!({})))
+        .await;
 }
 
 #[tokio::test]

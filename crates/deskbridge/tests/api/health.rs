@@ -3,9 +3,7 @@
 //! nothing lost; exactly one alert and one resolved notice by email (an in-process SMTP listener)
 //! and by signed webhook (a loopback receiver that checks the signature); anti-flap; repair.
 
-#[path = "api/helpers.rs"]
-#[allow(dead_code)]
-mod helpers;
+use crate::helpers;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -173,20 +171,7 @@ async fn world_with(tweak: impl FnOnce(&mut deskbridge::config::Config)) -> Worl
 }
 
 async fn control(app: &helpers::TestApp, path: &str, body: Value) -> Value {
-    let http = reqwest::Client::builder()
-        .danger_accept_invalid_certs(true)
-        .no_proxy()
-        .build()
-        .unwrap();
-    let r = http
-        .post(format!("{}{path}", app.emu.base_url))
-        .header("X-Emulator-Control", &app.emu.control_token)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success(), "{path}: {}", r.status());
-    r.json().await.unwrap_or(Value::Null)
+    app.emulator(Method::POST, path, Some(body)).await
 }
 
 async fn status(w: &World) -> (String, Option<String>) {
@@ -448,16 +433,7 @@ async fn freshdesk_failing_flips_to_unavailable_only_after_several_failures() {
     assert!(page.contains("Freshdesk unavailable"));
     assert!(page.contains("Nothing to do on your side"));
     alerts_settle(&w, 1).await;
-    let http = reqwest::Client::builder()
-        .danger_accept_invalid_certs(true)
-        .no_proxy()
-        .build()
-        .unwrap();
-    http.delete(format!("{}/_emulator/faults", w.app.emu.base_url))
-        .header("X-Emulator-Control", &w.app.emu.control_token)
-        .send()
-        .await
-        .unwrap();
+    w.app.control.clear_faults().await.unwrap();
     check(&w).await;
     assert_eq!(status(&w).await.0, "connected");
     alerts_settle(&w, 2).await;

@@ -1,9 +1,7 @@
 //! Sync against the emulator: a full copy equals the emulator's ground truth, a second run fetches
 //! only what changed, and a cursor in the future fetches nothing and never moves back.
 
-#[path = "api/helpers.rs"]
-#[allow(dead_code)]
-mod helpers;
+use crate::helpers;
 
 use std::collections::BTreeMap;
 
@@ -51,7 +49,7 @@ async fn control(
     path: &str,
     body: Option<Value>,
 ) -> Value {
-    app.control(method, path, body).await
+    app.emulator(method, path, body).await
 }
 
 async fn local_tickets(app: &helpers::TestApp) -> BTreeMap<i64, (String, i64)> {

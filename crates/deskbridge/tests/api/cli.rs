@@ -1,9 +1,7 @@
 //! The `deskbridge` binary as an operator runs it: startup fails closed on a missing or wrong
 //! master key, and `vault rewrap` survives being killed halfway.
 
-#[path = "api/helpers.rs"]
-#[allow(dead_code)]
-mod helpers;
+use crate::helpers;
 
 use std::process::Command;
 
@@ -261,7 +259,7 @@ async fn a_sync_in_another_process_stops_using_the_old_key_once_the_server_reaut
         .unwrap();
     // Every conversations call waits, so the foreground sync is still running when the key
     // changes.
-    app.control(
+    app.emulator(
         reqwest::Method::POST,
         "/_emulator/faults",
         Some(serde_json::json!({"path_prefix": "/api/v2/tickets/", "kind": "delay", "delay_ms": 40, "count": 100000})),

@@ -1,71 +1,28 @@
 //! Check L1: run the connect story at TRACE level with every log line captured (our code and every
 //! dependency), and find no API key, no `Basic` credentials and no master key in it.
 
-#[path = "api/helpers.rs"]
-#[allow(dead_code)]
-mod helpers;
-
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+use crate::helpers;
 
 use base64::Engine;
 use freshdesk_emulator::well_known;
 
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn no_secret_reaches_the_logs_even_at_trace_level() {
-    let capture = Capture::default();
-    let writer = capture.clone();
-    tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .init();
+    let capture = helpers::telemetry::capture_logs().await;
 
     let app = helpers::spawn_app().await;
     let b = app.login("admin@acme.test").await;
     let key = app.admin_key();
     // A failing check (401 from Freshdesk), a 500 from Freshdesk, then a successful connect.
     app.connect(&b, "acme", "WrongKey1234567890ab").await;
-    let http = reqwest::Client::builder()
-        .danger_accept_invalid_certs(true)
-        .no_proxy()
-        .build()
-        .unwrap();
     let fault = serde_json::json!({"path_prefix": "/api/v2/agents/me", "kind": "status", "status": 500, "count": 10});
-    http.post(format!("{}/_emulator/faults", app.emu.base_url))
-        .header("X-Emulator-Control", &app.emu.control_token)
-        .json(&fault)
-        .send()
-        .await
-        .unwrap();
+    app.control.add_fault(fault).await.unwrap();
     app.connect(&b, "acme", &key).await;
     // An upstream that echoes the request's Authorization header in its error message.
     let echo = serde_json::json!({"path_prefix": "/api/v2/roles", "kind": "echo_authorization", "count": 2});
-    http.post(format!("{}/_emulator/faults", app.emu.base_url))
-        .header("X-Emulator-Control", &app.emu.control_token)
-        .json(&echo)
-        .send()
-        .await
-        .unwrap();
+    app.control.add_fault(echo).await.unwrap();
     app.connect(&b, "acme", &key).await;
-    http.delete(format!("{}/_emulator/faults", app.emu.base_url))
-        .header("X-Emulator-Control", &app.emu.control_token)
-        .send()
-        .await
-        .unwrap();
+    app.control.clear_faults().await.unwrap();
     let r = app.connect(&b, "acme", &key).await;
     let path = helpers::TestApp::location(&r)
         .split('?')
@@ -101,7 +58,7 @@ async fn no_secret_reaches_the_logs_even_at_trace_level() {
         "{shown}"
     );
 
-    let logs = String::from_utf8_lossy(&capture.0.lock().unwrap()).into_owned();
+    let logs = capture.text();
     let failure = logs
         .lines()
         .find(|l| l.contains("request failed") && l.contains(&request_id))

@@ -62,14 +62,16 @@ pub struct ServerConfig {
 pub struct TrustedProxies(Vec<ipnet::IpNet>);
 
 impl TrustedProxies {
-    pub fn parse(s: &str) -> Result<TrustedProxies, String> {
+    pub fn parse(s: &str) -> Result<TrustedProxies, ConfigError> {
         let mut nets = Vec::new();
         for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             let net = part
                 .parse::<ipnet::IpNet>()
                 .or_else(|_| part.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
                 .map_err(|_| {
-                    format!("server.trusted_proxies: {part:?} is not an IP address or CIDR range")
+                    ConfigError::Invalid(format!(
+                        "server.trusted_proxies: {part:?} is not an IP address or CIDR range"
+                    ))
                 })?;
             nets.push(net);
         }

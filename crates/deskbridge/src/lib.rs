@@ -16,6 +16,8 @@ pub mod config;
 pub mod connections;
 /// `deskbridge demo`: everything embedded.
 pub mod demo;
+/// Error helpers shared by every boundary.
+pub mod errors;
 /// Connection health: checks, causes, status timeline, incidents and alerts.
 pub mod health;
 /// Support hours, support requests and guide feedback.
@@ -31,14 +33,4 @@ pub mod vault;
 /// Pages, the JSON API and the middleware around them.
 pub mod web;
 
-/// An error and its causes, `a: b: c`, for the one log line that records it.
-pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
-}
+pub use errors::error_chain;

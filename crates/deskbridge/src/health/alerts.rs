@@ -211,7 +211,7 @@ pub async fn deliver_pending(state: &AppState) -> Result<(), HealthError> {
                 sqlx::query("UPDATE alert_deliveries SET status = $1, attempts = $2, last_error = $3, next_attempt_at = $4 WHERE id = $5")
                     .bind(if give_up { "failed" } else { "pending" })
                     .bind(attempts)
-                    .bind(e)
+                    .bind(e.to_string())
                     .bind(now() + backoff)
                     .bind(id)
                     .execute(&state.store.pool)
@@ -222,7 +222,29 @@ pub async fn deliver_pending(state: &AppState) -> Result<(), HealthError> {
     Ok(())
 }
 
-async fn send_email(state: &AppState, org_id: i64, msg: &Message) -> Result<(), String> {
+/// Why an alert could not be delivered (or a webhook target is refused), in words an admin can act
+/// on; they are shown on the health settings page and kept with the delivery.
+#[derive(Debug, thiserror::Error)]
+pub enum DeliveryError {
+    #[error("{0}")]
+    Refused(String),
+    #[error("deskbridge could not read its database")]
+    Store(#[from] sqlx::Error),
+}
+
+impl From<String> for DeliveryError {
+    fn from(words: String) -> Self {
+        DeliveryError::Refused(words)
+    }
+}
+
+impl From<&str> for DeliveryError {
+    fn from(words: &str) -> Self {
+        DeliveryError::Refused(words.to_string())
+    }
+}
+
+async fn send_email(state: &AppState, org_id: i64, msg: &Message) -> Result<(), DeliveryError> {
     use lettre::{AsyncSmtpTransport, AsyncTransport, Message as Mail, Tokio1Executor};
     let Some(url) = &state.config.alerts.smtp_url else {
         return Err("no SMTP server is configured".into());
@@ -284,7 +306,7 @@ pub fn allowed(addr: &std::net::IpAddr, allow_private: bool) -> bool {
 pub async fn check_target(
     url: &str,
     allow_private: bool,
-) -> Result<(url::Url, Vec<SocketAddr>), String> {
+) -> Result<(url::Url, Vec<SocketAddr>), DeliveryError> {
     let u = url::Url::parse(url).map_err(|_| "the webhook URL is not a valid URL".to_string())?;
     if !matches!(u.scheme(), "https" | "http") {
         return Err("the webhook URL must start with https://".into());
@@ -307,18 +329,19 @@ pub async fn check_target(
         .map_err(|_| format!("{host} does not resolve"))?
         .collect();
     if addrs.is_empty() {
-        return Err(format!("{host} does not resolve"));
+        return Err(format!("{host} does not resolve").into());
     }
     if let Some(bad) = addrs.iter().find(|a| !allowed(&a.ip(), allow_private)) {
         return Err(format!(
             "{host} resolves to {}, a private or internal address; alerts go to public addresses only",
             bad.ip()
-        ));
+        )
+        .into());
     }
     Ok((u, addrs))
 }
 
-async fn send_webhook(state: &AppState, org_id: i64, msg: &Message) -> Result<(), String> {
+async fn send_webhook(state: &AppState, org_id: i64, msg: &Message) -> Result<(), DeliveryError> {
     let row: Option<(Option<String>, Option<String>)> = sqlx::query_as(
         "SELECT alert_webhook_url, alert_webhook_secret FROM organisations WHERE id = $1",
     )
@@ -376,6 +399,6 @@ async fn send_webhook(state: &AppState, org_id: i64, msg: &Message) -> Result<()
     if res.status().is_success() {
         Ok(())
     } else {
-        Err(format!("webhook answered {}", res.status()))
+        Err(format!("webhook answered {}", res.status()).into())
     }
 }

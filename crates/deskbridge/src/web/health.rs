@@ -130,7 +130,7 @@ async fn alerts_save(
     {
         return Ok((
             StatusCode::UNPROCESSABLE_ENTITY,
-            render(&state, &s, None, None, Some(msg)).await?,
+            render(&state, &s, None, None, Some(msg.to_string())).await?,
         )
             .into_response());
     }

@@ -12,6 +12,7 @@ mod connect;
 mod health;
 mod help;
 mod logs;
+mod migrations;
 mod review;
 mod security;
 mod sync;

@@ -1,4 +1,4 @@
-//! Operator commands that need more than a line of glue: `deskbridge sync` (a foreground run
+//! The foreground sync commands: `deskbridge sync` (a foreground run
 //! under the same lease as the server's, with a progress display; Ctrl-C stops it cleanly) and
 //! `deskbridge sync verify`.
 

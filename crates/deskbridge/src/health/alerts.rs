@@ -254,8 +254,7 @@ async fn send_email(state: &AppState, org_id: i64, msg: &Message) -> Result<(), 
     )
     .bind(org_id)
     .fetch_all(&state.store.pool)
-    .await
-    .map_err(|e| e.to_string())?;
+    .await?;
     if admins.is_empty() {
         return Ok(());
     }
@@ -347,8 +346,7 @@ async fn send_webhook(state: &AppState, org_id: i64, msg: &Message) -> Result<()
     )
     .bind(org_id)
     .fetch_optional(&state.store.pool)
-    .await
-    .map_err(|e| e.to_string())?;
+    .await?;
     let Some((Some(url), Some(sealed))) = row else {
         return Err("the organisation has no alert webhook".into());
     };

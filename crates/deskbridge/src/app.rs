@@ -15,7 +15,7 @@ pub struct AppState {
     pub store: Store,
     pub vault: Vault,
     pub freshdesk: freshdesk::ClientConfig,
-    pub jobs: crate::jobs::Jobs,
+    pub queue: crate::jobs::Queue,
     pub keys: crate::connections::keys::KeyWatch,
 }
 
@@ -66,6 +66,10 @@ impl App {
     pub async fn build(config: Config) -> anyhow::Result<App> {
         let (store, vault) = open(&config).await?;
         let freshdesk = freshdesk_config(&config)?;
+        let queue = crate::jobs::Queue::new(
+            store.clone(),
+            std::time::Duration::from_secs(config.jobs.lease_secs),
+        );
         let listener = TcpListener::bind(config.server.listen)
             .await
             .with_context(|| format!("binding server.listen {}", config.server.listen))?;
@@ -76,7 +80,7 @@ impl App {
                 store,
                 vault,
                 freshdesk,
-                jobs: crate::jobs::Jobs::default(),
+                queue,
                 keys: Default::default(),
             }),
         })
@@ -92,7 +96,21 @@ impl App {
     ) -> anyhow::Result<()> {
         let router = crate::web::router(self.state.clone());
         let stop = tokio_util::sync::CancellationToken::new();
-        let jobs = tokio::spawn(crate::jobs::run(self.state.clone(), stop.clone()));
+        let worker = crate::jobs::Worker::new(
+            self.state.queue.clone(),
+            crate::runtime::registry(&self.state),
+            self.state.config.jobs.concurrency,
+        );
+        let idle = std::time::Duration::from_millis(self.state.config.sync.tick_ms);
+        let jobs = if self.state.config.jobs.worker {
+            tokio::spawn(worker.run(stop.clone(), idle))
+        } else {
+            tokio::spawn(async {})
+        };
+        let scheduler = tokio::spawn(crate::runtime::scheduler::run(
+            self.state.clone(),
+            stop.clone(),
+        ));
         let served = axum::serve(
             self.listener,
             router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
@@ -101,7 +119,11 @@ impl App {
         .await
         .context("serving HTTP");
         stop.cancel();
-        let _ = jobs.await;
+        for task in [jobs, scheduler] {
+            if let Err(e) = task.await {
+                tracing::warn!(error = %e, "a background task ended abnormally");
+            }
+        }
         served
     }
 }

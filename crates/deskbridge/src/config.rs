@@ -265,6 +265,30 @@ pub struct Config {
     pub sync: SyncConfig,
     pub health: HealthConfig,
     pub alerts: AlertsConfig,
+    pub jobs: JobsConfig,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct JobsConfig {
+    /// Run a worker in this process (off: it only serves pages and enqueues, and another
+    /// process sharing the database runs the jobs).
+    pub worker: bool,
+    /// Jobs (syncs, webhook refreshes, health checks, alert deliveries) run at once per process.
+    pub concurrency: usize,
+    /// A claimed job's lease; a worker that stops renewing it (killed) loses the job this long
+    /// after its last heartbeat, and another worker takes it over.
+    pub lease_secs: u64,
+}
+
+impl Default for JobsConfig {
+    fn default() -> Self {
+        JobsConfig {
+            worker: true,
+            concurrency: 8,
+            lease_secs: 30,
+        }
+    }
 }
 
 const PREFIX: &str = "DESKBRIDGE_";
@@ -337,6 +361,11 @@ impl Config {
         if self.health.interval_secs == 0 || self.alerts.max_attempts == 0 {
             return Err(ConfigError::Invalid(
                 "health.interval_secs and alerts.max_attempts must be at least 1".into(),
+            ));
+        }
+        if self.jobs.concurrency == 0 || self.jobs.lease_secs == 0 {
+            return Err(ConfigError::Invalid(
+                "jobs.concurrency and jobs.lease_secs must be at least 1".into(),
             ));
         }
         if self

@@ -22,8 +22,10 @@ pub mod errors;
 pub mod health;
 /// Support hours, support requests and guide feedback.
 pub mod help;
-/// Background work: sync runs, the scheduler and webhook refreshes.
+/// The one durable job queue.
 pub mod jobs;
+/// Background work composed: job kinds and handlers, the scheduler, sync runs.
+pub mod runtime;
 /// Database engine plumbing and migrations.
 pub mod store;
 /// Keeping a copy of the help desk: every stream, incremental, crash-safe.

@@ -7,7 +7,7 @@ use anyhow::Context;
 use crate::app;
 use crate::config::Config;
 use crate::connections;
-use crate::jobs;
+use crate::runtime;
 use crate::sync::{self, SyncError, Target};
 
 /// `verify`: None runs a sync; Some(None) verifies against the API; Some(Some(file)) against an
@@ -67,12 +67,12 @@ pub async fn sync(
             stop.cancel();
         }
     });
-    let result = jobs::execute(
+    let result = runtime::runs::execute(
         &store,
         &client,
         t,
         "cli",
-        &jobs::options(&config.sync),
+        &runtime::runs::options(&config.sync),
         config.sync.lease_stale_secs as i64,
         cancel,
         |p| {
@@ -114,7 +114,7 @@ pub async fn sync(
         }
         Err(e) => {
             bar.abandon();
-            anyhow::bail!("{}", jobs::describe(&e, &i.domain))
+            anyhow::bail!("{}", runtime::runs::describe(&e, &i.domain))
         }
     }
 }

@@ -47,6 +47,8 @@ pub enum ConnectError {
     #[error("only admins can manage integrations")]
     Forbidden,
     #[error(transparent)]
+    Queue(#[from] crate::jobs::QueueError),
+    #[error(transparent)]
     Vault(#[from] VaultError),
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -338,6 +340,8 @@ pub async fn disconnect(
         },
     )
     .await?;
+    // Queued work of it goes, and a running sync sees the flag at its next heartbeat.
+    crate::jobs::cancel_integration(&mut *tx, id).await?;
     tx.commit().await?;
     keys.revoke(id);
     audit::record(

@@ -15,6 +15,7 @@ use sha2::Sha256;
 
 use super::{Cause, HealthError};
 use crate::app::AppState;
+use crate::jobs::NewJob;
 use crate::store::now;
 use crate::sync::Target;
 use crate::vault::Binding;
@@ -38,7 +39,11 @@ impl Kind {
 
 pub const SIGNATURE_HEADER: &str = "X-Deskbridge-Signature";
 
-/// Queues the alerts of one incident event on every configured channel.
+/// The job kind that sends one delivery.
+pub const JOB_KIND: &str = "alert_delivery";
+
+/// Queues the alerts of one incident event on every configured channel: each delivery is a row
+/// and a job, committed together.
 pub async fn enqueue(
     state: &AppState,
     t: Target,
@@ -57,18 +62,30 @@ pub async fn enqueue(
     if hook.and_then(|(u,)| u).is_some() {
         channels.push("webhook");
     }
+    let mut tx = state.store.pool.begin().await?;
     for channel in channels {
-        sqlx::query("INSERT INTO alert_deliveries (org_id, integration_id, incident_id, kind, channel, status, attempts, created_at) VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6)")
+        let (delivery,): (i64,) = sqlx::query_as("INSERT INTO alert_deliveries (org_id, integration_id, incident_id, kind, channel, status, attempts, created_at) VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6) RETURNING id")
             .bind(t.org_id)
             .bind(t.integration_id)
             .bind(incident)
             .bind(kind.code())
             .bind(channel)
             .bind(now())
-            .execute(&state.store.pool)
+            .fetch_one(&mut *tx)
             .await?;
+        crate::jobs::enqueue(
+            &mut *tx,
+            NewJob::new(JOB_KIND)
+                .integration(t.org_id, t.integration_id)
+                .payload(json!({ "delivery": delivery }))
+                .dedupe(format!("alert:{delivery}"))
+                .priority(10)
+                .max_attempts(state.config.alerts.max_attempts),
+        )
+        .await?;
     }
-    state.jobs.alert_queued();
+    tx.commit().await?;
+    state.queue.ring();
     Ok(())
 }
 
@@ -177,49 +194,54 @@ async fn message(
     )))
 }
 
-/// Sends what is pending; a failed delivery is retried with backoff up to `max_attempts`.
-pub async fn deliver_pending(state: &AppState) -> Result<(), HealthError> {
+/// Sends one delivery (a job): `Ok(None)` when sent or nothing is left to send, `Ok(Some(after))`
+/// when it failed and may be tried again that much later (the job queue retries it), up to
+/// `max_attempts`, after which the delivery stays `failed` with its reason.
+pub async fn deliver(state: &AppState, id: i64) -> Result<Option<(String, Duration)>, HealthError> {
     let cfg = &state.config.alerts;
-    let pending: Vec<(i64, i64, Option<i64>)> = sqlx::query_as(
-        "SELECT id, attempts, next_attempt_at FROM alert_deliveries WHERE status = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= $1) ORDER BY id LIMIT 20",
+    let pending: Option<(i64,)> = sqlx::query_as(
+        "SELECT attempts FROM alert_deliveries WHERE id = $1 AND status = 'pending'",
     )
-    .bind(now())
-    .fetch_all(&state.store.pool)
+    .bind(id)
+    .fetch_optional(&state.store.pool)
     .await?;
-    for (id, attempts, _) in pending {
-        let Some((channel, org_id, msg)) = message(state, id).await? else {
-            continue;
-        };
-        let result = match channel.as_str() {
-            "email" => send_email(state, org_id, &msg).await,
-            _ => send_webhook(state, org_id, &msg).await,
-        };
-        let attempts = attempts + 1;
-        match result {
-            Ok(()) => {
-                sqlx::query("UPDATE alert_deliveries SET status = 'sent', attempts = $1, sent_at = $2, last_error = NULL WHERE id = $3")
-                    .bind(attempts)
-                    .bind(now())
-                    .bind(id)
-                    .execute(&state.store.pool)
-                    .await?;
-            }
-            Err(e) => {
-                tracing::warn!(delivery = id, channel = %channel, attempts, error = %e, "alert not delivered");
-                let give_up = attempts >= cfg.max_attempts as i64;
-                let backoff = cfg.retry_base_secs as i64 * (1 << (attempts - 1).min(10));
-                sqlx::query("UPDATE alert_deliveries SET status = $1, attempts = $2, last_error = $3, next_attempt_at = $4 WHERE id = $5")
-                    .bind(if give_up { "failed" } else { "pending" })
-                    .bind(attempts)
-                    .bind(e.to_string())
-                    .bind(now() + backoff)
-                    .bind(id)
-                    .execute(&state.store.pool)
-                    .await?;
-            }
+    // Sent already (a job run again after its worker died) or gone with its integration.
+    let Some((attempts,)) = pending else {
+        return Ok(None);
+    };
+    let Some((channel, org_id, msg)) = message(state, id).await? else {
+        return Ok(None);
+    };
+    let result = match channel.as_str() {
+        "email" => send_email(state, org_id, &msg).await,
+        _ => send_webhook(state, org_id, &msg).await,
+    };
+    let attempts = attempts + 1;
+    match result {
+        Ok(()) => {
+            sqlx::query("UPDATE alert_deliveries SET status = 'sent', attempts = $1, sent_at = $2, last_error = NULL WHERE id = $3")
+                .bind(attempts)
+                .bind(now())
+                .bind(id)
+                .execute(&state.store.pool)
+                .await?;
+            Ok(None)
+        }
+        Err(e) => {
+            tracing::warn!(delivery = id, channel = %channel, attempts, error = %e, "alert not delivered");
+            let give_up = attempts >= cfg.max_attempts as i64;
+            let backoff = cfg.retry_base_secs as i64 * (1 << (attempts - 1).min(10));
+            sqlx::query("UPDATE alert_deliveries SET status = $1, attempts = $2, last_error = $3, next_attempt_at = $4 WHERE id = $5")
+                .bind(if give_up { "failed" } else { "pending" })
+                .bind(attempts)
+                .bind(e.to_string())
+                .bind(now() + backoff)
+                .bind(id)
+                .execute(&state.store.pool)
+                .await?;
+            Ok((!give_up).then(|| (e.to_string(), Duration::from_secs(backoff as u64))))
         }
     }
-    Ok(())
 }
 
 /// Why an alert could not be delivered (or a webhook target is refused), in words an admin can act

@@ -24,6 +24,8 @@ pub enum HealthError {
     Store(#[from] StoreError),
     #[error("the integration is gone")]
     Gone,
+    #[error(transparent)]
+    Queue(#[from] crate::jobs::QueueError),
 }
 
 impl From<sqlx::Error> for HealthError {
@@ -354,13 +356,16 @@ pub async fn record(
 /// Runs one check of an integration and applies its finding (with anti-flap for failures).
 pub async fn check(state: &AppState, t: Target) -> Result<(), HealthError> {
     // One retry inside a check: failures across checks are what the anti-flap rule counts.
-    let client = match crate::jobs::client_for_with(
-        state,
-        t,
-        freshdesk::ClientConfig {
+    let client = match crate::connections::client_for(
+        &state.store,
+        &state.vault,
+        &state.keys,
+        &freshdesk::ClientConfig {
             max_retries: 1,
             ..state.freshdesk.clone()
         },
+        t.org_id,
+        t.integration_id,
     )
     .await
     {

@@ -29,6 +29,15 @@ pub use base::{OVERLAP_SECS, Options, Progress, SyncError, Target, cursor, set_c
 pub use lease::{Lease, acquire, release};
 pub use tickets::refresh_ticket;
 
+/// The job kind of a sync run.
+pub const JOB_KIND: &str = "sync";
+
+/// The dedupe key of an integration's sync job: at most one is queued or running, across
+/// processes.
+pub fn job_key(t: Target) -> String {
+    format!("sync:{}", t.integration_id)
+}
+
 /// One sync, without the lease (the caller holds it, or is a test).
 pub async fn run(
     store: &Store,

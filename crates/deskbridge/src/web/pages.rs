@@ -572,10 +572,7 @@ async fn disconnect(
         ));
     }
     match connections::disconnect(&state.store, &state.keys, &s.user, id).await {
-        Ok(()) => {
-            state.jobs.cancel(id);
-            Ok(Redirect::to("/settings/integrations").into_response())
-        }
+        Ok(()) => Ok(Redirect::to("/settings/integrations").into_response()),
         Err(ConnectError::NotFound) => Err(Error::NotFound),
         Err(ConnectError::Forbidden) => {
             Err(Error::Forbidden("only admins can disconnect integrations"))
@@ -653,7 +650,9 @@ async fn after_reauthorize(
     crate::health::record(state, t, connections::status_for(report), None, detail)
         .await
         .map_err(internal)?;
-    crate::jobs::start(state, t, "reauthorized").await;
+    crate::runtime::start_sync(state, t, "reauthorized")
+        .await
+        .map_err(internal)?;
     Ok(())
 }
 
@@ -1089,10 +1088,7 @@ async fn api_disconnect(
     Path(id): Path<i64>,
 ) -> Response {
     match connections::disconnect(&state.store, &state.keys, &s.user, id).await {
-        Ok(()) => {
-            state.jobs.cancel(id);
-            StatusCode::NO_CONTENT.into_response()
-        }
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(ConnectError::NotFound) => api_error(StatusCode::NOT_FOUND, "not found".into()),
         Err(ConnectError::Forbidden) => api_error(
             StatusCode::FORBIDDEN,

@@ -23,7 +23,7 @@ use super::{Authenticated, Error};
 use crate::accounts::{Role, Session, User};
 use crate::app::AppState;
 use crate::connections::{self, ConnectError};
-use crate::jobs::{self, SyncView};
+use crate::runtime::{self, SyncView};
 use crate::store::now;
 use crate::sync::Target;
 
@@ -170,7 +170,35 @@ struct SyncPage {
     hooks_received: i64,
     hooks_last: String,
     hooks_last_outcome: String,
+    /// Job, state, attempts, when queued, last error: from the job table.
+    jobs: Vec<(String, String, String, String, String)>,
     notice: Option<String>,
+}
+
+/// A job kind in the words of the page.
+fn job_label(kind: &str) -> String {
+    match kind {
+        "sync" => "Sync".into(),
+        "hook_refresh" => "Webhook refresh".into(),
+        "health_check" => "Health check".into(),
+        "alert_delivery" => "Alert delivery".into(),
+        other => other.replace('_', " "),
+    }
+}
+
+fn job_rows(v: &SyncView) -> Vec<(String, String, String, String, String)> {
+    v.jobs
+        .iter()
+        .map(|j| {
+            (
+                job_label(&j.kind),
+                j.state.code().to_string(),
+                format!("{} of {}", j.attempts, j.max_attempts),
+                when(Some(j.created_at_ms / 1000)),
+                j.last_error.clone().unwrap_or_default(),
+            )
+        })
+        .collect()
 }
 
 async fn render_page(
@@ -184,7 +212,7 @@ async fn render_page(
     let i = connections::get(&state.store, t.org_id, t.integration_id)
         .await
         .map_err(Error::internal)?;
-    let v = jobs::view(state, t).await.map_err(Error::internal)?;
+    let v = runtime::view(state, t).await.map_err(Error::internal)?;
     let f = figures(&v);
     let configured: Option<(Option<String>,)> =
         sqlx::query_as("SELECT hook_secret FROM integrations WHERE id = $1")
@@ -229,6 +257,7 @@ async fn render_page(
         hooks_received: v.hooks_received,
         hooks_last: when(v.hooks_last_at),
         hooks_last_outcome: v.hooks_last_outcome.clone().unwrap_or_default(),
+        jobs: job_rows(&v),
         notice,
     };
     page.render().map(Html).map_err(Error::internal)
@@ -252,7 +281,10 @@ async fn sync_now(
 ) -> Result<Response, Error> {
     admin(&s)?;
     let t = target(&state, &s.user, id).await?;
-    if jobs::start(&state, t, "manual").await {
+    if runtime::start_sync(&state, t, "manual")
+        .await
+        .map_err(Error::internal)?
+    {
         return Ok(Redirect::to(&format!("/settings/integrations/{id}/sync")).into_response());
     }
     // Not started: say why instead of pretending.
@@ -378,7 +410,7 @@ fn events_stream(
         if n > 3600 {
             return None;
         }
-        let data = match jobs::view(&state, t).await {
+        let data = match runtime::view(&state, t).await {
             Ok(v) => figures(&v).to_string(),
             Err(e) => {
                 tracing::warn!(error = %e, "sync events");
@@ -415,7 +447,7 @@ async fn api_view(
         }
         Err(e) => return e.into_response(),
     };
-    match jobs::view(&state, t).await {
+    match runtime::view(&state, t).await {
         Ok(v) => Json(v).into_response(),
         Err(e) => Error::internal(e).into_response(),
     }
@@ -481,16 +513,32 @@ async fn hook(State(state): S, Path(id): Path<i64>, headers: HeaderMap, body: By
         )
             .into_response();
     };
-    let r = sqlx::query("INSERT INTO hook_events (org_id, integration_id, ticket_id, received_at) VALUES ($1, $2, $3, $4) ON CONFLICT (org_id, integration_id, ticket_id, received_at) DO UPDATE SET processed_at = NULL, outcome = NULL")
-        .bind(org_id)
-        .bind(id)
-        .bind(ticket)
-        .bind(now())
-        .execute(&state.store.pool)
-        .await;
-    if let Err(e) = r {
+    let t = crate::sync::Target {
+        org_id,
+        integration_id: id,
+    };
+    if let Err(e) = queue_hook(&state, t, ticket).await {
         return Error::internal(e).into_response();
     }
-    state.jobs.hook_arrived();
+    state.queue.ring();
     (StatusCode::ACCEPTED, Json(json!({"queued": ticket}))).into_response()
+}
+
+/// The event and its refresh job, committed together.
+async fn queue_hook(
+    state: &AppState,
+    t: crate::sync::Target,
+    ticket: i64,
+) -> Result<(), crate::jobs::QueueError> {
+    let mut tx = state.store.pool.begin().await?;
+    sqlx::query("INSERT INTO hook_events (org_id, integration_id, ticket_id, received_at) VALUES ($1, $2, $3, $4) ON CONFLICT (org_id, integration_id, ticket_id, received_at) DO UPDATE SET processed_at = NULL, outcome = NULL")
+        .bind(t.org_id)
+        .bind(t.integration_id)
+        .bind(ticket)
+        .bind(now())
+        .execute(&mut *tx)
+        .await?;
+    crate::jobs::enqueue(&mut *tx, runtime::hook_job(t, ticket)).await?;
+    tx.commit().await?;
+    Ok(())
 }

@@ -199,8 +199,25 @@ async fn a_sync_killed_at_random_moments_resumes_with_nothing_lost_or_duplicated
     let mut seed = 0x5eed_u64;
     let mut kills = Vec::new();
     for _ in 0..4 {
-        let wait = 150 + lcg(&mut seed) % 1200;
+        let wait = lcg(&mut seed) % 800;
+        let runs = || async {
+            let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM sync_runs")
+                .fetch_one(&app.store.pool)
+                .await
+                .unwrap();
+            n
+        };
+        let before = runs().await;
         let mut child = command(&["sync"]).spawn().unwrap();
+        // Killed at a random moment after its run began (a loaded machine may take a while to
+        // start it): before that there is nothing to interrupt.
+        let started = std::time::Instant::now();
+        loop {
+            if runs().await > before || started.elapsed() > std::time::Duration::from_secs(30) {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
         std::thread::sleep(std::time::Duration::from_millis(wait));
         let _ = child.kill(); // SIGKILL: no cleanup runs
         let _ = child.wait();

@@ -268,7 +268,11 @@ async fn break_and_mend(breaks: (&str, Value), mends: (&str, Value), cause: &str
     assert!(api["fix"].as_str().unwrap().len() > 10);
     assert!(api["history"].as_array().unwrap().len() >= 2);
     // Paused: a sync is not started while it needs attention.
-    assert!(!deskbridge::jobs::start(&w.app.state, w.t, "test").await);
+    assert!(
+        !deskbridge::runtime::start_sync(&w.app.state, w.t, "test")
+            .await
+            .unwrap()
+    );
     alerts_settle(&w, 1).await;
     let (sig, body) = w.hooks.lock()[0].clone();
     verify_signature(&w.secret, &sig, &body);

@@ -11,6 +11,7 @@ mod cli;
 mod connect;
 mod health;
 mod help;
+mod jobs;
 mod logs;
 mod migrations;
 mod review;

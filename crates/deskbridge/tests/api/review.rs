@@ -171,7 +171,11 @@ async fn slow_sync(app: &TestApp) -> Target {
         Some(json!({"path_prefix": "/api/v2/tickets/", "kind": "delay", "delay_ms": 40, "count": 100000})),
     )
     .await;
-    assert!(deskbridge::jobs::start(&app.state, t, "test").await);
+    assert!(
+        deskbridge::runtime::start_sync(&app.state, t, "test")
+            .await
+            .unwrap()
+    );
     let integration = app.emu.agent(well_known::INTEGRATION_ADMIN).id;
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
@@ -374,7 +378,9 @@ async fn a_key_that_cannot_be_decrypted_is_a_health_cause_with_one_alert_and_no_
         integration_id: id,
     };
     assert!(
-        !deskbridge::jobs::start(&app.state, t, "test").await,
+        !deskbridge::runtime::start_sync(&app.state, t, "test")
+            .await
+            .unwrap(),
         "syncs are paused"
     );
     let r = app

@@ -535,7 +535,7 @@ async fn two_triggers_for_one_integration_give_one_run() {
     let (app, client, t) = setup(300).await;
     let opts = sync::Options::default();
     let run = || {
-        deskbridge::jobs::execute(
+        deskbridge::runtime::runs::execute(
             &app.store,
             &client,
             t,
@@ -572,7 +572,11 @@ async fn two_triggers_for_one_integration_give_one_run() {
 async fn disconnect_stops_a_running_sync_and_deletes_the_copy() {
     let (app, _client, t) = setup(3_000).await;
     let b = app.login("admin@acme.test").await;
-    assert!(deskbridge::jobs::start(&app.state, t, "test").await);
+    assert!(
+        deskbridge::runtime::start_sync(&app.state, t, "test")
+            .await
+            .unwrap()
+    );
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {
         let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM fd_tickets")
@@ -593,7 +597,10 @@ async fn disconnect_stops_a_running_sync_and_deletes_the_copy() {
         )
         .await;
     assert_eq!(r.status(), reqwest::StatusCode::SEE_OTHER);
-    while app.state.jobs.is_running(t.integration_id) {
+    while deskbridge::jobs::is_live(&app.store, &deskbridge::sync::job_key(t))
+        .await
+        .unwrap()
+    {
         assert!(std::time::Instant::now() < deadline, "the run stopped");
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }

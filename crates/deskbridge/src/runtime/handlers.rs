@@ -1,0 +1,295 @@
+//! The job kinds of the server and what each does: a sync run, a webhook's ticket refresh, a
+//! health check, an alert delivery. Each handler calls one capability and turns its result into
+//! how the job ends; each is idempotent, since a job whose worker died is run again.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+use crate::app::AppState;
+use crate::connections::{self, ConnectError};
+use crate::jobs::{Claimed, Finish, Handler, NewJob, Registry};
+use crate::store::{Store, now};
+use crate::sync::{self, SyncError, Target};
+
+pub const HOOK_REFRESH: &str = "hook_refresh";
+pub const HEALTH_CHECK: &str = "health_check";
+
+/// Every kind the server runs, over one state.
+pub fn registry(state: &Arc<AppState>) -> Registry {
+    Registry::default()
+        .register(sync::JOB_KIND, SyncRun(state.clone()))
+        .register(HOOK_REFRESH, HookRefresh(state.clone()))
+        .register(HEALTH_CHECK, HealthCheck(state.clone()))
+        .register(
+            crate::health::alerts::JOB_KIND,
+            AlertDelivery(state.clone()),
+        )
+}
+
+fn target(job: &Claimed) -> Option<Target> {
+    Some(Target {
+        org_id: job.org_id?,
+        integration_id: job.integration_id?,
+    })
+}
+
+/// Queues a sync unless one is queued or running, or the integration needs attention (syncs
+/// pause until it works again). False if nothing was queued.
+pub async fn start_sync(
+    state: &AppState,
+    t: Target,
+    trigger: &str,
+) -> Result<bool, crate::jobs::QueueError> {
+    if !runnable(&state.store, t).await? {
+        return Ok(false);
+    }
+    let queued = state
+        .queue
+        .enqueue(
+            NewJob::new(sync::JOB_KIND)
+                .integration(t.org_id, t.integration_id)
+                .payload(json!({ "trigger": trigger }))
+                .dedupe(sync::job_key(t)),
+        )
+        .await?;
+    Ok(queued.is_some())
+}
+
+/// Queues a health check of an integration unless one is queued or running.
+pub async fn check_health(state: &AppState, t: Target) -> Result<(), crate::jobs::QueueError> {
+    state
+        .queue
+        .enqueue(
+            NewJob::new(HEALTH_CHECK)
+                .integration(t.org_id, t.integration_id)
+                .dedupe(format!("health:{}", t.integration_id))
+                .priority(5),
+        )
+        .await?;
+    Ok(())
+}
+
+async fn runnable(store: &Store, t: Target) -> Result<bool, sqlx::Error> {
+    let status: Option<(String,)> =
+        sqlx::query_as("SELECT status FROM integrations WHERE id = $1 AND org_id = $2")
+            .bind(t.integration_id)
+            .bind(t.org_id)
+            .fetch_optional(&store.pool)
+            .await?;
+    Ok(status.is_some_and(|(s,)| crate::health::can_run(&s)))
+}
+
+/// How long work of an integration that needs attention waits before it looks again.
+const PAUSED: Duration = Duration::from_secs(30);
+
+struct SyncRun(Arc<AppState>);
+
+impl Handler for SyncRun {
+    fn run<'a>(&'a self, job: &'a Claimed, cancel: CancellationToken) -> BoxFuture<'a, Finish> {
+        Box::pin(async move {
+            let state = &self.0;
+            let Some(t) = target(job) else {
+                return Finish::Failed("the job names no integration".into());
+            };
+            match runnable(&state.store, t).await {
+                Ok(true) => {}
+                Ok(false) => return Finish::Cancelled,
+                Err(e) => return retry_store(e),
+            }
+            let client = match client(state, t).await {
+                Ok(c) => c,
+                Err(ConnectError::NotFound) => return Finish::Cancelled,
+                // An unreadable key is a health cause: the check records it once and pauses syncs.
+                Err(ConnectError::Vault(_)) => {
+                    if let Err(e) = check_health(state, t).await {
+                        tracing::warn!(error = %crate::error_chain(&e), "could not queue a health check");
+                    }
+                    return Finish::Failed(
+                        "the stored key could not be decrypted; see the integration's health"
+                            .into(),
+                    );
+                }
+                Err(e) => {
+                    tracing::warn!(integration = t.integration_id, error = %crate::error_chain(&e), "cannot sync");
+                    return Finish::Failed(
+                        "deskbridge could not build a Freshdesk client for this integration".into(),
+                    );
+                }
+            };
+            let trigger = job.payload["trigger"].as_str().unwrap_or("schedule");
+            let cfg = &state.config.sync;
+            let r = super::runs::execute(
+                &state.store,
+                &client,
+                t,
+                trigger,
+                &super::runs::options(cfg),
+                cfg.lease_stale_secs as i64,
+                cancel,
+                |_| {},
+            )
+            .await;
+            match r {
+                Ok(_) => Finish::Succeeded,
+                Err(SyncError::AlreadyRunning) => {
+                    tracing::debug!(
+                        integration = t.integration_id,
+                        "a sync is already running elsewhere"
+                    );
+                    Finish::Cancelled
+                }
+                Err(SyncError::Cancelled | SyncError::Disconnected) => Finish::Cancelled,
+                Err(SyncError::Freshdesk(freshdesk::Error::Revoked)) => Finish::Cancelled,
+                Err(e) => Finish::Failed(super::runs::describe_for(&state.store, t, &e).await),
+            }
+        })
+    }
+}
+
+async fn client(state: &AppState, t: Target) -> Result<freshdesk::Client, ConnectError> {
+    connections::client_for(
+        &state.store,
+        &state.vault,
+        &state.keys,
+        &state.freshdesk,
+        t.org_id,
+        t.integration_id,
+    )
+    .await
+}
+
+fn retry_store(e: sqlx::Error) -> Finish {
+    tracing::warn!(error = %e, "job could not read the database");
+    Finish::Retry {
+        error: "deskbridge could not read its database".into(),
+        after: Duration::from_secs(5),
+    }
+}
+
+struct HookRefresh(Arc<AppState>);
+
+impl Handler for HookRefresh {
+    fn run<'a>(&'a self, job: &'a Claimed, _cancel: CancellationToken) -> BoxFuture<'a, Finish> {
+        Box::pin(async move {
+            let state = &self.0;
+            let (Some(t), Some(ticket)) = (target(job), job.payload["ticket"].as_i64()) else {
+                return Finish::Failed("the job names no integration or ticket".into());
+            };
+            // Events up to now are what this run answers; later ones queued a run of their own.
+            let up_to = now();
+            match runnable(&state.store, t).await {
+                Ok(true) => {}
+                // Waits (nothing is lost) until the integration works again.
+                Ok(false) => return Finish::Later(PAUSED),
+                Err(e) => return retry_store(e),
+            }
+            let client = match client(state, t).await {
+                Ok(c) => c,
+                Err(ConnectError::NotFound) => {
+                    return mark(&state.store, t, ticket, up_to, "integration disconnected").await;
+                }
+                Err(ConnectError::Vault(_)) => {
+                    if let Err(e) = check_health(state, t).await {
+                        tracing::warn!(error = %crate::error_chain(&e), "could not queue a health check");
+                    }
+                    return Finish::Later(PAUSED);
+                }
+                Err(err) => {
+                    tracing::warn!(integration = t.integration_id, error = %crate::error_chain(&err), "cannot refresh from a webhook");
+                    return backoff(job, "deskbridge could not build a Freshdesk client".into());
+                }
+            };
+            let outcome = match sync::refresh_ticket(&state.store, &client, t, ticket).await {
+                Ok(true) => "refreshed",
+                Ok(false) => "not visible in Freshdesk",
+                Err(SyncError::Disconnected) => "integration disconnected",
+                Err(e) => {
+                    // Retried with back-off; polling is the backstop.
+                    tracing::warn!(integration = t.integration_id, ticket, error = %e, "webhook refresh failed");
+                    return backoff(job, super::runs::describe_for(&state.store, t, &e).await);
+                }
+            };
+            mark(&state.store, t, ticket, up_to, outcome).await
+        })
+    }
+}
+
+fn backoff(job: &Claimed, error: String) -> Finish {
+    Finish::Retry {
+        error,
+        after: Duration::from_secs(2u64 << job.attempts.clamp(0, 10)),
+    }
+}
+
+/// The job kind of a webhook's refresh: queued with its event, in one transaction.
+pub fn hook_job(t: Target, ticket: i64) -> NewJob {
+    NewJob::new(HOOK_REFRESH)
+        .integration(t.org_id, t.integration_id)
+        .payload(json!({ "ticket": ticket }))
+        .dedupe_while_queued(format!("hook:{}:{ticket}", t.integration_id))
+        .priority(20)
+        .max_attempts(8)
+}
+
+async fn mark(store: &Store, t: Target, ticket_id: i64, up_to: i64, outcome: &str) -> Finish {
+    let r = sqlx::query("UPDATE hook_events SET processed_at = $1, outcome = $2 WHERE org_id = $3 AND integration_id = $4 AND ticket_id = $5 AND processed_at IS NULL AND received_at <= $6")
+        .bind(now())
+        .bind(outcome)
+        .bind(t.org_id)
+        .bind(t.integration_id)
+        .bind(ticket_id)
+        .bind(up_to)
+        .execute(&store.pool)
+        .await;
+    match r {
+        Ok(_) => Finish::Succeeded,
+        Err(e) => retry_store(e),
+    }
+}
+
+struct HealthCheck(Arc<AppState>);
+
+impl Handler for HealthCheck {
+    fn run<'a>(&'a self, job: &'a Claimed, _cancel: CancellationToken) -> BoxFuture<'a, Finish> {
+        Box::pin(async move {
+            let Some(t) = target(job) else {
+                return Finish::Failed("the job names no integration".into());
+            };
+            match crate::health::check(&self.0, t).await {
+                Ok(()) => Finish::Succeeded,
+                Err(crate::health::HealthError::Gone) => Finish::Cancelled,
+                Err(e) => {
+                    tracing::warn!(integration = t.integration_id, error = %crate::error_chain(&e), "health check");
+                    Finish::Failed("the health check could not be recorded".into())
+                }
+            }
+        })
+    }
+}
+
+struct AlertDelivery(Arc<AppState>);
+
+impl Handler for AlertDelivery {
+    fn run<'a>(&'a self, job: &'a Claimed, _cancel: CancellationToken) -> BoxFuture<'a, Finish> {
+        Box::pin(async move {
+            let Some(id) = job.payload["delivery"].as_i64() else {
+                return Finish::Failed("the job names no delivery".into());
+            };
+            match crate::health::alerts::deliver(&self.0, id).await {
+                Ok(None) => Finish::Succeeded,
+                Ok(Some((error, after))) => Finish::Retry { error, after },
+                Err(e) => {
+                    tracing::warn!(delivery = id, error = %crate::error_chain(&e), "alert delivery");
+                    Finish::Retry {
+                        error: "deskbridge could not read its database".into(),
+                        after: Duration::from_secs(30),
+                    }
+                }
+            }
+        })
+    }
+}

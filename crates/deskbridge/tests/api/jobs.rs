@@ -1,0 +1,263 @@
+//! The durable job queue through the real tables: dedupe, retry with back-off to a visible
+//! `failed`, cancel, a stale owner's writes refused, and a sync whose worker died taken over by
+//! another worker after the lease expired and finished once.
+
+use std::time::{Duration, Instant};
+
+use deskbridge::jobs::{Finish, JobState, NewJob, Queue, Worker};
+use deskbridge::sync::Target;
+use freshdesk_emulator::Plan;
+
+use crate::helpers;
+
+/// An app whose own worker is off, so the test's workers are the only ones.
+async fn app_without_worker(lease_secs: u64) -> helpers::TestApp {
+    helpers::spawn_app_full(600, Plan::Unlimited, |c| {
+        c.jobs.worker = false;
+        c.jobs.lease_secs = lease_secs;
+        c.sync.lease_stale_secs = lease_secs;
+    })
+    .await
+}
+
+async fn tickets_held(app: &helpers::TestApp) -> i64 {
+    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM fd_tickets")
+        .fetch_one(&app.store.pool)
+        .await
+        .unwrap();
+    n
+}
+
+fn queue(app: &helpers::TestApp, owner: &str) -> Queue {
+    app.state.queue.with_owner(owner)
+}
+
+#[tokio::test]
+async fn a_dedupe_key_names_at_most_one_live_job() {
+    let app = app_without_worker(30).await;
+    let q = queue(&app, "a");
+    let job = || NewJob::new("probe").dedupe("probe:1");
+    let first = q.enqueue(job()).await.unwrap();
+    let second = q.enqueue(job()).await.unwrap();
+    assert!(first.is_some());
+    assert_eq!(second, None, "a live job already carries the key");
+    let claimed = q.claim(&["probe"]).await.unwrap().expect("claimable");
+    assert_eq!(q.enqueue(job()).await.unwrap(), None, "running is live too");
+    assert!(q.finish(&claimed, &Finish::Succeeded).await.unwrap());
+    assert!(
+        q.enqueue(job()).await.unwrap().is_some(),
+        "a finished job frees its key"
+    );
+}
+
+#[tokio::test]
+async fn a_failing_job_is_retried_with_back_off_then_stays_failed_with_its_reason() {
+    let app = app_without_worker(30).await;
+    let q = queue(&app, "a");
+    q.enqueue(NewJob::new("flaky").max_attempts(2))
+        .await
+        .unwrap();
+    let first = q.claim(&["flaky"]).await.unwrap().unwrap();
+    let retry = Finish::Retry {
+        error: "the far end said no".into(),
+        after: Duration::from_millis(300),
+    };
+    q.finish(&first, &retry).await.unwrap();
+    assert!(
+        q.claim(&["flaky"]).await.unwrap().is_none(),
+        "not due before its back-off"
+    );
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    let second = q.claim(&["flaky"]).await.unwrap().expect("due again");
+    assert_eq!(second.attempts, 2);
+    q.finish(&second, &retry).await.unwrap();
+    let jobs = deskbridge::jobs::queue::list_all(&app.store).await.unwrap();
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(jobs[0].state, JobState::Failed);
+    assert_eq!(jobs[0].attempts, 2);
+    assert_eq!(jobs[0].last_error.as_deref(), Some("the far end said no"));
+}
+
+#[tokio::test]
+async fn a_worker_whose_lease_expired_cannot_write_the_job_another_worker_took() {
+    let app = app_without_worker(1).await;
+    let (a, b) = (queue(&app, "a"), queue(&app, "b"));
+    a.enqueue(NewJob::new("probe")).await.unwrap();
+    let held_by_a = a.claim(&["probe"]).await.unwrap().unwrap();
+    assert!(b.claim(&["probe"]).await.unwrap().is_none(), "leased to a");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let held_by_b = b.claim(&["probe"]).await.unwrap().expect("lease expired");
+    assert_eq!(held_by_b.id, held_by_a.id);
+    assert_eq!(
+        a.heartbeat(&held_by_a).await.unwrap(),
+        deskbridge::jobs::Beat::Lost
+    );
+    assert!(!a.finish(&held_by_a, &Finish::Succeeded).await.unwrap());
+    assert!(b.finish(&held_by_b, &Finish::Succeeded).await.unwrap());
+}
+
+#[tokio::test]
+async fn a_sync_whose_worker_died_is_taken_over_after_the_lease_and_done_once() {
+    let app = app_without_worker(1).await;
+    let b = app.login("admin@acme.test").await;
+    app.connect(&b, "acme", &app.admin_key()).await;
+    let (id, org): (i64, i64) = sqlx::query_as("SELECT id, org_id FROM integrations")
+        .fetch_one(&app.store.pool)
+        .await
+        .unwrap();
+    let t = Target {
+        org_id: org,
+        integration_id: id,
+    };
+    // Slow enough that the first worker is killed mid-run.
+    app.emulator(
+        reqwest::Method::POST,
+        "/_emulator/faults",
+        Some(serde_json::json!({"path_prefix": "/api/v2/tickets/", "kind": "delay", "delay_ms": 20, "count": 100000})),
+    )
+    .await;
+    assert!(
+        deskbridge::runtime::start_sync(&app.state, t, "test")
+            .await
+            .unwrap()
+    );
+    let registry = deskbridge::runtime::registry(&app.state);
+    let first = Worker::new(queue(&app, "first"), registry.clone(), 1);
+    let doomed = tokio::spawn(async move { first.run_once().await });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while tickets_held(&app).await == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the first worker started syncing"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Killed: no cleanup, no finish; its lease and the sync lease simply stop being renewed.
+    doomed.abort();
+    app.emulator(reqwest::Method::DELETE, "/_emulator/faults", None)
+        .await;
+    let second = Worker::new(queue(&app, "second"), registry, 1);
+    let ran = loop {
+        if let Some(ran) = second.run_once().await.unwrap() {
+            break ran;
+        }
+        assert!(Instant::now() < deadline, "the job became claimable again");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(ran.finish, Finish::Succeeded);
+    assert!(ran.recorded);
+    assert_eq!(
+        ran.job.attempts, 2,
+        "the dead worker's attempt and this one"
+    );
+    let jobs = deskbridge::jobs::queue::list_all(&app.store).await.unwrap();
+    assert_eq!(jobs.len(), 1, "one job, not a second one");
+    assert_eq!(jobs[0].state, JobState::Succeeded);
+    let truth = app
+        .control
+        .export(Some(
+            "tickets,conversations,contacts,companies,agents,groups",
+        ))
+        .await
+        .unwrap();
+    let report = deskbridge::sync::verify::against_export(&app.store, t, &truth)
+        .await
+        .unwrap();
+    assert!(
+        report.ok(),
+        "{:?}",
+        &report.mismatches[..report.mismatches.len().min(5)]
+    );
+    let runs: Vec<(String,)> = sqlx::query_as("SELECT status FROM sync_runs ORDER BY id")
+        .fetch_all(&app.store.pool)
+        .await
+        .unwrap();
+    let statuses: Vec<&str> = runs.iter().map(|r| r.0.as_str()).collect();
+    assert_eq!(statuses, ["interrupted", "succeeded"]);
+}
+
+#[tokio::test]
+async fn disconnecting_cancels_the_queued_work_of_the_integration() {
+    let app = app_without_worker(30).await;
+    let b = app.login("admin@acme.test").await;
+    app.connect(&b, "acme", &app.admin_key()).await;
+    let (id, org): (i64, i64) = sqlx::query_as("SELECT id, org_id FROM integrations")
+        .fetch_one(&app.store.pool)
+        .await
+        .unwrap();
+    let t = Target {
+        org_id: org,
+        integration_id: id,
+    };
+    assert!(
+        deskbridge::runtime::start_sync(&app.state, t, "test")
+            .await
+            .unwrap()
+    );
+    let r = app
+        .post(
+            &b,
+            &format!("/settings/integrations/{id}/disconnect"),
+            &[("confirm", "yes")],
+        )
+        .await;
+    assert_eq!(r.status(), reqwest::StatusCode::SEE_OTHER);
+    let jobs = deskbridge::jobs::queue::list_all(&app.store).await.unwrap();
+    assert!(!jobs.is_empty());
+    assert!(
+        jobs.iter().all(|j| j.state == JobState::Cancelled),
+        "{jobs:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_failed_sync_job_shows_on_the_sync_page_and_in_the_api_from_the_table() {
+    let app = helpers::spawn_app_full(50, Plan::Unlimited, |_| {}).await;
+    let b = app.login("admin@acme.test").await;
+    app.connect(&b, "acme", &app.admin_key()).await;
+    let (id,): (i64,) = sqlx::query_as("SELECT id FROM integrations")
+        .fetch_one(&app.store.pool)
+        .await
+        .unwrap();
+    // Every ticket page is refused: the run fails at once, with the reason in plain words.
+    app.emulator(
+        reqwest::Method::POST,
+        "/_emulator/faults",
+        Some(serde_json::json!({"path_prefix": "/api/v2/tickets", "kind": "status", "status": 401, "count": 100000})),
+    )
+    .await;
+    let r = app
+        .post(&b, &format!("/settings/integrations/{id}/sync"), &[])
+        .await;
+    assert_eq!(r.status(), reqwest::StatusCode::SEE_OTHER);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let job = loop {
+        let v: serde_json::Value = app
+            .api(
+                &b,
+                reqwest::Method::GET,
+                &format!("/api/v1/integrations/{id}/sync"),
+                None,
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        let job = v["jobs"][0].clone();
+        if job["state"] == "failed" {
+            break job;
+        }
+        assert!(Instant::now() < deadline, "the job failed visibly: {v}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(job["kind"], "sync");
+    assert!(job["last_error"].as_str().unwrap().len() > 10, "{job}");
+    let page = app
+        .get(&b, &format!("/settings/integrations/{id}/sync"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Background jobs"));
+    assert!(page.contains("<td>Sync</td><td>failed</td>"), "{page}");
+}

@@ -194,10 +194,19 @@ async fn message(
     )))
 }
 
-/// Sends one delivery (a job): `Ok(None)` when sent or nothing is left to send, `Ok(Some(after))`
-/// when it failed and may be tried again that much later (the job queue retries it), up to
-/// `max_attempts`, after which the delivery stays `failed` with its reason.
-pub async fn deliver(state: &AppState, id: i64) -> Result<Option<(String, Duration)>, HealthError> {
+/// How one attempt at a delivery ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Attempt {
+    /// Sent, or nothing is left to send (sent before a worker died, or gone with its integration).
+    Done,
+    /// Not delivered; may be tried again that much later (the job queue retries it).
+    Retry { error: String, after: Duration },
+    /// Not delivered and out of attempts: the delivery stays `failed` with its reason.
+    GaveUp(String),
+}
+
+/// Sends one delivery (a job), up to `max_attempts` with doubling waits.
+pub async fn deliver(state: &AppState, id: i64) -> Result<Attempt, HealthError> {
     let cfg = &state.config.alerts;
     let pending: Option<(i64,)> = sqlx::query_as(
         "SELECT attempts FROM alert_deliveries WHERE id = $1 AND status = 'pending'",
@@ -207,10 +216,10 @@ pub async fn deliver(state: &AppState, id: i64) -> Result<Option<(String, Durati
     .await?;
     // Sent already (a job run again after its worker died) or gone with its integration.
     let Some((attempts,)) = pending else {
-        return Ok(None);
+        return Ok(Attempt::Done);
     };
     let Some((channel, org_id, msg)) = message(state, id).await? else {
-        return Ok(None);
+        return Ok(Attempt::Done);
     };
     let result = match channel.as_str() {
         "email" => send_email(state, org_id, &msg).await,
@@ -225,7 +234,7 @@ pub async fn deliver(state: &AppState, id: i64) -> Result<Option<(String, Durati
                 .bind(id)
                 .execute(&state.store.pool)
                 .await?;
-            Ok(None)
+            Ok(Attempt::Done)
         }
         Err(e) => {
             tracing::warn!(delivery = id, channel = %channel, attempts, error = %e, "alert not delivered");
@@ -239,7 +248,14 @@ pub async fn deliver(state: &AppState, id: i64) -> Result<Option<(String, Durati
                 .bind(id)
                 .execute(&state.store.pool)
                 .await?;
-            Ok((!give_up).then(|| (e.to_string(), Duration::from_secs(backoff as u64))))
+            Ok(if give_up {
+                Attempt::GaveUp(e.to_string())
+            } else {
+                Attempt::Retry {
+                    error: e.to_string(),
+                    after: Duration::from_secs(backoff as u64),
+                }
+            })
         }
     }
 }

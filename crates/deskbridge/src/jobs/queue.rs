@@ -467,17 +467,19 @@ pub async fn list(
     integration_id: i64,
     limit: i64,
 ) -> Result<Vec<JobView>, QueueError> {
-    let rows: Vec<ViewRow> = sqlx::query_as(
-        "SELECT id, kind, state, attempts, max_attempts, run_after, last_error, created_at, finished_at FROM jobs \
-         WHERE integration_id = $1 \
-         ORDER BY CASE WHEN state IN ('queued', 'running') THEN 0 ELSE 1 END, id DESC LIMIT $2",
-    )
+    let rows: Vec<ViewRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {VIEW_COLUMNS} FROM jobs WHERE integration_id = $1 \
+         ORDER BY CASE WHEN state IN ('queued', 'running') THEN 0 ELSE 1 END, id DESC LIMIT $2"
+    )))
     .bind(integration_id)
     .bind(limit)
     .fetch_all(&store.pool)
     .await?;
     Ok(rows.into_iter().filter_map(view_of).collect())
 }
+
+const VIEW_COLUMNS: &str =
+    "id, kind, state, attempts, max_attempts, run_after, last_error, created_at, finished_at";
 
 type ViewRow = (
     i64,
@@ -518,9 +520,9 @@ fn view_of(row: ViewRow) -> Option<JobView> {
 
 /// Every job, newest first (operators and tests).
 pub async fn list_all(store: &Store) -> Result<Vec<JobView>, QueueError> {
-    let rows: Vec<ViewRow> = sqlx::query_as(
-        "SELECT id, kind, state, attempts, max_attempts, run_after, last_error, created_at, finished_at FROM jobs ORDER BY id DESC",
-    )
+    let rows: Vec<ViewRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {VIEW_COLUMNS} FROM jobs ORDER BY id DESC"
+    )))
     .fetch_all(&store.pool)
     .await?;
     Ok(rows.into_iter().filter_map(view_of).collect())

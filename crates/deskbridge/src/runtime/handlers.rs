@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::app::AppState;
 use crate::connections::{self, ConnectError};
+use crate::health::alerts::Attempt;
 use crate::jobs::{Claimed, Finish, Handler, NewJob, Registry};
 use crate::store::{Store, now};
 use crate::sync::{self, SyncError, Target};
@@ -280,8 +281,9 @@ impl Handler for AlertDelivery {
                 return Finish::Failed("the job names no delivery".into());
             };
             match crate::health::alerts::deliver(&self.0, id).await {
-                Ok(None) => Finish::Succeeded,
-                Ok(Some((error, after))) => Finish::Retry { error, after },
+                Ok(Attempt::Done) => Finish::Succeeded,
+                Ok(Attempt::Retry { error, after }) => Finish::Retry { error, after },
+                Ok(Attempt::GaveUp(error)) => Finish::Failed(error),
                 Err(e) => {
                     tracing::warn!(delivery = id, error = %crate::error_chain(&e), "alert delivery");
                     Finish::Retry {

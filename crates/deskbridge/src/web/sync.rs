@@ -178,10 +178,10 @@ struct SyncPage {
 /// A job kind in the words of the page.
 fn job_label(kind: &str) -> String {
     match kind {
-        "sync" => "Sync".into(),
-        "hook_refresh" => "Webhook refresh".into(),
-        "health_check" => "Health check".into(),
-        "alert_delivery" => "Alert delivery".into(),
+        crate::sync::JOB_KIND => "Sync".into(),
+        runtime::handlers::HOOK_REFRESH => "Webhook refresh".into(),
+        runtime::handlers::HEALTH_CHECK => "Health check".into(),
+        crate::health::alerts::JOB_KIND => "Alert delivery".into(),
         other => other.replace('_', " "),
     }
 }

@@ -336,6 +336,24 @@ impl TestApp {
         r.send().await.unwrap()
     }
 
+    /// Acme's admin signs in and connects Acme's help desk: the browser and the integration.
+    pub async fn connect_acme(&self) -> (Browser, deskbridge::sync::Target) {
+        let b = self.login("admin@acme.test").await;
+        let r = self.connect(&b, "acme", &self.admin_key()).await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "connect");
+        let (id, org): (i64, i64) = sqlx::query_as("SELECT id, org_id FROM integrations")
+            .fetch_one(&self.store.pool)
+            .await
+            .unwrap();
+        (
+            b,
+            deskbridge::sync::Target {
+                org_id: org,
+                integration_id: id,
+            },
+        )
+    }
+
     pub async fn integration_count(&self) -> i64 {
         let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM integrations")
             .fetch_one(&self.store.pool)

@@ -5,7 +5,6 @@
 use std::time::{Duration, Instant};
 
 use deskbridge::jobs::{Finish, JobState, NewJob, Queue, Worker};
-use deskbridge::sync::Target;
 use freshdesk_emulator::Plan;
 
 use crate::helpers;
@@ -99,16 +98,7 @@ async fn a_worker_whose_lease_expired_cannot_write_the_job_another_worker_took()
 #[tokio::test]
 async fn a_sync_whose_worker_died_is_taken_over_after_the_lease_and_done_once() {
     let app = app_without_worker(1).await;
-    let b = app.login("admin@acme.test").await;
-    app.connect(&b, "acme", &app.admin_key()).await;
-    let (id, org): (i64, i64) = sqlx::query_as("SELECT id, org_id FROM integrations")
-        .fetch_one(&app.store.pool)
-        .await
-        .unwrap();
-    let t = Target {
-        org_id: org,
-        integration_id: id,
-    };
+    let (_, t) = app.connect_acme().await;
     // Slow enough that the first worker is killed mid-run.
     app.emulator(
         reqwest::Method::POST,
@@ -179,16 +169,8 @@ async fn a_sync_whose_worker_died_is_taken_over_after_the_lease_and_done_once() 
 #[tokio::test]
 async fn disconnecting_cancels_the_queued_work_of_the_integration() {
     let app = app_without_worker(30).await;
-    let b = app.login("admin@acme.test").await;
-    app.connect(&b, "acme", &app.admin_key()).await;
-    let (id, org): (i64, i64) = sqlx::query_as("SELECT id, org_id FROM integrations")
-        .fetch_one(&app.store.pool)
-        .await
-        .unwrap();
-    let t = Target {
-        org_id: org,
-        integration_id: id,
-    };
+    let (b, t) = app.connect_acme().await;
+    let id = t.integration_id;
     assert!(
         deskbridge::runtime::start_sync(&app.state, t, "test")
             .await
@@ -213,12 +195,8 @@ async fn disconnecting_cancels_the_queued_work_of_the_integration() {
 #[tokio::test]
 async fn a_failed_sync_job_shows_on_the_sync_page_and_in_the_api_from_the_table() {
     let app = helpers::spawn_app_full(50, Plan::Unlimited, |_| {}).await;
-    let b = app.login("admin@acme.test").await;
-    app.connect(&b, "acme", &app.admin_key()).await;
-    let (id,): (i64,) = sqlx::query_as("SELECT id FROM integrations")
-        .fetch_one(&app.store.pool)
-        .await
-        .unwrap();
+    let (b, t) = app.connect_acme().await;
+    let id = t.integration_id;
     // Every ticket page is refused: the run fails at once, with the reason in plain words.
     app.emulator(
         reqwest::Method::POST,

@@ -10,14 +10,7 @@ use crate::config::Config;
 use crate::store::Store;
 use crate::vault::{MasterKeys, Vault};
 
-pub struct AppState {
-    pub config: Config,
-    pub store: Store,
-    pub vault: Vault,
-    pub freshdesk: freshdesk::ClientConfig,
-    pub queue: crate::jobs::Queue,
-    pub keys: crate::connections::keys::KeyWatch,
-}
+pub use crate::web::AppState;
 
 pub struct App {
     listener: TcpListener,
@@ -58,7 +51,10 @@ pub async fn open(config: &Config) -> anyhow::Result<(Store, Vault)> {
         .await
         .context("opening the database named by database.url")?;
     let vault = Vault::new(keys);
-    vault.verify(&store).await?;
+    let in_use = crate::connections::table::key_versions(&store)
+        .await
+        .context("reading which master-key versions the stored keys use")?;
+    vault.verify(&store, &in_use).await?;
     Ok((store, vault))
 }
 
@@ -75,14 +71,7 @@ impl App {
             .with_context(|| format!("binding server.listen {}", config.server.listen))?;
         Ok(App {
             listener,
-            state: Arc::new(AppState {
-                config,
-                store,
-                vault,
-                freshdesk,
-                queue,
-                keys: Default::default(),
-            }),
+            state: Arc::new(AppState::new(config, store, vault, freshdesk, queue)),
         })
     }
 
@@ -98,7 +87,7 @@ impl App {
         let stop = tokio_util::sync::CancellationToken::new();
         let worker = crate::jobs::Worker::new(
             self.state.queue.clone(),
-            crate::runtime::registry(&self.state),
+            crate::runtime::registry(&self.state.services()),
             self.state.config.jobs.concurrency,
         );
         let idle = std::time::Duration::from_millis(self.state.config.sync.tick_ms);
@@ -108,7 +97,7 @@ impl App {
             tokio::spawn(async {})
         };
         let scheduler = tokio::spawn(crate::runtime::scheduler::run(
-            self.state.clone(),
+            self.state.services(),
             stop.clone(),
         ));
         let served = axum::serve(

@@ -71,9 +71,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Vault(VaultCommand::Rewrap) => {
             let (store, vault) = app::open(&config).await?;
-            let report = vault
-                .rewrap(&store, |n, total| eprintln!("rewrapped {n}/{total}"))
-                .await?;
+            let mut report = crate::connections::rewrap::rewrap_keys(&store, &vault, |n, total| {
+                eprintln!("rewrapped {n}/{total}")
+            })
+            .await?;
+            crate::health::alerts::rewrap_secrets(&store, &vault, &mut report).await?;
             let moved = report.rewrapped;
             crate::audit::record(
                 &store,
@@ -111,10 +113,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 .with_context(|| format!("no active user {email}"))?;
             let key = read_secret("DESKBRIDGE_FRESHDESK_API_KEY", "Freshdesk API key")?;
             let fd = app::freshdesk_config(&config)?;
-            let (i, report) =
-                crate::connections::connect(&store, &vault, &fd, &user, &domain, &key)
-                    .await
-                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let clients = crate::connections::Clients::new(store, vault, fd);
+            let (i, report) = crate::connections::connect(&clients, &user, &domain, &key)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
             println!(
                 "connected {} as {} (integration {}, organisation {})",
                 i.domain, i.agent_email, i.id, i.org_id

@@ -25,12 +25,13 @@ pub async fn sync(
         .context("no such integration in that organisation")?;
     // Through the same factory as the server's, so that a disconnect or re-authorize in the
     // server stops this process's calls with the old key too (the row's key generation).
-    let keys = connections::keys::KeyWatch::default();
-    let client = connections::client_for(&store, &vault, &keys, &fd, org, integration).await?;
     let t = Target {
         org_id: org,
         integration_id: integration,
     };
+    let client = connections::Clients::new(store.clone(), vault, fd)
+        .client_for(t)
+        .await?;
     if let Some(export) = verify {
         let report = match export {
             Some(path) => {

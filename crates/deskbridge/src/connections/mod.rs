@@ -2,87 +2,33 @@
 //! encrypted), list and show (always scoped by organisation), disconnect (the encrypted key is
 //! deleted for real) and re-authorize (a new key for the same account, swapped atomically). Every
 //! failure becomes a message an admin can act on. Clients for an integration come only from
-//! [`client_for`], and stop at once when their key is removed or replaced (see [`keys`]).
+//! [`Clients`], and stop at once when their key is removed or replaced (see [`keys`]). The
+//! `integrations` table is this module's: [`table`] holds the queries other capabilities use.
 
+mod clients;
+mod error;
 pub mod keys;
+pub mod rewrap;
+pub mod table;
+
+pub use clients::{Clients, api_key};
+pub use error::{ConnectError, explain};
+pub use table::{Status, Target};
 
 use freshdesk::check::ConnectionReport;
-use freshdesk::{ApiKey, ClientConfig, Error as FdError, FreshdeskDomain};
-use secrecy::ExposeSecret;
+use freshdesk::{ApiKey, ClientConfig, FreshdeskDomain};
 
 use crate::accounts::User;
 use crate::audit;
-use crate::store::{Store, StoreError, now};
-use crate::vault::{Binding, Vault, VaultError};
-
-#[derive(Debug, thiserror::Error)]
-pub enum ConnectError {
-    #[error("{0}")]
-    Domain(#[from] freshdesk::DomainError),
-    #[error("{0}")]
-    Key(#[from] freshdesk::ApiKeyError),
-    /// Freshdesk (or the path to it) refused; the message says what to do.
-    #[error("{0}")]
-    Refused(String),
-    #[error(
-        "This user is not an admin in Freshdesk, so deskbridge could not read agents, groups and roles. Give it the Administrator role in Admin > Team > Agents, or use the dedicated integration user's key."
-    )]
-    NotAdmin(Box<ConnectionReport>),
-    #[error(
-        "Freshdesk at {0} is already connected. Use Re-authorize on its page to change the key."
-    )]
-    AlreadyConnected(String),
-    #[error(
-        "This key belongs to {new}, not {old}. Confirm to switch the integration to the other agent."
-    )]
-    DifferentAgent {
-        old: String,
-        new: String,
-        report: Box<ConnectionReport>,
-    },
-    #[error("the Freshdesk client could not be set up")]
-    Client(#[source] FdError),
-    #[error("not found")]
-    NotFound,
-    #[error("only admins can manage integrations")]
-    Forbidden,
-    #[error(transparent)]
-    Queue(#[from] crate::jobs::QueueError),
-    #[error(transparent)]
-    Vault(#[from] VaultError),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
-impl From<sqlx::Error> for ConnectError {
-    fn from(e: sqlx::Error) -> Self {
-        ConnectError::Store(StoreError::Query(e))
-    }
-}
-
-/// Plain words for each way a check can fail.
-pub fn explain(e: &FdError, domain: &FreshdeskDomain) -> String {
-    match e {
-        FdError::InvalidCredentials => "This API key was rejected. It may have been reset, or its user deleted or deactivated. Copy the key again from Profile Settings in Freshdesk.".into(),
-        FdError::AccessDenied => "Freshdesk denied access with this key: its user is no longer an agent (perhaps deleted and turned into a contact). Use an active admin's key.".into(),
-        FdError::AccountSuspended => format!("The Freshdesk account at {domain} is suspended. Reactivate it in Freshdesk, then try again."),
-        FdError::PasswordLockout => "This Freshdesk login is locked after too many failed attempts. Unlock it in Freshdesk, then try again.".into(),
-        FdError::DomainNotFound => format!("No Freshdesk account at {domain}. Check the domain: it is the name in https://<name>.freshdesk.com."),
-        FdError::FeatureNotInPlan => "The Freshdesk plan does not include a feature deskbridge needs (agents, roles and groups). Check the plan under Admin › Account › Plans & Billing in Freshdesk.".into(),
-        FdError::Revoked => "The key was removed or replaced while this was running. Try again.".into(),
-        FdError::BlockedAddress(_) => format!("{domain} resolves to an internal address, so deskbridge will not connect to it."),
-        FdError::RateLimited { .. } => "Freshdesk's rate limit is used up right now. Wait a minute and try again.".into(),
-        FdError::Transient(_) | FdError::TooLarge { .. } => format!("Freshdesk at {domain} did not answer properly. It may be having trouble; try again in a few minutes."),
-        _ => format!("Freshdesk at {domain} gave an unexpected answer. Try again; if it keeps happening, contact support."),
-    }
-}
+use crate::store::{Store, now};
+use rewrap::key_binding;
 
 #[derive(Clone, Debug)]
 pub struct Integration {
     pub id: i64,
     pub org_id: i64,
     pub domain: String,
-    pub status: String,
+    pub status: Status,
     pub agent_id: i64,
     pub agent_name: String,
     pub agent_email: String,
@@ -114,7 +60,7 @@ fn to_integration(r: Row) -> Integration {
         id: r.0,
         org_id: r.1,
         domain: r.2,
-        status: r.3,
+        status: Status::parse(&r.3),
         agent_id: r.4,
         agent_name: r.5,
         agent_email: r.6,
@@ -123,24 +69,6 @@ fn to_integration(r: Row) -> Integration {
         report_json: r.8,
         connected_at: r.9,
         last_checked_at: r.10,
-    }
-}
-
-pub fn status_for(report: &ConnectionReport) -> &'static str {
-    if report.warnings.is_empty() {
-        "connected"
-    } else {
-        "connected_with_warnings"
-    }
-}
-
-pub fn status_label(status: &str) -> &'static str {
-    match status {
-        "connected" => "Connected",
-        "connected_with_warnings" => "Connected with warnings",
-        "needs_attention" => "Needs attention",
-        "unavailable" => "Freshdesk unavailable",
-        _ => "Disconnected",
     }
 }
 
@@ -171,7 +99,7 @@ pub async fn get(store: &Store, org_id: i64, id: i64) -> Result<Integration, Con
 
 /// Reports are stored as JSON; this reads back the parts pages show.
 fn report_from_json(json: &str) -> Option<ConnectionReport> {
-    serde_json::from_str(json).ok()
+    table::parse_report(json)
 }
 
 async fn run_check(
@@ -188,11 +116,26 @@ async fn run_check(
     Ok(report)
 }
 
+/// Runs the connection check with a key, and saves nothing (the API's dry run).
+pub async fn check(
+    clients: &Clients,
+    user: &User,
+    domain_input: &str,
+    key_input: &str,
+) -> Result<ConnectionReport, ConnectError> {
+    if user.role != crate::accounts::Role::Admin {
+        return Err(ConnectError::Forbidden);
+    }
+    let domain = FreshdeskDomain::parse(domain_input)?;
+    let key = ApiKey::parse(key_input)?;
+    freshdesk::check_connection(&domain, &key, clients.config())
+        .await
+        .map_err(|e| ConnectError::Refused(explain(&e, &domain)))
+}
+
 /// Checks, then saves. Nothing is written unless the check passed.
 pub async fn connect(
-    store: &Store,
-    vault: &Vault,
-    cfg: &ClientConfig,
+    clients: &Clients,
     user: &User,
     domain_input: &str,
     key_input: &str,
@@ -200,6 +143,7 @@ pub async fn connect(
     if user.role != crate::accounts::Role::Admin {
         return Err(ConnectError::Forbidden);
     }
+    let (store, vault, cfg) = (clients.store(), clients.vault(), clients.config());
     let domain = FreshdeskDomain::parse(domain_input)?;
     let key = ApiKey::parse(key_input)?;
     let existing: Option<(i64,)> = sqlx::query_as(
@@ -240,7 +184,7 @@ pub async fn connect(
     )
     .bind(user.org_id)
     .bind(domain.host())
-    .bind(status_for(&report))
+    .bind(Status::of_report(&report).code())
     .bind(report.agent.id)
     .bind(report.agent.name.clone().unwrap_or_default())
     .bind(report.agent.email.clone().unwrap_or_default())
@@ -262,7 +206,7 @@ pub async fn connect(
         .bind(user.org_id)
         .bind(id)
         .bind(t)
-        .bind(status_for(&report))
+        .bind(Status::of_report(&report).code())
         .bind((!report.warnings.is_empty()).then(|| report.warnings.join(" ")))
         .execute(&mut *tx)
         .await?;
@@ -271,14 +215,8 @@ pub async fn connect(
         .bind(id)
         .execute(&mut *tx)
         .await?;
-    let (version, sealed) = vault.encrypt(
-        key.expose_for_encryption(),
-        Binding {
-            org_id: user.org_id,
-            integration_id: id,
-            field: "api_key",
-        },
-    );
+    let (version, sealed) =
+        vault.encrypt(key.expose_for_encryption(), key_binding(user.org_id, id));
     sqlx::query("UPDATE integrations SET key_version = $1, key_ciphertext = $2 WHERE id = $3")
         .bind(version as i64)
         .bind(sealed)
@@ -311,15 +249,11 @@ fn fingerprint(key: &ApiKey) -> String {
 
 /// Deletes the integration, its encrypted key and everything synced from it; every client of it
 /// in this process is stopped before this returns.
-pub async fn disconnect(
-    store: &Store,
-    keys: &keys::KeyWatch,
-    user: &User,
-    id: i64,
-) -> Result<(), ConnectError> {
+pub async fn disconnect(clients: &Clients, user: &User, id: i64) -> Result<(), ConnectError> {
     if user.role != crate::accounts::Role::Admin {
         return Err(ConnectError::Forbidden);
     }
+    let (store, keys) = (clients.store(), clients.keys());
     let i = get(store, user.org_id, id).await?;
     // The key and the synced copy go together: a sync page in flight either commits before
     // this (and is deleted with the rest) or finds the integration gone and writes nothing.
@@ -334,7 +268,7 @@ pub async fn disconnect(
     }
     crate::sync::forget(
         &mut tx,
-        crate::sync::Target {
+        Target {
             org_id: user.org_id,
             integration_id: id,
         },
@@ -359,12 +293,8 @@ pub async fn disconnect(
 }
 
 /// A new key for the same Freshdesk account. A different agent needs `confirm_other_agent`.
-#[allow(clippy::too_many_arguments)]
 pub async fn reauthorize(
-    store: &Store,
-    vault: &Vault,
-    keys: &keys::KeyWatch,
-    cfg: &ClientConfig,
+    clients: &Clients,
     user: &User,
     id: i64,
     key_input: &str,
@@ -373,6 +303,12 @@ pub async fn reauthorize(
     if user.role != crate::accounts::Role::Admin {
         return Err(ConnectError::Forbidden);
     }
+    let (store, vault, keys, cfg) = (
+        clients.store(),
+        clients.vault(),
+        clients.keys(),
+        clients.config(),
+    );
     let current = get(store, user.org_id, id).await?;
     let domain = FreshdeskDomain::parse(&current.domain)?;
     let key = ApiKey::parse(key_input)?;
@@ -396,14 +332,8 @@ pub async fn reauthorize(
             report: Box::new(report),
         });
     }
-    let (version, sealed) = vault.encrypt(
-        key.expose_for_encryption(),
-        Binding {
-            org_id: user.org_id,
-            integration_id: id,
-            field: "api_key",
-        },
-    );
+    let (version, sealed) =
+        vault.encrypt(key.expose_for_encryption(), key_binding(user.org_id, id));
     let json = serde_json::to_string(&report).unwrap_or_default();
     // One statement: the old key is replaced atomically; synced data is untouched. The status
     // moves through the health module, which records the change and resolves any incident.
@@ -439,63 +369,4 @@ pub async fn reauthorize(
     let mut i = get(store, user.org_id, id).await?;
     i.report = Some(report.clone());
     Ok((i, report))
-}
-
-/// A client for an integration's stored key: the only way to get one. It stops when the key is
-/// removed or replaced, here or in another process. A key that cannot be decrypted is
-/// `ConnectError::Vault`.
-pub async fn client_for(
-    store: &Store,
-    vault: &Vault,
-    keys: &keys::KeyWatch,
-    cfg: &ClientConfig,
-    org_id: i64,
-    id: i64,
-) -> Result<freshdesk::Client, ConnectError> {
-    // The token first: a key read after a revocation is already the new one.
-    let token = keys.token(id);
-    let (domain, key, generation) = stored_key(store, vault, org_id, id).await?;
-    let domain = FreshdeskDomain::parse(&domain)?;
-    let check = keys::GenerationCheck::new(store.clone(), id, generation, token.clone());
-    Ok(freshdesk::Client::new(domain, key, cfg)
-        .map_err(ConnectError::Client)?
-        .with_revocation(token)
-        .with_key_check(check))
-}
-
-/// The decrypted key of an integration, for the code that calls Freshdesk with it.
-pub async fn api_key(
-    store: &Store,
-    vault: &Vault,
-    org_id: i64,
-    id: i64,
-) -> Result<ApiKey, ConnectError> {
-    Ok(stored_key(store, vault, org_id, id).await?.1)
-}
-
-/// Domain, decrypted key and key generation, read together.
-async fn stored_key(
-    store: &Store,
-    vault: &Vault,
-    org_id: i64,
-    id: i64,
-) -> Result<(String, ApiKey, i64), ConnectError> {
-    let row: Option<(String, String, i64)> = sqlx::query_as(
-        "SELECT domain, key_ciphertext, key_generation FROM integrations WHERE id = $1 AND org_id = $2",
-    )
-    .bind(id)
-    .bind(org_id)
-    .fetch_optional(&store.pool)
-    .await?;
-    let (domain, sealed, generation) = row.ok_or(ConnectError::NotFound)?;
-    let plain = vault.decrypt(
-        &sealed,
-        Binding {
-            org_id,
-            integration_id: id,
-            field: "api_key",
-        },
-    )?;
-    let key = ApiKey::parse(plain.expose_secret()).map_err(ConnectError::Key)?;
-    Ok((domain, key, generation))
 }

@@ -2,25 +2,24 @@
 //! health check, an alert delivery. Each handler calls one capability and turns its result into
 //! how the job ends; each is idempotent, since a job whose worker died is run again.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use crate::app::AppState;
-use crate::connections::{self, ConnectError};
+use super::services::Services;
+use crate::connections::{ConnectError, Target, table};
 use crate::health::alerts::Attempt;
-use crate::jobs::{Claimed, Finish, Handler, NewJob, Registry};
+use crate::jobs::{Claimed, Finish, Handler, NewJob, Queue, Registry};
 use crate::store::{Store, now};
-use crate::sync::{self, SyncError, Target};
+use crate::sync::{self, SyncError};
 
 pub const HOOK_REFRESH: &str = "hook_refresh";
 pub const HEALTH_CHECK: &str = "health_check";
 
-/// Every kind the server runs, over one state.
-pub fn registry(state: &Arc<AppState>) -> Registry {
+/// Every kind the server runs, over one set of handles.
+pub fn registry(state: &Services) -> Registry {
     Registry::default()
         .register(sync::JOB_KIND, SyncRun(state.clone()))
         .register(HOOK_REFRESH, HookRefresh(state.clone()))
@@ -41,15 +40,14 @@ fn target(job: &Claimed) -> Option<Target> {
 /// Queues a sync unless one is queued or running, or the integration needs attention (syncs
 /// pause until it works again). False if nothing was queued.
 pub async fn start_sync(
-    state: &AppState,
+    queue: &Queue,
     t: Target,
     trigger: &str,
 ) -> Result<bool, crate::jobs::QueueError> {
-    if !runnable(&state.store, t).await? {
+    if !runnable(queue.store(), t).await? {
         return Ok(false);
     }
-    let queued = state
-        .queue
+    let queued = queue
         .enqueue(
             NewJob::new(sync::JOB_KIND)
                 .integration(t.org_id, t.integration_id)
@@ -61,9 +59,8 @@ pub async fn start_sync(
 }
 
 /// Queues a health check of an integration unless one is queued or running.
-pub async fn check_health(state: &AppState, t: Target) -> Result<(), crate::jobs::QueueError> {
-    state
-        .queue
+pub async fn check_health(queue: &Queue, t: Target) -> Result<(), crate::jobs::QueueError> {
+    queue
         .enqueue(
             NewJob::new(HEALTH_CHECK)
                 .integration(t.org_id, t.integration_id)
@@ -75,19 +72,13 @@ pub async fn check_health(state: &AppState, t: Target) -> Result<(), crate::jobs
 }
 
 async fn runnable(store: &Store, t: Target) -> Result<bool, sqlx::Error> {
-    let status: Option<(String,)> =
-        sqlx::query_as("SELECT status FROM integrations WHERE id = $1 AND org_id = $2")
-            .bind(t.integration_id)
-            .bind(t.org_id)
-            .fetch_optional(&store.pool)
-            .await?;
-    Ok(status.is_some_and(|(s,)| crate::health::can_run(&s)))
+    Ok(table::status(store, t).await?.is_some_and(|s| s.can_run()))
 }
 
 /// How long work of an integration that needs attention waits before it looks again.
 const PAUSED: Duration = Duration::from_secs(30);
 
-struct SyncRun(Arc<AppState>);
+struct SyncRun(Services);
 
 impl Handler for SyncRun {
     fn run<'a>(&'a self, job: &'a Claimed, cancel: CancellationToken) -> BoxFuture<'a, Finish> {
@@ -101,12 +92,12 @@ impl Handler for SyncRun {
                 Ok(false) => return Finish::Cancelled,
                 Err(e) => return retry_store(e),
             }
-            let client = match client(state, t).await {
+            let client = match state.clients.client_for(t).await {
                 Ok(c) => c,
                 Err(ConnectError::NotFound) => return Finish::Cancelled,
                 // An unreadable key is a health cause: the check records it once and pauses syncs.
                 Err(ConnectError::Vault(_)) => {
-                    if let Err(e) = check_health(state, t).await {
+                    if let Err(e) = check_health(&state.queue, t).await {
                         tracing::warn!(error = %crate::error_chain(&e), "could not queue a health check");
                     }
                     return Finish::Failed(
@@ -122,7 +113,7 @@ impl Handler for SyncRun {
                 }
             };
             let trigger = job.payload["trigger"].as_str().unwrap_or("schedule");
-            let cfg = &state.config.sync;
+            let cfg = &state.sync;
             let r = super::runs::execute(
                 &state.store,
                 &client,
@@ -151,18 +142,6 @@ impl Handler for SyncRun {
     }
 }
 
-async fn client(state: &AppState, t: Target) -> Result<freshdesk::Client, ConnectError> {
-    connections::client_for(
-        &state.store,
-        &state.vault,
-        &state.keys,
-        &state.freshdesk,
-        t.org_id,
-        t.integration_id,
-    )
-    .await
-}
-
 fn retry_store(e: sqlx::Error) -> Finish {
     tracing::warn!(error = %e, "job could not read the database");
     Finish::Retry {
@@ -171,7 +150,7 @@ fn retry_store(e: sqlx::Error) -> Finish {
     }
 }
 
-struct HookRefresh(Arc<AppState>);
+struct HookRefresh(Services);
 
 impl Handler for HookRefresh {
     fn run<'a>(&'a self, job: &'a Claimed, _cancel: CancellationToken) -> BoxFuture<'a, Finish> {
@@ -188,13 +167,13 @@ impl Handler for HookRefresh {
                 Ok(false) => return Finish::Later(PAUSED),
                 Err(e) => return retry_store(e),
             }
-            let client = match client(state, t).await {
+            let client = match state.clients.client_for(t).await {
                 Ok(c) => c,
                 Err(ConnectError::NotFound) => {
                     return mark(&state.store, t, ticket, up_to, "integration disconnected").await;
                 }
                 Err(ConnectError::Vault(_)) => {
-                    if let Err(e) = check_health(state, t).await {
+                    if let Err(e) = check_health(&state.queue, t).await {
                         tracing::warn!(error = %crate::error_chain(&e), "could not queue a health check");
                     }
                     return Finish::Later(PAUSED);
@@ -226,6 +205,27 @@ fn backoff(job: &Claimed, error: String) -> Finish {
     }
 }
 
+/// A webhook named a ticket: the event and its refresh job are committed together, and this
+/// process's worker is woken.
+pub async fn receive_hook(
+    queue: &Queue,
+    t: Target,
+    ticket: i64,
+) -> Result<(), crate::jobs::QueueError> {
+    let mut tx = queue.store().pool.begin().await?;
+    sqlx::query("INSERT INTO hook_events (org_id, integration_id, ticket_id, received_at) VALUES ($1, $2, $3, $4) ON CONFLICT (org_id, integration_id, ticket_id, received_at) DO UPDATE SET processed_at = NULL, outcome = NULL")
+        .bind(t.org_id)
+        .bind(t.integration_id)
+        .bind(ticket)
+        .bind(now())
+        .execute(&mut *tx)
+        .await?;
+    crate::jobs::enqueue(&mut *tx, hook_job(t, ticket)).await?;
+    tx.commit().await?;
+    queue.ring();
+    Ok(())
+}
+
 /// The job kind of a webhook's refresh: queued with its event, in one transaction.
 pub fn hook_job(t: Target, ticket: i64) -> NewJob {
     NewJob::new(HOOK_REFRESH)
@@ -252,7 +252,7 @@ async fn mark(store: &Store, t: Target, ticket_id: i64, up_to: i64, outcome: &st
     }
 }
 
-struct HealthCheck(Arc<AppState>);
+struct HealthCheck(Services);
 
 impl Handler for HealthCheck {
     fn run<'a>(&'a self, job: &'a Claimed, _cancel: CancellationToken) -> BoxFuture<'a, Finish> {
@@ -260,7 +260,7 @@ impl Handler for HealthCheck {
             let Some(t) = target(job) else {
                 return Finish::Failed("the job names no integration".into());
             };
-            match crate::health::check(&self.0, t).await {
+            match self.0.monitor.check(t).await {
                 Ok(()) => Finish::Succeeded,
                 Err(crate::health::HealthError::Gone) => Finish::Cancelled,
                 Err(e) => {
@@ -272,7 +272,7 @@ impl Handler for HealthCheck {
     }
 }
 
-struct AlertDelivery(Arc<AppState>);
+struct AlertDelivery(Services);
 
 impl Handler for AlertDelivery {
     fn run<'a>(&'a self, job: &'a Claimed, _cancel: CancellationToken) -> BoxFuture<'a, Finish> {
@@ -280,7 +280,7 @@ impl Handler for AlertDelivery {
             let Some(id) = job.payload["delivery"].as_i64() else {
                 return Finish::Failed("the job names no delivery".into());
             };
-            match crate::health::alerts::deliver(&self.0, id).await {
+            match self.0.monitor.alerts().deliver(id).await {
                 Ok(Attempt::Done) => Finish::Succeeded,
                 Ok(Attempt::Retry { error, after }) => Finish::Retry { error, after },
                 Ok(Attempt::GaveUp(error)) => Finish::Failed(error),

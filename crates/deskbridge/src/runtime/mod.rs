@@ -5,7 +5,9 @@
 pub mod handlers;
 pub mod runs;
 pub mod scheduler;
+mod services;
 pub mod view;
 
-pub use handlers::{check_health, hook_job, registry, start_sync};
+pub use handlers::{check_health, hook_job, receive_hook, registry, start_sync};
+pub use services::Services;
 pub use view::{SyncView, ViewError, view};

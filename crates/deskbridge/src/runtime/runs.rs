@@ -39,15 +39,13 @@ pub fn describe(e: &SyncError, domain: &str) -> String {
 
 /// [`describe`] with the integration's domain read from its row.
 pub async fn describe_for(store: &Store, t: Target, e: &SyncError) -> String {
-    let domain: Option<(String,)> = sqlx::query_as("SELECT domain FROM integrations WHERE id = $1")
-        .bind(t.integration_id)
-        .fetch_optional(&store.pool)
+    let domain = crate::connections::table::domain(store, t.integration_id)
         .await
         .unwrap_or_else(|err| {
             tracing::debug!(error = %err, "domain not read for an error message");
             None
         });
-    describe(e, &domain.map(|d| d.0).unwrap_or_default())
+    describe(e, &domain.unwrap_or_default())
 }
 
 /// One sync under the lease, recorded in `sync_runs`. Progress goes to `on_progress` and, twice
@@ -198,4 +196,19 @@ async fn keep(
             }
         }
     }
+}
+
+/// When each integration's newest run started, by integration id.
+pub async fn last_started(
+    store: &Store,
+) -> Result<std::collections::HashMap<i64, i64>, sqlx::Error> {
+    let rows: Vec<(i64, Option<i64>)> = sqlx::query_as(
+        "SELECT integration_id, MAX(started_at) FROM sync_runs GROUP BY integration_id",
+    )
+    .fetch_all(&store.pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, at)| Some((id, at?)))
+        .collect())
 }

@@ -4,8 +4,8 @@
 
 use serde::Serialize;
 
-use crate::app::AppState;
 use crate::jobs::JobView;
+use crate::store::Store;
 use crate::sync::{Progress, Target};
 
 #[derive(Debug, thiserror::Error)]
@@ -39,7 +39,8 @@ pub struct SyncView {
     pub jobs: Vec<JobView>,
 }
 
-pub async fn view(state: &AppState, t: Target) -> Result<SyncView, ViewError> {
+/// The view of one integration; `default_interval` is the `[sync]` interval it falls back to.
+pub async fn view(store: &Store, default_interval: i64, t: Target) -> Result<SyncView, ViewError> {
     type RunRow = (
         i64,
         String,
@@ -54,7 +55,7 @@ pub async fn view(state: &AppState, t: Target) -> Result<SyncView, ViewError> {
     )
     .bind(t.org_id)
     .bind(t.integration_id)
-    .fetch_optional(&state.store.pool)
+    .fetch_optional(&store.pool)
     .await?;
     let mut held = Vec::new();
     for (label, table) in [
@@ -73,7 +74,7 @@ pub async fn view(state: &AppState, t: Target) -> Result<SyncView, ViewError> {
         )))
         .bind(t.org_id)
         .bind(t.integration_id)
-        .fetch_one(&state.store.pool)
+        .fetch_one(&store.pool)
         .await?;
         held.push((label.to_string(), n));
     }
@@ -82,29 +83,26 @@ pub async fn view(state: &AppState, t: Target) -> Result<SyncView, ViewError> {
     )
     .bind(t.org_id)
     .bind(t.integration_id)
-    .fetch_all(&state.store.pool)
+    .fetch_all(&store.pool)
     .await?;
-    let interval: Option<(Option<i64>,)> =
-        sqlx::query_as("SELECT sync_interval_secs FROM integrations WHERE id = $1 AND org_id = $2")
-            .bind(t.integration_id)
-            .bind(t.org_id)
-            .fetch_optional(&state.store.pool)
-            .await?;
+    let interval = crate::connections::table::sync_interval(store, t)
+        .await?
+        .flatten();
     let hooks: (i64, Option<i64>) = sqlx::query_as(
         "SELECT COUNT(*), MAX(received_at) FROM hook_events WHERE org_id = $1 AND integration_id = $2",
     )
     .bind(t.org_id)
     .bind(t.integration_id)
-    .fetch_one(&state.store.pool)
+    .fetch_one(&store.pool)
     .await?;
     let last_outcome: Option<(Option<String>,)> = sqlx::query_as(
         "SELECT outcome FROM hook_events WHERE org_id = $1 AND integration_id = $2 ORDER BY received_at DESC LIMIT 1",
     )
     .bind(t.org_id)
     .bind(t.integration_id)
-    .fetch_optional(&state.store.pool)
+    .fetch_optional(&store.pool)
     .await?;
-    let jobs = crate::jobs::list(&state.store, t.integration_id, 10).await?;
+    let jobs = crate::jobs::list(store, t.integration_id, 10).await?;
     let (run_id, trigger, status, progress, error, started_at, finished_at) = match run {
         Some((id, tr, st, pj, err, sa, fa)) => (
             Some(id),
@@ -134,9 +132,7 @@ pub async fn view(state: &AppState, t: Target) -> Result<SyncView, ViewError> {
             .into_iter()
             .map(|(s, r)| (s, r.unwrap_or_default()))
             .collect(),
-        interval_secs: interval
-            .and_then(|(i,)| i)
-            .unwrap_or(state.config.sync.interval_secs as i64),
+        interval_secs: interval.unwrap_or(default_interval),
         hooks_received: hooks.0,
         hooks_last_at: hooks.1,
         hooks_last_outcome: last_outcome.and_then(|(o,)| o),

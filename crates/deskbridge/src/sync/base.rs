@@ -34,11 +34,8 @@ impl From<sqlx::Error> for SyncError {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Target {
-    pub org_id: i64,
-    pub integration_id: i64,
-}
+/// The integration a sync writes the copy of (the `integrations` table is `connections`').
+pub use crate::connections::table::Target;
 
 /// What a run does beyond tickets.
 #[derive(Clone, Debug)]
@@ -214,13 +211,7 @@ pub(crate) async fn begin_page(
     t: Target,
 ) -> Result<sqlx::Transaction<'static, sqlx::Any>, SyncError> {
     let mut tx = store.pool.begin().await?;
-    let r = sqlx::query("UPDATE integrations SET synced_at = $1 WHERE id = $2 AND org_id = $3")
-        .bind(now())
-        .bind(t.integration_id)
-        .bind(t.org_id)
-        .execute(&mut *tx)
-        .await?;
-    if r.rows_affected() == 0 {
+    if !crate::connections::table::touch_synced(&mut tx, t, now()).await? {
         return Err(SyncError::Disconnected);
     }
     Ok(tx)

@@ -65,14 +65,9 @@ pub async fn run_with(
     mut progress: impl FnMut(&Progress) + Send,
 ) -> Result<Progress, SyncError> {
     let backfill = cursor(store, t, "tickets").await?.is_none();
-    let expected: Option<(String,)> =
-        sqlx::query_as("SELECT report_json FROM integrations WHERE id = $1 AND org_id = $2")
-            .bind(t.integration_id)
-            .bind(t.org_id)
-            .fetch_optional(&store.pool)
-            .await?;
-    let expected = expected
-        .and_then(|(j,)| serde_json::from_str::<freshdesk::check::ConnectionReport>(&j).ok())
+    let expected = crate::connections::table::report(store, t)
+        .await?
+        .flatten()
         .and_then(|r| r.visible_tickets);
     let mut ctx = Ctx {
         store,

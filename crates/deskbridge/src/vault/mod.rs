@@ -1,8 +1,10 @@
-//! The vault: Freshdesk API keys encrypted at rest with XChaCha20-Poly1305. Each ciphertext names
-//! its master-key version, and its associated data binds it to its organisation, integration, field
-//! and version, so a ciphertext copied to another row does not decrypt. Master keys come from the
-//! config; a stored check value per version makes a wrong or missing key fail at startup, before
-//! anything is written. There is no plaintext mode.
+//! The vault: secrets (Freshdesk API keys, alert-webhook signing secrets) encrypted at rest with
+//! XChaCha20-Poly1305. Each ciphertext names its master-key version, and its associated data binds
+//! it to the organisation, integration and field its caller names, and to the version, so a
+//! ciphertext copied to another row does not decrypt. The vault knows no table but its own
+//! `vault_keys`: callers store the ciphertexts and say which versions they use. Master keys come
+//! from the config; a stored check value per version makes a wrong or missing key fail at startup,
+//! before anything is written. There is no plaintext mode.
 
 use std::collections::BTreeMap;
 
@@ -118,9 +120,10 @@ impl MasterKeys {
     }
 }
 
-#[derive(Debug)]
+/// Cheap to clone: every handle shares the one set of master keys.
+#[derive(Debug, Clone)]
 pub struct Vault {
-    keys: MasterKeys,
+    keys: std::sync::Arc<MasterKeys>,
 }
 
 fn aad(b: &Binding<'_>, version: u32) -> Vec<u8> {
@@ -135,7 +138,9 @@ const CHECK_PLAINTEXT: &[u8] = b"deskbridge master key check";
 
 impl Vault {
     pub fn new(keys: MasterKeys) -> Vault {
-        Vault { keys }
+        Vault {
+            keys: std::sync::Arc::new(keys),
+        }
     }
 
     fn cipher(&self, version: u32) -> Option<XChaCha20Poly1305> {
@@ -214,9 +219,9 @@ impl Vault {
     }
 
     /// Checks every configured key against its stored check value (recording new versions), and
-    /// refuses when stored rows need versions that are not configured. Nothing is written when a
-    /// key is wrong.
-    pub async fn verify(&self, store: &Store) -> Result<(), VaultError> {
+    /// refuses when the versions its callers have stored secrets under (`in_use`) are not
+    /// configured. Nothing is written when a key is wrong.
+    pub async fn verify(&self, store: &Store, in_use: &[u32]) -> Result<(), VaultError> {
         let stored: Vec<(i64, String)> =
             sqlx::query_as("SELECT version, check_value FROM vault_keys")
                 .fetch_all(&store.pool)
@@ -233,12 +238,9 @@ impl Vault {
                 return Err(VaultError::WrongKey(version));
             }
         }
-        let used: Vec<(i64,)> = sqlx::query_as("SELECT DISTINCT key_version FROM integrations")
-            .fetch_all(&store.pool)
-            .await?;
-        let missing: Vec<u32> = used
+        let missing: Vec<u32> = in_use
             .iter()
-            .map(|(v,)| *v as u32)
+            .copied()
             .filter(|v| self.cipher(*v).is_none())
             .collect();
         if !missing.is_empty() {
@@ -273,99 +275,15 @@ impl Vault {
         Ok(())
     }
 
-    /// Re-encrypts every stored key under the active version, one row per transaction, so an
-    /// interrupted run loses nothing and simply continues when started again. Returns the number
-    /// of rows moved.
-    /// Reseals every stored secret under the active version, row by row (each in its own
-    /// transaction, so an interrupted run resumes). A row that cannot be decrypted is named in
-    /// the report and left as it is; the rest go on.
-    pub async fn rewrap(
-        &self,
-        store: &Store,
-        mut progress: impl FnMut(usize, usize),
-    ) -> Result<RewrapReport, VaultError> {
-        let mut report = RewrapReport::default();
-        let active = self.active_version() as i64;
-        let todo: Vec<(i64, i64)> = sqlx::query_as(
-            "SELECT id, org_id FROM integrations WHERE key_version <> $1 ORDER BY id",
-        )
-        .bind(active)
-        .fetch_all(&store.pool)
-        .await?;
-        let total = todo.len();
-        for (n, (id, org_id)) in todo.into_iter().enumerate() {
-            let mut tx = store.pool.begin().await?;
-            let row: Option<(String, i64)> = sqlx::query_as("SELECT key_ciphertext, key_version FROM integrations WHERE id = $1 AND org_id = $2").bind(id).bind(org_id).fetch_optional(&mut *tx).await?;
-            let Some((sealed, version)) = row else {
-                continue;
-            };
-            if version == active {
-                continue;
-            }
-            let binding = Binding {
-                org_id,
-                integration_id: id,
-                field: "api_key",
-            };
-            let plain = match self.decrypt(&sealed, binding) {
-                Ok(p) => p,
-                Err(e) => {
-                    report
-                        .failed
-                        .push(format!("integration {id} of organisation {org_id} ({e})"));
-                    continue;
-                }
-            };
-            let (v, resealed) = self.encrypt(plain.expose_secret(), binding);
-            sqlx::query("UPDATE integrations SET key_ciphertext = $1, key_version = $2 WHERE id = $3 AND key_version = $4").bind(resealed).bind(v as i64).bind(id).bind(version).execute(&mut *tx).await?;
-            tx.commit().await?;
-            report.rewrapped += 1;
-            progress(n + 1, total);
-            // Test hook for crash-and-resume checks: die without any cleanup after N rows.
-            if std::env::var("DESKBRIDGE_FAILPOINT").ok().and_then(|f| {
-                f.strip_prefix("rewrap-abort-after:")
-                    .and_then(|n| n.parse::<usize>().ok())
-            }) == Some(n + 1)
-            {
-                std::process::abort();
-            }
-        }
-        // Organisations' alert-webhook signing secrets: few, so each is resealed under the
-        // active version whatever version it had (idempotent, like the loop above).
-        let orgs: Vec<(i64, String)> = sqlx::query_as(
-            "SELECT id, alert_webhook_secret FROM organisations WHERE alert_webhook_secret IS NOT NULL ORDER BY id",
-        )
-        .fetch_all(&store.pool)
-        .await?;
-        for (org_id, sealed) in orgs {
-            let binding = Binding {
-                org_id,
-                integration_id: 0,
-                field: "alert_webhook_secret",
-            };
-            let plain = match self.decrypt(&sealed, binding) {
-                Ok(p) => p,
-                Err(e) => {
-                    report.failed.push(format!(
-                        "the alert-webhook secret of organisation {org_id} ({e})"
-                    ));
-                    continue;
-                }
-            };
-            let (_, resealed) = self.encrypt(plain.expose_secret(), binding);
-            sqlx::query("UPDATE organisations SET alert_webhook_secret = $1 WHERE id = $2 AND alert_webhook_secret = $3")
-                .bind(resealed)
-                .bind(org_id)
-                .bind(sealed)
-                .execute(&store.pool)
-                .await?;
-        }
-        Ok(report)
+    /// Decrypts a secret and seals it again under the active version (key rotation).
+    pub fn reseal(&self, sealed: &str, binding: Binding<'_>) -> Result<String, VaultError> {
+        let plain = self.decrypt(sealed, binding)?;
+        Ok(self.encrypt(plain.expose_secret(), binding).1)
     }
 }
 
-/// What a rewrap did: rows of stored keys moved to the active version, and the secrets it could
-/// not decrypt, named.
+/// What a rewrap did (its callers own the rows): secrets moved to the active version, and the
+/// ones that could not be decrypted, named.
 #[derive(Debug, Default)]
 pub struct RewrapReport {
     pub rewrapped: usize,

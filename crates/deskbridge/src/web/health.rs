@@ -12,9 +12,8 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{Authenticated, Error};
+use super::{AppState, Authenticated, Error};
 use crate::accounts::{Role, Session, User};
-use crate::app::AppState;
 use crate::health::{self, HealthError, alerts};
 use crate::sync::Target;
 use crate::vault::Binding;

@@ -19,12 +19,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::{Authenticated, Error};
+use super::{AppState, Authenticated, Error};
 use crate::accounts::{Role, Session, User};
-use crate::app::AppState;
-use crate::connections::{self, ConnectError};
+use crate::connections::{self, ConnectError, table};
 use crate::runtime::{self, SyncView};
-use crate::store::now;
 use crate::sync::Target;
 
 type S = State<Arc<AppState>>;
@@ -212,14 +210,9 @@ async fn render_page(
     let i = connections::get(&state.store, t.org_id, t.integration_id)
         .await
         .map_err(Error::internal)?;
-    let v = runtime::view(state, t).await.map_err(Error::internal)?;
+    let v = view(state, t).await.map_err(Error::internal)?;
     let f = figures(&v);
-    let configured: Option<(Option<String>,)> =
-        sqlx::query_as("SELECT hook_secret FROM integrations WHERE id = $1")
-            .bind(t.integration_id)
-            .fetch_optional(&state.store.pool)
-            .await
-            .map_err(Error::internal)?;
+    let configured = table::hook_secret(&state.store, t.integration_id).await?;
     let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
@@ -253,7 +246,7 @@ async fn render_page(
         hook_url: format!("{scheme}://{host}/hooks/freshdesk/{}", t.integration_id),
         hook_header: HOOK_HEADER,
         hook_secret: secret,
-        hook_configured: configured.and_then(|(s,)| s).is_some(),
+        hook_configured: configured.and_then(|(_, s)| s).is_some(),
         hooks_received: v.hooks_received,
         hooks_last: when(v.hooks_last_at),
         hooks_last_outcome: v.hooks_last_outcome.clone().unwrap_or_default(),
@@ -281,7 +274,7 @@ async fn sync_now(
 ) -> Result<Response, Error> {
     admin(&s)?;
     let t = target(&state, &s.user, id).await?;
-    if runtime::start_sync(&state, t, "manual")
+    if runtime::start_sync(&state.queue, t, "manual")
         .await
         .map_err(Error::internal)?
     {
@@ -291,7 +284,7 @@ async fn sync_now(
     let health = crate::health::get(&state.store, t)
         .await
         .map_err(Error::internal)?;
-    let notice = if crate::health::can_run(&health.status) {
+    let notice = if health.status.can_run() {
         "A sync of this integration is already running.".to_string()
     } else {
         format!(
@@ -329,13 +322,7 @@ async fn schedule(
             "the interval is a whole number of minutes, from 1 to 1440".into(),
         ));
     }
-    sqlx::query("UPDATE integrations SET sync_interval_secs = $1 WHERE id = $2 AND org_id = $3")
-        .bind(minutes * 60)
-        .bind(id)
-        .bind(s.user.org_id)
-        .execute(&state.store.pool)
-        .await
-        .map_err(Error::internal)?;
+    table::set_sync_interval(&state.store, t, minutes * 60).await?;
     Ok(render_page(
         &state,
         &s,
@@ -371,13 +358,7 @@ async fn new_secret(
         "dbh_{}",
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
     );
-    sqlx::query("UPDATE integrations SET hook_secret = $1 WHERE id = $2 AND org_id = $3")
-        .bind(digest(&secret))
-        .bind(id)
-        .bind(s.user.org_id)
-        .execute(&state.store.pool)
-        .await
-        .map_err(Error::internal)?;
+    table::set_hook_secret(&state.store, t, &digest(&secret)).await?;
     crate::audit::record(
         &state.store,
         Some(s.user.org_id),
@@ -410,7 +391,7 @@ fn events_stream(
         if n > 3600 {
             return None;
         }
-        let data = match runtime::view(&state, t).await {
+        let data = match view(&state, t).await {
             Ok(v) => figures(&v).to_string(),
             Err(e) => {
                 tracing::warn!(error = %e, "sync events");
@@ -447,7 +428,7 @@ async fn api_view(
         }
         Err(e) => return e.into_response(),
     };
-    match runtime::view(&state, t).await {
+    match view(&state, t).await {
         Ok(v) => Json(v).into_response(),
         Err(e) => Error::internal(e).into_response(),
     }
@@ -480,15 +461,10 @@ async fn hook(State(state): S, Path(id): Path<i64>, headers: HeaderMap, body: By
     let Some(given) = headers.get(HOOK_HEADER).and_then(|v| v.to_str().ok()) else {
         return unauthorized();
     };
-    let row: Option<(i64, Option<String>)> =
-        match sqlx::query_as("SELECT org_id, hook_secret FROM integrations WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&state.store.pool)
-            .await
-        {
-            Ok(r) => r,
-            Err(e) => return Error::internal(e).into_response(),
-        };
+    let row = match table::hook_secret(&state.store, id).await {
+        Ok(r) => r,
+        Err(e) => return Error::internal(e).into_response(),
+    };
     let Some((org_id, Some(want))) = row else {
         return unauthorized();
     };
@@ -517,28 +493,13 @@ async fn hook(State(state): S, Path(id): Path<i64>, headers: HeaderMap, body: By
         org_id,
         integration_id: id,
     };
-    if let Err(e) = queue_hook(&state, t, ticket).await {
+    if let Err(e) = runtime::receive_hook(&state.queue, t, ticket).await {
         return Error::internal(e).into_response();
     }
-    state.queue.ring();
     (StatusCode::ACCEPTED, Json(json!({"queued": ticket}))).into_response()
 }
 
-/// The event and its refresh job, committed together.
-async fn queue_hook(
-    state: &AppState,
-    t: crate::sync::Target,
-    ticket: i64,
-) -> Result<(), crate::jobs::QueueError> {
-    let mut tx = state.store.pool.begin().await?;
-    sqlx::query("INSERT INTO hook_events (org_id, integration_id, ticket_id, received_at) VALUES ($1, $2, $3, $4) ON CONFLICT (org_id, integration_id, ticket_id, received_at) DO UPDATE SET processed_at = NULL, outcome = NULL")
-        .bind(t.org_id)
-        .bind(t.integration_id)
-        .bind(ticket)
-        .bind(now())
-        .execute(&mut *tx)
-        .await?;
-    crate::jobs::enqueue(&mut *tx, runtime::hook_job(t, ticket)).await?;
-    tx.commit().await?;
-    Ok(())
+/// The sync page's view of one integration, with the configured default interval.
+async fn view(state: &AppState, t: Target) -> Result<SyncView, runtime::ViewError> {
+    runtime::view(&state.store, state.config.sync.interval_secs as i64, t).await
 }

@@ -183,7 +183,7 @@ async fn status(w: &World) -> (String, Option<String>) {
 }
 
 async fn check(w: &World) {
-    deskbridge::health::check(&w.app.state, w.t).await.unwrap();
+    w.app.state.monitor.check(w.t).await.unwrap();
 }
 
 async fn tickets(w: &World) -> i64 {
@@ -269,7 +269,7 @@ async fn break_and_mend(breaks: (&str, Value), mends: (&str, Value), cause: &str
     assert!(api["history"].as_array().unwrap().len() >= 2);
     // Paused: a sync is not started while it needs attention.
     assert!(
-        !deskbridge::runtime::start_sync(&w.app.state, w.t, "test")
+        !deskbridge::runtime::start_sync(&w.app.state.queue, w.t, "test")
             .await
             .unwrap()
     );

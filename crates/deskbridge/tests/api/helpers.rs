@@ -418,3 +418,14 @@ impl TestApp {
             .unwrap_or_default()
     }
 }
+
+/// What `deskbridge vault rewrap` runs: the integrations' keys, then the webhook secrets.
+pub async fn rewrap(
+    store: &deskbridge::store::Store,
+    vault: &deskbridge::vault::Vault,
+    progress: impl FnMut(usize, usize),
+) -> Result<deskbridge::vault::RewrapReport, deskbridge::vault::VaultError> {
+    let mut report = deskbridge::connections::rewrap::rewrap_keys(store, vault, progress).await?;
+    deskbridge::health::alerts::rewrap_secrets(store, vault, &mut report).await?;
+    Ok(report)
+}

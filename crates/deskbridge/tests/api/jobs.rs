@@ -107,11 +107,11 @@ async fn a_sync_whose_worker_died_is_taken_over_after_the_lease_and_done_once() 
     )
     .await;
     assert!(
-        deskbridge::runtime::start_sync(&app.state, t, "test")
+        deskbridge::runtime::start_sync(&app.state.queue, t, "test")
             .await
             .unwrap()
     );
-    let registry = deskbridge::runtime::registry(&app.state);
+    let registry = deskbridge::runtime::registry(&app.state.services());
     let first = Worker::new(queue(&app, "first"), registry.clone(), 1);
     let doomed = tokio::spawn(async move { first.run_once().await });
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -172,7 +172,7 @@ async fn disconnecting_cancels_the_queued_work_of_the_integration() {
     let (b, t) = app.connect_acme().await;
     let id = t.integration_id;
     assert!(
-        deskbridge::runtime::start_sync(&app.state, t, "test")
+        deskbridge::runtime::start_sync(&app.state.queue, t, "test")
             .await
             .unwrap()
     );

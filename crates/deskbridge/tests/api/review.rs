@@ -172,7 +172,7 @@ async fn slow_sync(app: &TestApp) -> Target {
     )
     .await;
     assert!(
-        deskbridge::runtime::start_sync(&app.state, t, "test")
+        deskbridge::runtime::start_sync(&app.state.queue, t, "test")
             .await
             .unwrap()
     );
@@ -378,7 +378,7 @@ async fn a_key_that_cannot_be_decrypted_is_a_health_cause_with_one_alert_and_no_
         integration_id: id,
     };
     assert!(
-        !deskbridge::runtime::start_sync(&app.state, t, "test")
+        !deskbridge::runtime::start_sync(&app.state.queue, t, "test")
             .await
             .unwrap(),
         "syncs are paused"
@@ -451,7 +451,9 @@ async fn rewrap_names_the_row_it_cannot_decrypt_and_moves_the_rest() {
     let vault = deskbridge::vault::Vault::new(
         deskbridge::vault::MasterKeys::parse(Some(&secrecy::SecretString::from(both))).unwrap(),
     );
-    let report = vault.rewrap(&app.store, |_, _| {}).await.unwrap();
+    let report = crate::helpers::rewrap(&app.store, &vault, |_, _| {})
+        .await
+        .unwrap();
     assert_eq!(report.rewrapped, 1);
     assert_eq!(report.failed.len(), 1);
     assert!(

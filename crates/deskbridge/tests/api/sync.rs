@@ -573,7 +573,7 @@ async fn disconnect_stops_a_running_sync_and_deletes_the_copy() {
     let (app, _client, t) = setup(3_000).await;
     let b = app.login("admin@acme.test").await;
     assert!(
-        deskbridge::runtime::start_sync(&app.state, t, "test")
+        deskbridge::runtime::start_sync(&app.state.queue, t, "test")
             .await
             .unwrap()
     );

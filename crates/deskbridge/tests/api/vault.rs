@@ -104,14 +104,14 @@ async fn rotation_then_rewrap_moves_every_key_to_the_new_version_and_can_resume(
     let mut moved = 0;
     let first_only =
         Vault::new(MasterKeys::parse(Some(&SecretString::from(both.clone()))).unwrap());
-    let _ = first_only.rewrap(&store, |n, _| moved = n).await;
+    let _ = rewrap(&store, &first_only, |n, _| moved = n).await;
     let versions: Vec<(i64,)> = sqlx::query_as("SELECT key_version FROM integrations")
         .fetch_all(&store.pool)
         .await
         .unwrap();
     assert!(versions.iter().all(|(v,)| *v == 2));
     assert_eq!(
-        vault.rewrap(&store, |_, _| {}).await.unwrap().rewrapped,
+        rewrap(&store, &vault, |_, _| {}).await.unwrap().rewrapped,
         0,
         "a second run has nothing left to do"
     );

@@ -1,0 +1,168 @@
+//! `/api/v1` for integrations, with the powers of the pages: list, show, connect, check (saves
+//! nothing), re-authorize and disconnect, and the OpenAPI document.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::render::{S, when};
+use super::{AppState, Authenticated, Error};
+use crate::connections::{self, Integration};
+
+pub fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/api/v1/openapi.json", get(openapi))
+        .route("/api/v1/integrations", get(api_list).post(api_connect))
+        .route(
+            "/api/v1/integrations/{id}",
+            get(api_get).delete(api_disconnect),
+        )
+        .route("/api/v1/integrations/check", post(api_check))
+        .route(
+            "/api/v1/integrations/{id}/reauthorize",
+            post(api_reauthorize),
+        )
+}
+
+async fn openapi() -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        include_str!("../../openapi.json"),
+    )
+        .into_response()
+}
+
+#[derive(serde::Serialize)]
+struct AgentView<'a> {
+    id: i64,
+    name: &'a str,
+    email: &'a str,
+}
+
+/// The API's integration object. The stored report is already JSON and is passed through as is.
+#[derive(serde::Serialize)]
+struct ApiIntegration<'a> {
+    id: i64,
+    kind: &'static str,
+    domain: &'a str,
+    status: &'a str,
+    status_label: &'static str,
+    agent: AgentView<'a>,
+    key_fingerprint: &'a str,
+    connected_at: String,
+    last_checked_at: String,
+    report: Option<&'a serde_json::value::RawValue>,
+}
+
+fn api_view(i: &Integration) -> ApiIntegration<'_> {
+    ApiIntegration {
+        id: i.id,
+        kind: "freshdesk",
+        domain: &i.domain,
+        status: i.status.code(),
+        status_label: i.status.label(),
+        agent: AgentView {
+            id: i.agent_id,
+            name: &i.agent_name,
+            email: &i.agent_email,
+        },
+        key_fingerprint: &i.key_fingerprint,
+        connected_at: when(i.connected_at),
+        last_checked_at: when(i.last_checked_at),
+        report: serde_json::from_str(&i.report_json).ok(),
+    }
+}
+
+async fn api_list(State(state): S, Authenticated(s): Authenticated) -> Result<Response, Error> {
+    let list = connections::list(&state.store, s.user.org_id).await?;
+    Ok(
+        Json(json!({"integrations": list.iter().map(api_view).collect::<Vec<_>>()}))
+            .into_response(),
+    )
+}
+
+async fn api_get(
+    State(state): S,
+    Authenticated(s): Authenticated,
+    Path(id): Path<i64>,
+) -> Result<Response, Error> {
+    let i = connections::get(&state.store, s.user.org_id, id).await?;
+    Ok(Json(api_view(&i)).into_response())
+}
+
+#[derive(Deserialize)]
+struct ApiConnect {
+    domain: String,
+    api_key: String,
+}
+
+async fn api_connect(
+    State(state): S,
+    Authenticated(s): Authenticated,
+    Json(b): Json<ApiConnect>,
+) -> Result<Response, Error> {
+    let (i, _) = connections::connect(&state.clients, &s.user, &b.domain, &b.api_key).await?;
+    Ok((StatusCode::CREATED, Json(api_view(&i))).into_response())
+}
+
+/// Runs the connection check and returns the report; saves nothing.
+async fn api_check(
+    State(state): S,
+    Authenticated(s): Authenticated,
+    Json(b): Json<ApiConnect>,
+) -> Result<Response, Error> {
+    let report = connections::check(&state.clients, &s.user, &b.domain, &b.api_key).await?;
+    Ok(Json(report).into_response())
+}
+
+#[derive(Deserialize)]
+struct ApiReauth {
+    api_key: String,
+    #[serde(default)]
+    confirm_other_agent: bool,
+}
+
+async fn api_reauthorize(
+    State(state): S,
+    Authenticated(s): Authenticated,
+    Path(id): Path<i64>,
+    Json(b): Json<ApiReauth>,
+) -> Result<Response, Error> {
+    let reauthorized = connections::reauthorize(
+        &state.clients,
+        &s.user,
+        id,
+        &b.api_key,
+        b.confirm_other_agent,
+    )
+    .await;
+    let report = match reauthorized {
+        Ok((_, report)) => report,
+        Err(e) => {
+            return Err(match Error::from(e) {
+                Error::Conflict(msg) => {
+                    Error::Conflict(format!("{msg} Send confirm_other_agent: true to switch."))
+                }
+                other => other,
+            });
+        }
+    };
+    super::integrations::after_reauthorize(&state, &s.user, id, &report).await?;
+    let i = connections::get(&state.store, s.user.org_id, id).await?;
+    Ok(Json(api_view(&i)).into_response())
+}
+
+async fn api_disconnect(
+    State(state): S,
+    Authenticated(s): Authenticated,
+    Path(id): Path<i64>,
+) -> Result<Response, Error> {
+    connections::disconnect(&state.clients, &s.user, id).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}

@@ -1,0 +1,64 @@
+//! The Freshdesk setup guide, and its "was this helpful" votes.
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Form, State};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+
+use super::render::{S, render};
+use super::{AppState, Authenticated, Error};
+use crate::accounts::User;
+
+pub fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/guide/freshdesk", get(guide))
+        .route("/guide/freshdesk/feedback", post(guide_feedback))
+}
+
+#[derive(Template)]
+#[template(path = "guide.html")]
+struct GuidePage {
+    user: Option<User>,
+    csrf: String,
+    helpful: i64,
+    votes: i64,
+}
+
+const GUIDE: &str = "freshdesk-setup";
+
+async fn guide(State(state): S, Authenticated(s): Authenticated) -> Result<Html<String>, Error> {
+    let (helpful, votes) = crate::help::tally(&state.store, GUIDE)
+        .await
+        .map_err(Error::internal)?;
+    render(&GuidePage {
+        user: Some(s.user),
+        csrf: s.csrf,
+        helpful,
+        votes,
+    })
+}
+
+#[derive(Deserialize)]
+struct Vote {
+    helpful: String,
+}
+
+async fn guide_feedback(
+    State(state): S,
+    Authenticated(s): Authenticated,
+    Form(v): Form<Vote>,
+) -> Result<Response, Error> {
+    let helpful = match v.helpful.as_str() {
+        "yes" => true,
+        "no" => false,
+        _ => return Err(Error::BadRequest("answer yes or no".into())),
+    };
+    crate::help::vote(&state.store, s.user.id, GUIDE, helpful)
+        .await
+        .map_err(Error::internal)?;
+    Ok(Redirect::to("/guide/freshdesk").into_response())
+}

@@ -1,0 +1,100 @@
+//! Who is asking: the session cookie (its name depends on whether the deployment is served over
+//! TLS), a bearer API token on `/api/` routes, and the [`Authenticated`] extractor that turns
+//! either into a session (pages redirect to sign-in without one, the API answers 401).
+
+use std::sync::Arc;
+
+use axum::extract::{FromRef, FromRequestParts};
+use axum::http::{HeaderMap, header, request::Parts};
+use axum::response::{IntoResponse, Redirect, Response};
+
+use super::error::Error;
+use super::state::AppState;
+use crate::accounts::{self, Session};
+
+pub const COOKIE_SECURE: &str = "__Host-deskbridge";
+pub const COOKIE_PLAIN: &str = "deskbridge";
+
+pub fn cookie_name(secure: bool) -> &'static str {
+    if secure { COOKIE_SECURE } else { COOKIE_PLAIN }
+}
+
+pub(super) fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+}
+
+pub(super) fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|kv| {
+            let (k, v) = kv.trim().split_once('=')?;
+            (k == name).then_some(v)
+        })
+}
+
+pub(super) async fn session_from_headers(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Option<Session>, Error> {
+    let Some(token) = cookie_value(headers, cookie_name(state.config.server.secure_cookies)) else {
+        return Ok(None);
+    };
+    let s = accounts::session(
+        &state.store,
+        token,
+        state.config.server.session_idle_secs,
+        state.config.server.session_absolute_secs,
+    )
+    .await?;
+    let Some(mut s) = s else {
+        return Ok(None);
+    };
+    // The banner on every page while an integration needs attention.
+    s.user.attention = crate::health::banner(&state.store, s.user.org_id)
+        .await
+        .map_err(Error::internal)?;
+    Ok(Some(s))
+}
+
+/// The signed-in user's session; pages redirect to sign-in without one, the API answers 401.
+pub struct Authenticated(pub Session);
+
+impl<S: Send + Sync> FromRequestParts<S> for Authenticated
+where
+    Arc<AppState>: FromRef<S>,
+{
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let state = Arc::<AppState>::from_ref(state);
+        if parts.uri.path().starts_with("/api/")
+            && let Some(token) = bearer(&parts.headers)
+        {
+            return match accounts::tokens::resolve(&state.store, token).await {
+                Ok(Some(user)) => Ok(Authenticated(Session {
+                    id_hash: String::new(),
+                    user,
+                    csrf: String::new(),
+                })),
+                Ok(None) => Err(Error::Unauthorized.into_response()),
+                Err(e) => Err(Error::from(e).into_response()),
+            };
+        }
+        match session_from_headers(&state, &parts.headers).await {
+            Ok(Some(s)) => Ok(Authenticated(s)),
+            Ok(None) if parts.uri.path().starts_with("/api/") => {
+                Err(Error::Unauthorized.into_response())
+            }
+            Ok(None) => Err(Redirect::to("/login").into_response()),
+            Err(e) => Err(e.into_response()),
+        }
+    }
+}

@@ -1,0 +1,128 @@
+//! Settings › API tokens: create (the token shown once), list and revoke.
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Form, Path, State};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+
+use super::render::{S, render, when};
+use super::{AppState, Authenticated, Error};
+use crate::accounts::{self, User};
+use crate::audit;
+
+pub fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/settings/api-tokens", get(tokens_page).post(token_create))
+        .route("/settings/api-tokens/{id}/revoke", post(token_revoke))
+}
+
+#[derive(Template)]
+#[template(path = "tokens.html")]
+struct TokensPage {
+    user: Option<User>,
+    csrf: String,
+    tokens: Vec<(i64, String, String, String)>,
+    new_token: Option<String>,
+}
+
+async fn tokens_view(
+    state: &AppState,
+    s: &accounts::Session,
+    new_token: Option<String>,
+) -> Result<Html<String>, Error> {
+    if s.user.role != accounts::Role::Admin {
+        return Err(Error::Forbidden("only admins can manage API tokens"));
+    }
+    let tokens = accounts::tokens::list(&state.store, s.user.org_id)
+        .await
+        .map_err(Error::internal)?
+        .into_iter()
+        .map(|t| {
+            (
+                t.id,
+                t.name,
+                when(t.created_at),
+                t.last_used_at.map(when).unwrap_or_else(|| "never".into()),
+            )
+        })
+        .collect();
+    render(&TokensPage {
+        user: Some(s.user.clone()),
+        csrf: s.csrf.clone(),
+        tokens,
+        new_token,
+    })
+}
+
+async fn tokens_page(
+    State(state): S,
+    Authenticated(s): Authenticated,
+) -> Result<Html<String>, Error> {
+    tokens_view(&state, &s, None).await
+}
+
+#[derive(Deserialize)]
+struct TokenForm {
+    name: String,
+}
+
+async fn token_create(
+    State(state): S,
+    Authenticated(s): Authenticated,
+    Form(f): Form<TokenForm>,
+) -> Result<Response, Error> {
+    if s.user.role != accounts::Role::Admin {
+        return Err(Error::Forbidden("only admins can manage API tokens"));
+    }
+    let name = f.name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(Error::BadRequest(
+            "give the token a name of up to 100 characters".into(),
+        ));
+    }
+    let token = accounts::tokens::create(&state.store, &s.user, name)
+        .await
+        .map_err(Error::internal)?;
+    audit::record(
+        &state.store,
+        Some(s.user.org_id),
+        &s.user.email,
+        "api_token_created",
+        name,
+    )
+    .await;
+    Ok(
+        tokens_view(&state, &s, Some(accounts::expose(&token).to_string()))
+            .await?
+            .into_response(),
+    )
+}
+
+async fn token_revoke(
+    State(state): S,
+    Authenticated(s): Authenticated,
+    Path(id): Path<i64>,
+) -> Result<Response, Error> {
+    if s.user.role != accounts::Role::Admin {
+        return Err(Error::Forbidden("only admins can manage API tokens"));
+    }
+    if !accounts::tokens::revoke(&state.store, s.user.org_id, id)
+        .await
+        .map_err(Error::internal)?
+    {
+        return Err(Error::NotFound);
+    }
+    audit::record(
+        &state.store,
+        Some(s.user.org_id),
+        &s.user.email,
+        "api_token_revoked",
+        &id.to_string(),
+    )
+    .await;
+    Ok(Redirect::to("/settings/api-tokens").into_response())
+}

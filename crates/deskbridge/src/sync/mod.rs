@@ -11,6 +11,7 @@
 
 mod base;
 pub mod lease;
+mod specs;
 mod streams;
 mod tickets;
 pub mod verify;

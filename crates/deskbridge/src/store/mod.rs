@@ -1,5 +1,6 @@
 //! The database handle: one sqlx `Any` pool over SQLite (the default; WAL and a busy timeout) or
-//! PostgreSQL (picked by the URL), with embedded migrations per engine run at startup. Queries use
+//! PostgreSQL (picked by the URL), with embedded migrations run at startup: one source, written
+//! for SQLite, and rendered for PostgreSQL by spelling the auto-numbered id column its way. Queries use
 //! `$1`-style parameters, which both engines accept, and store times as unix seconds. Each
 //! capability keeps its own SQL; only engine plumbing lives here.
 
@@ -102,14 +103,39 @@ impl Store {
 
     async fn migrate(&self) -> Result<(), StoreError> {
         match self.engine {
-            Engine::Sqlite => sqlx::migrate!("migrations/sqlite")
-                .run(&self.pool)
-                .await
-                .map_err(StoreError::Migrate),
-            Engine::Postgres => sqlx::migrate!("migrations/postgres")
-                .run(&self.pool)
-                .await
-                .map_err(StoreError::Migrate),
+            Engine::Sqlite => SOURCE.run(&self.pool).await,
+            Engine::Postgres => postgres_migrations().run(&self.pool).await,
         }
+        .map_err(StoreError::Migrate)
     }
+}
+
+/// The migrations, as written: in SQLite's dialect.
+static SOURCE: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+
+/// The one line the engines spell differently: an auto-numbered 64-bit id.
+pub const SQLITE_ID: &str = "id INTEGER PRIMARY KEY AUTOINCREMENT,";
+pub const POSTGRES_ID: &str = "id BIGSERIAL PRIMARY KEY,";
+
+/// The migrations rendered for PostgreSQL. Each keeps its version and description; its checksum
+/// is that of the rendered text, so a database migrated by an earlier release (which shipped the
+/// rendered files) still matches.
+pub fn postgres_migrations() -> sqlx::migrate::Migrator {
+    use sqlx::SqlSafeStr;
+    sqlx::migrate::Migrator::with_migrations(
+        SOURCE
+            .migrations
+            .iter()
+            .map(|m| {
+                sqlx::migrate::Migration::new(
+                    m.version,
+                    m.description.clone(),
+                    m.migration_type,
+                    sqlx::AssertSqlSafe(m.sql.as_str().replace(SQLITE_ID, POSTGRES_ID))
+                        .into_sql_str(),
+                    m.no_tx,
+                )
+            })
+            .collect(),
+    )
 }

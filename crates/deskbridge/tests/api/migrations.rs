@@ -1,43 +1,78 @@
-//! The two migration trees (SQLite and PostgreSQL) stay in step: the same files, line for line,
-//! except the one spelling each engine has for an auto-numbered id column.
+//! The migrations have one source, written for SQLite; PostgreSQL gets them rendered with its
+//! own spelling of the auto-numbered id column. The rendered text must stay exactly what earlier
+//! releases shipped as files, or PostgreSQL databases they migrated would refuse to start.
 
-use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use deskbridge::store::{POSTGRES_ID, SQLITE_ID, postgres_migrations};
 
-const SQLITE_ID: &str = "id INTEGER PRIMARY KEY AUTOINCREMENT,";
-const POSTGRES_ID: &str = "id BIGSERIAL PRIMARY KEY,";
+/// SHA-384 of each PostgreSQL migration as released (the files of `migrations/postgres` up to
+/// 0008), which sqlx compares with what a database recorded when it applied them.
+const RELEASED: [(i64, &str); 8] = [
+    (
+        1,
+        "68bb45c80c5a06a691716aadb1f8f3d7367356631c0ec58dc6dae58bf0b510305eddae5daddc2e0697a608100200db3f",
+    ),
+    (
+        2,
+        "83d840f61149833af7240fd2474908e21221bfe75cbdf8956f5d1081683a6e5e2a915898f166ba32f76368b8ed75cf72",
+    ),
+    (
+        3,
+        "ba4cfaa769c19889096184f6e4d5f9288af7443305af95318dc0edc9c65b5da378ec5d9053cefd3f8fe8f4046756b97f",
+    ),
+    (
+        4,
+        "9faa2bc9395621a3178859b22ff8e82d7f4dc9e02479f901ce23f646c358e65f182252ba672c36189641f2c555d1628b",
+    ),
+    (
+        5,
+        "4549255fac8260025efe4e03961e767b51bd04b970606c2226f57308bbd1208da72ec39a5c010c85d97be6a112606a7d",
+    ),
+    (
+        6,
+        "7fbc9ab2f27d3ff4f12317622ad74caf6f5383be413f2c959b856850fa9ea0bbf83a234275aca5ad5f39ab1bf0343b75",
+    ),
+    (
+        7,
+        "e538fd756d0623daaeacd7c689a829197035836bd60b97504a5c1df33c181523b63626b6aa8c1777297726aa36be4ea8",
+    ),
+    (
+        8,
+        "e1a0dc94d4f2d8dd6890ae61cc037525fbb71724ca18d9f23b3acf71977d6b2fd493fdcf5daba685c4ae5a17e803584e",
+    ),
+];
 
-fn tree(engine: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("migrations")
-        .join(engine)
-}
-
-fn names(dir: &Path) -> BTreeSet<String> {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect()
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[test]
-fn the_sqlite_and_postgres_migrations_are_identical_but_for_the_id_column() {
-    let (sqlite, postgres) = (tree("sqlite"), tree("postgres"));
-    let files = names(&sqlite);
+fn the_postgres_migrations_are_the_sqlite_ones_with_the_id_column_spelled_for_postgres() {
+    let pg = postgres_migrations();
     assert!(
-        !files.is_empty(),
-        "no migrations found in {}",
-        sqlite.display()
+        pg.migrations.len() >= RELEASED.len(),
+        "no migrations embedded"
     );
-    assert_eq!(files, names(&postgres), "both trees hold the same files");
-    for f in &files {
-        let a = std::fs::read_to_string(sqlite.join(f)).unwrap();
-        let b = std::fs::read_to_string(postgres.join(f)).unwrap();
-        let (a, b): (Vec<&str>, Vec<&str>) = (a.lines().collect(), b.lines().collect());
-        assert_eq!(a.len(), b.len(), "{f}: the trees differ in length");
-        for (n, (x, y)) in a.iter().zip(&b).enumerate() {
-            let same = x == y || (x.trim() == SQLITE_ID && y.trim() == POSTGRES_ID);
-            assert!(same, "{f} line {}: sqlite {x:?} vs postgres {y:?}", n + 1);
-        }
+    for m in pg.migrations.iter() {
+        let sql = m.sql.as_str();
+        // AUTOINCREMENT is SQLite only: PostgreSQL refuses the whole migration over it.
+        assert!(
+            !sql.to_ascii_uppercase().contains("AUTOINCREMENT") && !sql.contains(SQLITE_ID),
+            "{}: SQLite's id column left",
+            m.version
+        );
+    }
+    assert!(pg.migrations[0].sql.as_str().contains(POSTGRES_ID));
+}
+
+#[test]
+fn the_rendered_postgres_migrations_match_what_earlier_releases_applied() {
+    let pg = postgres_migrations();
+    for (version, want) in RELEASED {
+        let m = pg
+            .migrations
+            .iter()
+            .find(|m| m.version == version)
+            .unwrap_or_else(|| panic!("migration {version} is gone"));
+        assert_eq!(hex(&m.checksum), want, "migration {version} changed");
     }
 }

@@ -1,9 +1,0 @@
-CREATE TABLE api_tokens (
-    id BIGSERIAL PRIMARY KEY,
-    org_id BIGINT NOT NULL REFERENCES organisations(id),
-    user_id BIGINT NOT NULL REFERENCES users(id),
-    name TEXT NOT NULL,
-    token_hash TEXT NOT NULL UNIQUE,
-    created_at BIGINT NOT NULL,
-    last_used_at BIGINT
-);

@@ -1,33 +1,27 @@
 //! `/api/v1` for integrations, with the powers of the pages: list, show, connect, check (saves
 //! nothing), re-authorize and disconnect, and the OpenAPI document.
 
-use std::sync::Arc;
-
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 
 use super::render::{S, when};
-use super::{AppState, Authenticated, Error};
+use super::routes::Routes;
+use super::{Authenticated, Error};
 use crate::connections::{self, Integration};
 
-pub fn routes() -> Router<Arc<AppState>> {
-    Router::new()
-        .route("/api/v1/openapi.json", get(openapi))
-        .route("/api/v1/integrations", get(api_list).post(api_connect))
-        .route(
-            "/api/v1/integrations/{id}",
-            get(api_get).delete(api_disconnect),
-        )
-        .route("/api/v1/integrations/check", post(api_check))
-        .route(
-            "/api/v1/integrations/{id}/reauthorize",
-            post(api_reauthorize),
-        )
+pub fn routes() -> Routes {
+    Routes::default()
+        .get("/api/v1/openapi.json", openapi)
+        .get("/api/v1/integrations", api_list)
+        .post("/api/v1/integrations", api_connect)
+        .get("/api/v1/integrations/{id}", api_get)
+        .delete("/api/v1/integrations/{id}", api_disconnect)
+        .post("/api/v1/integrations/check", api_check)
+        .post("/api/v1/integrations/{id}/reauthorize", api_reauthorize)
 }
 
 async fn openapi() -> Response {

@@ -1,31 +1,29 @@
 //! Signing in and out: the sign-in page and form (throttled per account and per client, the
 //! failure audited without the password), the session cookie, and sign-out.
 
-use std::sync::Arc;
-
 use askama::Template;
-use axum::Router;
 use axum::extract::{Form, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
 use serde::Deserialize;
 
 use super::render::{S, render};
-use super::{AppState, Authenticated, Error, cookie_name};
+use super::routes::Routes;
+use super::{Authenticated, Error, cookie_name};
 use crate::accounts::{self, AccountError, User};
 use crate::audit;
 
-pub fn routes() -> Router<Arc<AppState>> {
-    Router::new()
-        .route(
+pub fn routes() -> Routes {
+    Routes::default()
+        .get("/login", login_page)
+        .add(
+            "POST",
             "/login",
-            get(login_page)
-                .post(login)
+            axum::routing::post(login)
                 // A sign-in form is a few hundred bytes; anything far larger is refused unread.
                 .layer(axum::extract::DefaultBodyLimit::max(16 * 1024)),
         )
-        .route("/logout", post(logout))
+        .post("/logout", logout)
 }
 
 #[derive(Template)]

@@ -1,27 +1,24 @@
 //! The dashboard (the organisation's connections and recent audit entries), the stylesheet, the
 //! root redirect and the liveness probe.
 
-use std::sync::Arc;
-
 use askama::Template;
-use axum::Router;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::routing::get;
 
 use super::render::{S, render, when};
-use super::{AppState, Authenticated, Error};
+use super::routes::Routes;
+use super::{Authenticated, Error};
 use crate::accounts::User;
 use crate::audit;
 use crate::connections::{self};
 
-pub fn routes() -> Router<Arc<AppState>> {
-    Router::new()
-        .route("/", get(|| async { Redirect::to("/dashboard") }))
-        .route("/dashboard", get(dashboard))
-        .route("/static/app.css", get(css))
-        .route("/healthz", get(|| async { "ok" }))
+pub fn routes() -> Routes {
+    Routes::default()
+        .get("/", || async { Redirect::to("/dashboard") })
+        .get("/dashboard", dashboard)
+        .get("/static/app.css", css)
+        .get("/healthz", || async { "ok" })
 }
 
 async fn css() -> Response {

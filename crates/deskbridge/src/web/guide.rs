@@ -1,22 +1,19 @@
 //! The Freshdesk setup guide, and its "was this helpful" votes.
 
-use std::sync::Arc;
-
 use askama::Template;
-use axum::Router;
 use axum::extract::{Form, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
 use serde::Deserialize;
 
 use super::render::{S, render};
-use super::{AppState, Authenticated, Error};
+use super::routes::Routes;
+use super::{Authenticated, Error};
 use crate::accounts::User;
 
-pub fn routes() -> Router<Arc<AppState>> {
-    Router::new()
-        .route("/guide/freshdesk", get(guide))
-        .route("/guide/freshdesk/feedback", post(guide_feedback))
+pub fn routes() -> Routes {
+    Routes::default()
+        .get("/guide/freshdesk", guide)
+        .post("/guide/freshdesk/feedback", guide_feedback)
 }
 
 #[derive(Template)]

@@ -4,14 +4,14 @@
 use std::sync::Arc;
 
 use askama::Template;
+use axum::Json;
 use axum::extract::{Form, Path, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 
+use super::routes::Routes;
 use super::{AppState, Authenticated, Error};
 use crate::accounts::{Role, Session, User};
 use crate::health::{self, HealthError, alerts};
@@ -20,10 +20,11 @@ use crate::vault::Binding;
 
 type S = State<Arc<AppState>>;
 
-pub fn routes() -> Router<Arc<AppState>> {
-    Router::new()
-        .route("/api/v1/integrations/{id}/health", get(api_health))
-        .route("/settings/alerts", get(alerts_page).post(alerts_save))
+pub fn routes() -> Routes {
+    Routes::default()
+        .get("/api/v1/integrations/{id}/health", api_health)
+        .get("/settings/alerts", alerts_page)
+        .post("/settings/alerts", alerts_save)
 }
 
 async fn api_health(

@@ -1,21 +1,20 @@
 //! The help page: support hours now, and the contact form.
 
-use std::sync::Arc;
-
 use askama::Template;
-use axum::Router;
 use axum::extract::{Form, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::get;
 use serde::Deserialize;
 
 use super::render::{S, render, when};
+use super::routes::Routes;
 use super::{AppState, Authenticated, Error};
 use crate::accounts::{self, User};
 
-pub fn routes() -> Router<Arc<AppState>> {
-    Router::new().route("/help", get(help_page).post(help_submit))
+pub fn routes() -> Routes {
+    Routes::default()
+        .get("/help", help_page)
+        .post("/help", help_submit)
 }
 
 #[derive(Template)]

@@ -2,31 +2,26 @@
 //! URL, so it works without JavaScript) with the connect form, and one integration's page with
 //! its health card, re-authorize and disconnect.
 
-use std::sync::Arc;
-
 use askama::Template;
-use axum::Router;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
 use serde::Deserialize;
 
 use super::render::{S, render, when};
+use super::routes::Routes;
 use super::{AppState, Authenticated, Error};
 use crate::accounts::{self, User};
 use crate::connections::{self, ConnectError, Integration, Status, Target};
 
-pub fn routes() -> Router<Arc<AppState>> {
-    Router::new()
-        .route("/settings/integrations", get(integrations))
-        .route(
-            "/settings/integrations/freshdesk/connect",
-            get(panel).post(connect),
-        )
-        .route("/settings/integrations/{id}", get(integration))
-        .route("/settings/integrations/{id}/disconnect", post(disconnect))
-        .route("/settings/integrations/{id}/reauthorize", post(reauthorize))
+pub fn routes() -> Routes {
+    Routes::default()
+        .get("/settings/integrations", integrations)
+        .get("/settings/integrations/freshdesk/connect", panel)
+        .post("/settings/integrations/freshdesk/connect", connect)
+        .get("/settings/integrations/{id}", integration)
+        .post("/settings/integrations/{id}/disconnect", disconnect)
+        .post("/settings/integrations/{id}/reauthorize", reauthorize)
 }
 
 struct ActiveView {

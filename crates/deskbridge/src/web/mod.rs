@@ -13,6 +13,7 @@ mod health;
 mod help;
 mod integrations;
 mod render;
+mod routes;
 mod session;
 mod state;
 mod sync;
@@ -33,49 +34,30 @@ use axum::middleware::{self, Next};
 
 use error::{panicked, render_errors};
 use guard::{csrf_guard, security_headers};
+use routes::Routes;
 
-/// Every route, with whether it changes state. The CSRF test walks this list, so a new route
-/// that is not listed (and so not covered) fails it.
-pub const ROUTES: &[(&str, &str)] = &[
-    ("GET", "/"),
-    ("GET", "/login"),
-    ("POST", "/login"),
-    ("POST", "/logout"),
-    ("GET", "/dashboard"),
-    ("GET", "/settings/integrations"),
-    ("GET", "/settings/integrations/freshdesk/connect"),
-    ("POST", "/settings/integrations/freshdesk/connect"),
-    ("GET", "/settings/integrations/{id}"),
-    ("POST", "/settings/integrations/{id}/disconnect"),
-    ("POST", "/settings/integrations/{id}/reauthorize"),
-    ("GET", "/guide/freshdesk"),
-    ("POST", "/guide/freshdesk/feedback"),
-    ("GET", "/help"),
-    ("POST", "/help"),
-    ("GET", "/api/v1/openapi.json"),
-    ("GET", "/settings/api-tokens"),
-    ("POST", "/settings/api-tokens"),
-    ("POST", "/settings/api-tokens/{id}/revoke"),
-    ("GET", "/static/app.css"),
-    ("GET", "/api/v1/integrations"),
-    ("POST", "/api/v1/integrations"),
-    ("GET", "/api/v1/integrations/{id}"),
-    ("DELETE", "/api/v1/integrations/{id}"),
-    ("POST", "/api/v1/integrations/check"),
-    ("POST", "/api/v1/integrations/{id}/reauthorize"),
-    ("GET", "/healthz"),
-    ("GET", "/settings/integrations/{id}/sync"),
-    ("POST", "/settings/integrations/{id}/sync"),
-    ("GET", "/settings/integrations/{id}/sync/events"),
-    ("POST", "/settings/integrations/{id}/sync/schedule"),
-    ("POST", "/settings/integrations/{id}/sync/webhook"),
-    ("GET", "/static/sync.js"),
-    ("POST", "/hooks/freshdesk/{id}"),
-    ("GET", "/api/v1/integrations/{id}/sync"),
-    ("GET", "/api/v1/integrations/{id}/health"),
-    ("GET", "/settings/alerts"),
-    ("POST", "/settings/alerts"),
-];
+/// Every page group's routes, merged (the long-lived event streams apart: they skip the
+/// request timeout).
+fn pages() -> Routes {
+    Routes::default()
+        .merge(dashboard::routes())
+        .merge(auth::routes())
+        .merge(integrations::routes())
+        .merge(guide::routes())
+        .merge(help::routes())
+        .merge(tokens::routes())
+        .merge(api::routes())
+        .merge(sync::routes())
+        .merge(health::routes())
+}
+
+/// Every method and path the router serves, as it registered them. The CSRF test walks this, so
+/// no state-changing route can escape it.
+pub fn route_list() -> Vec<(&'static str, &'static str)> {
+    let mut all = pages().served().to_vec();
+    all.extend_from_slice(sync::stream_routes().served());
+    all
+}
 
 /// The router with every layer, outermost first: a request id (a new one for every request: a
 /// client's own `x-request-id` is not trusted) set on the request and echoed on the response; the
@@ -86,17 +68,9 @@ pub fn router(state: Arc<AppState>) -> Router {
     let header_name = axum::http::HeaderName::from_static(REQUEST_ID);
     let timeout = std::time::Duration::from_secs(state.config.server.request_timeout_secs);
     let secure = state.config.server.secure_cookies;
-    let streams = sync::stream_routes();
-    Router::new()
-        .merge(dashboard::routes())
-        .merge(auth::routes())
-        .merge(integrations::routes())
-        .merge(guide::routes())
-        .merge(help::routes())
-        .merge(tokens::routes())
-        .merge(api::routes())
-        .merge(sync::routes())
-        .merge(health::routes())
+    let streams = sync::stream_routes().into_router();
+    pages()
+        .into_router()
         .fallback(|| async { Error::NotFound })
         .layer(middleware::from_fn_with_state(state.clone(), csrf_guard))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))

@@ -7,18 +7,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use askama::Template;
+use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Form, Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use futures_util::Stream;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+use super::routes::Routes;
 use super::{AppState, Authenticated, Error};
 use crate::accounts::{Role, Session, User};
 use crate::connections::{self, ConnectError, table};
@@ -30,19 +30,20 @@ type S = State<Arc<AppState>>;
 /// The header Freshdesk's rule must send, carrying the integration's webhook secret.
 pub const HOOK_HEADER: &str = "X-Deskbridge-Secret";
 
-pub fn routes() -> Router<Arc<AppState>> {
-    Router::new()
-        .route("/settings/integrations/{id}/sync", get(page).post(sync_now))
-        .route("/settings/integrations/{id}/sync/schedule", post(schedule))
-        .route("/settings/integrations/{id}/sync/webhook", post(new_secret))
-        .route("/static/sync.js", get(script))
-        .route("/hooks/freshdesk/{id}", post(hook))
-        .route("/api/v1/integrations/{id}/sync", get(api_view))
+pub fn routes() -> Routes {
+    Routes::default()
+        .get("/settings/integrations/{id}/sync", page)
+        .post("/settings/integrations/{id}/sync", sync_now)
+        .post("/settings/integrations/{id}/sync/schedule", schedule)
+        .post("/settings/integrations/{id}/sync/webhook", new_secret)
+        .get("/static/sync.js", script)
+        .post("/hooks/freshdesk/{id}", hook)
+        .get("/api/v1/integrations/{id}/sync", api_view)
 }
 
 /// Long-lived streams, served outside the request timeout.
-pub fn stream_routes() -> Router<Arc<AppState>> {
-    Router::new().route("/settings/integrations/{id}/sync/events", get(events))
+pub fn stream_routes() -> Routes {
+    Routes::default().get("/settings/integrations/{id}/sync/events", events)
 }
 
 async fn script() -> Response {

@@ -1,23 +1,21 @@
 //! Settings › API tokens: create (the token shown once), list and revoke.
 
-use std::sync::Arc;
-
 use askama::Template;
-use axum::Router;
 use axum::extract::{Form, Path, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
 use serde::Deserialize;
 
 use super::render::{S, render, when};
+use super::routes::Routes;
 use super::{AppState, Authenticated, Error};
 use crate::accounts::{self, User};
 use crate::audit;
 
-pub fn routes() -> Router<Arc<AppState>> {
-    Router::new()
-        .route("/settings/api-tokens", get(tokens_page).post(token_create))
-        .route("/settings/api-tokens/{id}/revoke", post(token_revoke))
+pub fn routes() -> Routes {
+    Routes::default()
+        .get("/settings/api-tokens", tokens_page)
+        .post("/settings/api-tokens", token_create)
+        .post("/settings/api-tokens/{id}/revoke", token_revoke)
 }
 
 #[derive(Template)]

@@ -1,8 +1,7 @@
-//! How connecting, re-authorizing and building a client can fail, and the plain words for each
-//! way a Freshdesk connection check can fail.
+//! How connecting, re-authorizing and building a client can fail.
 
+use freshdesk::Error as FdError;
 use freshdesk::check::ConnectionReport;
-use freshdesk::{Error as FdError, FreshdeskDomain};
 
 use crate::store::StoreError;
 use crate::vault::VaultError;
@@ -49,22 +48,5 @@ pub enum ConnectError {
 impl From<sqlx::Error> for ConnectError {
     fn from(e: sqlx::Error) -> Self {
         ConnectError::Store(StoreError::Query(e))
-    }
-}
-
-/// Plain words for each way a check can fail.
-pub fn explain(e: &FdError, domain: &FreshdeskDomain) -> String {
-    match e {
-        FdError::InvalidCredentials => "This API key was rejected. It may have been reset, or its user deleted or deactivated. Copy the key again from Profile Settings in Freshdesk.".into(),
-        FdError::AccessDenied => "Freshdesk denied access with this key: its user is no longer an agent (perhaps deleted and turned into a contact). Use an active admin's key.".into(),
-        FdError::AccountSuspended => format!("The Freshdesk account at {domain} is suspended. Reactivate it in Freshdesk, then try again."),
-        FdError::PasswordLockout => "This Freshdesk login is locked after too many failed attempts. Unlock it in Freshdesk, then try again.".into(),
-        FdError::DomainNotFound => format!("No Freshdesk account at {domain}. Check the domain: it is the name in https://<name>.freshdesk.com."),
-        FdError::FeatureNotInPlan => "The Freshdesk plan does not include a feature deskbridge needs (agents, roles and groups). Check the plan under Admin › Account › Plans & Billing in Freshdesk.".into(),
-        FdError::Revoked => "The key was removed or replaced while this was running. Try again.".into(),
-        FdError::BlockedAddress(_) => format!("{domain} resolves to an internal address, so deskbridge will not connect to it."),
-        FdError::RateLimited { .. } => "Freshdesk's rate limit is used up right now. Wait a minute and try again.".into(),
-        FdError::Transient(_) | FdError::TooLarge { .. } => format!("Freshdesk at {domain} did not answer properly. It may be having trouble; try again in a few minutes."),
-        _ => format!("Freshdesk at {domain} gave an unexpected answer. Try again; if it keeps happening, contact support."),
     }
 }

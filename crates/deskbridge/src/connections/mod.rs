@@ -7,12 +7,14 @@
 
 mod clients;
 mod error;
+pub mod fault;
 pub mod keys;
 pub mod rewrap;
 pub mod table;
 
 pub use clients::{Clients, api_key};
-pub use error::{ConnectError, explain};
+pub use error::ConnectError;
+pub use fault::explain;
 pub use table::{Status, Target};
 
 use freshdesk::check::ConnectionReport;

@@ -10,7 +10,7 @@
 pub mod alerts;
 mod probe;
 
-pub use probe::{Cause, Finding, HealthError, is_auth_error, probe};
+pub use probe::{Cause, Finding, HealthError, probe};
 
 use serde::Serialize;
 

@@ -9,6 +9,7 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use super::services::Services;
+use crate::connections::fault::{Call, Fault, fault};
 use crate::connections::{ConnectError, Target, table};
 use crate::health::alerts::Attempt;
 use crate::jobs::{Claimed, Finish, Handler, NewJob, Queue, Registry};
@@ -135,8 +136,20 @@ impl Handler for SyncRun {
                     Finish::Cancelled
                 }
                 Err(SyncError::Cancelled | SyncError::Disconnected) => Finish::Cancelled,
-                Err(SyncError::Freshdesk(freshdesk::Error::Revoked)) => Finish::Cancelled,
-                Err(e) => Finish::Failed(super::runs::describe_for(&state.store, t, &e).await),
+                Err(SyncError::Freshdesk(e)) if fault(&e, Call::Data) == Fault::Revoked => {
+                    Finish::Cancelled
+                }
+                Err(e) => {
+                    // A broken connection (a rejected key, a deleted user) is checked at once, so
+                    // the status and its alert do not wait for the next scheduled check.
+                    if let SyncError::Freshdesk(fe) = &e
+                        && matches!(fault(fe, Call::Data), Fault::Broken(_))
+                        && let Err(qe) = check_health(&state.queue, t).await
+                    {
+                        tracing::warn!(error = %crate::error_chain(&qe), "could not queue a health check");
+                    }
+                    Finish::Failed(super::runs::describe_for(&state.store, t, &e).await)
+                }
             }
         })
     }

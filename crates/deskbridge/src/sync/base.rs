@@ -298,12 +298,9 @@ pub(crate) async fn stream_synced_at(
 
 /// Why an endpoint is unavailable to this key, if that is what the error says; the sync skips it.
 pub(crate) fn skip_reason(e: &freshdesk::Error) -> Option<String> {
-    match e {
-        freshdesk::Error::FeatureNotInPlan => Some("not included in this Freshdesk plan".into()),
-        freshdesk::Error::AccessDenied => {
-            Some("the integration user's role is not allowed to read it".into())
-        }
-        freshdesk::Error::NotFound => Some("not available on this Freshdesk account".into()),
+    use crate::connections::fault::{Call, Fault, fault};
+    match fault(e, Call::Data) {
+        Fault::Unavailable(why) => Some(why.into()),
         _ => None,
     }
 }

@@ -583,3 +583,33 @@ async fn an_incident_that_stays_open_sends_a_reminder() {
     assert!(mails[0].contains("Needs attention"));
     assert!(mails[1].contains("Still needs attention"));
 }
+
+#[tokio::test]
+async fn a_sync_that_meets_a_rejected_key_checks_health_at_once() {
+    // Arrange: scheduled checks are an hour apart, so only the sync can notice in time.
+    let w = world().await;
+    let id = agent_id(&w).await;
+    control(
+        &w.app,
+        &format!("/_emulator/agents/{id}/reset-key"),
+        json!({}),
+    )
+    .await;
+    // Act
+    assert!(
+        deskbridge::runtime::start_sync(&w.app.state.queue, w.t, "test")
+            .await
+            .unwrap()
+    );
+    // Assert
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while status(&w).await.1.as_deref() != Some("key_rejected") {
+        assert!(
+            Instant::now() < deadline,
+            "no health check after the failed sync: {:?}",
+            status(&w).await
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    alerts_settle(&w, 1).await;
+}

@@ -221,8 +221,12 @@ async fn a_failed_sync_job_shows_on_the_sync_page_and_in_the_api_from_the_table(
             .json()
             .await
             .unwrap();
-        let job = v["jobs"][0].clone();
-        if job["state"] == "failed" {
+        // The failed run also queued a health check (a 401 may mean a broken key): find the sync.
+        let sync = v["jobs"]
+            .as_array()
+            .and_then(|jobs| jobs.iter().find(|j| j["kind"] == "sync"))
+            .cloned();
+        if let Some(job) = sync.filter(|j| j["state"] == "failed") {
             break job;
         }
         assert!(Instant::now() < deadline, "the job failed visibly: {v}");

@@ -318,33 +318,12 @@ async fn a_broken_integration_is_seen_explained_and_repaired_in_a_real_browser()
         .await;
     d.click("#connect").await;
     d.wait_text("#status", "Connected").await;
-    let (id, org): (i64, i64) = sqlx::query_as("SELECT id, org_id FROM integrations")
-        .fetch_one(&app.store.pool)
-        .await
-        .unwrap();
-    let t = deskbridge::sync::Target {
-        org_id: org,
-        integration_id: id,
-    };
-    let key = deskbridge::connections::api_key(&app.store, &app.state.vault, org, id)
-        .await
-        .unwrap();
-    let client = freshdesk::Client::new(
-        freshdesk::FreshdeskDomain::parse("acme").unwrap(),
-        key,
-        &app.state.freshdesk,
-    )
-    .unwrap();
+    let t = app.the_integration().await;
+    let client = app.client(t).await;
     deskbridge::sync::run(&app.store, &client, t, |_| {})
         .await
         .unwrap();
-    let count = || async {
-        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM fd_tickets")
-            .fetch_one(&app.store.pool)
-            .await
-            .unwrap();
-        n
-    };
+    let count = || async { app.count("fd_tickets").await };
     let synced = count().await;
     assert!(synced > 0);
 

@@ -119,41 +119,20 @@ async fn the_sync_command_copies_an_integration_in_the_foreground() {
     let app = helpers::spawn_app_full(150, freshdesk_emulator::Plan::Unlimited, |_| {}).await;
     let b = app.login("admin@acme.test").await;
     app.connect(&b, "acme", &app.admin_key()).await;
-    let (id, org): (i64, i64) = sqlx::query_as("SELECT id, org_id FROM integrations")
-        .fetch_one(&app.store.pool)
-        .await
-        .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_deskbridge"))
-        .args([
-            "sync",
-            "--org",
-            &org.to_string(),
-            "--integration",
-            &id.to_string(),
-        ])
-        .env("DESKBRIDGE_DATABASE__URL", &app.db_url)
-        .env("DESKBRIDGE_VAULT__MASTER_KEYS", &app.master_keys)
-        .env("DESKBRIDGE_FRESHDESK__EMULATOR_BASE_URL", &app.emu.base_url)
-        .env(
-            "DESKBRIDGE_FRESHDESK__EMULATOR_CA_PATH",
-            app.emu.ca_path.as_ref().unwrap(),
-        )
-        .output()
-        .unwrap();
+    let t = app.the_integration().await;
+    let out = app.sync_command(t).output().unwrap();
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM fd_tickets")
-        .fetch_one(&app.store.pool)
-        .await
-        .unwrap();
+    let n = app.count("fd_tickets").await;
     assert!(n >= 145, "{n} tickets copied");
-    let out = Command::new(env!("CARGO_BIN_EXE_deskbridge"))
-        .args(["sync", "--org", "999", "--integration", &id.to_string()])
-        .env("DESKBRIDGE_DATABASE__URL", &app.db_url)
-        .env("DESKBRIDGE_VAULT__MASTER_KEYS", &app.master_keys)
+    let out = app
+        .sync_command(deskbridge::sync::Target {
+            org_id: 999,
+            integration_id: t.integration_id,
+        })
         .output()
         .unwrap();
     assert!(!out.status.success());
@@ -175,23 +154,13 @@ async fn a_sync_killed_at_random_moments_resumes_with_nothing_lost_or_duplicated
     let app = helpers::spawn_app_full(2_000, freshdesk_emulator::Plan::Unlimited, |_| {}).await;
     let b = app.login("admin@acme.test").await;
     app.connect(&b, "acme", &app.admin_key()).await;
-    let (id, org): (i64, i64) = sqlx::query_as("SELECT id, org_id FROM integrations")
-        .fetch_one(&app.store.pool)
-        .await
-        .unwrap();
+    let t = app.the_integration().await;
+    let (id, org) = (t.integration_id, t.org_id);
     let command = |args: &[&str]| {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_deskbridge"));
-        c.args(args)
-            .args(["--org", &org.to_string(), "--integration", &id.to_string()])
-            .env("DESKBRIDGE_DATABASE__URL", &app.db_url)
-            .env("DESKBRIDGE_VAULT__MASTER_KEYS", &app.master_keys)
-            .env("DESKBRIDGE_FRESHDESK__EMULATOR_BASE_URL", &app.emu.base_url)
-            .env(
-                "DESKBRIDGE_FRESHDESK__EMULATOR_CA_PATH",
-                app.emu.ca_path.as_ref().unwrap(),
-            )
+        let (org, id) = (org.to_string(), id.to_string());
+        let mut c = app.cli(args);
+        c.args(["--org", &org, "--integration", &id])
             .env("DESKBRIDGE_SYNC__LEASE_STALE_SECS", "2")
-            .env("RUST_LOG", "warn")
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped());
         c
@@ -200,13 +169,7 @@ async fn a_sync_killed_at_random_moments_resumes_with_nothing_lost_or_duplicated
     let mut kills = Vec::new();
     for _ in 0..4 {
         let wait = lcg(&mut seed) % 800;
-        let runs = || async {
-            let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM sync_runs")
-                .fetch_one(&app.store.pool)
-                .await
-                .unwrap();
-            n
-        };
+        let runs = || app.count("sync_runs");
         let before = runs().await;
         let mut child = command(&["sync"]).spawn().unwrap();
         // Killed at a random moment after its run began (a loaded machine may take a while to
@@ -270,10 +233,8 @@ async fn a_sync_in_another_process_stops_using_the_old_key_once_the_server_reaut
     let app = helpers::spawn_app_full(400, freshdesk_emulator::Plan::Unlimited, |_| {}).await;
     let b = app.login("admin@acme.test").await;
     app.connect(&b, "acme", &app.admin_key()).await;
-    let (id, org): (i64, i64) = sqlx::query_as("SELECT id, org_id FROM integrations")
-        .fetch_one(&app.store.pool)
-        .await
-        .unwrap();
+    let t = app.the_integration().await;
+    let id = t.integration_id;
     // Every conversations call waits, so the foreground sync is still running when the key
     // changes.
     app.emulator(
@@ -282,22 +243,8 @@ async fn a_sync_in_another_process_stops_using_the_old_key_once_the_server_reaut
         Some(serde_json::json!({"path_prefix": "/api/v2/tickets/", "kind": "delay", "delay_ms": 40, "count": 100000})),
     )
     .await;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_deskbridge"))
-        .args([
-            "sync",
-            "--org",
-            &org.to_string(),
-            "--integration",
-            &id.to_string(),
-        ])
-        .env("DESKBRIDGE_DATABASE__URL", &app.db_url)
-        .env("DESKBRIDGE_VAULT__MASTER_KEYS", &app.master_keys)
-        .env("DESKBRIDGE_FRESHDESK__EMULATOR_BASE_URL", &app.emu.base_url)
-        .env(
-            "DESKBRIDGE_FRESHDESK__EMULATOR_CA_PATH",
-            app.emu.ca_path.as_ref().unwrap(),
-        )
-        .env("RUST_LOG", "warn")
+    let mut child = app
+        .sync_command(t)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()

@@ -206,11 +206,10 @@ async fn the_json_api_has_the_same_powers_as_the_pages() {
     let app = spawn_app().await;
     let b = app.login("admin@acme.test").await;
     let r = app
-        .api(
+        .api_post(
             &b,
-            Method::POST,
             "/api/v1/integrations",
-            Some(json!({"domain": "acme", "api_key": app.key(well_known::PLAIN_AGENT)})),
+            json!({"domain": "acme", "api_key": app.key(well_known::PLAIN_AGENT)}),
         )
         .await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
@@ -221,11 +220,10 @@ async fn the_json_api_has_the_same_powers_as_the_pages() {
             .contains("not an admin")
     );
     let r = app
-        .api(
+        .api_post(
             &b,
-            Method::POST,
             "/api/v1/integrations",
-            Some(json!({"domain": "acme", "api_key": app.admin_key()})),
+            json!({"domain": "acme", "api_key": app.admin_key()}),
         )
         .await;
     assert_eq!(r.status(), StatusCode::CREATED);
@@ -234,25 +232,20 @@ async fn the_json_api_has_the_same_powers_as_the_pages() {
     assert_eq!(created["report"]["agent"]["is_admin"], true);
     let id = created["id"].as_i64().unwrap();
     let list: serde_json::Value = app
-        .api(&b, Method::GET, "/api/v1/integrations", None)
+        .api_get(&b, "/api/v1/integrations")
         .await
         .json()
         .await
         .unwrap();
     assert_eq!(list["integrations"][0]["id"], id);
     assert_eq!(
-        app.api(
-            &b,
-            Method::DELETE,
-            &format!("/api/v1/integrations/{id}"),
-            None
-        )
-        .await
-        .status(),
+        app.api_delete(&b, &format!("/api/v1/integrations/{id}"))
+            .await
+            .status(),
         StatusCode::NO_CONTENT
     );
     assert_eq!(
-        app.api(&b, Method::GET, &format!("/api/v1/integrations/{id}"), None)
+        app.api_get(&b, &format!("/api/v1/integrations/{id}"))
             .await
             .status(),
         StatusCode::NOT_FOUND
@@ -269,14 +262,9 @@ async fn another_organisation_cannot_see_or_touch_an_integration_even_by_guessin
     let other = app.login("admin@other.test").await;
     assert_eq!(app.get(&other, &path).await.status(), StatusCode::NOT_FOUND);
     assert_eq!(
-        app.api(
-            &other,
-            Method::GET,
-            &format!("/api/v1/integrations/{id}"),
-            None
-        )
-        .await
-        .status(),
+        app.api_get(&other, &format!("/api/v1/integrations/{id}"))
+            .await
+            .status(),
         StatusCode::NOT_FOUND
     );
     assert_eq!(
@@ -286,14 +274,9 @@ async fn another_organisation_cannot_see_or_touch_an_integration_even_by_guessin
         StatusCode::NOT_FOUND
     );
     assert_eq!(
-        app.api(
-            &other,
-            Method::DELETE,
-            &format!("/api/v1/integrations/{id}"),
-            None
-        )
-        .await
-        .status(),
+        app.api_delete(&other, &format!("/api/v1/integrations/{id}"))
+            .await
+            .status(),
         StatusCode::NOT_FOUND
     );
     assert_eq!(
@@ -307,7 +290,7 @@ async fn another_organisation_cannot_see_or_touch_an_integration_even_by_guessin
         StatusCode::NOT_FOUND
     );
     let list: serde_json::Value = app
-        .api(&other, Method::GET, "/api/v1/integrations", None)
+        .api_get(&other, "/api/v1/integrations")
         .await
         .json()
         .await
@@ -403,11 +386,10 @@ async fn the_api_checks_without_saving_and_reauthorizes_with_confirmation() {
     let app = spawn_app().await;
     let b = app.login("admin@acme.test").await;
     let r = app
-        .api(
+        .api_post(
             &b,
-            Method::POST,
             "/api/v1/integrations/check",
-            Some(json!({"domain": "acme", "api_key": app.key(well_known::GROUP_ADMIN)})),
+            json!({"domain": "acme", "api_key": app.key(well_known::GROUP_ADMIN)}),
         )
         .await;
     assert_eq!(r.status(), StatusCode::OK);
@@ -415,20 +397,18 @@ async fn the_api_checks_without_saving_and_reauthorizes_with_confirmation() {
     assert_eq!(report["agent"]["ticket_scope"], "Groups");
     assert_eq!(app.integration_count().await, 0, "a check saves nothing");
     let r = app
-        .api(
+        .api_post(
             &b,
-            Method::POST,
             "/api/v1/integrations/check",
-            Some(json!({"domain": "acme", "api_key": "WrongKey1234567890ab"})),
+            json!({"domain": "acme", "api_key": "WrongKey1234567890ab"}),
         )
         .await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let created: serde_json::Value = app
-        .api(
+        .api_post(
             &b,
-            Method::POST,
             "/api/v1/integrations",
-            Some(json!({"domain": "acme", "api_key": app.admin_key()})),
+            json!({"domain": "acme", "api_key": app.admin_key()}),
         )
         .await
         .json()
@@ -437,25 +417,19 @@ async fn the_api_checks_without_saving_and_reauthorizes_with_confirmation() {
     let id = created["id"].as_i64().unwrap();
     let path = format!("/api/v1/integrations/{id}/reauthorize");
     let r = app
-        .api(
-            &b,
-            Method::POST,
-            &path,
-            Some(json!({"api_key": app.key(well_known::OWNER)})),
-        )
+        .api_post(&b, &path, json!({"api_key": app.key(well_known::OWNER)}))
         .await;
     assert_eq!(r.status(), StatusCode::CONFLICT);
     let r = app
-        .api(
+        .api_post(
             &b,
-            Method::POST,
             &path,
-            Some(json!({"api_key": "WrongKey1234567890ab", "confirm_other_agent": true})),
+            json!({"api_key": "WrongKey1234567890ab", "confirm_other_agent": true}),
         )
         .await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let still: serde_json::Value = app
-        .api(&b, Method::GET, &format!("/api/v1/integrations/{id}"), None)
+        .api_get(&b, &format!("/api/v1/integrations/{id}"))
         .await
         .json()
         .await
@@ -465,11 +439,10 @@ async fn the_api_checks_without_saving_and_reauthorizes_with_confirmation() {
         "a failed re-authorize keeps the old key"
     );
     let r = app
-        .api(
+        .api_post(
             &b,
-            Method::POST,
             &path,
-            Some(json!({"api_key": app.key(well_known::OWNER), "confirm_other_agent": true})),
+            json!({"api_key": app.key(well_known::OWNER), "confirm_other_agent": true}),
         )
         .await;
     assert_eq!(r.status(), StatusCode::OK);

@@ -141,23 +141,8 @@ async fn world_with(tweak: impl FnOnce(&mut deskbridge::config::Config)) -> Worl
         .next()
         .unwrap()
         .to_string();
-    let (id, org): (i64, i64) = sqlx::query_as("SELECT id, org_id FROM integrations")
-        .fetch_one(&app.store.pool)
-        .await
-        .unwrap();
-    let t = Target {
-        org_id: org,
-        integration_id: id,
-    };
-    let key = deskbridge::connections::api_key(&app.store, &app.state.vault, org, id)
-        .await
-        .unwrap();
-    let client = freshdesk::Client::new(
-        freshdesk::FreshdeskDomain::parse("acme").unwrap(),
-        key,
-        &app.state.freshdesk,
-    )
-    .unwrap();
+    let t = app.the_integration().await;
+    let client = app.client(t).await;
     sync::run(&app.store, &client, t, |_| {}).await.unwrap();
     World {
         app,
@@ -187,11 +172,7 @@ async fn check(w: &World) {
 }
 
 async fn tickets(w: &World) -> i64 {
-    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM fd_tickets")
-        .fetch_one(&w.app.store.pool)
-        .await
-        .unwrap();
-    n
+    w.app.count("fd_tickets").await
 }
 
 /// Waits until `n` emails and `n` webhooks have arrived, then a little longer to see no more.
@@ -304,59 +285,33 @@ async fn agent_id(w: &World) -> i64 {
     w.app.emu.agent(well_known::INTEGRATION_ADMIN).id
 }
 
-#[tokio::test]
-async fn a_suspended_integration_user_is_a_rejected_key_until_restored() {
-    break_and_mend(
-        ("/_emulator/agents/{agent}/suspend", json!({})),
-        ("/_emulator/agents/{agent}/restore", json!({})),
-        "key_rejected",
-        "Freshdesk rejected the API key",
-    )
-    .await;
+/// One test per cause: break it through the emulator's control API, see the cause and its words
+/// on the page, in the API and in one alert, then mend it and see it resolved.
+macro_rules! cause_is_found_and_resolved {
+    ($($name:ident: $breaks:expr => $mends:expr, $cause:literal, $words:literal;)+) => {$(
+        #[tokio::test]
+        async fn $name() {
+            break_and_mend($breaks, $mends, $cause, $words).await;
+        }
+    )+};
 }
 
-#[tokio::test]
-async fn a_deleted_integration_user_needs_attention_until_restored() {
-    break_and_mend(
-        ("/_emulator/agents/{agent}/delete", json!({})),
-        ("/_emulator/agents/{agent}/restore", json!({})),
-        "agent_deleted",
-        "The integration user was deleted in Freshdesk",
-    )
-    .await;
-}
-
-#[tokio::test]
-async fn admin_rights_removed_need_attention_until_given_back() {
-    break_and_mend(
-        ("/_emulator/agents/{agent}/demote", json!({})),
-        ("/_emulator/agents/{agent}/promote", json!({})),
-        "admin_removed",
-        "no longer an admin",
-    )
-    .await;
-}
-
-#[tokio::test]
-async fn a_suspended_account_needs_attention_until_reactivated() {
-    break_and_mend(
-        ("/_emulator/account/suspend", json!({})),
-        ("/_emulator/account/restore", json!({})),
-        "account_suspended",
-        "The Freshdesk account is suspended",
-    )
-    .await;
-}
-
-#[tokio::test]
-async fn a_renamed_account_is_a_domain_not_found_until_renamed_back() {
-    break_and_mend(
-        ("/_emulator/account/domain", json!({"domain": "acme2"})),
-        ("/_emulator/account/domain", json!({"domain": "acme"})),
-        "domain_not_found",
-        "no Freshdesk account at this domain",
-    )
-    .await;
+cause_is_found_and_resolved! {
+    a_suspended_integration_user_is_a_rejected_key_until_restored:
+        ("/_emulator/agents/{agent}/suspend", json!({})) => ("/_emulator/agents/{agent}/restore", json!({})),
+        "key_rejected", "Freshdesk rejected the API key";
+    a_deleted_integration_user_needs_attention_until_restored:
+        ("/_emulator/agents/{agent}/delete", json!({})) => ("/_emulator/agents/{agent}/restore", json!({})),
+        "agent_deleted", "The integration user was deleted in Freshdesk";
+    admin_rights_removed_need_attention_until_given_back:
+        ("/_emulator/agents/{agent}/demote", json!({})) => ("/_emulator/agents/{agent}/promote", json!({})),
+        "admin_removed", "no longer an admin";
+    a_suspended_account_needs_attention_until_reactivated:
+        ("/_emulator/account/suspend", json!({})) => ("/_emulator/account/restore", json!({})),
+        "account_suspended", "The Freshdesk account is suspended";
+    a_renamed_account_is_a_domain_not_found_until_renamed_back:
+        ("/_emulator/account/domain", json!({"domain": "acme2"})) => ("/_emulator/account/domain", json!({"domain": "acme"})),
+        "domain_not_found", "no Freshdesk account at this domain";
 }
 
 #[tokio::test]

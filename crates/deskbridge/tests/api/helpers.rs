@@ -336,30 +336,83 @@ impl TestApp {
         r.send().await.unwrap()
     }
 
+    pub async fn api_get(&self, b: &Browser, path: &str) -> Response {
+        self.api(b, reqwest::Method::GET, path, None).await
+    }
+
+    pub async fn api_post(&self, b: &Browser, path: &str, body: Value) -> Response {
+        self.api(b, reqwest::Method::POST, path, Some(body)).await
+    }
+
+    pub async fn api_delete(&self, b: &Browser, path: &str) -> Response {
+        self.api(b, reqwest::Method::DELETE, path, None).await
+    }
+
     /// Acme's admin signs in and connects Acme's help desk: the browser and the integration.
     pub async fn connect_acme(&self) -> (Browser, deskbridge::sync::Target) {
         let b = self.login("admin@acme.test").await;
         let r = self.connect(&b, "acme", &self.admin_key()).await;
         assert_eq!(r.status(), StatusCode::SEE_OTHER, "connect");
+        (b, self.the_integration().await)
+    }
+
+    /// The one integration the test connected (panics unless there is exactly one).
+    pub async fn the_integration(&self) -> deskbridge::sync::Target {
         let (id, org): (i64, i64) = sqlx::query_as("SELECT id, org_id FROM integrations")
             .fetch_one(&self.store.pool)
             .await
             .unwrap();
-        (
-            b,
-            deskbridge::sync::Target {
-                org_id: org,
-                integration_id: id,
-            },
-        )
+        deskbridge::sync::Target {
+            org_id: org,
+            integration_id: id,
+        }
+    }
+
+    /// A Freshdesk client for an integration, from the server's own factory.
+    pub async fn client(&self, t: deskbridge::sync::Target) -> freshdesk::Client {
+        self.state
+            .clients
+            .client_for(t)
+            .await
+            .unwrap_or_else(|e| panic!("{}", deskbridge::error_chain(&e)))
+    }
+
+    /// The `deskbridge` binary with this app's database, master keys and emulator, as an
+    /// operator would run it beside the server.
+    pub fn cli(&self, args: &[&str]) -> std::process::Command {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_deskbridge"));
+        c.args(args)
+            .env("DESKBRIDGE_DATABASE__URL", &self.db_url)
+            .env("DESKBRIDGE_VAULT__MASTER_KEYS", &self.master_keys)
+            .env(
+                "DESKBRIDGE_FRESHDESK__EMULATOR_BASE_URL",
+                &self.emu.base_url,
+            )
+            .env("RUST_LOG", "warn");
+        if let Some(ca) = &self.emu.ca_path {
+            c.env("DESKBRIDGE_FRESHDESK__EMULATOR_CA_PATH", ca);
+        }
+        c
+    }
+
+    /// `deskbridge sync` of one integration.
+    pub fn sync_command(&self, t: deskbridge::sync::Target) -> std::process::Command {
+        let (org, id) = (t.org_id.to_string(), t.integration_id.to_string());
+        self.cli(&["sync", "--org", &org, "--integration", &id])
+    }
+
+    /// How many rows a table holds.
+    pub async fn count(&self, table: &str) -> i64 {
+        let (n,): (i64,) =
+            sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
+                .fetch_one(&self.store.pool)
+                .await
+                .unwrap();
+        n
     }
 
     pub async fn integration_count(&self) -> i64 {
-        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM integrations")
-            .fetch_one(&self.store.pool)
-            .await
-            .unwrap();
-        n
+        self.count("integrations").await
     }
 
     /// A call to the emulator's control API; panics unless it succeeds.

@@ -20,11 +20,7 @@ async fn app_without_worker(lease_secs: u64) -> helpers::TestApp {
 }
 
 async fn tickets_held(app: &helpers::TestApp) -> i64 {
-    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM fd_tickets")
-        .fetch_one(&app.store.pool)
-        .await
-        .unwrap();
-    n
+    app.count("fd_tickets").await
 }
 
 fn queue(app: &helpers::TestApp, owner: &str) -> Queue {
@@ -211,12 +207,7 @@ async fn a_failed_sync_job_shows_on_the_sync_page_and_in_the_api_from_the_table(
     let deadline = Instant::now() + Duration::from_secs(60);
     let job = loop {
         let v: serde_json::Value = app
-            .api(
-                &b,
-                reqwest::Method::GET,
-                &format!("/api/v1/integrations/{id}/sync"),
-                None,
-            )
+            .api_get(&b, &format!("/api/v1/integrations/{id}/sync"))
             .await
             .json()
             .await

@@ -47,7 +47,7 @@ async fn no_secret_reaches_the_logs_even_at_trace_level() {
         "/api/v1/integrations/{}/sync",
         path.rsplit('/').next().unwrap()
     );
-    let r = app.api(&b, reqwest::Method::GET, &api, None).await;
+    let r = app.api_get(&b, &api).await;
     assert_eq!(r.status(), reqwest::StatusCode::INTERNAL_SERVER_ERROR);
     let request_id = r.headers()["x-request-id"].to_str().unwrap().to_string();
     let body: serde_json::Value = r.json().await.unwrap();

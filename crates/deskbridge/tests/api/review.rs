@@ -157,14 +157,7 @@ async fn slow_sync(app: &TestApp) -> Target {
         app.connect(&b, "acme", &app.admin_key()).await.status(),
         StatusCode::SEE_OTHER
     );
-    let (id, org): (i64, i64) = sqlx::query_as("SELECT id, org_id FROM integrations")
-        .fetch_one(&app.store.pool)
-        .await
-        .unwrap();
-    let t = Target {
-        org_id: org,
-        integration_id: id,
-    };
+    let t = app.the_integration().await;
     app.emulator(
         Method::POST,
         "/_emulator/faults",
@@ -301,11 +294,10 @@ async fn an_upstream_that_echoes_the_authorization_header_is_never_repeated() {
     let page = app.connect(&b, "acme", &key).await.text().await.unwrap();
     assert!(page.contains("plan does not include"), "{page}");
     let api = app
-        .api(
+        .api_post(
             &b,
-            Method::POST,
             "/api/v1/integrations",
-            Some(json!({"domain": "acme", "api_key": key})),
+            json!({"domain": "acme", "api_key": key}),
         )
         .await
         .text()
@@ -336,12 +328,7 @@ async fn a_key_that_cannot_be_decrypted_is_a_health_cause_with_one_alert_and_no_
     let deadline = Instant::now() + Duration::from_secs(20);
     let health = loop {
         let h: Value = app
-            .api(
-                &other,
-                Method::GET,
-                &format!("/api/v1/integrations/{id}/health"),
-                None,
-            )
+            .api_get(&other, &format!("/api/v1/integrations/{id}/health"))
             .await
             .json()
             .await
@@ -394,12 +381,7 @@ async fn a_key_that_cannot_be_decrypted_is_a_health_cause_with_one_alert_and_no_
     assert!(r.text().await.unwrap().contains("cannot be read"));
     // The other organisation's integration is untouched.
     let h: Value = app
-        .api(
-            &acme,
-            Method::GET,
-            &format!("/api/v1/integrations/{}/health", rows[0].0),
-            None,
-        )
+        .api_get(&acme, &format!("/api/v1/integrations/{}/health", rows[0].0))
         .await
         .json()
         .await

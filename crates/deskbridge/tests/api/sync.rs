@@ -14,10 +14,8 @@ async fn setup(tickets: usize) -> (helpers::TestApp, freshdesk::Client, Target) 
     let b = app.login("admin@acme.test").await;
     let r = app.connect(&b, "acme", &app.admin_key()).await;
     assert_eq!(r.status(), reqwest::StatusCode::SEE_OTHER);
-    let (id, org): (i64, i64) = sqlx::query_as("SELECT id, org_id FROM integrations")
-        .fetch_one(&app.store.pool)
-        .await
-        .unwrap();
+    let t = app.the_integration().await;
+    let (id, org) = (t.integration_id, t.org_id);
     let key = deskbridge::connections::api_key(&app.store, &app.state.vault, org, id)
         .await
         .unwrap();
@@ -579,10 +577,7 @@ async fn disconnect_stops_a_running_sync_and_deletes_the_copy() {
     );
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {
-        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM fd_tickets")
-            .fetch_one(&app.store.pool)
-            .await
-            .unwrap();
+        let n = app.count("fd_tickets").await;
         if n > 0 {
             break;
         }
@@ -755,10 +750,7 @@ async fn a_webhook_without_the_right_secret_is_refused_and_queues_nothing() {
             .status(),
         400
     );
-    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM hook_events")
-        .fetch_one(&app.store.pool)
-        .await
-        .unwrap();
+    let n = app.count("hook_events").await;
     assert_eq!(n, 0);
     // Simple mode's shape is accepted too.
     assert_eq!(
@@ -802,12 +794,7 @@ async fn the_scheduler_syncs_a_connected_integration_by_itself_and_the_page_show
     assert!(page.contains("Last sync finished"), "{page}");
     assert!(page.contains("Held in deskbridge"));
     let api = app
-        .api(
-            &b,
-            reqwest::Method::GET,
-            &format!("/api/v1/integrations/{id}/sync"),
-            None,
-        )
+        .api_get(&b, &format!("/api/v1/integrations/{id}/sync"))
         .await;
     let v: Value = api.json().await.unwrap();
     assert_eq!(v["status"], "succeeded");

@@ -9,6 +9,7 @@
 pub mod check;
 pub mod client;
 pub mod domain;
+pub mod endpoints;
 pub mod error;
 pub mod governor;
 pub mod models;

@@ -319,6 +319,10 @@ pub struct Role {
     pub description: Option<String>,
     #[serde(default)]
     pub default: bool,
+    #[serde(default, deserialize_with = "ots")]
+    pub created_at: Option<DateTime<Utc>>,
+    #[serde(default, deserialize_with = "ots")]
+    pub updated_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -333,6 +337,8 @@ pub struct Group {
     pub auto_ticket_assign: Option<i64>,
     #[serde(deserialize_with = "ts")]
     pub updated_at: DateTime<Utc>,
+    #[serde(default, deserialize_with = "ots")]
+    pub created_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -344,6 +350,10 @@ pub struct TicketField {
     pub field_type: String,
     #[serde(default)]
     pub choices: Option<Value>,
+    #[serde(default, deserialize_with = "ots")]
+    pub created_at: Option<DateTime<Utc>>,
+    #[serde(default, deserialize_with = "ots")]
+    pub updated_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -354,6 +364,10 @@ pub struct BusinessHour {
     pub time_zone: Option<String>,
     #[serde(default)]
     pub is_default: bool,
+    #[serde(default, deserialize_with = "ots")]
+    pub created_at: Option<DateTime<Utc>>,
+    #[serde(default, deserialize_with = "ots")]
+    pub updated_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -364,6 +378,10 @@ pub struct SlaPolicy {
     pub active: bool,
     #[serde(default)]
     pub is_default: bool,
+    #[serde(default, deserialize_with = "ots")]
+    pub created_at: Option<DateTime<Utc>>,
+    #[serde(default, deserialize_with = "ots")]
+    pub updated_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -377,6 +395,8 @@ pub struct SatisfactionRating {
     pub feedback: Option<String>,
     #[serde(deserialize_with = "ts")]
     pub created_at: DateTime<Utc>,
+    #[serde(default, deserialize_with = "ots")]
+    pub updated_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -392,12 +412,18 @@ pub struct TimeEntry {
     pub billable: bool,
     #[serde(deserialize_with = "ts")]
     pub updated_at: DateTime<Utc>,
+    #[serde(default, deserialize_with = "ots")]
+    pub created_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct SolutionCategory {
     pub id: i64,
     pub name: String,
+    #[serde(default, deserialize_with = "ots")]
+    pub created_at: Option<DateTime<Utc>>,
+    #[serde(default, deserialize_with = "ots")]
+    pub updated_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -406,6 +432,10 @@ pub struct SolutionFolder {
     pub name: String,
     #[serde(default)]
     pub visibility: Option<i64>,
+    #[serde(default, deserialize_with = "ots")]
+    pub created_at: Option<DateTime<Utc>>,
+    #[serde(default, deserialize_with = "ots")]
+    pub updated_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -418,6 +448,13 @@ pub struct SolutionArticle {
     pub status: Option<i64>,
     #[serde(deserialize_with = "ts")]
     pub updated_at: DateTime<Utc>,
+    #[serde(default, deserialize_with = "ots")]
+    pub created_at: Option<DateTime<Utc>>,
+    /// Not in every reply: the folder listing it came from says.
+    #[serde(default)]
+    pub category_id: Option<i64>,
+    #[serde(default)]
+    pub folder_id: Option<i64>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

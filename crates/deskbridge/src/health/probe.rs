@@ -2,6 +2,7 @@
 //! place a Freshdesk error is given a meaning), and the probe itself (`/agents/me` and one
 //! admin-only call, compared with what was connected).
 
+use freshdesk::endpoints::{Endpoint, Roles};
 use freshdesk::models::{Agent, TicketScope};
 use freshdesk::{Client, Error as FdError, Priority};
 
@@ -60,7 +61,7 @@ pub async fn probe(client: &Client, connected_scope: &str, was_occasional: bool)
         Err(e) => return classify(&e, Call::Root),
     };
     if let Err(e) = client
-        .get::<serde_json::Value>("roles", Priority::Interactive)
+        .get::<serde_json::Value>(&Roles.path(), Priority::Interactive)
         .await
     {
         return classify(&e, Call::Admin);

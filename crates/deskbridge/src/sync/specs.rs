@@ -1,9 +1,13 @@
-//! The table of stream specs: which Freshdesk path fills which local table, which fields become
-//! columns (by JSON pointer), and the upsert of one record into its table, under which an older
-//! version never overwrites a newer one.
+//! The streams besides tickets and conversations, each with the local table it fills, and how a
+//! typed record (the client's models) becomes a row: its id, times and typed columns, with the
+//! raw JSON kept beside them. The upsert never lets an older version overwrite a newer one.
 
-use freshdesk::models::parse_timestamp;
-use serde_json::Value;
+use chrono::{DateTime, Utc};
+use freshdesk::endpoints::ContactState;
+use freshdesk::models::{
+    Agent, BusinessHour, Company, Contact, Group, Role, SatisfactionRating, SlaPolicy,
+    SolutionArticle, SolutionCategory, SolutionFolder, TicketField, TimeEntry,
+};
 
 use super::{SyncError, Target};
 
@@ -16,13 +20,6 @@ pub(super) enum Table {
     TicketFields,
     Articles,
     Records,
-}
-
-#[derive(Clone, Copy)]
-pub(super) enum Kind {
-    Int,
-    Text,
-    Bool,
 }
 
 impl Table {
@@ -38,38 +35,6 @@ impl Table {
         }
     }
 
-    /// Typed columns: (column, JSON pointer, kind).
-    fn columns(self) -> &'static [(&'static str, &'static str, Kind)] {
-        match self {
-            Table::Contacts => &[
-                ("name", "/name", Kind::Text),
-                ("email", "/email", Kind::Text),
-                ("phone", "/phone", Kind::Text),
-                ("company_id", "/company_id", Kind::Int),
-            ],
-            Table::Companies | Table::Groups => &[("name", "/name", Kind::Text)],
-            Table::Agents => &[
-                ("name", "/contact/name", Kind::Text),
-                ("email", "/contact/email", Kind::Text),
-                ("ticket_scope", "/ticket_scope", Kind::Int),
-                ("occasional", "/occasional", Kind::Bool),
-            ],
-            Table::TicketFields => &[
-                ("name", "/name", Kind::Text),
-                ("label", "/label", Kind::Text),
-                ("field_type", "/type", Kind::Text),
-            ],
-            Table::Articles => &[
-                ("category_id", "/category_id", Kind::Int),
-                ("folder_id", "/folder_id", Kind::Int),
-                ("title", "/title", Kind::Text),
-                ("description_text", "/description_text", Kind::Text),
-                ("status", "/status", Kind::Int),
-            ],
-            Table::Records => &[],
-        }
-    }
-
     /// Rows of `stream` in this table (fd_records holds many streams).
     pub(super) fn scope(self) -> &'static str {
         if self == Table::Records {
@@ -80,121 +45,94 @@ impl Table {
     }
 }
 
-pub(super) enum Mode {
-    /// `path&{param}={since}`, cursor on `field`.
-    Incremental {
-        param: &'static str,
-        field: &'static str,
-        state: &'static str,
-    },
-    /// Read whole; missing records become tombstones.
-    Reference,
+/// One stream: its name (the cursor's and the skip reason's key), and how it is read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Stream {
+    Contacts(ContactState),
+    Companies,
+    SatisfactionRatings,
+    Agents,
+    Roles,
+    Groups,
+    TicketFields,
+    BusinessHours,
+    SlaPolicies,
+    TimeEntries,
+    /// Categories, folders and articles, walked together.
+    Solutions,
 }
 
-pub(super) struct Spec {
-    pub(super) stream: &'static str,
-    pub(super) path: &'static str,
-    pub(super) table: Table,
-    pub(super) mode: Mode,
-}
-
-pub(super) const fn inc(
-    stream: &'static str,
-    path: &'static str,
-    table: Table,
-    param: &'static str,
-    field: &'static str,
-    state: &'static str,
-) -> Spec {
-    Spec {
-        stream,
-        path,
-        table,
-        mode: Mode::Incremental {
-            param,
-            field,
-            state,
-        },
-    }
-}
-
-pub(super) const fn reference(stream: &'static str, path: &'static str, table: Table) -> Spec {
-    Spec {
-        stream,
-        path,
-        table,
-        mode: Mode::Reference,
-    }
-}
-
-pub(super) const CONTACT_PASSES: [Spec; 3] = [
-    inc(
-        "contacts",
-        "contacts?per_page=100",
-        Table::Contacts,
-        "updated_since",
-        "/updated_at",
-        "active",
-    ),
-    inc(
-        "contacts_blocked",
-        "contacts?per_page=100&state=blocked",
-        Table::Contacts,
-        "updated_since",
-        "/updated_at",
-        "blocked",
-    ),
-    inc(
-        "contacts_deleted",
-        "contacts?per_page=100&state=deleted",
-        Table::Contacts,
-        "updated_since",
-        "/updated_at",
-        "deleted",
-    ),
+/// The three contact passes: the default list holds neither blocked nor deleted contacts.
+pub(super) const CONTACT_PASSES: [Stream; 3] = [
+    Stream::Contacts(ContactState::Active),
+    Stream::Contacts(ContactState::Blocked),
+    Stream::Contacts(ContactState::Deleted),
 ];
 
-pub(super) const SPECS: [Spec; 10] = [
-    inc(
-        "companies",
-        "companies?per_page=100",
-        Table::Companies,
-        "updated_since",
-        "/updated_at",
-        "active",
-    ),
-    inc(
-        "satisfaction_ratings",
-        "surveys/satisfaction_ratings?per_page=100",
-        Table::Records,
-        "created_since",
-        "/created_at",
-        "active",
-    ),
-    reference("agents", "agents?per_page=100", Table::Agents),
-    reference("roles", "roles?per_page=100", Table::Records),
-    reference("groups", "groups?per_page=100", Table::Groups),
-    reference("ticket_fields", "ticket_fields", Table::TicketFields),
-    reference(
-        "business_hours",
-        "business_hours?per_page=100",
-        Table::Records,
-    ),
-    reference("sla_policies", "sla_policies?per_page=100", Table::Records),
-    reference("time_entries", "time_entries?per_page=100", Table::Records),
-    // Solutions are walked category > folder > article; this spec names the stream.
-    reference("solutions", "solutions/categories", Table::Articles),
+/// Every stream, in the order a run reads them.
+pub(super) const STREAMS: [Stream; 13] = [
+    CONTACT_PASSES[0],
+    CONTACT_PASSES[1],
+    CONTACT_PASSES[2],
+    Stream::Companies,
+    Stream::SatisfactionRatings,
+    Stream::Agents,
+    Stream::Roles,
+    Stream::Groups,
+    Stream::TicketFields,
+    Stream::BusinessHours,
+    Stream::SlaPolicies,
+    Stream::TimeEntries,
+    Stream::Solutions,
 ];
 
-pub(super) fn int(v: &Value, ptr: &str) -> Option<i64> {
-    v.pointer(ptr).and_then(Value::as_i64)
-}
+impl Stream {
+    pub(super) fn name(self) -> &'static str {
+        match self {
+            Stream::Contacts(ContactState::Active) => "contacts",
+            Stream::Contacts(ContactState::Blocked) => "contacts_blocked",
+            Stream::Contacts(ContactState::Deleted) => "contacts_deleted",
+            Stream::Companies => "companies",
+            Stream::SatisfactionRatings => "satisfaction_ratings",
+            Stream::Agents => "agents",
+            Stream::Roles => "roles",
+            Stream::Groups => "groups",
+            Stream::TicketFields => "ticket_fields",
+            Stream::BusinessHours => "business_hours",
+            Stream::SlaPolicies => "sla_policies",
+            Stream::TimeEntries => "time_entries",
+            Stream::Solutions => "solutions",
+        }
+    }
 
-pub(super) fn time(v: &Value, ptr: &str) -> Option<i64> {
-    v.pointer(ptr)
-        .and_then(Value::as_str)
-        .and_then(parse_timestamp)
-        .map(|d| d.timestamp())
+    pub(super) fn table(self) -> Table {
+        match self {
+            Stream::Contacts(_) => Table::Contacts,
+            Stream::Companies => Table::Companies,
+            Stream::Agents => Table::Agents,
+            Stream::Groups => Table::Groups,
+            Stream::TicketFields => Table::TicketFields,
+            Stream::Solutions => Table::Articles,
+            _ => Table::Records,
+        }
+    }
+
+    /// Incremental streams follow a change filter; the others are read whole.
+    pub(super) fn incremental(self) -> bool {
+        matches!(
+            self,
+            Stream::Contacts(_) | Stream::Companies | Stream::SatisfactionRatings
+        )
+    }
+
+    /// The state its records are stored with.
+    pub(super) fn state(self) -> &'static str {
+        match self {
+            Stream::Contacts(ContactState::Blocked) => "blocked",
+            Stream::Contacts(ContactState::Deleted) => "deleted",
+            _ => "active",
+        }
+    }
 }
 
 /// Ids of a record's parents that its JSON may lack (an article's folder and category).
@@ -205,21 +143,202 @@ pub(super) enum Bound {
     S(Option<String>),
 }
 
+fn secs(t: DateTime<Utc>) -> i64 {
+    t.timestamp()
+}
+
+fn text(s: &Option<String>) -> Bound {
+    Bound::S(s.clone())
+}
+
+/// A typed record as a row of its table.
+pub(super) trait Row {
+    fn id(&self) -> i64;
+    fn created_at(&self) -> Option<i64>;
+    fn updated_at(&self) -> Option<i64>;
+    /// What an incremental stream's cursor follows.
+    fn changed_at(&self) -> Option<i64> {
+        self.updated_at()
+    }
+    /// Its table's typed columns; `parents` gives ids its JSON may lack.
+    fn columns(&self, _parents: &[(&str, i64)]) -> Vec<(&'static str, Bound)> {
+        Vec::new()
+    }
+}
+
+/// Records kept whole in `fd_records`: id and times only beside the raw JSON.
+macro_rules! record_row {
+    ($($t:ty: $created:expr, $updated:expr;)*) => {$(
+        impl Row for $t {
+            fn id(&self) -> i64 {
+                self.id
+            }
+            fn created_at(&self) -> Option<i64> {
+                let f: fn(&$t) -> Option<DateTime<Utc>> = $created;
+                f(self).map(secs)
+            }
+            fn updated_at(&self) -> Option<i64> {
+                let f: fn(&$t) -> Option<DateTime<Utc>> = $updated;
+                f(self).map(secs)
+            }
+        }
+    )*};
+}
+
+record_row! {
+    Role: |r| r.created_at, |r| r.updated_at;
+    BusinessHour: |r| r.created_at, |r| r.updated_at;
+    SlaPolicy: |r| r.created_at, |r| r.updated_at;
+    TimeEntry: |r| r.created_at, |r| Some(r.updated_at);
+    SolutionCategory: |r| r.created_at, |r| r.updated_at;
+    SolutionFolder: |r| r.created_at, |r| r.updated_at;
+}
+
+impl Row for SatisfactionRating {
+    fn id(&self) -> i64 {
+        self.id
+    }
+    fn created_at(&self) -> Option<i64> {
+        Some(secs(self.created_at))
+    }
+    fn updated_at(&self) -> Option<i64> {
+        self.updated_at.map(secs)
+    }
+    /// Ratings are listed by creation: `created_since` is their change filter.
+    fn changed_at(&self) -> Option<i64> {
+        self.created_at()
+    }
+}
+
+impl Row for Contact {
+    fn id(&self) -> i64 {
+        self.id
+    }
+    fn created_at(&self) -> Option<i64> {
+        Some(secs(self.created_at))
+    }
+    fn updated_at(&self) -> Option<i64> {
+        Some(secs(self.updated_at))
+    }
+    fn columns(&self, _: &[(&str, i64)]) -> Vec<(&'static str, Bound)> {
+        vec![
+            ("name", text(&self.name)),
+            ("email", text(&self.email)),
+            ("phone", text(&self.phone)),
+            ("company_id", Bound::I(self.company_id)),
+        ]
+    }
+}
+
+impl Row for Company {
+    fn id(&self) -> i64 {
+        self.id
+    }
+    fn created_at(&self) -> Option<i64> {
+        Some(secs(self.created_at))
+    }
+    fn updated_at(&self) -> Option<i64> {
+        Some(secs(self.updated_at))
+    }
+    fn columns(&self, _: &[(&str, i64)]) -> Vec<(&'static str, Bound)> {
+        vec![("name", Bound::S(Some(self.name.clone())))]
+    }
+}
+
+impl Row for Agent {
+    fn id(&self) -> i64 {
+        self.id
+    }
+    fn created_at(&self) -> Option<i64> {
+        Some(secs(self.created_at))
+    }
+    fn updated_at(&self) -> Option<i64> {
+        Some(secs(self.updated_at))
+    }
+    fn columns(&self, _: &[(&str, i64)]) -> Vec<(&'static str, Bound)> {
+        vec![
+            ("name", text(&self.contact.name)),
+            ("email", text(&self.contact.email)),
+            ("ticket_scope", Bound::I(Some(self.ticket_scope.0))),
+            ("occasional", Bound::I(Some(i64::from(self.occasional)))),
+        ]
+    }
+}
+
+impl Row for Group {
+    fn id(&self) -> i64 {
+        self.id
+    }
+    fn created_at(&self) -> Option<i64> {
+        self.created_at.map(secs)
+    }
+    fn updated_at(&self) -> Option<i64> {
+        Some(secs(self.updated_at))
+    }
+    fn columns(&self, _: &[(&str, i64)]) -> Vec<(&'static str, Bound)> {
+        vec![("name", Bound::S(Some(self.name.clone())))]
+    }
+}
+
+impl Row for TicketField {
+    fn id(&self) -> i64 {
+        self.id
+    }
+    fn created_at(&self) -> Option<i64> {
+        self.created_at.map(secs)
+    }
+    fn updated_at(&self) -> Option<i64> {
+        self.updated_at.map(secs)
+    }
+    fn columns(&self, _: &[(&str, i64)]) -> Vec<(&'static str, Bound)> {
+        vec![
+            ("name", Bound::S(Some(self.name.clone()))),
+            ("label", Bound::S(Some(self.label.clone()))),
+            ("field_type", Bound::S(Some(self.field_type.clone()))),
+        ]
+    }
+}
+
+impl Row for SolutionArticle {
+    fn id(&self) -> i64 {
+        self.id
+    }
+    fn created_at(&self) -> Option<i64> {
+        self.created_at.map(secs)
+    }
+    fn updated_at(&self) -> Option<i64> {
+        Some(secs(self.updated_at))
+    }
+    fn columns(&self, parents: &[(&str, i64)]) -> Vec<(&'static str, Bound)> {
+        let parent = |col: &str| parents.iter().find(|(c, _)| *c == col).map(|(_, id)| *id);
+        vec![
+            (
+                "category_id",
+                Bound::I(self.category_id.or(parent("category_id"))),
+            ),
+            (
+                "folder_id",
+                Bound::I(self.folder_id.or(parent("folder_id"))),
+            ),
+            ("title", Bound::S(Some(self.title.clone()))),
+            ("description_text", text(&self.description_text)),
+            ("status", Bound::I(self.status)),
+        ]
+    }
+}
+
 /// Upserts one record into its table; an older version never overwrites a newer one.
-pub(super) async fn upsert(
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn upsert<R: Row>(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
     t: Target,
     table: Table,
     stream: &str,
     state: &str,
     raw: &str,
-    v: &Value,
+    r: &R,
     parents: &[(&str, i64)],
-) -> Result<bool, SyncError> {
-    let Some(id) = int(v, "/id") else {
-        tracing::warn!(stream, "a record without an id was skipped");
-        return Ok(false);
-    };
+) -> Result<(), SyncError> {
     let mut cols: Vec<&str> = vec![
         "org_id",
         "integration_id",
@@ -232,28 +351,19 @@ pub(super) async fn upsert(
     let mut vals = vec![
         Bound::I(Some(t.org_id)),
         Bound::I(Some(t.integration_id)),
-        Bound::I(Some(id)),
+        Bound::I(Some(r.id())),
         Bound::S(Some(state.into())),
-        Bound::I(time(v, "/created_at")),
-        Bound::I(time(v, "/updated_at")),
+        Bound::I(r.created_at()),
+        Bound::I(r.updated_at()),
         Bound::S(Some(raw.into())),
     ];
     if table == Table::Records {
         cols.push("stream");
         vals.push(Bound::S(Some(stream.into())));
     }
-    for (col, ptr, kind) in table.columns() {
+    for (col, value) in r.columns(parents) {
         cols.push(col);
-        let parent = parents.iter().find(|(c, _)| c == col).map(|(_, id)| *id);
-        vals.push(match kind {
-            Kind::Int => Bound::I(int(v, ptr).or(parent)),
-            Kind::Bool => Bound::I(v.pointer(ptr).and_then(Value::as_bool).map(i64::from)),
-            Kind::Text => Bound::S(v.pointer(ptr).and_then(|x| match x {
-                Value::String(s) => Some(s.clone()),
-                Value::Number(n) => Some(n.to_string()),
-                _ => None,
-            })),
-        });
+        vals.push(value);
     }
     let name = table.name();
     let key = if table == Table::Records {
@@ -282,5 +392,5 @@ pub(super) async fn upsert(
         };
     }
     q.execute(&mut **tx).await?;
-    Ok(true)
+    Ok(())
 }

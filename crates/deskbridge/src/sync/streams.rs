@@ -10,9 +10,9 @@
 use std::collections::HashSet;
 
 use freshdesk::Priority;
+use freshdesk::endpoints::{self, Endpoint};
 use freshdesk::models::Record;
 use futures_util::StreamExt;
-use serde_json::Value;
 
 use super::{
     Ctx, OVERLAP_SECS, Options, SyncError, Target, advance_cursor, begin_page, cursor, skip_reason,
@@ -20,14 +20,19 @@ use super::{
 };
 use crate::store::now;
 
-use super::specs::*;
+use super::specs::{CONTACT_PASSES, Parents, Row, STREAMS, Stream, Table, upsert};
+use freshdesk::endpoints as ep;
 
-/// Every page of `path`, or the reason to skip it.
-async fn fetch_all(ctx: &mut Ctx<'_>, path: String) -> Result<Vec<Record<Value>>, SyncError> {
+/// Every page of an endpoint, in memory (small lists: the knowledge base's levels).
+async fn fetch_all<E: Endpoint>(
+    ctx: &mut Ctx<'_>,
+    endpoint: &E,
+) -> Result<Vec<Record<E::Item>>, SyncError> {
     let mut out = Vec::new();
-    let mut pages = Box::pin(freshdesk::paging::pages::<Value>(
+    let mut pages = Box::pin(endpoints::list(
         ctx.client.clone(),
-        path,
+        endpoint,
+        None,
         Priority::Background,
     ));
     while let Some(page) = pages.next().await {
@@ -100,53 +105,61 @@ async fn guarded(
 }
 
 pub(super) async fn sync_all(ctx: &mut Ctx<'_>, opts: &Options) -> Result<(), SyncError> {
-    for spec in CONTACT_PASSES.iter().chain(SPECS.iter()) {
+    for stream in STREAMS {
+        let name = stream.name();
         if let Some(reason) =
-            still_skipped((ctx.store, ctx.t), spec.stream, opts.reference_every_secs).await?
+            still_skipped((ctx.store, ctx.t), name, opts.reference_every_secs).await?
         {
-            ctx.p.skipped.insert(spec.stream.to_string(), reason);
+            ctx.p.skipped.insert(name.to_string(), reason);
             continue;
         }
-        ctx.p.stream = spec.stream.into();
-        let result = match spec.mode {
-            Mode::Incremental { .. } => incremental(ctx, spec).await,
-            Mode::Reference => {
-                if !due((ctx.store, ctx.t), spec.stream, opts.reference_every_secs).await? {
-                    continue;
-                }
-                if spec.stream == "solutions" {
-                    solutions(ctx).await
-                } else {
-                    whole(ctx, spec).await
-                }
-            }
-        };
-        guarded(ctx, spec.stream, result).await?;
+        if !stream.incremental()
+            && !due((ctx.store, ctx.t), name, opts.reference_every_secs).await?
+        {
+            continue;
+        }
+        ctx.p.stream = name.into();
+        let result = read(ctx, stream).await;
+        guarded(ctx, name, result).await?;
     }
     Ok(())
 }
 
-async fn incremental(ctx: &mut Ctx<'_>, spec: &Spec) -> Result<(), SyncError> {
-    let Mode::Incremental {
-        param,
-        field,
-        state,
-    } = spec.mode
-    else {
-        return Ok(());
-    };
-    let stored = cursor(ctx.store, ctx.t, spec.stream).await?;
+/// Reads one stream from its endpoint.
+async fn read(ctx: &mut Ctx<'_>, stream: Stream) -> Result<(), SyncError> {
+    match stream {
+        Stream::Contacts(state) => incremental(ctx, stream, &ep::Contacts(state)).await,
+        Stream::Companies => incremental(ctx, stream, &ep::Companies).await,
+        Stream::SatisfactionRatings => incremental(ctx, stream, &ep::SatisfactionRatings).await,
+        Stream::Agents => whole(ctx, stream, &ep::Agents).await,
+        Stream::Roles => whole(ctx, stream, &ep::Roles).await,
+        Stream::Groups => whole(ctx, stream, &ep::Groups).await,
+        Stream::TicketFields => whole(ctx, stream, &ep::TicketFields).await,
+        Stream::BusinessHours => whole(ctx, stream, &ep::BusinessHours).await,
+        Stream::SlaPolicies => whole(ctx, stream, &ep::SlaPolicies).await,
+        Stream::TimeEntries => whole(ctx, stream, &ep::TimeEntries).await,
+        Stream::Solutions => solutions(ctx).await,
+    }
+}
+
+/// A stream with a change filter: from its cursor (less the overlap), page by page.
+async fn incremental<E: Endpoint>(
+    ctx: &mut Ctx<'_>,
+    stream: Stream,
+    endpoint: &E,
+) -> Result<(), SyncError>
+where
+    E::Item: Row,
+{
+    let name = stream.name();
+    let stored = cursor(ctx.store, ctx.t, name).await?;
     let since = stored.map(|c| c - OVERLAP_SECS).unwrap_or(0).max(0);
     let since = chrono::DateTime::from_timestamp(since, 0).unwrap_or_default();
-    let path = format!(
-        "{}&{param}={}",
-        spec.path,
-        freshdesk::paging::format_since(since)
-    );
     let mut newest: Option<i64> = None;
-    let mut pages = Box::pin(freshdesk::paging::pages::<Value>(
+    let mut pages = Box::pin(endpoints::list(
         ctx.client.clone(),
-        path,
+        endpoint,
+        Some(since),
         Priority::Background,
     ));
     while let Some(page) = pages.next().await {
@@ -156,40 +169,40 @@ async fn incremental(ctx: &mut Ctx<'_>, spec: &Spec) -> Result<(), SyncError> {
             upsert(
                 &mut tx,
                 ctx.t,
-                spec.table,
-                spec.stream,
-                state,
+                stream.table(),
+                name,
+                stream.state(),
                 r.raw.get(),
                 &r.value,
                 &[],
             )
             .await?;
-            newest = newest.max(time(&r.value, field));
+            newest = newest.max(r.value.changed_at());
         }
         tx.commit().await?;
-        ctx.count(spec.stream, page.len() as u64);
+        ctx.count(name, page.len() as u64);
         ctx.tick()?;
     }
     // The list is not ordered by time: only a complete walk may move the cursor.
     if let Some(at) = newest {
         let mut tx = begin_page(ctx.store, ctx.t).await?;
-        advance_cursor(&mut tx, ctx.t, spec.stream, at).await?;
+        advance_cursor(&mut tx, ctx.t, name, at).await?;
         tx.commit().await?;
     }
     Ok(())
 }
 
 /// Upserts a batch of a reference stream's records in one transaction; returns their ids.
-async fn upsert_all(
+async fn upsert_all<R: Row>(
     ctx: &mut Ctx<'_>,
     table: Table,
     stream: &str,
-    rows: &[(Record<Value>, Parents)],
+    rows: &[(Record<R>, Parents)],
 ) -> Result<Vec<i64>, SyncError> {
     let mut tx = begin_page(ctx.store, ctx.t).await?;
     let mut seen = Vec::with_capacity(rows.len());
     for (r, parents) in rows {
-        if upsert(
+        upsert(
             &mut tx,
             ctx.t,
             table,
@@ -199,10 +212,8 @@ async fn upsert_all(
             &r.value,
             parents,
         )
-        .await?
-        {
-            seen.push(int(&r.value, "/id").unwrap_or_default());
-        }
+        .await?;
+        seen.push(r.value.id());
     }
     tx.commit().await?;
     ctx.count(stream, rows.len() as u64);
@@ -239,11 +250,11 @@ async fn tombstone_unseen(
 }
 
 /// Upserts a whole stream held in memory (small: the knowledge base) and tombstones the rest.
-async fn replace(
+async fn replace<R: Row>(
     ctx: &mut Ctx<'_>,
     table: Table,
     stream: &str,
-    rows: &[(Record<Value>, Parents)],
+    rows: &[(Record<R>, Parents)],
 ) -> Result<(), SyncError> {
     let seen = upsert_all(ctx, table, stream, rows).await?;
     tombstone_unseen(ctx, table, stream, &seen).await
@@ -251,39 +262,41 @@ async fn replace(
 
 /// A reference stream page by page: only ids are kept in memory (time entries grow with the
 /// help desk), and records not seen by the end of the complete walk are tombstoned.
-async fn whole(ctx: &mut Ctx<'_>, spec: &Spec) -> Result<(), SyncError> {
+async fn whole<E: Endpoint>(
+    ctx: &mut Ctx<'_>,
+    stream: Stream,
+    endpoint: &E,
+) -> Result<(), SyncError>
+where
+    E::Item: Row,
+{
+    let (table, name) = (stream.table(), stream.name());
     let mut seen = Vec::new();
-    let mut pages = Box::pin(freshdesk::paging::pages::<Value>(
+    let mut pages = Box::pin(endpoints::list(
         ctx.client.clone(),
-        spec.path.to_string(),
+        endpoint,
+        None,
         Priority::Background,
     ));
     while let Some(page) = pages.next().await {
         let rows: Vec<_> = page?.into_iter().map(|r| (r, Vec::new())).collect();
-        seen.extend(upsert_all(ctx, spec.table, spec.stream, &rows).await?);
+        seen.extend(upsert_all(ctx, table, name, &rows).await?);
         ctx.tick()?;
     }
-    tombstone_unseen(ctx, spec.table, spec.stream, &seen).await
+    tombstone_unseen(ctx, table, name, &seen).await
 }
 
+/// The knowledge base: categories, their folders, their articles (which may not name their
+/// folder and category: the walk does).
 async fn solutions(ctx: &mut Ctx<'_>) -> Result<(), SyncError> {
-    let categories = fetch_all(ctx, "solutions/categories".into()).await?;
+    let categories = fetch_all(ctx, &ep::SolutionCategories).await?;
     let mut folders = Vec::new();
     let mut articles = Vec::new();
     for c in &categories {
-        let Some(cid) = int(&c.value, "/id") else {
-            continue;
-        };
-        for f in fetch_all(ctx, format!("solutions/categories/{cid}/folders")).await? {
-            let Some(fid) = int(&f.value, "/id") else {
-                continue;
-            };
-            for a in fetch_all(
-                ctx,
-                format!("solutions/folders/{fid}/articles?per_page=100"),
-            )
-            .await?
-            {
+        let cid = c.value.id;
+        for f in fetch_all(ctx, &ep::SolutionFolders { category: cid }).await? {
+            let fid = f.value.id;
+            for a in fetch_all(ctx, &ep::SolutionArticles { folder: fid }).await? {
                 articles.push((a, vec![("category_id", cid), ("folder_id", fid)]));
             }
             folders.push((f, vec![("category_id", cid)]));
@@ -299,28 +312,27 @@ async fn solutions(ctx: &mut Ctx<'_>) -> Result<(), SyncError> {
 /// row an alphabetical page shifted past) and marks contacts Freshdesk no longer has as `purged`.
 pub(super) async fn reconcile_contacts(ctx: &mut Ctx<'_>) -> Result<(), SyncError> {
     let mut seen: HashSet<i64> = HashSet::new();
-    for spec in &CONTACT_PASSES {
-        let Mode::Incremental { state, .. } = spec.mode else {
+    for stream in CONTACT_PASSES {
+        let Stream::Contacts(state) = stream else {
             continue;
         };
-        let mut pages = Box::pin(freshdesk::paging::pages::<Value>(
+        let mut pages = Box::pin(endpoints::list(
             ctx.client.clone(),
-            spec.path.to_string(),
+            &ep::Contacts(state),
+            None,
             Priority::Background,
         ));
         while let Some(page) = pages.next().await {
             let page = page?;
             let mut tx = begin_page(ctx.store, ctx.t).await?;
             for r in &page {
-                if let Some(id) = int(&r.value, "/id") {
-                    seen.insert(id);
-                }
+                seen.insert(r.value.id);
                 upsert(
                     &mut tx,
                     ctx.t,
                     Table::Contacts,
-                    spec.stream,
-                    state,
+                    stream.name(),
+                    stream.state(),
                     r.raw.get(),
                     &r.value,
                     &[],

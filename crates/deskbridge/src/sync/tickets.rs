@@ -227,9 +227,10 @@ async fn fetch_conversations(
         complete: true,
         calls: 0,
     };
-    let mut pages = Box::pin(paging::pages::<Conversation>(
+    let mut pages = Box::pin(freshdesk::endpoints::list(
         client.clone(),
-        format!("tickets/{ticket_id}/conversations?per_page=100"),
+        &freshdesk::endpoints::Conversations { ticket: ticket_id },
+        None,
         priority,
     ));
     while let Some(page) = pages.next().await {
@@ -350,7 +351,10 @@ pub async fn refresh_ticket(
     ticket_id: i64,
 ) -> Result<bool, SyncError> {
     let raw: Box<serde_json::value::RawValue> = match client
-        .get(&format!("tickets/{ticket_id}"), Priority::Interactive)
+        .get(
+            &freshdesk::endpoints::ticket(ticket_id),
+            Priority::Interactive,
+        )
         .await
     {
         Ok(r) => r,

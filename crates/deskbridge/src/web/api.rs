@@ -2,15 +2,16 @@
 //! nothing), re-authorize and disconnect, and the OpenAPI document.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::render::{S, when};
+use super::Error;
+use super::render::when;
 use super::routes::Routes;
-use super::{Authenticated, Error};
+use super::session::Signed;
 use crate::connections::{self, Integration};
 
 pub fn routes() -> Routes {
@@ -73,7 +74,7 @@ fn api_view(i: &Integration) -> ApiIntegration<'_> {
     }
 }
 
-async fn api_list(State(state): S, Authenticated(s): Authenticated) -> Result<Response, Error> {
+async fn api_list(Signed(state, s): Signed) -> Result<Response, Error> {
     let list = connections::list(&state.store, s.user.org_id).await?;
     Ok(
         Json(json!({"integrations": list.iter().map(api_view).collect::<Vec<_>>()}))
@@ -81,11 +82,7 @@ async fn api_list(State(state): S, Authenticated(s): Authenticated) -> Result<Re
     )
 }
 
-async fn api_get(
-    State(state): S,
-    Authenticated(s): Authenticated,
-    Path(id): Path<i64>,
-) -> Result<Response, Error> {
+async fn api_get(Signed(state, s): Signed, Path(id): Path<i64>) -> Result<Response, Error> {
     let i = connections::get(&state.store, s.user.org_id, id).await?;
     Ok(Json(api_view(&i)).into_response())
 }
@@ -97,8 +94,7 @@ struct ApiConnect {
 }
 
 async fn api_connect(
-    State(state): S,
-    Authenticated(s): Authenticated,
+    Signed(state, s): Signed,
     Json(b): Json<ApiConnect>,
 ) -> Result<Response, Error> {
     let (i, _) = connections::connect(&state.clients, &s.user, &b.domain, &b.api_key).await?;
@@ -106,11 +102,7 @@ async fn api_connect(
 }
 
 /// Runs the connection check and returns the report; saves nothing.
-async fn api_check(
-    State(state): S,
-    Authenticated(s): Authenticated,
-    Json(b): Json<ApiConnect>,
-) -> Result<Response, Error> {
+async fn api_check(Signed(state, s): Signed, Json(b): Json<ApiConnect>) -> Result<Response, Error> {
     let report = connections::check(&state.clients, &s.user, &b.domain, &b.api_key).await?;
     Ok(Json(report).into_response())
 }
@@ -123,8 +115,7 @@ struct ApiReauth {
 }
 
 async fn api_reauthorize(
-    State(state): S,
-    Authenticated(s): Authenticated,
+    Signed(state, s): Signed,
     Path(id): Path<i64>,
     Json(b): Json<ApiReauth>,
 ) -> Result<Response, Error> {
@@ -152,11 +143,7 @@ async fn api_reauthorize(
     Ok(Json(api_view(&i)).into_response())
 }
 
-async fn api_disconnect(
-    State(state): S,
-    Authenticated(s): Authenticated,
-    Path(id): Path<i64>,
-) -> Result<Response, Error> {
+async fn api_disconnect(Signed(state, s): Signed, Path(id): Path<i64>) -> Result<Response, Error> {
     connections::disconnect(&state.clients, &s.user, id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -9,7 +9,8 @@ use serde::Deserialize;
 
 use super::render::{S, render};
 use super::routes::Routes;
-use super::{Authenticated, Error, cookie_name};
+use super::session::Signed;
+use super::{Error, cookie_name};
 use crate::accounts::{self, AccountError, User};
 use crate::audit;
 
@@ -131,7 +132,7 @@ async fn login(
     }
 }
 
-async fn logout(State(state): S, Authenticated(s): Authenticated) -> Result<Response, Error> {
+async fn logout(Signed(state, s): Signed) -> Result<Response, Error> {
     accounts::end_session(&state.store, &s.id_hash)
         .await
         .map_err(Error::internal)?;

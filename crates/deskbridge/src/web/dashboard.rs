@@ -2,13 +2,13 @@
 //! root redirect and the liveness probe.
 
 use askama::Template;
-use axum::extract::State;
 use axum::http::header;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 
-use super::render::{S, render, when};
+use super::Error;
+use super::render::{render, when};
 use super::routes::Routes;
-use super::{Authenticated, Error};
+use super::session::Signed;
 use crate::accounts::User;
 use crate::audit;
 use crate::connections::{self};
@@ -49,10 +49,7 @@ struct AuditView {
     detail: String,
 }
 
-async fn dashboard(
-    State(state): S,
-    Authenticated(s): Authenticated,
-) -> Result<Html<String>, Error> {
+async fn dashboard(Signed(state, s): Signed) -> Result<Html<String>, Error> {
     let list = connections::list(&state.store, s.user.org_id)
         .await
         .map_err(Error::internal)?;

@@ -1,13 +1,14 @@
 //! The Freshdesk setup guide, and its "was this helpful" votes.
 
 use askama::Template;
-use axum::extract::{Form, State};
+use axum::extract::Form;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use super::render::{S, render};
+use super::Error;
+use super::render::render;
 use super::routes::Routes;
-use super::{Authenticated, Error};
+use super::session::Signed;
 use crate::accounts::User;
 
 pub fn routes() -> Routes {
@@ -27,7 +28,7 @@ struct GuidePage {
 
 const GUIDE: &str = "freshdesk-setup";
 
-async fn guide(State(state): S, Authenticated(s): Authenticated) -> Result<Html<String>, Error> {
+async fn guide(Signed(state, s): Signed) -> Result<Html<String>, Error> {
     let (helpful, votes) = crate::help::tally(&state.store, GUIDE)
         .await
         .map_err(Error::internal)?;
@@ -44,11 +45,7 @@ struct Vote {
     helpful: String,
 }
 
-async fn guide_feedback(
-    State(state): S,
-    Authenticated(s): Authenticated,
-    Form(v): Form<Vote>,
-) -> Result<Response, Error> {
+async fn guide_feedback(Signed(state, s): Signed, Form(v): Form<Vote>) -> Result<Response, Error> {
     let helpful = match v.helpful.as_str() {
         "yes" => true,
         "no" => false,

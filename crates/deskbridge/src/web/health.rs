@@ -1,24 +1,21 @@
 //! Health over HTTP: `GET /api/v1/integrations/{id}/health` (state, cause, fix, history), and the
 //! organisation's alert settings (the signed-webhook URL and its secret, shown once).
 
-use std::sync::Arc;
-
 use askama::Template;
 use axum::Json;
-use axum::extract::{Form, Path, State};
+use axum::extract::{Form, Path};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 
 use super::routes::Routes;
-use super::{AppState, Authenticated, Error};
+use super::session::Signed;
+use super::{AppState, Error};
 use crate::accounts::{Role, Session, User};
 use crate::health::{self, HealthError, alerts};
 use crate::sync::Target;
 use crate::vault::Binding;
-
-type S = State<Arc<AppState>>;
 
 pub fn routes() -> Routes {
     Routes::default()
@@ -27,11 +24,7 @@ pub fn routes() -> Routes {
         .post("/settings/alerts", alerts_save)
 }
 
-async fn api_health(
-    State(state): S,
-    Authenticated(s): Authenticated,
-    Path(id): Path<i64>,
-) -> Response {
+async fn api_health(Signed(state, s): Signed, Path(id): Path<i64>) -> Response {
     let t = Target {
         org_id: s.user.org_id,
         integration_id: id,
@@ -86,10 +79,7 @@ async fn render(
     .map_err(Error::internal)
 }
 
-async fn alerts_page(
-    State(state): S,
-    Authenticated(s): Authenticated,
-) -> Result<Html<String>, Error> {
+async fn alerts_page(Signed(state, s): Signed) -> Result<Html<String>, Error> {
     render(&state, &s, None, None, None).await
 }
 
@@ -100,8 +90,7 @@ struct AlertsForm {
 
 /// Saves (or clears) the webhook URL. A new URL gets a new signing secret, shown once.
 async fn alerts_save(
-    State(state): S,
-    Authenticated(s): Authenticated,
+    Signed(state, s): Signed,
     Form(f): Form<AlertsForm>,
 ) -> Result<Response, Error> {
     if s.user.role != Role::Admin {

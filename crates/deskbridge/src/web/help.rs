@@ -1,14 +1,15 @@
 //! The help page: support hours now, and the contact form.
 
 use askama::Template;
-use axum::extract::{Form, State};
+use axum::extract::Form;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
 
-use super::render::{S, render, when};
+use super::render::{render, when};
 use super::routes::Routes;
-use super::{AppState, Authenticated, Error};
+use super::session::Signed;
+use super::{AppState, Error};
 use crate::accounts::{self, User};
 
 pub fn routes() -> Routes {
@@ -58,10 +59,7 @@ async fn help_view(
     })
 }
 
-async fn help_page(
-    State(state): S,
-    Authenticated(s): Authenticated,
-) -> Result<Html<String>, Error> {
+async fn help_page(Signed(state, s): Signed) -> Result<Html<String>, Error> {
     help_view(&state, &s, None, None).await
 }
 
@@ -71,11 +69,7 @@ struct HelpForm {
     message: String,
 }
 
-async fn help_submit(
-    State(state): S,
-    Authenticated(s): Authenticated,
-    Form(f): Form<HelpForm>,
-) -> Result<Response, Error> {
+async fn help_submit(Signed(state, s): Signed, Form(f): Form<HelpForm>) -> Result<Response, Error> {
     let (subject, message) = (f.subject.trim(), f.message.trim());
     if subject.is_empty()
         || message.is_empty()

@@ -3,14 +3,15 @@
 //! its health card, re-authorize and disconnect.
 
 use askama::Template;
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::{Form, Path, Query};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use super::render::{S, render, when};
+use super::render::{render, when};
 use super::routes::Routes;
-use super::{AppState, Authenticated, Error};
+use super::session::Signed;
+use super::{AppState, Error};
 use crate::accounts::{self, User};
 use crate::connections::{self, ConnectError, Integration, Status, Target};
 
@@ -81,14 +82,11 @@ async fn integrations_page(
     })
 }
 
-async fn integrations(
-    State(state): S,
-    Authenticated(s): Authenticated,
-) -> Result<Html<String>, Error> {
+async fn integrations(Signed(state, s): Signed) -> Result<Html<String>, Error> {
     integrations_page(&state, &s, false, None, String::new()).await
 }
 
-async fn panel(State(state): S, Authenticated(s): Authenticated) -> Result<Response, Error> {
+async fn panel(Signed(state, s): Signed) -> Result<Response, Error> {
     if s.user.role != accounts::Role::Admin {
         return Err(Error::Forbidden("only admins can connect integrations"));
     }
@@ -103,11 +101,7 @@ struct ConnectForm {
     api_key: String,
 }
 
-async fn connect(
-    State(state): S,
-    Authenticated(s): Authenticated,
-    Form(f): Form<ConnectForm>,
-) -> Result<Response, Error> {
+async fn connect(Signed(state, s): Signed, Form(f): Form<ConnectForm>) -> Result<Response, Error> {
     match connections::connect(&state.clients, &s.user, &f.domain, &f.api_key).await {
         Ok((i, _)) => Ok(
             Redirect::to(&format!("/settings/integrations/{}?connected=1", i.id)).into_response(),
@@ -274,8 +268,7 @@ struct Flags {
 }
 
 async fn integration(
-    State(state): S,
-    Authenticated(s): Authenticated,
+    Signed(state, s): Signed,
     Path(id): Path<i64>,
     Query(flags): Query<Flags>,
 ) -> Result<Html<String>, Error> {
@@ -307,8 +300,7 @@ struct DisconnectForm {
 }
 
 async fn disconnect(
-    State(state): S,
-    Authenticated(s): Authenticated,
+    Signed(state, s): Signed,
     Path(id): Path<i64>,
     Form(f): Form<DisconnectForm>,
 ) -> Result<Response, Error> {
@@ -328,8 +320,7 @@ struct ReauthForm {
 }
 
 async fn reauthorize(
-    State(state): S,
-    Authenticated(s): Authenticated,
+    Signed(state, s): Signed,
     Path(id): Path<i64>,
     Form(f): Form<ReauthForm>,
 ) -> Result<Response, Error> {

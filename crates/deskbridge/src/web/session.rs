@@ -98,3 +98,18 @@ where
         }
     }
 }
+
+/// The state and the signed-in session together: what most handlers take.
+pub struct Signed(pub Arc<AppState>, pub Session);
+
+impl FromRequestParts<Arc<AppState>> for Signed {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        let Authenticated(s) = Authenticated::from_request_parts(parts, state).await?;
+        Ok(Signed(state.clone(), s))
+    }
+}

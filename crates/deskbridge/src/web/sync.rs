@@ -19,13 +19,14 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use super::routes::Routes;
-use super::{AppState, Authenticated, Error};
+use super::session::Signed;
+use super::{AppState, Error};
 use crate::accounts::{Role, Session, User};
 use crate::connections::{self, ConnectError, table};
 use crate::runtime::{self, SyncView};
 use crate::sync::Target;
 
-type S = State<Arc<AppState>>;
+use super::render::S;
 
 /// The header Freshdesk's rule must send, carrying the integration's webhook secret.
 pub const HOOK_HEADER: &str = "X-Deskbridge-Secret";
@@ -258,8 +259,7 @@ async fn render_page(
 }
 
 async fn page(
-    State(state): S,
-    Authenticated(s): Authenticated,
+    Signed(state, s): Signed,
     Path(id): Path<i64>,
     headers: HeaderMap,
 ) -> Result<Html<String>, Error> {
@@ -268,8 +268,7 @@ async fn page(
 }
 
 async fn sync_now(
-    State(state): S,
-    Authenticated(s): Authenticated,
+    Signed(state, s): Signed,
     Path(id): Path<i64>,
     headers: HeaderMap,
 ) -> Result<Response, Error> {
@@ -307,8 +306,7 @@ struct ScheduleForm {
 }
 
 async fn schedule(
-    State(state): S,
-    Authenticated(s): Authenticated,
+    Signed(state, s): Signed,
     Path(id): Path<i64>,
     headers: HeaderMap,
     Form(f): Form<ScheduleForm>,
@@ -345,8 +343,7 @@ fn digest(secret: &str) -> String {
 
 /// A new webhook secret, shown once; only its hash is kept.
 async fn new_secret(
-    State(state): S,
-    Authenticated(s): Authenticated,
+    Signed(state, s): Signed,
     Path(id): Path<i64>,
     headers: HeaderMap,
 ) -> Result<Response, Error> {
@@ -406,22 +403,14 @@ fn events_stream(
     })
 }
 
-async fn events(
-    State(state): S,
-    Authenticated(s): Authenticated,
-    Path(id): Path<i64>,
-) -> Result<Response, Error> {
+async fn events(Signed(state, s): Signed, Path(id): Path<i64>) -> Result<Response, Error> {
     let t = target(&state, &s.user, id).await?;
     Ok(Sse::new(events_stream(state.clone(), t))
         .keep_alive(KeepAlive::default())
         .into_response())
 }
 
-async fn api_view(
-    State(state): S,
-    Authenticated(s): Authenticated,
-    Path(id): Path<i64>,
-) -> Response {
+async fn api_view(Signed(state, s): Signed, Path(id): Path<i64>) -> Response {
     let t = match target(&state, &s.user, id).await {
         Ok(t) => t,
         Err(Error::NotFound) => {

@@ -1,13 +1,14 @@
 //! Settings › API tokens: create (the token shown once), list and revoke.
 
 use askama::Template;
-use axum::extract::{Form, Path, State};
+use axum::extract::{Form, Path};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use super::render::{S, render, when};
+use super::render::{render, when};
 use super::routes::Routes;
-use super::{AppState, Authenticated, Error};
+use super::session::Signed;
+use super::{AppState, Error};
 use crate::accounts::{self, User};
 use crate::audit;
 
@@ -56,10 +57,7 @@ async fn tokens_view(
     })
 }
 
-async fn tokens_page(
-    State(state): S,
-    Authenticated(s): Authenticated,
-) -> Result<Html<String>, Error> {
+async fn tokens_page(Signed(state, s): Signed) -> Result<Html<String>, Error> {
     tokens_view(&state, &s, None).await
 }
 
@@ -69,8 +67,7 @@ struct TokenForm {
 }
 
 async fn token_create(
-    State(state): S,
-    Authenticated(s): Authenticated,
+    Signed(state, s): Signed,
     Form(f): Form<TokenForm>,
 ) -> Result<Response, Error> {
     if s.user.role != accounts::Role::Admin {
@@ -100,11 +97,7 @@ async fn token_create(
     )
 }
 
-async fn token_revoke(
-    State(state): S,
-    Authenticated(s): Authenticated,
-    Path(id): Path<i64>,
-) -> Result<Response, Error> {
+async fn token_revoke(Signed(state, s): Signed, Path(id): Path<i64>) -> Result<Response, Error> {
     if s.user.role != accounts::Role::Admin {
         return Err(Error::Forbidden("only admins can manage API tokens"));
     }

@@ -218,15 +218,61 @@ pub(crate) async fn begin_page(
 }
 
 pub async fn cursor(store: &Store, t: Target, stream: &str) -> Result<Option<i64>, SyncError> {
-    let row: Option<(i64,)> = sqlx::query_as(
-        "SELECT cursor FROM sync_cursors WHERE org_id = $1 AND integration_id = $2 AND stream = $3",
-    )
+    per_stream(store, t, stream, "SELECT cursor FROM sync_cursors").await
+}
+
+/// One number kept per stream of an integration (`select` names the column and table).
+async fn per_stream(
+    store: &Store,
+    t: Target,
+    stream: &str,
+    select: &'static str,
+) -> Result<Option<i64>, SyncError> {
+    let row: Option<(i64,)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{select} WHERE org_id = $1 AND integration_id = $2 AND stream = $3"
+    )))
     .bind(t.org_id)
     .bind(t.integration_id)
     .bind(stream)
     .fetch_optional(&store.pool)
     .await?;
     Ok(row.map(|(c,)| c))
+}
+
+/// Reconciliation's end: the table's rows Freshdesk no longer lists (not in `seen`) are purged, 500
+/// at a time, each batch in one transaction running `statements` (bound to the organisation as
+/// `$1` and the integration as `$2`, with `{ids}` standing for the batch). Returns how many.
+pub(crate) async fn purge_unseen(
+    (store, t): (&Store, Target),
+    table: &'static str,
+    seen: &std::collections::HashSet<i64>,
+    statements: &[&str],
+) -> Result<u64, SyncError> {
+    let rows: Vec<(i64,)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT id FROM {table} WHERE org_id = $1 AND integration_id = $2 AND state <> 'purged'"
+    )))
+    .bind(t.org_id)
+    .bind(t.integration_id)
+    .fetch_all(&store.pool)
+    .await?;
+    let gone: Vec<String> = rows
+        .into_iter()
+        .filter(|(id,)| !seen.contains(id))
+        .map(|(id,)| id.to_string())
+        .collect();
+    for chunk in gone.chunks(500) {
+        let ids = chunk.join(",");
+        let mut tx = begin_page(store, t).await?;
+        for sql in statements {
+            sqlx::query(sqlx::AssertSqlSafe(sql.replace("{ids}", &ids)))
+                .bind(t.org_id)
+                .bind(t.integration_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+    }
+    Ok(gone.len() as u64)
 }
 
 /// Sets a cursor explicitly (operators and tests); a normal run only ever moves it forward.
@@ -285,15 +331,7 @@ pub(crate) async fn stream_synced_at(
     t: Target,
     stream: &str,
 ) -> Result<Option<i64>, SyncError> {
-    let row: Option<(i64,)> = sqlx::query_as(
-        "SELECT synced_at FROM sync_streams WHERE org_id = $1 AND integration_id = $2 AND stream = $3",
-    )
-    .bind(t.org_id)
-    .bind(t.integration_id)
-    .bind(stream)
-    .fetch_optional(&store.pool)
-    .await?;
-    Ok(row.map(|(c,)| c))
+    per_stream(store, t, stream, "SELECT synced_at FROM sync_streams").await
 }
 
 /// Why an endpoint is unavailable to this key, if that is what the error says; the sync skips it.

@@ -151,8 +151,9 @@ fn text(s: &Option<String>) -> Bound {
     Bound::S(s.clone())
 }
 
-/// A typed record as a row of its table.
-pub(super) trait Row {
+/// A typed record as a row of its table: its id and times (each model's own), the cursor an
+/// incremental stream follows, and its table's typed columns.
+pub(super) trait Row: Columns {
     fn id(&self) -> i64;
     fn created_at(&self) -> Option<i64>;
     fn updated_at(&self) -> Option<i64>;
@@ -160,14 +161,17 @@ pub(super) trait Row {
     fn changed_at(&self) -> Option<i64> {
         self.updated_at()
     }
-    /// Its table's typed columns; `parents` gives ids its JSON may lack.
+}
+
+/// Columns beyond id, state, times and raw; `parents` gives ids a record's JSON may lack.
+pub(super) trait Columns {
     fn columns(&self, _parents: &[(&str, i64)]) -> Vec<(&'static str, Bound)> {
         Vec::new()
     }
 }
 
-/// Records kept whole in `fd_records`: id and times only beside the raw JSON.
-macro_rules! record_row {
+/// Id and times of each model, as its fields have them (required or optional).
+macro_rules! rows {
     ($($t:ty: $created:expr, $updated:expr;)*) => {$(
         impl Row for $t {
             fn id(&self) -> i64 {
@@ -185,7 +189,13 @@ macro_rules! record_row {
     )*};
 }
 
-record_row! {
+rows! {
+    Contact: |r| Some(r.created_at), |r| Some(r.updated_at);
+    Company: |r| Some(r.created_at), |r| Some(r.updated_at);
+    Agent: |r| Some(r.created_at), |r| Some(r.updated_at);
+    Group: |r| r.created_at, |r| Some(r.updated_at);
+    TicketField: |r| r.created_at, |r| r.updated_at;
+    SolutionArticle: |r| r.created_at, |r| Some(r.updated_at);
     Role: |r| r.created_at, |r| r.updated_at;
     BusinessHour: |r| r.created_at, |r| r.updated_at;
     SlaPolicy: |r| r.created_at, |r| r.updated_at;
@@ -193,6 +203,15 @@ record_row! {
     SolutionCategory: |r| r.created_at, |r| r.updated_at;
     SolutionFolder: |r| r.created_at, |r| r.updated_at;
 }
+
+// Kept whole in `fd_records`: no typed columns.
+impl Columns for Role {}
+impl Columns for BusinessHour {}
+impl Columns for SlaPolicy {}
+impl Columns for TimeEntry {}
+impl Columns for SolutionCategory {}
+impl Columns for SolutionFolder {}
+impl Columns for SatisfactionRating {}
 
 impl Row for SatisfactionRating {
     fn id(&self) -> i64 {
@@ -210,16 +229,7 @@ impl Row for SatisfactionRating {
     }
 }
 
-impl Row for Contact {
-    fn id(&self) -> i64 {
-        self.id
-    }
-    fn created_at(&self) -> Option<i64> {
-        Some(secs(self.created_at))
-    }
-    fn updated_at(&self) -> Option<i64> {
-        Some(secs(self.updated_at))
-    }
+impl Columns for Contact {
     fn columns(&self, _: &[(&str, i64)]) -> Vec<(&'static str, Bound)> {
         vec![
             ("name", text(&self.name)),
@@ -230,31 +240,13 @@ impl Row for Contact {
     }
 }
 
-impl Row for Company {
-    fn id(&self) -> i64 {
-        self.id
-    }
-    fn created_at(&self) -> Option<i64> {
-        Some(secs(self.created_at))
-    }
-    fn updated_at(&self) -> Option<i64> {
-        Some(secs(self.updated_at))
-    }
+impl Columns for Company {
     fn columns(&self, _: &[(&str, i64)]) -> Vec<(&'static str, Bound)> {
         vec![("name", Bound::S(Some(self.name.clone())))]
     }
 }
 
-impl Row for Agent {
-    fn id(&self) -> i64 {
-        self.id
-    }
-    fn created_at(&self) -> Option<i64> {
-        Some(secs(self.created_at))
-    }
-    fn updated_at(&self) -> Option<i64> {
-        Some(secs(self.updated_at))
-    }
+impl Columns for Agent {
     fn columns(&self, _: &[(&str, i64)]) -> Vec<(&'static str, Bound)> {
         vec![
             ("name", text(&self.contact.name)),
@@ -265,31 +257,13 @@ impl Row for Agent {
     }
 }
 
-impl Row for Group {
-    fn id(&self) -> i64 {
-        self.id
-    }
-    fn created_at(&self) -> Option<i64> {
-        self.created_at.map(secs)
-    }
-    fn updated_at(&self) -> Option<i64> {
-        Some(secs(self.updated_at))
-    }
+impl Columns for Group {
     fn columns(&self, _: &[(&str, i64)]) -> Vec<(&'static str, Bound)> {
         vec![("name", Bound::S(Some(self.name.clone())))]
     }
 }
 
-impl Row for TicketField {
-    fn id(&self) -> i64 {
-        self.id
-    }
-    fn created_at(&self) -> Option<i64> {
-        self.created_at.map(secs)
-    }
-    fn updated_at(&self) -> Option<i64> {
-        self.updated_at.map(secs)
-    }
+impl Columns for TicketField {
     fn columns(&self, _: &[(&str, i64)]) -> Vec<(&'static str, Bound)> {
         vec![
             ("name", Bound::S(Some(self.name.clone()))),
@@ -299,16 +273,7 @@ impl Row for TicketField {
     }
 }
 
-impl Row for SolutionArticle {
-    fn id(&self) -> i64 {
-        self.id
-    }
-    fn created_at(&self) -> Option<i64> {
-        self.created_at.map(secs)
-    }
-    fn updated_at(&self) -> Option<i64> {
-        Some(secs(self.updated_at))
-    }
+impl Columns for SolutionArticle {
     fn columns(&self, parents: &[(&str, i64)]) -> Vec<(&'static str, Bound)> {
         let parent = |col: &str| parents.iter().find(|(c, _)| *c == col).map(|(_, id)| *id);
         vec![

@@ -343,30 +343,12 @@ pub(super) async fn reconcile_contacts(ctx: &mut Ctx<'_>) -> Result<(), SyncErro
             ctx.tick()?;
         }
     }
-    let local: Vec<(i64,)> = sqlx::query_as(
-        "SELECT id FROM fd_contacts WHERE org_id = $1 AND integration_id = $2 AND state <> 'purged'",
+    ctx.p.purged += super::base::purge_unseen(
+        (ctx.store, ctx.t),
+        "fd_contacts",
+        &seen,
+        &["UPDATE fd_contacts SET state = 'purged', name = NULL, email = NULL, phone = NULL, raw = '{}' WHERE org_id = $1 AND integration_id = $2 AND id IN ({ids})"],
     )
-    .bind(ctx.t.org_id)
-    .bind(ctx.t.integration_id)
-    .fetch_all(&ctx.store.pool)
     .await?;
-    let gone: Vec<String> = local
-        .into_iter()
-        .filter(|(id,)| !seen.contains(id))
-        .map(|(id,)| id.to_string())
-        .collect();
-    for chunk in gone.chunks(500) {
-        let mut tx = begin_page(ctx.store, ctx.t).await?;
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "UPDATE fd_contacts SET state = 'purged', name = NULL, email = NULL, phone = NULL, raw = '{{}}' WHERE org_id = $1 AND integration_id = $2 AND id IN ({})",
-            chunk.join(",")
-        )))
-        .bind(ctx.t.org_id)
-        .bind(ctx.t.integration_id)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-    }
-    ctx.p.purged += gone.len() as u64;
     Ok(())
 }

@@ -392,41 +392,20 @@ pub(super) async fn reconcile(ctx: &mut Ctx<'_>) -> Result<(), SyncError> {
             ctx.tick()?;
         }
     }
-    let local: Vec<(i64,)> = sqlx::query_as(
-        "SELECT id FROM fd_tickets WHERE org_id = $1 AND integration_id = $2 AND state <> 'purged'",
+    // Deleted forever at the source (often an erasure request): keep only a tombstone.
+    let purge = format!(
+        "UPDATE fd_tickets SET state = 'purged', subject = NULL, raw = '{{}}', conversations_synced_at = {} WHERE org_id = $1 AND integration_id = $2 AND id IN ({{ids}})",
+        now()
+    );
+    ctx.p.purged += super::base::purge_unseen(
+        (ctx.store, ctx.t),
+        "fd_tickets",
+        &seen,
+        &[
+            &purge,
+            "DELETE FROM fd_conversations WHERE org_id = $1 AND integration_id = $2 AND ticket_id IN ({ids})",
+        ],
     )
-    .bind(ctx.t.org_id)
-    .bind(ctx.t.integration_id)
-    .fetch_all(&ctx.store.pool)
     .await?;
-    let gone: Vec<i64> = local
-        .into_iter()
-        .map(|(id,)| id)
-        .filter(|id| !seen.contains(id))
-        .collect();
-    for chunk in gone.chunks(500) {
-        let mut tx = begin_page(ctx.store, ctx.t).await?;
-        let ids: Vec<String> = chunk.iter().map(i64::to_string).collect();
-        // Deleted forever at the source (often an erasure request): keep only a tombstone.
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "UPDATE fd_tickets SET state = 'purged', subject = NULL, raw = '{{}}', conversations_synced_at = $1 WHERE org_id = $2 AND integration_id = $3 AND id IN ({})",
-            ids.join(",")
-        )))
-        .bind(now())
-        .bind(ctx.t.org_id)
-        .bind(ctx.t.integration_id)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "DELETE FROM fd_conversations WHERE org_id = $1 AND integration_id = $2 AND ticket_id IN ({})",
-            ids.join(",")
-        )))
-        .bind(ctx.t.org_id)
-        .bind(ctx.t.integration_id)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-    }
-    ctx.p.purged += gone.len() as u64;
     Ok(())
 }

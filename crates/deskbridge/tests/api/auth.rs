@@ -170,12 +170,5 @@ async fn the_audit_log_records_who_did_what_with_a_fingerprint_and_never_the_key
             && rows[3].2.contains("integration@acme-support.example")
     );
     assert!(rows.iter().all(|r| !r.2.contains(&key)));
-    assert!(
-        app.get(&b, "/dashboard")
-            .await
-            .text()
-            .await
-            .unwrap()
-            .contains("disconnect")
-    );
+    assert!(app.page(&b, "/dashboard").await.contains("disconnect"));
 }

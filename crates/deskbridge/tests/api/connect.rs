@@ -1,3 +1,4 @@
+use crate::helpers;
 use freshdesk_emulator::well_known;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
@@ -8,19 +9,11 @@ use crate::helpers::*;
 async fn connecting_the_integration_admin_shows_connected_and_the_connector_under_active() {
     let app = spawn_app().await;
     let b = app.login("admin@acme.test").await;
-    let before = app
-        .get(&b, "/settings/integrations")
-        .await
-        .text()
-        .await
-        .unwrap();
+    let before = app.page(&b, "/settings/integrations").await;
     assert!(before.contains("No active integrations."));
     let panel = app
-        .get(&b, "/settings/integrations/freshdesk/connect")
-        .await
-        .text()
-        .await
-        .unwrap();
+        .page(&b, "/settings/integrations/freshdesk/connect")
+        .await;
     assert!(
         panel.contains("Freshdesk domain")
             && panel.contains("API key")
@@ -30,23 +23,13 @@ async fn connecting_the_integration_admin_shows_connected_and_the_connector_unde
 
     let r = app.connect(&b, "acme", &app.admin_key()).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    let page = app
-        .get(&b, &TestApp::location(&r))
-        .await
-        .text()
-        .await
-        .unwrap();
+    let page = app.page(&b, &TestApp::location(&r)).await;
     assert!(page.contains(">Connected<"), "{page}");
     assert!(page.contains("integration@acme-support.example"));
     assert!(page.contains("Administrator") && page.contains("Global"));
     assert!(page.contains("Enterprise · 700 calls a minute"));
     assert!(page.contains("Read knowledge base"));
-    let list = app
-        .get(&b, "/settings/integrations")
-        .await
-        .text()
-        .await
-        .unwrap();
+    let list = app.page(&b, "/settings/integrations").await;
     assert!(list.contains("data-testid=\"active-connector\""));
     assert!(list.contains("acme.freshdesk.com"));
 }
@@ -106,12 +89,7 @@ async fn a_group_scoped_admin_connects_with_a_scope_warning() {
         )
         .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    let page = app
-        .get(&b, &TestApp::location(&r))
-        .await
-        .text()
-        .await
-        .unwrap();
+    let page = app.page(&b, &TestApp::location(&r)).await;
     assert!(page.contains("Connected with warnings"));
     assert!(page.contains(
         "Scope is Groups (Billing, Escalations EU): tickets outside these groups are invisible."
@@ -145,19 +123,14 @@ async fn disconnect_needs_confirmation_and_deletes_the_encrypted_key() {
         .split('?')
         .next()
         .unwrap()
-        .to_string();
+        .parse::<i64>()
+        .unwrap();
     let r = app
         .post(&b, &format!("/settings/integrations/{id}/disconnect"), &[])
         .await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     assert_eq!(app.integration_count().await, 1);
-    let r = app
-        .post(
-            &b,
-            &format!("/settings/integrations/{id}/disconnect"),
-            &[("confirm", "yes")],
-        )
-        .await;
+    let r = app.disconnect(&b, id).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let (n,): (i64,) =
         sqlx::query_as("SELECT COUNT(*) FROM integrations WHERE key_ciphertext <> ''")
@@ -196,7 +169,7 @@ async fn reauthorizing_with_another_agent_of_the_same_account_asks_for_confirmat
         )
         .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    let page = app.get(&b, &path).await.text().await.unwrap();
+    let page = app.page(&b, &path).await;
     assert!(page.contains("avery.owner@acme-support.example"));
     assert_eq!(app.integration_count().await, 1);
 }
@@ -305,19 +278,9 @@ async fn an_api_token_created_in_settings_works_once_shown_and_stops_when_revoke
     let app = spawn_app().await;
     let b = app.login("admin@acme.test").await;
     let page = app
-        .post(&b, "/settings/api-tokens", &[("name", "reporting")])
-        .await
-        .text()
-        .await
-        .unwrap();
-    let token = page
-        .split("id=\"new-token\">")
-        .nth(1)
-        .unwrap()
-        .split('<')
-        .next()
-        .unwrap()
-        .to_string();
+        .post_page(&b, "/settings/api-tokens", &[("name", "reporting")])
+        .await;
+    let token = helpers::shown_once(&page, "new-token");
     assert!(token.starts_with("dbt_"));
     let (stored,): (String,) = sqlx::query_as("SELECT token_hash FROM api_tokens")
         .fetch_one(&app.store.pool)
@@ -325,12 +288,7 @@ async fn an_api_token_created_in_settings_works_once_shown_and_stops_when_revoke
         .unwrap();
     assert_ne!(stored, token, "only a hash is stored");
     assert!(
-        !app.get(&b, "/settings/api-tokens")
-            .await
-            .text()
-            .await
-            .unwrap()
-            .contains(&token),
+        !app.page(&b, "/settings/api-tokens").await.contains(&token),
         "shown once"
     );
     let call = |method: reqwest::Method, path: &str| {

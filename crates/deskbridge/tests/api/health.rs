@@ -124,23 +124,13 @@ async fn world_with(tweak: impl FnOnce(&mut deskbridge::config::Config)) -> Worl
     assert_eq!(r.status(), reqwest::StatusCode::SEE_OTHER);
     let (hook_url, hooks) = webhook_receiver().await;
     let page = app
-        .post(
+        .post_page(
             &b,
             "/settings/alerts",
             &[("webhook_url", hook_url.as_str())],
         )
-        .await
-        .text()
-        .await
-        .unwrap();
-    let secret = page
-        .split("id=\"alert-secret\">")
-        .nth(1)
-        .expect("the signing secret is shown once")
-        .split('<')
-        .next()
-        .unwrap()
-        .to_string();
+        .await;
+    let secret = helpers::shown_once(&page, "alert-secret");
     let t = app.the_integration().await;
     let client = app.client(t).await;
     sync::run(&app.store, &client, t, |_| {}).await.unwrap();
@@ -217,17 +207,14 @@ async fn break_and_mend(breaks: (&str, Value), mends: (&str, Value), cause: &str
     );
     let page = w
         .app
-        .get(
+        .page(
             &w.b,
             &format!("/settings/integrations/{}", w.t.integration_id),
         )
-        .await
-        .text()
-        .await
-        .unwrap();
+        .await;
     assert!(page.contains(words), "the page says {words:?}");
     assert!(page.contains("id=\"health-fix\""), "and what to do");
-    let dash = w.app.get(&w.b, "/dashboard").await.text().await.unwrap();
+    let dash = w.app.page(&w.b, "/dashboard").await;
     assert!(
         dash.contains("data-testid=\"attention-banner\""),
         "a banner on every page"
@@ -381,14 +368,11 @@ async fn freshdesk_failing_flips_to_unavailable_only_after_several_failures() {
     );
     let page = w
         .app
-        .get(
+        .page(
             &w.b,
             &format!("/settings/integrations/{}", w.t.integration_id),
         )
-        .await
-        .text()
-        .await
-        .unwrap();
+        .await;
     assert!(page.contains("Freshdesk unavailable"));
     assert!(page.contains("Nothing to do on your side"));
     alerts_settle(&w, 1).await;

@@ -8,11 +8,8 @@ async fn the_guide_counts_helpful_votes_one_per_person() {
     let a = app.login("admin@acme.test").await;
     let m = app.login("member@acme.test").await;
     assert!(
-        app.get(&a, "/guide/freshdesk")
+        app.page(&a, "/guide/freshdesk")
             .await
-            .text()
-            .await
-            .unwrap()
             .contains("0 out of 0 found this helpful")
     );
     assert_eq!(
@@ -25,7 +22,7 @@ async fn the_guide_counts_helpful_votes_one_per_person() {
         .await;
     app.post(&m, "/guide/freshdesk/feedback", &[("helpful", "no")])
         .await;
-    let page = app.get(&m, "/guide/freshdesk").await.text().await.unwrap();
+    let page = app.page(&m, "/guide/freshdesk").await;
     assert!(page.contains("1 out of 2 found this helpful"), "{page}");
     assert!(page.contains("dedicated integration user"));
     assert_eq!(
@@ -40,7 +37,7 @@ async fn the_guide_counts_helpful_votes_one_per_person() {
 async fn support_requests_are_stored_and_shown_to_the_organisations_admins_only() {
     let app = spawn_app().await;
     let m = app.login("member@acme.test").await;
-    let page = app.get(&m, "/help").await.text().await.unwrap();
+    let page = app.page(&m, "/help").await;
     assert!(page.contains("Support is open now") || page.contains("Support is closed now"));
     let r = app
         .post(
@@ -62,21 +59,14 @@ async fn support_requests_are_stored_and_shown_to_the_organisations_admins_only(
         .await;
     assert_eq!(empty.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let a = app.login("admin@acme.test").await;
-    let page = app.get(&a, "/help").await.text().await.unwrap();
+    let page = app.page(&a, "/help").await;
     assert!(page.contains("Sync looks stuck") && page.contains("member@acme.test"));
     assert!(
         page.contains("alert(1)") && !page.contains("<script>alert"),
         "escaped"
     );
     let other = app.login("admin@other.test").await;
-    assert!(
-        !app.get(&other, "/help")
-            .await
-            .text()
-            .await
-            .unwrap()
-            .contains("Sync looks stuck")
-    );
+    assert!(!app.page(&other, "/help").await.contains("Sync looks stuck"));
 }
 
 #[tokio::test]

@@ -309,6 +309,26 @@ impl TestApp {
             .unwrap()
     }
 
+    /// A page's HTML.
+    pub async fn page(&self, b: &Browser, path: &str) -> String {
+        self.get(b, path).await.text().await.unwrap()
+    }
+
+    /// A form posted, and the HTML it answers with.
+    pub async fn post_page(&self, b: &Browser, path: &str, fields: &[(&str, &str)]) -> String {
+        self.post(b, path, fields).await.text().await.unwrap()
+    }
+
+    /// Disconnects an integration from its page, confirmed.
+    pub async fn disconnect(&self, b: &Browser, id: i64) -> Response {
+        self.post(
+            b,
+            &format!("/settings/integrations/{id}/disconnect"),
+            &[("confirm", "yes")],
+        )
+        .await
+    }
+
     pub async fn connect(&self, b: &Browser, domain: &str, key: &str) -> Response {
         self.post(
             b,
@@ -481,4 +501,15 @@ pub async fn rewrap(
     let mut report = deskbridge::connections::rewrap::rewrap_keys(store, vault, progress).await?;
     deskbridge::health::alerts::rewrap_secrets(store, vault, &mut report).await?;
     Ok(report)
+}
+
+/// A value a page shows once (a new token or secret): the text of the element with that id.
+pub fn shown_once(page: &str, id: &str) -> String {
+    page.split(&format!("id=\"{id}\">"))
+        .nth(1)
+        .unwrap_or_else(|| panic!("the page shows no #{id}"))
+        .split('<')
+        .next()
+        .unwrap()
+        .to_string()
 }

@@ -172,13 +172,7 @@ async fn disconnecting_cancels_the_queued_work_of_the_integration() {
             .await
             .unwrap()
     );
-    let r = app
-        .post(
-            &b,
-            &format!("/settings/integrations/{id}/disconnect"),
-            &[("confirm", "yes")],
-        )
-        .await;
+    let r = app.disconnect(&b, id).await;
     assert_eq!(r.status(), reqwest::StatusCode::SEE_OTHER);
     let jobs = deskbridge::jobs::queue::list_all(&app.store).await.unwrap();
     assert!(!jobs.is_empty());
@@ -226,11 +220,8 @@ async fn a_failed_sync_job_shows_on_the_sync_page_and_in_the_api_from_the_table(
     assert_eq!(job["kind"], "sync");
     assert!(job["last_error"].as_str().unwrap().len() > 10, "{job}");
     let page = app
-        .get(&b, &format!("/settings/integrations/{id}/sync"))
-        .await
-        .text()
-        .await
-        .unwrap();
+        .page(&b, &format!("/settings/integrations/{id}/sync"))
+        .await;
     assert!(page.contains("Background jobs"));
     assert!(page.contains("<td>Sync</td><td>failed</td>"), "{page}");
 }

@@ -222,23 +222,13 @@ async fn after_reauthorize_returns_no_call_with_the_old_key_leaves_and_webhooks_
     let b = app.login("admin@acme.test").await;
     // A webhook refresh first, so that the worker holds a client with the old key.
     let page = app
-        .post(
+        .post_page(
             &b,
             &format!("/settings/integrations/{}/sync/webhook", t.integration_id),
             &[],
         )
-        .await
-        .text()
-        .await
-        .unwrap();
-    let secret = page
-        .split("id=\"hook-secret\">")
-        .nth(1)
-        .unwrap()
-        .split('<')
-        .next()
-        .unwrap()
-        .to_string();
+        .await;
+    let secret = helpers::shown_once(&page, "hook-secret");
     let hook = |ticket: i64| {
         app.http
             .post(format!("{}/hooks/freshdesk/{}", app.base, t.integration_id))
@@ -303,7 +293,7 @@ async fn an_upstream_that_echoes_the_authorization_header_is_never_repeated() {
         .text()
         .await
         .unwrap();
-    let dashboard = app.get(&b, "/dashboard").await.text().await.unwrap();
+    let dashboard = app.page(&b, "/dashboard").await;
     let audit: Vec<(String,)> = sqlx::query_as("SELECT detail FROM audit_log")
         .fetch_all(&app.store.pool)
         .await

@@ -620,18 +620,9 @@ async fn disconnect_stops_a_running_sync_and_deletes_the_copy() {
 /// The webhook secret shown once on the sync page.
 async fn make_secret(app: &helpers::TestApp, b: &helpers::Browser, id: i64) -> String {
     let page = app
-        .post(b, &format!("/settings/integrations/{id}/sync/webhook"), &[])
-        .await
-        .text()
-        .await
-        .unwrap();
-    page.split("id=\"hook-secret\">")
-        .nth(1)
-        .expect("the secret is shown")
-        .split('<')
-        .next()
-        .unwrap()
-        .to_string()
+        .post_page(b, &format!("/settings/integrations/{id}/sync/webhook"), &[])
+        .await;
+    helpers::shown_once(&page, "hook-secret")
 }
 
 #[tokio::test]
@@ -691,14 +682,11 @@ async fn a_webhook_from_an_automation_rule_refreshes_the_ticket_within_a_second(
     }
     // The sync page says events are arriving.
     let page = app
-        .get(
+        .page(
             &b,
             &format!("/settings/integrations/{}/sync", t.integration_id),
         )
-        .await
-        .text()
-        .await
-        .unwrap();
+        .await;
     assert!(page.contains("webhooks received"), "{page}");
 }
 
@@ -786,11 +774,8 @@ async fn the_scheduler_syncs_a_connected_integration_by_itself_and_the_page_show
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     let page = app
-        .get(&b, &format!("/settings/integrations/{id}/sync"))
-        .await
-        .text()
-        .await
-        .unwrap();
+        .page(&b, &format!("/settings/integrations/{id}/sync"))
+        .await;
     assert!(page.contains("Last sync finished"), "{page}");
     assert!(page.contains("Held in deskbridge"));
     let api = app

@@ -28,6 +28,16 @@ impl Drop for Driver {
 }
 
 impl Driver {
+    /// Signs in through the form, as a person would, and waits for the dashboard.
+    async fn sign_in(&self, base: &str, email: &str) {
+        self.go(&format!("{base}/login")).await;
+        self.type_into("input[name=email]", email).await;
+        self.type_into("input[name=password]", helpers::PASSWORD)
+            .await;
+        self.click("button[type=submit]").await;
+        self.wait_text("main h1", "Dashboard").await;
+    }
+
     async fn start() -> Option<Driver> {
         let (chromium, driver) = ("/usr/bin/chromium", "/usr/bin/chromedriver");
         if !std::path::Path::new(chromium).exists() || !std::path::Path::new(driver).exists() {
@@ -226,11 +236,7 @@ async fn an_admin_connects_freshdesk_in_a_real_browser_and_sees_the_failure_mess
         return;
     };
 
-    d.go(&format!("{}/login", app.base)).await;
-    d.type_into("input[name=email]", "admin@acme.test").await;
-    d.type_into("input[name=password]", helpers::PASSWORD).await;
-    d.click("button[type=submit]").await;
-    d.wait_text("main h1", "Dashboard").await;
+    d.sign_in(&app.base, "admin@acme.test").await;
 
     // First the failures: nothing is saved and the status stays Disconnected.
     for (key, message) in [
@@ -300,11 +306,7 @@ async fn a_broken_integration_is_seen_explained_and_repaired_in_a_real_browser()
     let Some(d) = Driver::start().await else {
         return;
     };
-    d.go(&format!("{}/login", app.base)).await;
-    d.type_into("input[name=email]", "admin@acme.test").await;
-    d.type_into("input[name=password]", helpers::PASSWORD).await;
-    d.click("button[type=submit]").await;
-    d.wait_text("main h1", "Dashboard").await;
+    d.sign_in(&app.base, "admin@acme.test").await;
 
     // 1. Connect, and sync a copy.
     d.go(&format!(

@@ -55,32 +55,24 @@ async fn cross_site_writes_are_refused_even_with_a_valid_token() {
         ("domain", "acme"),
         ("api_key", "x"),
     ];
-    let r = app
-        .http
-        .post(format!(
-            "{}/settings/integrations/freshdesk/connect",
-            app.base
-        ))
-        .header("cookie", &a.cookie)
-        .header("origin", "https://evil.example")
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::FORBIDDEN);
-    let r = app
-        .http
-        .post(format!(
-            "{}/settings/integrations/freshdesk/connect",
-            app.base
-        ))
-        .header("cookie", &a.cookie)
-        .header("sec-fetch-site", "cross-site")
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    for (header, value) in [
+        ("origin", "https://evil.example"),
+        ("sec-fetch-site", "cross-site"),
+    ] {
+        let r = app
+            .http
+            .post(format!(
+                "{}/settings/integrations/freshdesk/connect",
+                app.base
+            ))
+            .header("cookie", &a.cookie)
+            .header(header, value)
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{header}: {value}");
+    }
     let r = app
         .http
         .post(format!("{}/login", app.base))

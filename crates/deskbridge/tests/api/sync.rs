@@ -138,13 +138,10 @@ async fn a_second_sync_fetches_only_what_changed_and_their_conversations() {
         .take(3)
         .collect();
     for id in &changed {
-        control(
-            &app,
-            reqwest::Method::POST,
-            &format!("/_emulator/tickets/{id}/conversations"),
-            Some(serde_json::json!({"body": "Any update?"})),
-        )
-        .await;
+        app.control
+            .add_conversation(*id, serde_json::json!({"body": "Any update?"}))
+            .await
+            .unwrap();
     }
     let third = sync::run(&app.store, &client, t, |_| {}).await.unwrap();
     assert_eq!(
@@ -379,27 +376,15 @@ async fn soft_deletes_spam_and_hard_deletes_become_tombstones() {
         .take(3)
         .collect();
     let (trashed, spammed, purged) = (live[0], live[1], live[2]);
-    control(
-        &app,
-        reqwest::Method::PUT,
-        &format!("/_emulator/tickets/{trashed}"),
-        Some(serde_json::json!({"deleted": true})),
-    )
-    .await;
-    control(
-        &app,
-        reqwest::Method::PUT,
-        &format!("/_emulator/tickets/{spammed}"),
-        Some(serde_json::json!({"spam": true})),
-    )
-    .await;
-    control(
-        &app,
-        reqwest::Method::DELETE,
-        &format!("/_emulator/tickets/{purged}"),
-        None,
-    )
-    .await;
+    app.control
+        .update_ticket(trashed, serde_json::json!({"deleted": true}))
+        .await
+        .unwrap();
+    app.control
+        .update_ticket(spammed, serde_json::json!({"spam": true}))
+        .await
+        .unwrap();
+    app.control.purge_ticket(purged).await.unwrap();
     // A contact deleted for good through the API (which also deletes their tickets).
     let (contact,): (i64,) =
         sqlx::query_as("SELECT id FROM fd_contacts WHERE state = 'active' ORDER BY id LIMIT 1")
@@ -511,13 +496,10 @@ async fn a_clock_skew_of_ten_minutes_either_way_loses_no_change() {
         )
         .await;
         let subject = format!("changed at skew {skew}");
-        control(
-            &app,
-            reqwest::Method::PUT,
-            &format!("/_emulator/tickets/{id}"),
-            Some(serde_json::json!({"subject": subject})),
-        )
-        .await;
+        app.control
+            .update_ticket(id, serde_json::json!({"subject": subject}))
+            .await
+            .unwrap();
         sync::run(&app.store, &client, t, |_| {}).await.unwrap();
         let (got,): (String,) = sqlx::query_as("SELECT subject FROM fd_tickets WHERE id = $1")
             .bind(id)
@@ -650,20 +632,14 @@ async fn a_webhook_from_an_automation_rule_refreshes_the_ticket_within_a_second(
         .find(|(_, (s, _))| s == "live")
         .unwrap()
         .0;
-    control(
-        &app,
-        reqwest::Method::PUT,
-        &format!("/_emulator/tickets/{id}"),
-        Some(serde_json::json!({"subject": "Refreshed by webhook"})),
-    )
-    .await;
-    control(
-        &app,
-        reqwest::Method::POST,
-        &format!("/_emulator/tickets/{id}/conversations"),
-        Some(serde_json::json!({"body": "And a new message"})),
-    )
-    .await;
+    app.control
+        .update_ticket(id, serde_json::json!({"subject": "Refreshed by webhook"}))
+        .await
+        .unwrap();
+    app.control
+        .add_conversation(id, serde_json::json!({"body": "And a new message"}))
+        .await
+        .unwrap();
     let changed = std::time::Instant::now();
     loop {
         let (subject, convs): (String, i64) = sqlx::query_as("SELECT t.subject, (SELECT COUNT(*) FROM fd_conversations c WHERE c.ticket_id = t.id AND c.body_text = 'And a new message') FROM fd_tickets t WHERE t.id = $1")

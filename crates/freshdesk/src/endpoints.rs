@@ -94,24 +94,25 @@ impl Endpoint for Contacts {
     }
 }
 
-impl Endpoint for Companies {
-    type Item = Company;
-    fn path(&self) -> String {
-        "companies?per_page=100".into()
-    }
-    fn since_param(&self) -> Option<&'static str> {
-        Some("updated_since")
-    }
+/// Endpoints with a change filter, with their path, model and filter.
+macro_rules! incremental {
+    ($($name:ident => $item:ty, $path:expr, $param:expr;)*) => {$(
+        impl Endpoint for $name {
+            type Item = $item;
+            fn path(&self) -> String {
+                $path.into()
+            }
+            fn since_param(&self) -> Option<&'static str> {
+                Some($param)
+            }
+        }
+    )*};
 }
 
-impl Endpoint for SatisfactionRatings {
-    type Item = SatisfactionRating;
-    fn path(&self) -> String {
-        "surveys/satisfaction_ratings?per_page=100".into()
-    }
-    fn since_param(&self) -> Option<&'static str> {
-        Some("created_since")
-    }
+incremental! {
+    Companies => Company, "companies?per_page=100", "updated_since";
+    // Ratings are listed by when they were given.
+    SatisfactionRatings => SatisfactionRating, "surveys/satisfaction_ratings?per_page=100", "created_since";
 }
 
 /// Endpoints read whole (no change filter), with their path and model.

@@ -233,13 +233,8 @@ async fn the_clock_can_be_skewed() {
 
 #[tokio::test]
 async fn the_export_holds_every_ticket_including_spam_and_trash() {
-    let t = spawn_with(Options {
-        tickets: 2_000,
-        ..Options::default()
-    })
-    .await;
-    let export = t.export("tickets").await;
-    let tickets = export["tickets"].as_array().unwrap();
+    let t = spawn_tickets(2_000).await;
+    let tickets = t.tickets().await;
     assert_eq!(tickets.len(), 2_000);
     assert!(tickets.iter().any(|x| x["spam"] == true));
     assert!(tickets.iter().any(|x| x["_emulator"]["trash"] == "deleted"));

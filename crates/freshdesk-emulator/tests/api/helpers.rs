@@ -38,6 +38,15 @@ pub async fn spawn_emulator() -> TestEmulator {
     spawn_with(Options::default()).await
 }
 
+/// An emulator seeded with `tickets` tickets, otherwise the defaults.
+pub async fn spawn_tickets(tickets: usize) -> TestEmulator {
+    spawn_with(Options {
+        tickets,
+        ..Options::default()
+    })
+    .await
+}
+
 pub fn client_for(ca_pem: &str, port: u16, hosts: &[&str]) -> reqwest::Client {
     let mut roots = rustls::RootCertStore::empty();
     for cert in rustls_pemfile::certs(&mut ca_pem.as_bytes()) {
@@ -154,6 +163,14 @@ impl TestEmulator {
             r.status()
         );
         r.json().await.unwrap_or(Value::Null)
+    }
+
+    /// Every ticket, as the ground truth holds it.
+    pub async fn tickets(&self) -> Vec<Value> {
+        match self.export("tickets").await["tickets"].take() {
+            Value::Array(all) => all,
+            other => panic!("the export holds no ticket list: {other}"),
+        }
     }
 
     pub async fn export(&self, only: &str) -> Value {

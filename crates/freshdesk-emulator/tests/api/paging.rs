@@ -124,11 +124,7 @@ async fn singletons_accept_per_page_as_airbyte_sends_it() {
 
 #[tokio::test]
 async fn search_returns_thirty_results_a_page_for_ten_pages_without_links() {
-    let t = spawn_with(Options {
-        tickets: 2_000,
-        ..Options::default()
-    })
-    .await;
+    let t = spawn_tickets(2_000).await;
     let r = t
         .get("/api/v2/search/tickets?query=%22priority:%3E1%20OR%20priority:1%22")
         .await;
@@ -189,11 +185,7 @@ async fn search_filters_by_the_documented_language() {
 async fn sequential_paging_gives_the_same_rows_whether_or_not_the_help_desk_changed_in_between() {
     // The emulator remembers where a page ended to serve the next one cheaply; a write between
     // pages must fall back to plain offsets, exactly as Freshdesk's offset paging behaves.
-    let t = spawn_with(Options {
-        tickets: 1_000,
-        ..Options::default()
-    })
-    .await;
+    let t = spawn_tickets(1_000).await;
     let q =
         "/api/v2/tickets?updated_since=2000-01-01&order_by=updated_at&order_type=asc&per_page=50";
     let mut quiet = Vec::new();
@@ -234,11 +226,7 @@ async fn sequential_paging_gives_the_same_rows_whether_or_not_the_help_desk_chan
 
 #[tokio::test]
 async fn a_ticket_edited_during_paging_shifts_later_pages_as_offset_paging_does() {
-    let t = spawn_with(Options {
-        tickets: 1_000,
-        ..Options::default()
-    })
-    .await;
+    let t = spawn_tickets(1_000).await;
     let q =
         "/api/v2/tickets?updated_since=2000-01-01&order_by=updated_at&order_type=asc&per_page=50";
     let old1 = json(t.get(&format!("{q}&page=1")).await).await;

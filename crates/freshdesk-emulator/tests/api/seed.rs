@@ -26,11 +26,7 @@ async fn the_same_seed_and_anchor_give_the_same_help_desk() {
 
 #[tokio::test]
 async fn the_seeded_help_desk_has_the_agents_and_records_a_demo_needs() {
-    let t = spawn_with(Options {
-        tickets: 2_000,
-        ..Options::default()
-    })
-    .await;
+    let t = spawn_tickets(2_000).await;
     let agents = t.emu.agents();
     let admin = &agents[well_known::INTEGRATION_ADMIN];
     assert_eq!(
@@ -98,11 +94,7 @@ async fn the_seeded_help_desk_has_the_agents_and_records_a_demo_needs() {
 
 #[tokio::test]
 async fn subjects_carry_their_categorys_voice() {
-    let t = spawn_with(Options {
-        tickets: 2_000,
-        ..Options::default()
-    })
-    .await;
+    let t = spawn_tickets(2_000).await;
     let export = t.export("tickets").await;
     let billing_words = ["invoice", "charge", "billed", "payment", "card", "vat"];
     let billing: Vec<&Value> = export["tickets"]
@@ -120,11 +112,7 @@ async fn subjects_carry_their_categorys_voice() {
 
 #[tokio::test]
 async fn seeding_a_large_help_desk_includes_a_tie_of_more_than_a_page() {
-    let t = spawn_with(Options {
-        tickets: 6_000,
-        ..Options::default()
-    })
-    .await;
+    let t = spawn_tickets(6_000).await;
     let export = t.export("tickets").await;
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
     for tk in export["tickets"].as_array().unwrap() {

@@ -115,13 +115,8 @@ async fn real_clients_timestamp_forms_are_accepted() {
 
 #[tokio::test]
 async fn spam_and_deleted_tickets_are_hidden_from_the_default_list_and_found_by_their_filters() {
-    let t = spawn_with(Options {
-        tickets: 2_000,
-        ..Options::default()
-    })
-    .await;
-    let export = t.export("tickets").await;
-    let tickets = export["tickets"].as_array().unwrap();
+    let t = spawn_tickets(2_000).await;
+    let tickets = t.tickets().await;
     let spam: Vec<&Value> = tickets
         .iter()
         .filter(|x| x["spam"] == true && x["_emulator"]["trash"] == "live")
@@ -156,13 +151,8 @@ async fn spam_and_deleted_tickets_are_hidden_from_the_default_list_and_found_by_
 
 #[tokio::test]
 async fn writes_to_a_trashed_ticket_get_405_and_a_purging_ticket_is_forbidden() {
-    let t = spawn_with(Options {
-        tickets: 2_000,
-        ..Options::default()
-    })
-    .await;
-    let export = t.export("tickets").await;
-    let tickets = export["tickets"].as_array().unwrap();
+    let t = spawn_tickets(2_000).await;
+    let tickets = t.tickets().await;
     let deleted = tickets
         .iter()
         .find(|x| x["_emulator"]["trash"] == "deleted")

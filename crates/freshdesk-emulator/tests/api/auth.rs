@@ -43,19 +43,9 @@ async fn a_wrong_or_missing_key_gets_invalid_credentials_without_a_challenge() {
 async fn a_suspended_agents_key_is_rejected_until_restored() {
     let t = spawn_emulator().await;
     let id = t.emu.agent(well_known::INTEGRATION_ADMIN).id;
-    t.control_json(
-        Method::POST,
-        &format!("/_emulator/agents/{id}/suspend"),
-        json!({}),
-    )
-    .await;
+    t.agent_action(id, "suspend").await;
     assert_eq!(t.get("/api/v2/agents/me").await.status(), 401);
-    t.control_json(
-        Method::POST,
-        &format!("/_emulator/agents/{id}/restore"),
-        json!({}),
-    )
-    .await;
+    t.agent_action(id, "restore").await;
     assert_eq!(t.get("/api/v2/agents/me").await.status(), 200);
 }
 
@@ -160,20 +150,10 @@ async fn non_admins_are_denied_admin_endpoints_but_may_read_themselves() {
 async fn a_demoted_admin_loses_admin_endpoints_and_a_promotion_restores_them() {
     let t = spawn_emulator().await;
     let id = t.emu.agent(well_known::INTEGRATION_ADMIN).id;
-    t.control_json(
-        Method::POST,
-        &format!("/_emulator/agents/{id}/demote"),
-        json!({}),
-    )
-    .await;
+    t.agent_action(id, "demote").await;
     assert_eq!(t.get("/api/v2/roles").await.status(), 403);
     assert_eq!(t.get("/api/v2/agents/me").await.status(), 200);
-    t.control_json(
-        Method::POST,
-        &format!("/_emulator/agents/{id}/promote"),
-        json!({}),
-    )
-    .await;
+    t.agent_action(id, "promote").await;
     assert_eq!(t.get("/api/v2/roles").await.status(), 200);
 }
 

@@ -68,13 +68,7 @@ async fn a_non_json_accept_header_gets_406() {
 #[tokio::test]
 async fn a_write_without_json_content_type_gets_415() {
     let t = spawn_emulator().await;
-    let r = t
-        .request(Method::POST, "/api/v2/tickets", &t.admin_key())
-        .header("Content-Type", "text/plain")
-        .body("{}")
-        .send()
-        .await
-        .unwrap();
+    let r = t.post_raw("/api/v2/tickets", "text/plain", "{}").await;
     assert_eq!(r.status(), 415);
     assert_eq!(
         r.text().await.unwrap(),
@@ -85,29 +79,16 @@ async fn a_write_without_json_content_type_gets_415() {
 #[tokio::test]
 async fn malformed_json_gets_invalid_json_and_changes_nothing() {
     let t = spawn_emulator().await;
-    let before = t.export("tickets").await["tickets"]
-        .as_array()
-        .unwrap()
-        .len();
+    let before = t.tickets().await.len();
     let r = t
-        .request(Method::POST, "/api/v2/tickets", &t.admin_key())
-        .header("Content-Type", "application/json")
-        .body("{\"subject\": ")
-        .send()
-        .await
-        .unwrap();
+        .post_raw("/api/v2/tickets", "application/json", "{\"subject\": ")
+        .await;
     assert_eq!(r.status(), 400);
     assert_eq!(
         r.text().await.unwrap(),
         r#"{"code":"invalid_json","message":"Request body has invalid json format"}"#
     );
-    assert_eq!(
-        t.export("tickets").await["tickets"]
-            .as_array()
-            .unwrap()
-            .len(),
-        before
-    );
+    assert_eq!(t.tickets().await.len(), before);
 }
 
 #[tokio::test]

@@ -137,6 +137,27 @@ impl TestEmulator {
             .expect("request")
     }
 
+    /// A POST with the admin's key, a content type and a body as given (not necessarily JSON).
+    pub async fn post_raw(&self, path: &str, content_type: &str, body: &'static str) -> Response {
+        self.request(Method::POST, path, &self.admin_key())
+            .header("Content-Type", content_type)
+            .body(body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// An account change to one agent through the control API (`suspend`, `restore`, `delete`,
+    /// `demote`, `promote`, …).
+    pub async fn agent_action(&self, id: i64, action: &str) -> Value {
+        self.control_json(
+            Method::POST,
+            &format!("/_emulator/agents/{id}/{action}"),
+            serde_json::json!({}),
+        )
+        .await
+    }
+
     pub fn control(&self, method: Method, path: &str) -> RequestBuilder {
         self.client
             .request(

@@ -59,7 +59,7 @@ async fn repeated_failures_throttle_sign_in_even_with_the_right_password() {
 async fn signing_out_ends_the_session_on_the_server() {
     let app = spawn_app().await;
     let b = app.login("admin@acme.test").await;
-    assert_eq!(app.get(&b, "/dashboard").await.status(), StatusCode::OK);
+    app.expect_status(&b, "/dashboard", StatusCode::OK).await;
     let r = app.post(&b, "/logout", &[]).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let after = app.get(&b, "/dashboard").await;
@@ -74,28 +74,16 @@ async fn a_password_reset_ends_every_session_of_that_user() {
     deskbridge::accounts::set_password(&app.store, "admin@acme.test", "another long passphrase")
         .await
         .unwrap();
-    assert_eq!(
-        app.get(&b, "/dashboard").await.status(),
-        StatusCode::SEE_OTHER
-    );
+    app.expect_status(&b, "/dashboard", StatusCode::SEE_OTHER)
+        .await;
 }
 
 #[tokio::test]
 async fn pages_need_a_session_and_the_api_answers_401_without_one() {
     let app = spawn_app().await;
-    let r = app
-        .http
-        .get(format!("{}/settings/integrations", app.base))
-        .send()
-        .await
-        .unwrap();
+    let r = app.anonymous("/settings/integrations").await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    let r = app
-        .http
-        .get(format!("{}/api/v1/integrations", app.base))
-        .send()
-        .await
-        .unwrap();
+    let r = app.anonymous("/api/v1/integrations").await;
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
 }
 
@@ -108,10 +96,8 @@ async fn an_idle_session_expires() {
     .await;
     let b = app.login("admin@acme.test").await;
     tokio::time::sleep(std::time::Duration::from_millis(2_100)).await;
-    assert_eq!(
-        app.get(&b, "/dashboard").await.status(),
-        StatusCode::SEE_OTHER
-    );
+    app.expect_status(&b, "/dashboard", StatusCode::SEE_OTHER)
+        .await;
 }
 
 #[tokio::test]
@@ -126,15 +112,13 @@ async fn a_session_ends_at_its_absolute_timeout_even_while_in_use() {
     // Activity every 0.7 s keeps the idle clock fresh…
     while started.elapsed() < std::time::Duration::from_millis(2_700) {
         tokio::time::sleep(std::time::Duration::from_millis(700)).await;
-        assert_eq!(app.get(&b, "/dashboard").await.status(), StatusCode::OK);
+        app.expect_status(&b, "/dashboard", StatusCode::OK).await;
     }
     // …but three seconds after sign-in the session ends anyway.
     tokio::time::sleep(std::time::Duration::from_millis(3_400).saturating_sub(started.elapsed()))
         .await;
-    assert_eq!(
-        app.get(&b, "/dashboard").await.status(),
-        StatusCode::SEE_OTHER
-    );
+    app.expect_status(&b, "/dashboard", StatusCode::SEE_OTHER)
+        .await;
 }
 
 #[tokio::test]

@@ -100,10 +100,8 @@ async fn a_group_scoped_admin_connects_with_a_scope_warning() {
 async fn a_member_can_view_but_not_connect() {
     let app = spawn_app().await;
     let m = app.login("member@acme.test").await;
-    assert_eq!(
-        app.get(&m, "/settings/integrations").await.status(),
-        StatusCode::OK
-    );
+    app.expect_status(&m, "/settings/integrations", StatusCode::OK)
+        .await;
     assert_eq!(
         app.connect(&m, "acme", &app.admin_key()).await.status(),
         StatusCode::FORBIDDEN
@@ -333,10 +331,8 @@ async fn an_api_token_created_in_settings_works_once_shown_and_stops_when_revoke
         StatusCode::UNAUTHORIZED
     );
     let m = app.login("member@acme.test").await;
-    assert_eq!(
-        app.get(&m, "/settings/api-tokens").await.status(),
-        StatusCode::FORBIDDEN
-    );
+    app.expect_status(&m, "/settings/api-tokens", StatusCode::FORBIDDEN)
+        .await;
 }
 
 #[tokio::test]

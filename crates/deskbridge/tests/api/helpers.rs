@@ -309,6 +309,20 @@ impl TestApp {
             .unwrap()
     }
 
+    /// A GET with no session at all.
+    pub async fn anonymous(&self, path: &str) -> Response {
+        self.http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Asserts the status a GET of `path` answers this browser with.
+    pub async fn expect_status(&self, b: &Browser, path: &str, want: StatusCode) {
+        assert_eq!(self.get(b, path).await.status(), want, "GET {path}");
+    }
+
     /// A page's HTML.
     pub async fn page(&self, b: &Browser, path: &str) -> String {
         self.get(b, path).await.text().await.unwrap()

@@ -202,13 +202,7 @@ async fn after_disconnect_returns_no_call_with_the_old_key_leaves() {
     let app = helpers::spawn_app_full(400, Plan::Unlimited, |_| {}).await;
     let t = slow_sync(&app).await;
     let b = app.login("admin@acme.test").await;
-    let r = app
-        .post(
-            &b,
-            &format!("/settings/integrations/{}/disconnect", t.integration_id),
-            &[("confirm", "yes")],
-        )
-        .await;
+    let r = app.disconnect(&b, t.integration_id).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let marker = app.request_marker().await;
     let old = app.emu.agent(well_known::INTEGRATION_ADMIN).id;
@@ -457,12 +451,7 @@ async fn every_response_has_a_request_id_and_api_errors_are_json() {
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["request_id"], id.as_str());
     assert_eq!(body["status"], 404);
-    let page = app
-        .http
-        .get(format!("{}/nowhere", app.base))
-        .send()
-        .await
-        .unwrap();
+    let page = app.anonymous("/nowhere").await;
     assert!(page.headers().contains_key("x-request-id"));
     assert!(
         page.headers()["content-type"]
@@ -470,12 +459,7 @@ async fn every_response_has_a_request_id_and_api_errors_are_json() {
             .unwrap()
             .contains("html")
     );
-    let unauth = app
-        .http
-        .get(format!("{}/api/v1/integrations", app.base))
-        .send()
-        .await
-        .unwrap();
+    let unauth = app.anonymous("/api/v1/integrations").await;
     assert_eq!(unauth.status(), StatusCode::UNAUTHORIZED);
     let body: Value = unauth.json().await.unwrap();
     assert!(body["error"].is_string());
@@ -484,12 +468,7 @@ async fn every_response_has_a_request_id_and_api_errors_are_json() {
 #[tokio::test]
 async fn hsts_is_sent_exactly_when_cookies_are_secure() {
     let secure = helpers::spawn_app().await;
-    let r = secure
-        .http
-        .get(format!("{}/login", secure.base))
-        .send()
-        .await
-        .unwrap();
+    let r = secure.anonymous("/login").await;
     assert!(
         r.headers()["strict-transport-security"]
             .to_str()
@@ -497,12 +476,7 @@ async fn hsts_is_sent_exactly_when_cookies_are_secure() {
             .contains("max-age=")
     );
     let plain = helpers::spawn_app_with(|c| c.server.secure_cookies = false).await;
-    let r = plain
-        .http
-        .get(format!("{}/login", plain.base))
-        .send()
-        .await
-        .unwrap();
+    let r = plain.anonymous("/login").await;
     assert!(!r.headers().contains_key("strict-transport-security"));
 }
 

@@ -566,13 +566,7 @@ async fn disconnect_stops_a_running_sync_and_deletes_the_copy() {
         assert!(std::time::Instant::now() < deadline, "the sync started");
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
-    let r = app
-        .post(
-            &b,
-            &format!("/settings/integrations/{}/disconnect", t.integration_id),
-            &[("confirm", "yes")],
-        )
-        .await;
+    let r = app.disconnect(&b, t.integration_id).await;
     assert_eq!(r.status(), reqwest::StatusCode::SEE_OTHER);
     while deskbridge::jobs::is_live(&app.store, &deskbridge::sync::job_key(t))
         .await

@@ -147,30 +147,25 @@ impl Driver {
         }
     }
 
+    /// An action on one element (`clear`, `value`, `click`).
+    async fn element(&self, id: &str, action: &str, body: Value) -> Value {
+        self.cmd(
+            reqwest::Method::POST,
+            &format!("/element/{id}/{action}"),
+            body,
+        )
+        .await
+    }
+
     async fn type_into(&self, css: &str, text: &str) {
         let id = self.find(css).await;
-        self.cmd(
-            reqwest::Method::POST,
-            &format!("/element/{id}/clear"),
-            json!({}),
-        )
-        .await;
-        self.cmd(
-            reqwest::Method::POST,
-            &format!("/element/{id}/value"),
-            json!({"text": text}),
-        )
-        .await;
+        self.element(&id, "clear", json!({})).await;
+        self.element(&id, "value", json!({"text": text})).await;
     }
 
     async fn click(&self, css: &str) {
         let id = self.find(css).await;
-        self.cmd(
-            reqwest::Method::POST,
-            &format!("/element/{id}/click"),
-            json!({}),
-        )
-        .await;
+        self.element(&id, "click", json!({})).await;
     }
 
     async fn text(&self, css: &str) -> String {

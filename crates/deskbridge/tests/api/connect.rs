@@ -202,12 +202,7 @@ async fn the_json_api_has_the_same_powers_as_the_pages() {
     assert_eq!(created["status"], "connected");
     assert_eq!(created["report"]["agent"]["is_admin"], true);
     let id = created["id"].as_i64().unwrap();
-    let list: serde_json::Value = app
-        .api_get(&b, "/api/v1/integrations")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let list: serde_json::Value = app.api_json(&b, "/api/v1/integrations").await;
     assert_eq!(list["integrations"][0]["id"], id);
     assert_eq!(
         app.api_delete(&b, &format!("/api/v1/integrations/{id}"))
@@ -260,12 +255,7 @@ async fn another_organisation_cannot_see_or_touch_an_integration_even_by_guessin
         .status(),
         StatusCode::NOT_FOUND
     );
-    let list: serde_json::Value = app
-        .api_get(&other, "/api/v1/integrations")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let list: serde_json::Value = app.api_json(&other, "/api/v1/integrations").await;
     assert_eq!(list["integrations"], json!([]));
     assert_eq!(app.integration_count().await, 1);
     assert_eq!(app.get(&a, &path).await.status(), StatusCode::OK);
@@ -383,11 +373,8 @@ async fn the_api_checks_without_saving_and_reauthorizes_with_confirmation() {
         .await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let still: serde_json::Value = app
-        .api_get(&b, &format!("/api/v1/integrations/{id}"))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .api_json(&b, &format!("/api/v1/integrations/{id}"))
+        .await;
     assert_eq!(
         still["agent"]["email"], "integration@acme-support.example",
         "a failed re-authorize keeps the old key"

@@ -221,16 +221,11 @@ async fn break_and_mend(breaks: (&str, Value), mends: (&str, Value), cause: &str
     );
     let api: Value = w
         .app
-        .api(
+        .api_json(
             &w.b,
-            Method::GET,
             &format!("/api/v1/integrations/{}/health", w.t.integration_id),
-            None,
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(api["status"], "needs_attention");
     assert_eq!(api["cause"], cause);
     assert!(api["fix"].as_str().unwrap().len() > 10);
@@ -322,16 +317,11 @@ async fn a_narrowed_scope_or_an_occasional_agent_is_a_warning_without_an_alert()
     assert_eq!(status(&w).await.0, "connected_with_warnings");
     let h: Value = w
         .app
-        .api(
+        .api_json(
             &w.b,
-            Method::GET,
             &format!("/api/v1/integrations/{}/health", w.t.integration_id),
-            None,
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     let detail = h["detail"].as_str().unwrap();
     assert!(
         detail.contains("narrowed from Global to Groups"),

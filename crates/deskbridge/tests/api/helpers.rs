@@ -374,6 +374,11 @@ impl TestApp {
         self.api(b, reqwest::Method::GET, path, None).await
     }
 
+    /// A GET of the API, as JSON.
+    pub async fn api_json(&self, b: &Browser, path: &str) -> Value {
+        self.api_get(b, path).await.json().await.unwrap()
+    }
+
     pub async fn api_post(&self, b: &Browser, path: &str, body: Value) -> Response {
         self.api(b, reqwest::Method::POST, path, Some(body)).await
     }
@@ -526,4 +531,22 @@ pub fn shown_once(page: &str, id: &str) -> String {
         .next()
         .unwrap()
         .to_string()
+}
+
+/// Asserts the local copy matches an emulator export record by record (the first mismatches
+/// shown).
+pub async fn assert_copy_matches(
+    app: &TestApp,
+    t: deskbridge::sync::Target,
+    truth: &Value,
+) -> deskbridge::sync::verify::Report {
+    let report = deskbridge::sync::verify::against_export(&app.store, t, truth)
+        .await
+        .unwrap();
+    assert!(
+        report.ok(),
+        "{:?}",
+        &report.mismatches[..report.mismatches.len().min(5)]
+    );
+    report
 }

@@ -146,14 +146,7 @@ async fn a_sync_whose_worker_died_is_taken_over_after_the_lease_and_done_once() 
         ))
         .await
         .unwrap();
-    let report = deskbridge::sync::verify::against_export(&app.store, t, &truth)
-        .await
-        .unwrap();
-    assert!(
-        report.ok(),
-        "{:?}",
-        &report.mismatches[..report.mismatches.len().min(5)]
-    );
+    helpers::assert_copy_matches(&app, t, &truth).await;
     let runs: Vec<(String,)> = sqlx::query_as("SELECT status FROM sync_runs ORDER BY id")
         .fetch_all(&app.store.pool)
         .await
@@ -201,11 +194,8 @@ async fn a_failed_sync_job_shows_on_the_sync_page_and_in_the_api_from_the_table(
     let deadline = Instant::now() + Duration::from_secs(60);
     let job = loop {
         let v: serde_json::Value = app
-            .api_get(&b, &format!("/api/v1/integrations/{id}/sync"))
-            .await
-            .json()
-            .await
-            .unwrap();
+            .api_json(&b, &format!("/api/v1/integrations/{id}/sync"))
+            .await;
         // The failed run also queued a health check (a 401 may mean a broken key): find the sync.
         let sync = v["jobs"]
             .as_array()

@@ -312,11 +312,8 @@ async fn a_key_that_cannot_be_decrypted_is_a_health_cause_with_one_alert_and_no_
     let deadline = Instant::now() + Duration::from_secs(20);
     let health = loop {
         let h: Value = app
-            .api_get(&other, &format!("/api/v1/integrations/{id}/health"))
-            .await
-            .json()
-            .await
-            .unwrap();
+            .api_json(&other, &format!("/api/v1/integrations/{id}/health"))
+            .await;
         if h["cause"] == "key_unreadable" {
             break h;
         }

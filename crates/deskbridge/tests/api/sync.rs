@@ -50,6 +50,17 @@ async fn control(
     app.emulator(method, path, body).await
 }
 
+/// The first `n` live tickets of the local copy.
+async fn live_tickets(app: &helpers::TestApp, n: usize) -> Vec<i64> {
+    local_tickets(app)
+        .await
+        .into_iter()
+        .filter(|(_, (s, _))| s == "live")
+        .map(|(id, _)| id)
+        .take(n)
+        .collect()
+}
+
 async fn local_tickets(app: &helpers::TestApp) -> BTreeMap<i64, (String, i64)> {
     let rows: Vec<(i64, String, i64)> =
         sqlx::query_as("SELECT id, state, updated_at FROM fd_tickets")
@@ -231,14 +242,7 @@ async fn a_full_sync_matches_the_source_record_by_record_in_every_stream() {
     let (app, client, t) = setup(300).await;
     let p = sync::run(&app.store, &client, t, |_| {}).await.unwrap();
     let truth = export(&app, EVERYTHING).await;
-    let report = sync::verify::against_export(&app.store, t, &truth)
-        .await
-        .unwrap();
-    assert!(
-        report.ok(),
-        "{:?}",
-        &report.mismatches[..report.mismatches.len().min(5)]
-    );
+    let report = helpers::assert_copy_matches(&app, t, &truth).await;
     for stream in [
         "tickets",
         "conversations",
@@ -368,13 +372,7 @@ async fn soft_deletes_spam_and_hard_deletes_become_tombstones() {
     sync::run_with(&app.store, &client, t, &opts, cancel(), |_| {})
         .await
         .unwrap();
-    let live: Vec<i64> = local_tickets(&app)
-        .await
-        .into_iter()
-        .filter(|(_, (s, _))| s == "live")
-        .map(|(id, _)| id)
-        .take(3)
-        .collect();
+    let live: Vec<i64> = live_tickets(&app, 3).await;
     let (trashed, spammed, purged) = (live[0], live[1], live[2]);
     app.control
         .update_ticket(trashed, serde_json::json!({"deleted": true}))
@@ -480,13 +478,7 @@ async fn a_35000_ticket_help_desk_is_copied_whole_past_the_300_page_wall() {
 async fn a_clock_skew_of_ten_minutes_either_way_loses_no_change() {
     let (app, client, t) = setup(100).await;
     sync::run(&app.store, &client, t, |_| {}).await.unwrap();
-    let ids: Vec<i64> = local_tickets(&app)
-        .await
-        .into_iter()
-        .filter(|(_, (s, _))| s == "live")
-        .map(|(id, _)| id)
-        .take(2)
-        .collect();
+    let ids: Vec<i64> = live_tickets(&app, 2).await;
     for (skew, id) in [(-600, ids[0]), (600, ids[1])] {
         control(
             &app,

@@ -7,13 +7,7 @@ async fn signing_in_sets_a_host_prefixed_secure_http_only_cookie_with_a_new_id_e
     let app = spawn_app().await;
     let r = app.login_raw("admin@acme.test", PASSWORD).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    let cookie = r
-        .headers()
-        .get("set-cookie")
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_string();
+    let cookie = set_cookie(&r);
     assert!(cookie.starts_with("__Host-deskbridge="), "{cookie}");
     for attr in ["Path=/", "HttpOnly", "SameSite=Lax", "Secure"] {
         assert!(cookie.contains(attr), "{attr} in {cookie}");

@@ -195,19 +195,7 @@ async fn a_sync_killed_at_random_moments_resumes_with_nothing_lost_or_duplicated
         String::from_utf8_lossy(&out.stderr)
     );
     let export_path = app.dir.join("export.json");
-    let export = reqwest::Client::builder()
-        .danger_accept_invalid_certs(true)
-        .no_proxy()
-        .build()
-        .unwrap()
-        .get(format!("{}/_emulator/export", app.emu.base_url))
-        .header("X-Emulator-Control", &app.emu.control_token)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let export = app.control.export(None).await.unwrap().to_string();
     std::fs::write(&export_path, export).unwrap();
     let verify = command(&["sync", "verify", "--export", export_path.to_str().unwrap()])
         .stdout(std::process::Stdio::piped())

@@ -257,16 +257,7 @@ impl TestApp {
     pub async fn login(&self, email: &str) -> Browser {
         let r = self.login_raw(email, PASSWORD).await;
         assert_eq!(r.status(), StatusCode::SEE_OTHER, "sign-in of {email}");
-        let cookie = r
-            .headers()
-            .get("set-cookie")
-            .unwrap()
-            .to_str()
-            .unwrap()
-            .split(';')
-            .next()
-            .unwrap()
-            .to_string();
+        let cookie = set_cookie(&r).split(';').next().unwrap().to_string();
         let page = self
             .http
             .get(format!("{}/dashboard", self.base))
@@ -549,4 +540,14 @@ pub async fn assert_copy_matches(
         &report.mismatches[..report.mismatches.len().min(5)]
     );
     report
+}
+
+/// The `Set-Cookie` header of a response, whole.
+pub fn set_cookie(r: &Response) -> String {
+    r.headers()
+        .get("set-cookie")
+        .expect("a Set-Cookie header")
+        .to_str()
+        .unwrap()
+        .to_string()
 }

@@ -39,12 +39,7 @@ async fn startup_fails_closed_without_the_master_key_or_with_the_wrong_one() {
 
 #[tokio::test]
 async fn a_ciphertext_copied_into_another_organisations_row_does_not_decrypt() {
-    let app = spawn_app().await;
-    let a = app.login("admin@acme.test").await;
-    app.connect(&a, "acme", &app.admin_key()).await;
-    let b = app.login("admin@other.test").await;
-    app.connect(&b, "acme", &app.key(freshdesk_emulator::well_known::OWNER))
-        .await;
+    let app = two_organisations_connected().await;
     let rows: Vec<(i64, i64, String)> =
         sqlx::query_as("SELECT id, org_id, key_ciphertext FROM integrations ORDER BY id")
             .fetch_all(&app.store.pool)
@@ -73,12 +68,7 @@ async fn a_ciphertext_copied_into_another_organisations_row_does_not_decrypt() {
 
 #[tokio::test]
 async fn rotation_then_rewrap_moves_every_key_to_the_new_version_and_can_resume() {
-    let app = spawn_app().await;
-    let a = app.login("admin@acme.test").await;
-    app.connect(&a, "acme", &app.admin_key()).await;
-    let b = app.login("admin@other.test").await;
-    app.connect(&b, "acme", &app.key(freshdesk_emulator::well_known::OWNER))
-        .await;
+    let app = two_organisations_connected().await;
     // An organisation's alert-webhook signing secret is sealed too and must move with the keys.
     let (acme,): (i64,) = sqlx::query_as("SELECT id FROM organisations WHERE name = 'Acme'")
         .fetch_one(&app.store.pool)
@@ -155,4 +145,15 @@ async fn rows_under_an_unconfigured_version_refuse_startup_and_name_it() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("versions [1]"), "{err}");
+}
+
+/// Both organisations connect the same help desk, each with its own admin's key.
+async fn two_organisations_connected() -> TestApp {
+    let app = spawn_app().await;
+    let a = app.login("admin@acme.test").await;
+    app.connect(&a, "acme", &app.admin_key()).await;
+    let b = app.login("admin@other.test").await;
+    app.connect(&b, "acme", &app.key(freshdesk_emulator::well_known::OWNER))
+        .await;
+    app
 }

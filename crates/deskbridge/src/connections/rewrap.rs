@@ -1,5 +1,5 @@
 //! Key rotation for the stored API keys: every integration's key is resealed under the vault's
-//! active master-key version, one row per transaction, so an interrupted run loses nothing and
+//! active master-key version, one row per statement, so an interrupted run loses nothing and
 //! continues when started again. A row that cannot be decrypted is named and left as it is.
 
 use secrecy::ExposeSecret;
@@ -31,13 +31,12 @@ pub async fn rewrap_keys(
             .await?;
     let total = todo.len();
     for (n, (id, org_id)) in todo.into_iter().enumerate() {
-        let mut tx = store.pool.begin().await?;
         let row: Option<(String, i64)> = sqlx::query_as(
             "SELECT key_ciphertext, key_version FROM integrations WHERE id = $1 AND org_id = $2",
         )
         .bind(id)
         .bind(org_id)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&store.pool)
         .await?;
         let Some((sealed, version)) = row else {
             continue;
@@ -56,14 +55,19 @@ pub async fn rewrap_keys(
             }
         };
         let (v, resealed) = vault.encrypt(plain.expose_secret(), binding);
-        sqlx::query("UPDATE integrations SET key_ciphertext = $1, key_version = $2 WHERE id = $3 AND key_version = $4")
+        // One statement, compare-and-swap: a row re-authorized meanwhile keeps its new key, and
+        // no read lock is held while another process writes (SQLite would refuse the upgrade).
+        let swapped = sqlx::query("UPDATE integrations SET key_ciphertext = $1, key_version = $2 WHERE id = $3 AND key_version = $4 AND key_ciphertext = $5")
             .bind(resealed)
             .bind(v as i64)
             .bind(id)
             .bind(version)
-            .execute(&mut *tx)
+            .bind(&sealed)
+            .execute(&store.pool)
             .await?;
-        tx.commit().await?;
+        if swapped.rows_affected() == 0 {
+            continue;
+        }
         report.rewrapped += 1;
         progress(n + 1, total);
         // Test hook for crash-and-resume checks: die without any cleanup after N rows.

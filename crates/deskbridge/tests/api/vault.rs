@@ -94,7 +94,7 @@ async fn rotation_then_rewrap_moves_every_key_to_the_new_version_and_can_resume(
     let mut moved = 0;
     let first_only =
         Vault::new(MasterKeys::parse(Some(&SecretString::from(both.clone()))).unwrap());
-    let _ = rewrap(&store, &first_only, |n, _| moved = n).await;
+    rewrap(&store, &first_only, |n, _| moved = n).await.unwrap();
     let versions: Vec<(i64,)> = sqlx::query_as("SELECT key_version FROM integrations")
         .fetch_all(&store.pool)
         .await

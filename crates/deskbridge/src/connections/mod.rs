@@ -226,17 +226,30 @@ pub async fn connect(
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
+    saved(store, user, "connect", &domain.host(), id, &key, report).await
+}
+
+/// Records a connect or re-authorize in the audit log (the key by its fingerprint only) and
+/// returns the integration as now stored, with the report of its check.
+async fn saved(
+    store: &Store,
+    user: &User,
+    action: &str,
+    domain: &str,
+    id: i64,
+    key: &ApiKey,
+    report: ConnectionReport,
+) -> Result<(Integration, ConnectionReport), ConnectError> {
     audit::record(
         store,
         Some(user.org_id),
         &user.email,
-        "connect",
+        action,
         &format!(
-            "domain={} agent={} ({}) key=…{}",
-            domain.host(),
+            "domain={domain} agent={} ({}) key=…{}",
             report.agent.email.clone().unwrap_or_default(),
             report.agent.id,
-            fingerprint(&key)
+            fingerprint(key)
         ),
     )
     .await;
@@ -354,21 +367,14 @@ pub async fn reauthorize(
         .await?;
     // Committed: every client still holding the old key stops now.
     keys.revoke(id);
-    audit::record(
+    saved(
         store,
-        Some(user.org_id),
-        &user.email,
+        user,
         "reauthorize",
-        &format!(
-            "domain={} agent={} ({}) key=…{}",
-            current.domain,
-            report.agent.email.clone().unwrap_or_default(),
-            report.agent.id,
-            fingerprint(&key)
-        ),
+        &current.domain,
+        id,
+        &key,
+        report,
     )
-    .await;
-    let mut i = get(store, user.org_id, id).await?;
-    i.report = Some(report.clone());
-    Ok((i, report))
+    .await
 }

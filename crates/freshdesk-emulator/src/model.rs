@@ -530,6 +530,21 @@ impl HelpDesk {
         Some(t)
     }
 
+    /// A ticket's conversations, oldest first (ties by id), as Freshdesk lists them.
+    pub fn conversations_of(&self, ticket: i64) -> Vec<&Conversation> {
+        let mut list: Vec<&Conversation> = self
+            .conversations_by_ticket
+            .get(&ticket)
+            .map(|ids| {
+                ids.iter()
+                    .filter_map(|c| self.conversations.get(c))
+                    .collect()
+            })
+            .unwrap_or_default();
+        list.sort_by_key(|c| (c.created_at, c.id));
+        list
+    }
+
     pub fn insert_conversation(&mut self, c: Conversation) {
         self.next_conversation_id = self.next_conversation_id.max(c.id + 1);
         self.conversations_by_ticket

@@ -441,17 +441,10 @@ pub fn page_reply<T>(
     req: &Req,
     page: u32,
     per_page: u32,
-    mut rows: Vec<T>,
+    rows: Vec<T>,
     render: impl Fn(&T) -> Value,
 ) -> Reply {
-    let more = rows.len() > per_page as usize;
-    rows.truncate(per_page as usize);
-    let list: Vec<Value> = rows.iter().map(render).collect();
-    let mut reply = Reply::value(&Value::Array(list));
-    if more {
-        reply.link = Some(next_link(req, page + 1));
-    }
-    reply
+    page_reply_direct(req, page, per_page, rows, render)
 }
 
 /// Like [`page_reply`], but serializes rows straight to bytes: the tickets list is the hot path of

@@ -303,16 +303,7 @@ pub fn show(desk: &HelpDesk, req: &Req, v: &Viewer, id: i64) -> Result<Reply, Ap
     let t = visible(desk, v, id)?;
     let want = |name: &str| inc.iter().any(|i| i == name);
     let convs = want("conversations").then(|| {
-        let mut list: Vec<&Conversation> = desk
-            .conversations_by_ticket
-            .get(&id)
-            .map(|ids| {
-                ids.iter()
-                    .filter_map(|c| desk.conversations.get(c))
-                    .collect()
-            })
-            .unwrap_or_default();
-        list.sort_by_key(|c| (c.created_at, c.id));
+        let mut list = desk.conversations_of(id);
         list.truncate(10);
         list
     });
@@ -952,17 +943,7 @@ pub fn restore(desk: &mut HelpDesk, req: &Req, v: &Viewer, id: i64) -> Result<Re
 pub fn conversations(desk: &HelpDesk, req: &Req, v: &Viewer, id: i64) -> Result<Reply, ApiError> {
     let (page, per_page) = paging(&req.query, 30).map_err(ApiError::Validation)?;
     visible(desk, v, id)?;
-    let mut list: Vec<&Conversation> = desk
-        .conversations_by_ticket
-        .get(&id)
-        .map(|ids| {
-            ids.iter()
-                .filter_map(|c| desk.conversations.get(c))
-                .collect()
-        })
-        .unwrap_or_default();
-    list.sort_by_key(|c| (c.created_at, c.id));
-    let rows = take_page(list.into_iter(), page, per_page);
+    let rows = take_page(desk.conversations_of(id).into_iter(), page, per_page);
     Ok(page_reply(req, page, per_page, rows, |c| {
         render::conversation(c)
     }))

@@ -157,6 +157,12 @@ async fn status(w: &World) -> (String, Option<String>) {
         .unwrap()
 }
 
+/// The integration's own page, as its admin sees it.
+async fn integration_page(w: &World) -> String {
+    let path = format!("/settings/integrations/{}", w.t.integration_id);
+    w.app.page(&w.b, &path).await
+}
+
 async fn check(w: &World) {
     w.app.state.monitor.check(w.t).await.unwrap();
 }
@@ -205,13 +211,7 @@ async fn break_and_mend(breaks: (&str, Value), mends: (&str, Value), cause: &str
         status(&w).await,
         ("needs_attention".into(), Some(cause.into()))
     );
-    let page = w
-        .app
-        .page(
-            &w.b,
-            &format!("/settings/integrations/{}", w.t.integration_id),
-        )
-        .await;
+    let page = integration_page(&w).await;
     assert!(page.contains(words), "the page says {words:?}");
     assert!(page.contains("id=\"health-fix\""), "and what to do");
     let dash = w.app.page(&w.b, "/dashboard").await;
@@ -356,13 +356,7 @@ async fn freshdesk_failing_flips_to_unavailable_only_after_several_failures() {
         status(&w).await,
         ("unavailable".into(), Some("unavailable".into()))
     );
-    let page = w
-        .app
-        .page(
-            &w.b,
-            &format!("/settings/integrations/{}", w.t.integration_id),
-        )
-        .await;
+    let page = integration_page(&w).await;
     assert!(page.contains("Freshdesk unavailable"));
     assert!(page.contains("Nothing to do on your side"));
     alerts_settle(&w, 1).await;

@@ -20,15 +20,10 @@ fn read_secret(var: &str, prompt: &str) -> anyhow::Result<String> {
 }
 
 fn read_password() -> anyhow::Result<String> {
-    if let Ok(p) = std::env::var("DESKBRIDGE_ADMIN_PASSWORD") {
-        return Ok(p);
-    }
-    eprint!("New password (at least 12 characters): ");
-    let mut line = String::new();
-    std::io::stdin()
-        .read_line(&mut line)
-        .context("reading the password from stdin")?;
-    Ok(line.trim_end_matches(['\n', '\r']).to_string())
+    read_secret(
+        "DESKBRIDGE_ADMIN_PASSWORD",
+        "New password (at least 12 characters)",
+    )
 }
 
 /// Runs the command the arguments name.

@@ -92,6 +92,23 @@ impl std::fmt::Display for Status {
     }
 }
 
+type Query = sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments>;
+type QueryAs<O> = sqlx::query::QueryAs<'static, sqlx::Any, O, sqlx::any::AnyArguments>;
+
+/// A statement about one integration: `$1` is its id and `$2` its organisation; further
+/// parameters follow from `$3`.
+fn on(t: Target, sql: &'static str) -> Query {
+    sqlx::query(sql).bind(t.integration_id).bind(t.org_id)
+}
+
+/// [`on`], for a query that returns rows.
+fn on_as<O>(t: Target, sql: &'static str) -> QueryAs<O>
+where
+    O: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow>,
+{
+    sqlx::query_as(sql).bind(t.integration_id).bind(t.org_id)
+}
+
 /// The health columns of one row.
 #[derive(Clone, Debug)]
 pub struct HealthRow {
@@ -103,11 +120,10 @@ pub struct HealthRow {
 
 pub async fn health_row(store: &Store, t: Target) -> Result<Option<HealthRow>, sqlx::Error> {
     type Row = (String, Option<String>, Option<String>, Option<i64>);
-    let row: Option<Row> = sqlx::query_as(
+    let row: Option<Row> = on_as(
+        t,
         "SELECT status, health_cause, health_detail, health_checked_at FROM integrations WHERE id = $1 AND org_id = $2",
     )
-    .bind(t.integration_id)
-    .bind(t.org_id)
     .fetch_optional(&store.pool)
     .await?;
     Ok(row.map(|(status, cause, detail, checked_at)| HealthRow {
@@ -132,13 +148,11 @@ pub async fn set_health(
     detail: Option<&str>,
     at: i64,
 ) -> Result<bool, sqlx::Error> {
-    let r = sqlx::query("UPDATE integrations SET status = $1, health_cause = $2, health_detail = $3, health_checked_at = $4 WHERE id = $5 AND org_id = $6")
+    let r = on(t, "UPDATE integrations SET status = $3, health_cause = $4, health_detail = $5, health_checked_at = $6 WHERE id = $1 AND org_id = $2")
         .bind(status.code())
         .bind(cause)
         .bind(detail)
         .bind(at)
-        .bind(t.integration_id)
-        .bind(t.org_id)
         .execute(&store.pool)
         .await?;
     Ok(r.rows_affected() > 0)
@@ -146,9 +160,7 @@ pub async fn set_health(
 
 /// A check got an answer (good or bad): the failure streak ends.
 pub async fn reset_failures(store: &Store, t: Target) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE integrations SET health_failures = 0, health_failing_since = NULL WHERE id = $1 AND org_id = $2")
-        .bind(t.integration_id)
-        .bind(t.org_id)
+    on(t, "UPDATE integrations SET health_failures = 0, health_failing_since = NULL WHERE id = $1 AND org_id = $2")
         .execute(&store.pool)
         .await?;
     Ok(())
@@ -160,17 +172,14 @@ pub async fn count_failure(
     t: Target,
     at: i64,
 ) -> Result<Option<(i64, Option<i64>)>, sqlx::Error> {
-    sqlx::query("UPDATE integrations SET health_failures = health_failures + 1, health_failing_since = COALESCE(health_failing_since, $1), health_checked_at = $1 WHERE id = $2 AND org_id = $3")
+    on(t, "UPDATE integrations SET health_failures = health_failures + 1, health_failing_since = COALESCE(health_failing_since, $3), health_checked_at = $3 WHERE id = $1 AND org_id = $2")
         .bind(at)
-        .bind(t.integration_id)
-        .bind(t.org_id)
         .execute(&store.pool)
         .await?;
-    sqlx::query_as(
+    on_as(
+        t,
         "SELECT health_failures, health_failing_since FROM integrations WHERE id = $1 AND org_id = $2",
     )
-    .bind(t.integration_id)
-    .bind(t.org_id)
     .fetch_optional(&store.pool)
     .await
 }
@@ -238,12 +247,12 @@ pub async fn report(
     store: &Store,
     t: Target,
 ) -> Result<Option<Option<ConnectionReport>>, sqlx::Error> {
-    let row: Option<(String,)> =
-        sqlx::query_as("SELECT report_json FROM integrations WHERE id = $1 AND org_id = $2")
-            .bind(t.integration_id)
-            .bind(t.org_id)
-            .fetch_optional(&store.pool)
-            .await?;
+    let row: Option<(String,)> = on_as(
+        t,
+        "SELECT report_json FROM integrations WHERE id = $1 AND org_id = $2",
+    )
+    .fetch_optional(&store.pool)
+    .await?;
     Ok(row.map(|(json,)| parse_report(&json)))
 }
 
@@ -263,22 +272,23 @@ pub async fn domain(store: &Store, integration_id: i64) -> Result<Option<String>
 
 /// The integration's own sync interval: `None` when gone, `Some(None)` when it uses the default.
 pub async fn sync_interval(store: &Store, t: Target) -> Result<Option<Option<i64>>, sqlx::Error> {
-    let row: Option<(Option<i64>,)> =
-        sqlx::query_as("SELECT sync_interval_secs FROM integrations WHERE id = $1 AND org_id = $2")
-            .bind(t.integration_id)
-            .bind(t.org_id)
-            .fetch_optional(&store.pool)
-            .await?;
+    let row: Option<(Option<i64>,)> = on_as(
+        t,
+        "SELECT sync_interval_secs FROM integrations WHERE id = $1 AND org_id = $2",
+    )
+    .fetch_optional(&store.pool)
+    .await?;
     Ok(row.map(|(s,)| s))
 }
 
 pub async fn set_sync_interval(store: &Store, t: Target, secs: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE integrations SET sync_interval_secs = $1 WHERE id = $2 AND org_id = $3")
-        .bind(secs)
-        .bind(t.integration_id)
-        .bind(t.org_id)
-        .execute(&store.pool)
-        .await?;
+    on(
+        t,
+        "UPDATE integrations SET sync_interval_secs = $3 WHERE id = $1 AND org_id = $2",
+    )
+    .bind(secs)
+    .execute(&store.pool)
+    .await?;
     Ok(())
 }
 
@@ -295,12 +305,13 @@ pub async fn hook_secret(
 }
 
 pub async fn set_hook_secret(store: &Store, t: Target, digest: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE integrations SET hook_secret = $1 WHERE id = $2 AND org_id = $3")
-        .bind(digest)
-        .bind(t.integration_id)
-        .bind(t.org_id)
-        .execute(&store.pool)
-        .await?;
+    on(
+        t,
+        "UPDATE integrations SET hook_secret = $3 WHERE id = $1 AND org_id = $2",
+    )
+    .bind(digest.to_string())
+    .execute(&store.pool)
+    .await?;
     Ok(())
 }
 
@@ -312,12 +323,13 @@ pub async fn touch_synced(
     t: Target,
     at: i64,
 ) -> Result<bool, sqlx::Error> {
-    let r = sqlx::query("UPDATE integrations SET synced_at = $1 WHERE id = $2 AND org_id = $3")
-        .bind(at)
-        .bind(t.integration_id)
-        .bind(t.org_id)
-        .execute(&mut **tx)
-        .await?;
+    let r = on(
+        t,
+        "UPDATE integrations SET synced_at = $3 WHERE id = $1 AND org_id = $2",
+    )
+    .bind(at)
+    .execute(&mut **tx)
+    .await?;
     Ok(r.rows_affected() > 0)
 }
 

@@ -488,6 +488,18 @@ pub fn next_link(req: &Req, page: u32) -> String {
 }
 
 /// Slices an iterator into one page: skips the earlier pages and keeps `per_page + 1` rows.
+/// A plain list endpoint: `page` and `per_page` from the query (30 by default), the page of
+/// `rows`, each rendered, with `link` when more follow.
+pub fn listed<'a, T: 'a>(
+    req: &Req,
+    rows: impl Iterator<Item = &'a T>,
+    render: impl Fn(&T) -> Value,
+) -> Result<Reply, ApiError> {
+    let (page, per_page) = query::paging(&req.query, 30).map_err(ApiError::Validation)?;
+    let rows = take_page(rows, page, per_page);
+    Ok(page_reply(req, page, per_page, rows, |r| render(r)))
+}
+
 pub fn take_page<I: Iterator>(iter: I, page: u32, per_page: u32) -> Vec<I::Item> {
     let skip = (page as usize - 1).saturating_mul(per_page as usize);
     iter.skip(skip).take(per_page as usize + 1).collect()

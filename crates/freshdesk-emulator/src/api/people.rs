@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 use super::error::{ApiError, FieldError};
 use super::query::{date_param, one_of, paging, paging_into, positive_id};
-use super::{Reply, Req, Viewer, json_body, page_reply, take_page};
+use super::{Reply, Req, Viewer, json_body, listed, page_reply, take_page};
 use crate::model::{AgentState, Contact, ContactState, HelpDesk};
 use crate::render;
 
@@ -407,9 +407,7 @@ pub fn downgrade_agent(desk: &mut HelpDesk, id: i64, now: i64) -> Option<()> {
 
 pub fn roles(desk: &HelpDesk, req: &Req, v: &Viewer) -> Result<Reply, ApiError> {
     v.require_admin()?;
-    let (page, per_page) = paging(&req.query, 30).map_err(ApiError::Validation)?;
-    let rows = take_page(desk.roles.iter(), page, per_page);
-    Ok(page_reply(req, page, per_page, rows, |r| render::role(r)))
+    listed(req, desk.roles.iter(), render::role)
 }
 
 pub fn role(desk: &HelpDesk, v: &Viewer, id: i64) -> Result<Reply, ApiError> {

@@ -3,8 +3,8 @@
 //! paging rule and plan gate.
 
 use super::error::{ApiError, FieldError};
-use super::query::{date_param, paging, paging_into, positive_id};
-use super::{Reply, Req, Viewer, page_reply, take_page};
+use super::query::{date_param, paging_into, positive_id};
+use super::{Reply, Req, Viewer, listed, page_reply, take_page};
 use crate::model::{Feature, HelpDesk, Trash};
 use crate::render;
 
@@ -31,11 +31,7 @@ pub fn ticket_fields(desk: &HelpDesk, req: &Req) -> Result<Reply, ApiError> {
 /// Paginated only when `page` is given.
 pub fn business_hours(desk: &HelpDesk, req: &Req) -> Result<Reply, ApiError> {
     if req.query.get("page").is_some() {
-        let (page, per_page) = paging(&req.query, 30).map_err(ApiError::Validation)?;
-        let rows = take_page(desk.business_hours.iter(), page, per_page);
-        return Ok(page_reply(req, page, per_page, rows, |b| {
-            render::business_hour(b)
-        }));
+        return listed(req, desk.business_hours.iter(), render::business_hour);
     }
     Ok(Reply::value(&serde_json::Value::Array(
         desk.business_hours
@@ -56,11 +52,7 @@ pub fn business_hour(desk: &HelpDesk, id: i64) -> Result<Reply, ApiError> {
 
 pub fn sla_policies(desk: &HelpDesk, req: &Req, v: &Viewer) -> Result<Reply, ApiError> {
     v.require_admin()?;
-    let (page, per_page) = paging(&req.query, 30).map_err(ApiError::Validation)?;
-    let rows = take_page(desk.sla_policies.iter(), page, per_page);
-    Ok(page_reply(req, page, per_page, rows, |p| {
-        render::sla_policy(p)
-    }))
+    listed(req, desk.sla_policies.iter(), render::sla_policy)
 }
 
 pub fn satisfaction_ratings(desk: &HelpDesk, req: &Req) -> Result<Reply, ApiError> {
@@ -96,17 +88,13 @@ pub fn ticket_satisfaction(
     if t.trash == Trash::Purging || !v.can_see(t) {
         return Err(ApiError::access_denied());
     }
-    let (page, per_page) = paging(&req.query, 30).map_err(ApiError::Validation)?;
-    let rows = take_page(
+    listed(
+        req,
         desk.satisfaction_ratings
             .values()
             .filter(|r| r.ticket_id == id),
-        page,
-        per_page,
-    );
-    Ok(page_reply(req, page, per_page, rows, |r| {
-        render::satisfaction_rating(r)
-    }))
+        render::satisfaction_rating,
+    )
 }
 
 pub fn time_entries(desk: &HelpDesk, req: &Req) -> Result<Reply, ApiError> {
@@ -165,23 +153,19 @@ pub fn ticket_time_entries(
     if t.spam || t.trash != Trash::Live {
         return Err(ApiError::NotFound);
     }
-    let (page, per_page) = paging(&req.query, 30).map_err(ApiError::Validation)?;
-    let rows = take_page(
+    listed(
+        req,
         desk.time_entries.values().filter(|e| e.ticket_id == id),
-        page,
-        per_page,
-    );
-    Ok(page_reply(req, page, per_page, rows, |e| {
-        render::time_entry(e)
-    }))
+        render::time_entry,
+    )
 }
 
 pub fn solution_categories(desk: &HelpDesk, req: &Req) -> Result<Reply, ApiError> {
-    let (page, per_page) = paging(&req.query, 30).map_err(ApiError::Validation)?;
-    let rows = take_page(desk.solution_categories.values(), page, per_page);
-    Ok(page_reply(req, page, per_page, rows, |c| {
-        render::solution_category(c)
-    }))
+    listed(
+        req,
+        desk.solution_categories.values(),
+        render::solution_category,
+    )
 }
 
 pub fn solution_category(desk: &HelpDesk, id: i64) -> Result<Reply, ApiError> {
@@ -196,17 +180,13 @@ pub fn solution_folders(desk: &HelpDesk, req: &Req, category: i64) -> Result<Rep
     if !desk.solution_categories.contains_key(&category) {
         return Err(ApiError::NotFound);
     }
-    let (page, per_page) = paging(&req.query, 30).map_err(ApiError::Validation)?;
-    let rows = take_page(
+    listed(
+        req,
         desk.solution_folders
             .values()
             .filter(|f| f.category_id == category),
-        page,
-        per_page,
-    );
-    Ok(page_reply(req, page, per_page, rows, |f| {
-        render::solution_folder(f)
-    }))
+        render::solution_folder,
+    )
 }
 
 pub fn solution_folder(desk: &HelpDesk, id: i64) -> Result<Reply, ApiError> {
@@ -219,17 +199,13 @@ pub fn solution_articles(desk: &HelpDesk, req: &Req, folder: i64) -> Result<Repl
     if !desk.solution_folders.contains_key(&folder) {
         return Err(ApiError::NotFound);
     }
-    let (page, per_page) = paging(&req.query, 30).map_err(ApiError::Validation)?;
-    let rows = take_page(
+    listed(
+        req,
         desk.solution_articles
             .values()
             .filter(|a| a.folder_id == folder),
-        page,
-        per_page,
-    );
-    Ok(page_reply(req, page, per_page, rows, |a| {
-        render::solution_article(a)
-    }))
+        render::solution_article,
+    )
 }
 
 pub fn solution_article(desk: &HelpDesk, id: i64) -> Result<Reply, ApiError> {

@@ -494,27 +494,16 @@ type ViewRow = (
 );
 
 fn view_of(row: ViewRow) -> Option<JobView> {
-    let (
-        id,
-        kind,
-        state,
-        attempts,
-        max_attempts,
-        run_after_ms,
-        last_error,
-        created_at_ms,
-        finished_at_ms,
-    ) = row;
     Some(JobView {
-        id,
-        kind,
-        state: JobState::parse(&state)?,
-        attempts,
-        max_attempts,
-        run_after_ms,
-        last_error,
-        created_at_ms,
-        finished_at_ms,
+        state: JobState::parse(&row.2)?,
+        id: row.0,
+        kind: row.1,
+        attempts: row.3,
+        max_attempts: row.4,
+        run_after_ms: row.5,
+        last_error: row.6,
+        created_at_ms: row.7,
+        finished_at_ms: row.8,
     })
 }
 

@@ -28,6 +28,17 @@ impl Drop for Driver {
 }
 
 impl Driver {
+    /// Opens the Freshdesk side panel, fills in the domain and key, and clicks Connect.
+    async fn connect_freshdesk(&self, base: &str, domain: &str, key: &str) {
+        self.go(&format!("{base}/settings/integrations/freshdesk/connect"))
+            .await;
+        self.type_into("#freshdesk-panel input[name=domain]", domain)
+            .await;
+        self.type_into("#freshdesk-panel input[name=api_key]", key)
+            .await;
+        self.click("#connect").await;
+    }
+
     /// Signs in through the form, as a person would, and waits for the dashboard.
     async fn sign_in(&self, base: &str, email: &str) {
         self.go(&format!("{base}/login")).await;
@@ -244,16 +255,8 @@ async fn an_admin_connects_freshdesk_in_a_real_browser_and_sees_the_failure_mess
             "This API key was rejected",
         ),
     ] {
-        d.go(&format!(
-            "{}/settings/integrations/freshdesk/connect",
-            app.base
-        ))
-        .await;
-        d.type_into("#freshdesk-panel input[name=domain]", "acme.freshdesk.com")
+        d.connect_freshdesk(&app.base, "acme.freshdesk.com", &key)
             .await;
-        d.type_into("#freshdesk-panel input[name=api_key]", &key)
-            .await;
-        d.click("#connect").await;
         d.wait_text("#connect-error", message).await;
         assert_eq!(d.text("#panel-status").await, "Disconnected");
     }
@@ -304,16 +307,8 @@ async fn a_broken_integration_is_seen_explained_and_repaired_in_a_real_browser()
     d.sign_in(&app.base, "admin@acme.test").await;
 
     // 1. Connect, and sync a copy.
-    d.go(&format!(
-        "{}/settings/integrations/freshdesk/connect",
-        app.base
-    ))
-    .await;
-    d.type_into("#freshdesk-panel input[name=domain]", "acme")
+    d.connect_freshdesk(&app.base, "acme", &app.admin_key())
         .await;
-    d.type_into("#freshdesk-panel input[name=api_key]", &app.admin_key())
-        .await;
-    d.click("#connect").await;
     d.wait_text("#status", "Connected").await;
     let t = app.the_integration().await;
     let client = app.client(t).await;

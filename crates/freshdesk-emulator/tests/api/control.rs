@@ -114,11 +114,7 @@ async fn reset_truncate_html_and_delay_faults_break_the_reply_as_named() {
 
     t.control_json(Method::POST, "/_emulator/faults", fault("truncate"))
         .await;
-    let r = t
-        .request(Method::GET, "/api/v2/contacts?per_page=100", &t.admin_key())
-        .send()
-        .await
-        .unwrap();
+    let r = t.call(Method::GET, "/api/v2/contacts?per_page=100").await;
     assert_eq!(r.status(), 200);
     assert!(r.bytes().await.is_err(), "the body ends early");
 

@@ -115,6 +115,14 @@ impl TestEmulator {
             .header("Authorization", basic(key))
     }
 
+    /// A call with the admin's key and no body.
+    pub async fn call(&self, method: Method, path: &str) -> Response {
+        self.request(method, path, &self.admin_key())
+            .send()
+            .await
+            .expect("request")
+    }
+
     pub async fn get(&self, path: &str) -> Response {
         self.request(Method::GET, path, &self.admin_key())
             .send()

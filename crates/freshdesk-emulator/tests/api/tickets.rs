@@ -256,35 +256,17 @@ async fn create_update_delete_and_restore_follow_freshdesks_statuses() {
     assert_eq!(json(updated).await["status"], 4);
 
     let r = t
-        .request(
-            Method::DELETE,
-            &format!("/api/v2/tickets/{id}"),
-            &t.admin_key(),
-        )
-        .send()
-        .await
-        .unwrap();
+        .call(Method::DELETE, &format!("/api/v2/tickets/{id}"))
+        .await;
     assert_eq!(r.status(), 204);
     assert_eq!(r.text().await.unwrap(), "");
     let r = t
-        .request(
-            Method::PUT,
-            &format!("/api/v2/tickets/{id}/restore"),
-            &t.admin_key(),
-        )
-        .send()
-        .await
-        .unwrap();
+        .call(Method::PUT, &format!("/api/v2/tickets/{id}/restore"))
+        .await;
     assert_eq!(r.status(), 204);
     let r = t
-        .request(
-            Method::PUT,
-            &format!("/api/v2/tickets/{id}/restore"),
-            &t.admin_key(),
-        )
-        .send()
-        .await
-        .unwrap();
+        .call(Method::PUT, &format!("/api/v2/tickets/{id}/restore"))
+        .await;
     assert_eq!(r.status(), 404, "restoring a live ticket");
 }
 

@@ -155,6 +155,10 @@ fn text(s: &Option<String>) -> Bound {
 /// incremental stream follows, and its table's typed columns.
 pub(super) trait Row: Columns {
     fn id(&self) -> i64;
+    /// The id to store it under; `None` for a record without one (skipped with a warning).
+    fn key(&self) -> Option<i64> {
+        Some(self.id())
+    }
     fn created_at(&self) -> Option<i64>;
     fn updated_at(&self) -> Option<i64>;
     /// What an incremental stream's cursor follows.
@@ -167,6 +171,75 @@ pub(super) trait Row: Columns {
 pub(super) trait Columns {
     fn columns(&self, _parents: &[(&str, i64)]) -> Vec<(&'static str, Bound)> {
         Vec::new()
+    }
+}
+
+/// A record as its model reads it, or, when the model cannot (a field shaped in a way this
+/// version does not expect), as raw JSON: kept whole with its id and times and a warning, its
+/// typed columns left as they were. One odd record never stops a stream.
+pub(super) enum Lenient<T> {
+    Typed(T),
+    Raw(serde_json::Value),
+}
+
+impl<'de, T: serde::de::DeserializeOwned> serde::Deserialize<'de> for Lenient<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = Box::<serde_json::value::RawValue>::deserialize(d)?;
+        match serde_json::from_str::<T>(raw.get()) {
+            Ok(t) => Ok(Lenient::Typed(t)),
+            Err(e) => {
+                tracing::warn!(error = %e, "a record this version cannot read fully is kept as raw JSON");
+                serde_json::from_str(raw.get())
+                    .map(Lenient::Raw)
+                    .map_err(serde::de::Error::custom)
+            }
+        }
+    }
+}
+
+fn raw_time(v: &serde_json::Value, field: &str) -> Option<i64> {
+    v.get(field)
+        .and_then(serde_json::Value::as_str)
+        .and_then(freshdesk::models::parse_timestamp)
+        .map(secs)
+}
+
+impl<T: Row> Row for Lenient<T> {
+    fn id(&self) -> i64 {
+        self.key().unwrap_or_default()
+    }
+    fn key(&self) -> Option<i64> {
+        match self {
+            Lenient::Typed(t) => Some(t.id()),
+            Lenient::Raw(v) => v.get("id").and_then(serde_json::Value::as_i64),
+        }
+    }
+    fn created_at(&self) -> Option<i64> {
+        match self {
+            Lenient::Typed(t) => t.created_at(),
+            Lenient::Raw(v) => raw_time(v, "created_at"),
+        }
+    }
+    fn updated_at(&self) -> Option<i64> {
+        match self {
+            Lenient::Typed(t) => t.updated_at(),
+            Lenient::Raw(v) => raw_time(v, "updated_at"),
+        }
+    }
+    fn changed_at(&self) -> Option<i64> {
+        match self {
+            Lenient::Typed(t) => t.changed_at(),
+            Lenient::Raw(_) => self.updated_at().or(self.created_at()),
+        }
+    }
+}
+
+impl<T: Columns> Columns for Lenient<T> {
+    fn columns(&self, parents: &[(&str, i64)]) -> Vec<(&'static str, Bound)> {
+        match self {
+            Lenient::Typed(t) => t.columns(parents),
+            Lenient::Raw(_) => Vec::new(),
+        }
     }
 }
 
@@ -304,6 +377,10 @@ pub(super) async fn upsert<R: Row>(
     r: &R,
     parents: &[(&str, i64)],
 ) -> Result<(), SyncError> {
+    let Some(id) = r.key() else {
+        tracing::warn!(stream, "a record without an id was skipped");
+        return Ok(());
+    };
     let mut cols: Vec<&str> = vec![
         "org_id",
         "integration_id",
@@ -316,7 +393,7 @@ pub(super) async fn upsert<R: Row>(
     let mut vals = vec![
         Bound::I(Some(t.org_id)),
         Bound::I(Some(t.integration_id)),
-        Bound::I(Some(r.id())),
+        Bound::I(Some(id)),
         Bound::S(Some(state.into())),
         Bound::I(r.created_at()),
         Bound::I(r.updated_at()),
@@ -358,4 +435,28 @@ pub(super) async fn upsert<R: Row>(
     }
     q.execute(&mut **tx).await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_record_its_model_cannot_read_is_kept_raw_with_its_id_and_times() {
+        // `created_at` is not a timestamp: the typed model refuses it.
+        let odd =
+            r#"{"id": 7, "name": "Ada", "created_at": 12, "updated_at": "2024-05-01T10:00:00Z"}"#;
+        let r: Lenient<Contact> = serde_json::from_str(odd).unwrap();
+        assert!(matches!(r, Lenient::Raw(_)));
+        assert_eq!(r.key(), Some(7));
+        assert_eq!(r.created_at(), None);
+        assert_eq!(r.updated_at(), Some(1_714_557_600));
+        assert!(r.columns(&[]).is_empty());
+        let good = r#"{"id": 8, "name": "Bo", "created_at": "2024-05-01T10:00:00Z", "updated_at": "2024-05-01T10:00:00Z"}"#;
+        let r: Lenient<Contact> = serde_json::from_str(good).unwrap();
+        assert!(matches!(r, Lenient::Typed(_)));
+        assert_eq!(r.columns(&[]).len(), 4);
+        let no_id: Lenient<Contact> = serde_json::from_str(r#"{"name": "?"}"#).unwrap();
+        assert_eq!(no_id.key(), None);
+    }
 }

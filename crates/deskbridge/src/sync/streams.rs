@@ -20,16 +20,28 @@ use super::{
 };
 use crate::store::now;
 
-use super::specs::{CONTACT_PASSES, Parents, Row, STREAMS, Stream, Table, upsert};
+use super::specs::{CONTACT_PASSES, Lenient, Parents, Row, STREAMS, Stream, Table, upsert};
 use freshdesk::endpoints as ep;
+
+/// Every page of an endpoint, each record typed when its model reads it (see [`Lenient`]).
+fn walk<E: Endpoint>(
+    client: freshdesk::Client,
+    endpoint: &E,
+    since: Option<chrono::DateTime<chrono::Utc>>,
+    priority: Priority,
+) -> impl futures_util::Stream<Item = Result<Vec<Record<Lenient<E::Item>>>, freshdesk::Error>>
++ Send
++ use<E> {
+    freshdesk::paging::pages(client, endpoints::first_page(endpoint, since), priority)
+}
 
 /// Every page of an endpoint, in memory (small lists: the knowledge base's levels).
 async fn fetch_all<E: Endpoint>(
     ctx: &mut Ctx<'_>,
     endpoint: &E,
-) -> Result<Vec<Record<E::Item>>, SyncError> {
+) -> Result<Vec<Record<Lenient<E::Item>>>, SyncError> {
     let mut out = Vec::new();
-    let mut pages = Box::pin(endpoints::list(
+    let mut pages = Box::pin(walk(
         ctx.client.clone(),
         endpoint,
         None,
@@ -156,7 +168,7 @@ where
     let since = stored.map(|c| c - OVERLAP_SECS).unwrap_or(0).max(0);
     let since = chrono::DateTime::from_timestamp(since, 0).unwrap_or_default();
     let mut newest: Option<i64> = None;
-    let mut pages = Box::pin(endpoints::list(
+    let mut pages = Box::pin(walk(
         ctx.client.clone(),
         endpoint,
         Some(since),
@@ -213,7 +225,9 @@ async fn upsert_all<R: Row>(
             parents,
         )
         .await?;
-        seen.push(r.value.id());
+        if let Some(id) = r.value.key() {
+            seen.push(id);
+        }
     }
     tx.commit().await?;
     ctx.count(stream, rows.len() as u64);
@@ -272,7 +286,7 @@ where
 {
     let (table, name) = (stream.table(), stream.name());
     let mut seen = Vec::new();
-    let mut pages = Box::pin(endpoints::list(
+    let mut pages = Box::pin(walk(
         ctx.client.clone(),
         endpoint,
         None,
@@ -293,9 +307,13 @@ async fn solutions(ctx: &mut Ctx<'_>) -> Result<(), SyncError> {
     let mut folders = Vec::new();
     let mut articles = Vec::new();
     for c in &categories {
-        let cid = c.value.id;
+        let Some(cid) = c.value.key() else {
+            continue;
+        };
         for f in fetch_all(ctx, &ep::SolutionFolders { category: cid }).await? {
-            let fid = f.value.id;
+            let Some(fid) = f.value.key() else {
+                continue;
+            };
             for a in fetch_all(ctx, &ep::SolutionArticles { folder: fid }).await? {
                 articles.push((a, vec![("category_id", cid), ("folder_id", fid)]));
             }
@@ -316,7 +334,7 @@ pub(super) async fn reconcile_contacts(ctx: &mut Ctx<'_>) -> Result<(), SyncErro
         let Stream::Contacts(state) = stream else {
             continue;
         };
-        let mut pages = Box::pin(endpoints::list(
+        let mut pages = Box::pin(walk(
             ctx.client.clone(),
             &ep::Contacts(state),
             None,
@@ -326,7 +344,9 @@ pub(super) async fn reconcile_contacts(ctx: &mut Ctx<'_>) -> Result<(), SyncErro
             let page = page?;
             let mut tx = begin_page(ctx.store, ctx.t).await?;
             for r in &page {
-                seen.insert(r.value.id);
+                if let Some(id) = r.value.key() {
+                    seen.insert(id);
+                }
                 upsert(
                     &mut tx,
                     ctx.t,

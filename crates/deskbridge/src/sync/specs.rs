@@ -188,7 +188,8 @@ impl<'de, T: serde::de::DeserializeOwned> serde::Deserialize<'de> for Lenient<T>
         match serde_json::from_str::<T>(raw.get()) {
             Ok(t) => Ok(Lenient::Typed(t)),
             Err(e) => {
-                tracing::warn!(error = %e, "a record this version cannot read fully is kept as raw JSON");
+                // serde's message can quote the record's values (customer data): log where, not what.
+                tracing::warn!(kind = ?e.classify(), column = e.column(), "a record this version cannot read fully is kept as raw JSON");
                 serde_json::from_str(raw.get())
                     .map(Lenient::Raw)
                     .map_err(serde::de::Error::custom)

@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 
 use crate::api::tickets as tk;
 use crate::model::*;
-use crate::render::{self, TicketIncludes, TicketView};
+use crate::render;
 use crate::state::{Fault, FaultKind, Shared};
 
 pub struct ControlError(StatusCode, String);
@@ -493,16 +493,7 @@ fn apply_change(d: &mut HelpDesk, id: i64, c: TicketChange, at: i64) {
 }
 
 fn ticket_json(d: &HelpDesk, id: i64) -> Value {
-    let t = &d.tickets[&id];
-    serde_json::to_value(TicketView {
-        t,
-        inc: TicketIncludes {
-            detail: true,
-            stats: true,
-            ..Default::default()
-        },
-    })
-    .unwrap_or(Value::Null)
+    render::ticket_detail(&d.tickets[&id], true)
 }
 
 async fn create_ticket(State(s): State<Arc<Shared>>, body: Bytes) -> R {
@@ -554,44 +545,13 @@ async fn create_ticket(State(s): State<Arc<Shared>>, body: Bytes) -> R {
     check_change(&d, &change)?;
     let id = d.next_ticket_id;
     let priority = change.priority.unwrap_or(1);
-    let (respond, resolve) = crate::seed::sla_for(priority);
     let ticket = Ticket {
-        id,
         subject: b.subject,
         description_html: tk::html_from_text(&b.description),
         description_text: b.description,
-        status: 2,
-        priority,
         source: change.source.unwrap_or(2),
-        ticket_type: None,
-        requester_id: requester,
-        responder_id: None,
-        group_id: None,
         company_id: d.contacts.get(&requester).and_then(|c| c.company_id),
-        email_config_id: None,
-        product_id: None,
-        cc_emails: vec![],
-        fwd_emails: vec![],
-        reply_cc_emails: vec![],
-        to_emails: None,
-        tags: vec![],
-        cf_category: None,
-        cf_order_number: None,
-        spam: false,
-        trash: Trash::Live,
-        fr_escalated: false,
-        is_escalated: false,
-        nr_escalated: false,
-        due_by: now + resolve,
-        fr_due_by: now + respond,
-        nr_due_by: None,
-        watchers: vec![],
-        stats: TicketStats {
-            status_updated_at: Some(now),
-            ..Default::default()
-        },
-        created_at: now,
-        updated_at: now,
+        ..Ticket::opened(id, requester, priority, now)
     };
     d.insert_ticket(ticket);
     apply_change(&mut d, id, change, now);
@@ -733,7 +693,7 @@ async fn export(State(s): State<Arc<Shared>>, AxQuery(q): AxQuery<ExportQuery>) 
             .tickets
             .values()
             .map(|t| {
-                let mut v = serde_json::to_value(TicketView { t, inc: TicketIncludes { detail: true, stats: true, ..Default::default() } }).unwrap_or(Value::Null);
+                let mut v = render::ticket_detail(t, true);
                 v["_emulator"] = json!({"trash": match t.trash { Trash::Live => "live", Trash::Deleted => "deleted", Trash::Purging => "purging" }});
                 v
             })

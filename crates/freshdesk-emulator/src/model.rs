@@ -315,6 +315,53 @@ pub struct Ticket {
     pub updated_at: Ts,
 }
 
+impl Ticket {
+    /// A ticket as it is the moment it is created, through the API or the control API: open,
+    /// by email, live, due when its priority's SLA says, with nothing else set. Callers fill in
+    /// what their request gave.
+    pub fn opened(id: i64, requester_id: i64, priority: i64, now: Ts) -> Ticket {
+        let (respond, resolve) = crate::seed::sla_for(priority);
+        Ticket {
+            id,
+            subject: String::new(),
+            description_html: String::new(),
+            description_text: String::new(),
+            status: 2,
+            priority,
+            source: 2,
+            ticket_type: None,
+            requester_id,
+            responder_id: None,
+            group_id: None,
+            company_id: None,
+            email_config_id: None,
+            product_id: None,
+            cc_emails: vec![],
+            fwd_emails: vec![],
+            reply_cc_emails: vec![],
+            to_emails: None,
+            tags: vec![],
+            cf_category: None,
+            cf_order_number: None,
+            spam: false,
+            trash: Trash::Live,
+            fr_escalated: false,
+            is_escalated: false,
+            nr_escalated: false,
+            due_by: now + resolve,
+            fr_due_by: now + respond,
+            nr_due_by: None,
+            watchers: vec![],
+            stats: TicketStats {
+                status_updated_at: Some(now),
+                ..Default::default()
+            },
+            created_at: now,
+            updated_at: now,
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Conversation {
     pub id: i64,
@@ -504,6 +551,18 @@ pub struct HelpDesk {
 }
 
 impl HelpDesk {
+    /// The contact whose primary email this is, compared as Freshdesk does: case aside.
+    pub fn contact_with_email(&self, email: &str) -> Option<i64> {
+        self.contacts
+            .values()
+            .find(|c| {
+                c.email
+                    .as_deref()
+                    .is_some_and(|x| x.eq_ignore_ascii_case(email))
+            })
+            .map(|c| c.id)
+    }
+
     /// Changes a ticket's `updated_at`, keeping the ordering index in step.
     pub fn touch_ticket(&mut self, id: i64, at: Ts) {
         if let Some(t) = self.tickets.get_mut(&id) {

@@ -67,6 +67,20 @@ pub struct TicketIncludes<'a> {
     pub detail: bool,
 }
 
+/// One ticket as its own page shows it (`GET /tickets/{id}`, and the reply to a create or an
+/// update), with the stats when asked.
+pub fn ticket_detail(t: &Ticket, stats: bool) -> Value {
+    serde_json::to_value(TicketView {
+        t,
+        inc: TicketIncludes {
+            detail: true,
+            stats,
+            ..Default::default()
+        },
+    })
+    .unwrap_or(Value::Null)
+}
+
 pub struct TicketView<'a> {
     pub t: &'a Ticket,
     pub inc: TicketIncludes<'a>,

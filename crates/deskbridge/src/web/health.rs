@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::routes::Routes;
-use super::session::Signed;
+use super::session::{Signed, admin_only};
 use super::{AppState, Error};
 use crate::accounts::{Role, Session, User};
 use crate::health::{self, HealthError, alerts};
@@ -93,9 +93,7 @@ async fn alerts_save(
     Signed(state, s): Signed,
     Form(f): Form<AlertsForm>,
 ) -> Result<Response, Error> {
-    if s.user.role != Role::Admin {
-        return Err(Error::Forbidden("only admins can change alerts"));
-    }
+    admin_only(&s, "only admins can change alerts")?;
     let url = f.webhook_url.trim();
     if url.is_empty() {
         sqlx::query("UPDATE organisations SET alert_webhook_url = NULL, alert_webhook_secret = NULL WHERE id = $1")

@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use super::render::{render, when};
 use super::routes::Routes;
-use super::session::Signed;
+use super::session::{Signed, admin_only};
 use super::{AppState, Error};
 use crate::accounts::{self, User};
 use crate::connections::{self, ConnectError, Integration, Status, Target};
@@ -87,9 +87,7 @@ async fn integrations(Signed(state, s): Signed) -> Result<Html<String>, Error> {
 }
 
 async fn panel(Signed(state, s): Signed) -> Result<Response, Error> {
-    if s.user.role != accounts::Role::Admin {
-        return Err(Error::Forbidden("only admins can connect integrations"));
-    }
+    admin_only(&s, "only admins can connect integrations")?;
     Ok(integrations_page(&state, &s, true, None, String::new())
         .await?
         .into_response())

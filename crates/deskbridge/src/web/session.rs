@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 
 use super::error::Error;
 use super::state::AppState;
-use crate::accounts::{self, Session};
+use crate::accounts::{self, Role, Session};
 
 pub const COOKIE_SECURE: &str = "__Host-deskbridge";
 pub const COOKIE_PLAIN: &str = "deskbridge";
@@ -100,6 +100,15 @@ where
 }
 
 /// The state and the signed-in session together: what most handlers take.
+/// Refuses a signed-in user who is not an admin, saying what only admins may do.
+pub fn admin_only(s: &Session, only_admins: &'static str) -> Result<(), Error> {
+    if s.user.role == Role::Admin {
+        Ok(())
+    } else {
+        Err(Error::Forbidden(only_admins))
+    }
+}
+
 pub struct Signed(pub Arc<AppState>, pub Session);
 
 impl FromRequestParts<Arc<AppState>> for Signed {

@@ -9,7 +9,8 @@ use std::time::Duration;
 use askama::Template;
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Form, Path, State};
+use axum::extract::{Form, FromRequestParts, Path, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -19,7 +20,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use super::routes::Routes;
-use super::session::Signed;
+use super::session::{Signed, admin_only};
 use super::{AppState, Error};
 use crate::accounts::{Role, Session, User};
 use crate::connections::{self, ConnectError, table};
@@ -71,13 +72,27 @@ async fn target(state: &AppState, user: &User, id: i64) -> Result<Target, Error>
     })
 }
 
-fn admin(s: &Session) -> Result<(), Error> {
-    if s.user.role == Role::Admin {
-        Ok(())
-    } else {
-        Err(Error::Forbidden(
-            "only admins can change how an integration syncs",
-        ))
+/// An admin's change to one integration of their organisation: signed in, an admin, and the
+/// integration in the path theirs, checked in that order before the handler runs.
+struct Managed(Arc<AppState>, Session, Target);
+
+impl FromRequestParts<Arc<AppState>> for Managed {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        let Signed(state, s) = Signed::from_request_parts(parts, state).await?;
+        let Path(id) = Path::<i64>::from_request_parts(parts, &state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        admin_only(&s, "only admins can change how an integration syncs")
+            .map_err(IntoResponse::into_response)?;
+        let t = target(&state, &s.user, id)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        Ok(Managed(state, s, t))
     }
 }
 
@@ -267,18 +282,15 @@ async fn page(
     render_page(&state, &s, t, &headers, None, None).await
 }
 
-async fn sync_now(
-    Signed(state, s): Signed,
-    Path(id): Path<i64>,
-    headers: HeaderMap,
-) -> Result<Response, Error> {
-    admin(&s)?;
-    let t = target(&state, &s.user, id).await?;
+async fn sync_now(Managed(state, s, t): Managed, headers: HeaderMap) -> Result<Response, Error> {
     if runtime::start_sync(&state.queue, t, "manual")
         .await
         .map_err(Error::internal)?
     {
-        return Ok(Redirect::to(&format!("/settings/integrations/{id}/sync")).into_response());
+        return Ok(
+            Redirect::to(&format!("/settings/integrations/{}/sync", t.integration_id))
+                .into_response(),
+        );
     }
     // Not started: say why instead of pretending.
     let health = crate::health::get(&state.store, t)
@@ -306,13 +318,10 @@ struct ScheduleForm {
 }
 
 async fn schedule(
-    Signed(state, s): Signed,
-    Path(id): Path<i64>,
+    Managed(state, s, t): Managed,
     headers: HeaderMap,
     Form(f): Form<ScheduleForm>,
 ) -> Result<Response, Error> {
-    admin(&s)?;
-    let t = target(&state, &s.user, id).await?;
     let minutes: i64 = f.interval_minutes.trim().parse().map_err(|_| {
         Error::BadRequest("the interval is a whole number of minutes, from 1 to 1440".into())
     })?;
@@ -342,13 +351,7 @@ fn digest(secret: &str) -> String {
 }
 
 /// A new webhook secret, shown once; only its hash is kept.
-async fn new_secret(
-    Signed(state, s): Signed,
-    Path(id): Path<i64>,
-    headers: HeaderMap,
-) -> Result<Response, Error> {
-    admin(&s)?;
-    let t = target(&state, &s.user, id).await?;
+async fn new_secret(Managed(state, s, t): Managed, headers: HeaderMap) -> Result<Response, Error> {
     let mut bytes = [0u8; 24];
     getrandom::fill(&mut bytes).map_err(|e| Error::internal(e.to_string()))?;
     use base64::Engine;
@@ -362,7 +365,7 @@ async fn new_secret(
         Some(s.user.org_id),
         &s.user.email,
         "webhook_secret",
-        &format!("integration={id}"),
+        &format!("integration={}", t.integration_id),
     )
     .await;
     Ok(render_page(

@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use super::render::{render, when};
 use super::routes::Routes;
-use super::session::Signed;
+use super::session::{Signed, admin_only};
 use super::{AppState, Error};
 use crate::accounts::{self, User};
 use crate::audit;
@@ -33,9 +33,7 @@ async fn tokens_view(
     s: &accounts::Session,
     new_token: Option<String>,
 ) -> Result<Html<String>, Error> {
-    if s.user.role != accounts::Role::Admin {
-        return Err(Error::Forbidden("only admins can manage API tokens"));
-    }
+    admin_only(&s, "only admins can manage API tokens")?;
     let tokens = accounts::tokens::list(&state.store, s.user.org_id)
         .await
         .map_err(Error::internal)?
@@ -70,9 +68,7 @@ async fn token_create(
     Signed(state, s): Signed,
     Form(f): Form<TokenForm>,
 ) -> Result<Response, Error> {
-    if s.user.role != accounts::Role::Admin {
-        return Err(Error::Forbidden("only admins can manage API tokens"));
-    }
+    admin_only(&s, "only admins can manage API tokens")?;
     let name = f.name.trim();
     if name.is_empty() || name.chars().count() > 100 {
         return Err(Error::BadRequest(
@@ -98,9 +94,7 @@ async fn token_create(
 }
 
 async fn token_revoke(Signed(state, s): Signed, Path(id): Path<i64>) -> Result<Response, Error> {
-    if s.user.role != accounts::Role::Admin {
-        return Err(Error::Forbidden("only admins can manage API tokens"));
-    }
+    admin_only(&s, "only admins can manage API tokens")?;
     if !accounts::tokens::revoke(&state.store, s.user.org_id, id)
         .await
         .map_err(Error::internal)?

@@ -93,15 +93,7 @@ impl Driver {
                      "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage", "--window-size=1280,900",
                      format!("--user-data-dir={}", profile.display())]
         }}}});
-        let r: Value = http
-            .post(format!("{base}/session"))
-            .json(&caps)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let r = helpers::json_of(http.post(format!("{base}/session")).json(&caps)).await;
         let session = r["value"]["sessionId"]
             .as_str()
             .unwrap_or_else(|| panic!("no WebDriver session: {r}"))
@@ -137,16 +129,8 @@ impl Driver {
         let started = Instant::now();
         loop {
             let url = format!("{}/session/{}/element", self.base, self.session);
-            let v: Value = self
-                .http
-                .post(url)
-                .json(&json!({"using": "css selector", "value": css}))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let by = json!({"using": "css selector", "value": css});
+            let v = helpers::json_of(self.http.post(url).json(&by)).await;
             if let Some(id) = v["value"][ELEMENT].as_str() {
                 return id.to_string();
             }

@@ -290,13 +290,7 @@ async fn an_api_token_created_in_settings_works_once_shown_and_stops_when_revoke
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::CREATED);
-    let list: serde_json::Value = call(Method::GET, "/api/v1/integrations")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list = helpers::json_of(call(Method::GET, "/api/v1/integrations")).await;
     assert_eq!(list["integrations"].as_array().unwrap().len(), 1);
     let bad = app
         .http

@@ -514,6 +514,11 @@ pub async fn rewrap(
 }
 
 /// A value a page shows once (a new token or secret): the text of the element with that id.
+/// Sends a request whose answer must be JSON, and reads it.
+pub async fn json_of(request: reqwest::RequestBuilder) -> Value {
+    request.send().await.unwrap().json().await.unwrap()
+}
+
 pub fn shown_once(page: &str, id: &str) -> String {
     page.split(&format!("id=\"{id}\">"))
         .nth(1)

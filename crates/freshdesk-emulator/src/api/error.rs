@@ -30,6 +30,16 @@ impl FieldError {
         )
     }
 
+    /// A value of the right type that Freshdesk will not take (`invalid_value`).
+    pub fn invalid_value(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::new(field, message, "invalid_value")
+    }
+
+    /// A value of the wrong JSON type (`datatype_mismatch`).
+    pub fn mismatch(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::new(field, message, "datatype_mismatch")
+    }
+
     pub fn missing(field: impl Into<String>) -> Self {
         Self::new(field, "Mandatory attribute missing", "missing_field")
     }

@@ -109,11 +109,7 @@ pub fn create_contact(desk: &mut HelpDesk, req: &Req) -> Result<Reply, ApiError>
             Value::String(s) => Some(s.clone()),
             Value::Null => None,
             _ => {
-                errors.push(FieldError::new(
-                    k,
-                    "It should be a/an String",
-                    "datatype_mismatch",
-                ));
+                errors.push(FieldError::mismatch(k, "It should be a/an String"));
                 None
             }
         }
@@ -139,21 +135,12 @@ pub fn create_contact(desk: &mut HelpDesk, req: &Req) -> Result<Reply, ApiError>
         ));
     }
     if let Some(e) = &email
-        && let Some(existing) = desk
-            .contacts
-            .values()
-            .find(|c| {
-                c.email
-                    .as_deref()
-                    .is_some_and(|x| x.eq_ignore_ascii_case(e))
-            })
-            .map(|c| c.id)
-            .or_else(|| {
-                desk.agents
-                    .values()
-                    .find(|a| a.email.eq_ignore_ascii_case(e))
-                    .map(|a| a.id)
-            })
+        && let Some(existing) = desk.contact_with_email(e).or_else(|| {
+            desk.agents
+                .values()
+                .find(|a| a.email.eq_ignore_ascii_case(e))
+                .map(|a| a.id)
+        })
     {
         let mut dup = FieldError::new("email", "It should be a unique value", "duplicate_value");
         dup.additional_info = Some(json!({"user_id": existing}));
@@ -164,10 +151,9 @@ pub fn create_contact(desk: &mut HelpDesk, req: &Req) -> Result<Reply, ApiError>
         Some(v) => match v.as_i64() {
             Some(id) if desk.companies.contains_key(&id) => Some(id),
             _ => {
-                errors.push(FieldError::new(
+                errors.push(FieldError::invalid_value(
                     "company_id",
                     "There is no company matching the given company_id",
-                    "invalid_value",
                 ));
                 None
             }
@@ -276,10 +262,9 @@ pub fn hard_delete_contact(desk: &mut HelpDesk, req: &Req, id: i64) -> Result<Re
     let force = req.query.get("force") == Some("true");
     if c.state != ContactState::Deleted && !force {
         // The exact message is not in any source; the shape and status are.
-        return Err(ApiError::field(FieldError::new(
+        return Err(ApiError::field(FieldError::invalid_value(
             "contact",
             "Contact should be deleted before it can be permanently deleted",
-            "invalid_value",
         )));
     }
     desk.contacts.remove(&id);

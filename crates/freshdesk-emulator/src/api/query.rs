@@ -87,18 +87,16 @@ pub fn paging(q: &Query, default_per_page: u32) -> Result<(u32, u32), Vec<FieldE
         Some(s) => match s.trim().parse::<i64>() {
             Ok(n) if n >= 1 && n <= u32::MAX as i64 => n as u32,
             Ok(_) => {
-                errors.push(FieldError::new(
+                errors.push(FieldError::invalid_value(
                     "page",
                     "It should be a/an Positive Integer",
-                    "invalid_value",
                 ));
                 1
             }
             Err(_) => {
-                errors.push(FieldError::new(
+                errors.push(FieldError::mismatch(
                     "page",
                     "It should be a/an Positive Integer",
-                    "datatype_mismatch",
                 ));
                 1
             }
@@ -109,18 +107,16 @@ pub fn paging(q: &Query, default_per_page: u32) -> Result<(u32, u32), Vec<FieldE
         Some(s) => match s.trim().parse::<i64>() {
             Ok(n) if (1..=100).contains(&n) => n as u32,
             Ok(_) => {
-                errors.push(FieldError::new(
+                errors.push(FieldError::invalid_value(
                     "per_page",
                     "It should be a Positive Integer less than or equal to 100",
-                    "invalid_value",
                 ));
                 default_per_page
             }
             Err(_) => {
-                errors.push(FieldError::new(
+                errors.push(FieldError::mismatch(
                     "per_page",
                     "It should be a Positive Integer less than or equal to 100",
-                    "datatype_mismatch",
                 ));
                 default_per_page
             }
@@ -148,10 +144,9 @@ pub fn positive_id(q: &Query, key: &str, errors: &mut Vec<FieldError>) -> Option
     match s.trim().parse::<i64>() {
         Ok(n) if n > 0 => Some(n),
         _ => {
-            errors.push(FieldError::new(
+            errors.push(FieldError::mismatch(
                 key,
                 "It should be a/an Positive Integer",
-                "datatype_mismatch",
             ));
             None
         }
@@ -163,10 +158,9 @@ pub fn date_param(q: &Query, key: &str, errors: &mut Vec<FieldError>) -> Option<
     match crate::util::parse_ts(s) {
         Some(t) => Some(t),
         None => {
-            errors.push(FieldError::new(
+            errors.push(FieldError::invalid_value(
                 key,
                 "It should be a valid date in the 'combined date and time ISO8601' format",
-                "invalid_value",
             ));
             None
         }
@@ -183,10 +177,9 @@ pub fn one_of(
     if allowed.contains(&s) {
         Some(s.to_string())
     } else {
-        errors.push(FieldError::new(
+        errors.push(FieldError::invalid_value(
             key,
             format!("It should be one of these values: '{}'", allowed.join(",")),
-            "invalid_value",
         ));
         None
     }

@@ -110,10 +110,9 @@ pub fn time_entries(desk: &HelpDesk, req: &Req) -> Result<Reply, ApiError> {
         Some("true") => Some(true),
         Some("false") => Some(false),
         Some(_) => {
-            errors.push(FieldError::new(
+            errors.push(FieldError::invalid_value(
                 "billable",
                 "It should be one of these values: 'true,false'",
-                "invalid_value",
             ));
             None
         }

@@ -292,10 +292,9 @@ pub fn tickets(desk: &HelpDesk, req: &Req, v: &Viewer) -> Result<Reply, ApiError
         Some(p) => match p.parse::<i64>() {
             Ok(n) if (1..=10).contains(&n) => n as usize,
             _ => {
-                errors.push(FieldError::new(
+                errors.push(FieldError::invalid_value(
                     "page",
                     "It should be a Positive Integer less than or equal to 10",
-                    "invalid_value",
                 ));
                 1
             }
@@ -303,20 +302,19 @@ pub fn tickets(desk: &HelpDesk, req: &Req, v: &Viewer) -> Result<Reply, ApiError
     };
     let raw = q.get("query").unwrap_or("");
     let expr = if raw.chars().count() > 512 {
-        errors.push(FieldError::new(
+        errors.push(FieldError::invalid_value(
             "query",
             format!(
                 "Has {} characters, it can have maximum of 512 characters",
                 raw.chars().count()
             ),
-            "invalid_value",
         ));
         None
     } else {
         match parse(raw) {
             Ok(e) => Some(e),
             Err(QueryError::Syntax) => {
-                errors.push(FieldError::new("query", INVALID_QUERY, "invalid_value"));
+                errors.push(FieldError::invalid_value("query", INVALID_QUERY));
                 None
             }
             Err(QueryError::UnknownField(f)) => {
@@ -324,7 +322,7 @@ pub fn tickets(desk: &HelpDesk, req: &Req, v: &Viewer) -> Result<Reply, ApiError
                 None
             }
             Err(QueryError::BadValue(f, m)) => {
-                errors.push(FieldError::new(f, m, "invalid_value"));
+                errors.push(FieldError::invalid_value(f, m));
                 None
             }
         }

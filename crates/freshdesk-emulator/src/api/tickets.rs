@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 use super::error::{ApiError, FieldError};
 use super::query::{date_param, one_of, paging, paging_into, positive_id};
 use super::{Reply, Req, Viewer, json_body, page_reply, take_page};
-use crate::model::{Contact, ContactState, Conversation, HelpDesk, Ticket, TicketStats, Trash};
+use crate::model::{Contact, ContactState, Conversation, HelpDesk, Ticket, Trash};
 use crate::render::{self, TicketIncludes, TicketView};
 use crate::util::{html_escape, html_to_text};
 
@@ -48,10 +48,9 @@ fn includes(req: &Req, allowed: &[&str], sep: &str, errors: &mut Vec<FieldError>
                 out.push(part.to_string());
             }
         } else {
-            errors.push(FieldError::new(
+            errors.push(FieldError::invalid_value(
                 "include",
                 format!("It should be one of these values: '{}'", allowed.join(sep)),
-                "invalid_value",
             ));
             break;
         }
@@ -72,21 +71,12 @@ pub fn list(desk: &HelpDesk, req: &Req, v: &Viewer) -> Result<Reply, ApiError> {
     let inc = includes(req, LIST_INCLUDES, ", ", &mut errors);
     let (page, per_page) = paging_into(q, 30, &mut errors);
     if page > MAX_PAGE && errors.is_empty() {
-        errors.push(FieldError::new("page", "You cannot access tickets beyond the 300th page. Please provide a smaller page number.", "invalid_value"));
+        errors.push(FieldError::invalid_value("page", "You cannot access tickets beyond the 300th page. Please provide a smaller page number."));
     }
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
-    let email_requester: Option<Option<i64>> = q.get("email").map(|e| {
-        desk.contacts
-            .values()
-            .find(|c| {
-                c.email
-                    .as_deref()
-                    .is_some_and(|x| x.eq_ignore_ascii_case(e))
-            })
-            .map(|c| c.id)
-    });
+    let email_requester: Option<Option<i64>> = q.get("email").map(|e| desk.contact_with_email(e));
     let external: Option<Option<i64>> = q.get("unique_external_id").map(|x| {
         desk.contacts
             .values()
@@ -378,6 +368,17 @@ const TICKET_FIELDS: &[&str] = &[
     "fr_due_by",
 ];
 
+/// Freshdesk's words for a value of the wrong JSON type; `should` is what it should have been.
+fn wrong_type(key: &str, v: &Value, should: impl std::fmt::Display) -> FieldError {
+    FieldError::mismatch(
+        key,
+        format!(
+            "Value set is of type {}.It should be {should}",
+            type_name(v)
+        ),
+    )
+}
+
 fn type_name(v: &Value) -> &'static str {
     match v {
         Value::Null => "Null",
@@ -405,22 +406,14 @@ fn choice_int(
     match v.as_i64() {
         Some(n) if allowed.contains(&n) => Some(n),
         Some(_) => {
-            errors.push(FieldError::new(
+            errors.push(FieldError::invalid_value(
                 key,
                 format!("It should be one of these values: '{list}'"),
-                "invalid_value",
             ));
             None
         }
         None => {
-            errors.push(FieldError::new(
-                key,
-                format!(
-                    "Value set is of type {}.It should be one of these values: '{list}'",
-                    type_name(v)
-                ),
-                "datatype_mismatch",
-            ));
+            errors.push(wrong_type(key, v, format!("one of these values: '{list}'")));
             None
         }
     }
@@ -430,14 +423,7 @@ fn string(body: &Map<String, Value>, key: &str, errors: &mut Vec<FieldError>) ->
     match body.get(key)? {
         Value::String(s) => Some(s.clone()),
         other => {
-            errors.push(FieldError::new(
-                key,
-                format!(
-                    "Value set is of type {}.It should be a/an String",
-                    type_name(other)
-                ),
-                "datatype_mismatch",
-            ));
+            errors.push(wrong_type(key, other, "a/an String"));
             None
         }
     }
@@ -456,14 +442,7 @@ fn string_list(
                 .collect(),
         ),
         other => {
-            errors.push(FieldError::new(
-                key,
-                format!(
-                    "Value set is of type {}.It should be a/an Array",
-                    type_name(other)
-                ),
-                "datatype_mismatch",
-            ));
+            errors.push(wrong_type(key, other, "a/an Array"));
             None
         }
     }
@@ -482,22 +461,14 @@ fn reference(
         v => match v.as_i64() {
             Some(id) if exists(id) => Some(Some(id)),
             Some(_) => {
-                errors.push(FieldError::new(
+                errors.push(FieldError::invalid_value(
                     key,
                     format!("There is no {resource} matching the given {key}"),
-                    "invalid_value",
                 ));
                 None
             }
             None => {
-                errors.push(FieldError::new(
-                    key,
-                    format!(
-                        "Value set is of type {}.It should be a/an Positive Integer",
-                        type_name(v)
-                    ),
-                    "datatype_mismatch",
-                ));
+                errors.push(wrong_type(key, v, "a/an Positive Integer"));
                 None
             }
         },
@@ -543,10 +514,9 @@ fn parse_input(desk: &HelpDesk, body: &Map<String, Value>) -> Result<TicketInput
             Value::String(s) if TYPES.contains(&s.as_str()) => {
                 input.ticket_type = Some(Some(s.clone()))
             }
-            _ => errors.push(FieldError::new(
+            _ => errors.push(FieldError::invalid_value(
                 "type",
                 format!("It should be one of these values: '{}'", TYPES.join(",")),
-                "invalid_value",
             )),
         }
     }
@@ -562,10 +532,9 @@ fn parse_input(desk: &HelpDesk, body: &Map<String, Value>) -> Result<TicketInput
     if let Some(e) = &input.email
         && !valid_email(e)
     {
-        errors.push(FieldError::new(
+        errors.push(FieldError::invalid_value(
             "email",
             "It should be in the 'valid email address' format",
-            "invalid_value",
         ));
     }
     input.name = string(body, "name", &mut errors);
@@ -606,10 +575,9 @@ fn parse_input(desk: &HelpDesk, body: &Map<String, Value>) -> Result<TicketInput
                         input.fr_due_by = Some(t)
                     }
                 }
-                None => errors.push(FieldError::new(
+                None => errors.push(FieldError::invalid_value(
                     key,
                     "It should be a valid date in the 'combined date and time ISO8601' format",
-                    "invalid_value",
                 )),
             }
         }
@@ -627,13 +595,12 @@ fn parse_input(desk: &HelpDesk, body: &Map<String, Value>) -> Result<TicketInput
                                 Value::String(s) if choices.contains(&s.as_str()) => {
                                     input.cf_category = Some(Some(s.clone()))
                                 }
-                                _ => errors.push(FieldError::new(
+                                _ => errors.push(FieldError::invalid_value(
                                     "cf_category",
                                     format!(
                                         "It should be one of these values: '{}'",
                                         choices.join(",")
                                     ),
-                                    "invalid_value",
                                 )),
                             }
                         }
@@ -642,27 +609,15 @@ fn parse_input(desk: &HelpDesk, body: &Map<String, Value>) -> Result<TicketInput
                             Value::String(s) if s.len() <= 255 => {
                                 input.cf_order_number = Some(Some(s.clone()))
                             }
-                            other => errors.push(FieldError::new(
-                                "cf_order_number",
-                                format!(
-                                    "Value set is of type {}.It should be a/an String",
-                                    type_name(other)
-                                ),
-                                "datatype_mismatch",
-                            )),
+                            other => {
+                                errors.push(wrong_type("cf_order_number", other, "a/an String"))
+                            }
                         },
                         _ => errors.push(FieldError::invalid_field(k.clone())),
                     }
                 }
             }
-            other => errors.push(FieldError::new(
-                "custom_fields",
-                format!(
-                    "Value set is of type {}.It should be a/an key/value pair",
-                    type_name(other)
-                ),
-                "datatype_mismatch",
-            )),
+            other => errors.push(wrong_type("custom_fields", other, "a/an key/value pair")),
         }
     }
     if errors.is_empty() {
@@ -672,7 +627,7 @@ fn parse_input(desk: &HelpDesk, body: &Map<String, Value>) -> Result<TicketInput
     }
 }
 
-pub fn create(desk: &mut HelpDesk, req: &Req, v: &Viewer) -> Result<Reply, ApiError> {
+pub fn create(desk: &mut HelpDesk, req: &Req, _v: &Viewer) -> Result<Reply, ApiError> {
     let body = json_body(req)?;
     let input = parse_input(desk, &body)?;
     let mut errors = Vec::new();
@@ -705,59 +660,31 @@ pub fn create(desk: &mut HelpDesk, req: &Req, v: &Viewer) -> Result<Reply, ApiEr
     let id = desk.next_ticket_id;
     let description = input.description.clone().unwrap_or_default();
     let priority = input.priority.unwrap_or(1);
-    let (respond, resolve) = crate::seed::sla_for(priority);
+    let base = Ticket::opened(id, requester_id, priority, now);
     let ticket = Ticket {
-        id,
         subject: input.subject.clone().unwrap_or_default(),
         description_text: html_to_text(&description),
         description_html: description,
         status: input.status.unwrap_or(2),
-        priority,
         source: input.source.unwrap_or(2),
         ticket_type: input.ticket_type.clone().flatten(),
-        requester_id,
         responder_id: input.responder_id.flatten(),
         group_id: input.group_id.flatten(),
         company_id: input
             .company_id
             .flatten()
             .or_else(|| desk.contacts.get(&requester_id).and_then(|c| c.company_id)),
-        email_config_id: None,
-        product_id: None,
         cc_emails: input.cc_emails.clone().unwrap_or_default(),
-        fwd_emails: vec![],
         reply_cc_emails: input.cc_emails.clone().unwrap_or_default(),
-        to_emails: None,
         tags: input.tags.clone().unwrap_or_default(),
         cf_category: input.cf_category.clone().flatten(),
         cf_order_number: input.cf_order_number.clone().flatten(),
-        spam: false,
-        trash: Trash::Live,
-        fr_escalated: false,
-        is_escalated: false,
-        nr_escalated: false,
-        due_by: input.due_by.unwrap_or(now + resolve),
-        fr_due_by: input.fr_due_by.unwrap_or(now + respond),
-        nr_due_by: None,
-        watchers: vec![],
-        stats: TicketStats {
-            status_updated_at: Some(now),
-            ..Default::default()
-        },
-        created_at: now,
-        updated_at: now,
+        due_by: input.due_by.unwrap_or(base.due_by),
+        fr_due_by: input.fr_due_by.unwrap_or(base.fr_due_by),
+        ..base
     };
     desk.insert_ticket(ticket);
-    let _ = v;
-    let t = &desk.tickets[&id];
-    let value = serde_json::to_value(TicketView {
-        t,
-        inc: TicketIncludes {
-            detail: true,
-            ..Default::default()
-        },
-    })
-    .unwrap_or(Value::Null);
+    let value = render::ticket_detail(&desk.tickets[&id], false);
     Ok(Reply::created(
         &value,
         format!("{}/api/v2/tickets/{id}", req.origin),
@@ -765,12 +692,8 @@ pub fn create(desk: &mut HelpDesk, req: &Req, v: &Viewer) -> Result<Reply, ApiEr
 }
 
 fn find_or_create_contact(desk: &mut HelpDesk, email: &str, name: Option<&str>, now: i64) -> i64 {
-    if let Some(c) = desk.contacts.values().find(|c| {
-        c.email
-            .as_deref()
-            .is_some_and(|e| e.eq_ignore_ascii_case(email))
-    }) {
-        return c.id;
+    if let Some(id) = desk.contact_with_email(email) {
+        return id;
     }
     let name = name
         .map(String::from)
@@ -887,15 +810,7 @@ pub fn update(desk: &mut HelpDesk, req: &Req, v: &Viewer, id: i64) -> Result<Rep
         t.fr_due_by = d;
     }
     desk.touch_ticket(id, now);
-    let t = &desk.tickets[&id];
-    let value = serde_json::to_value(TicketView {
-        t,
-        inc: TicketIncludes {
-            detail: true,
-            ..Default::default()
-        },
-    })
-    .unwrap_or(Value::Null);
+    let value = render::ticket_detail(&desk.tickets[&id], false);
     Ok(Reply::value(&value))
 }
 
@@ -983,14 +898,7 @@ pub fn add_conversation(
             None => default,
             Some(Value::Bool(b)) => *b,
             Some(other) => {
-                errors.push(FieldError::new(
-                    key,
-                    format!(
-                        "Value set is of type {}.It should be a/an Boolean",
-                        type_name(other)
-                    ),
-                    "datatype_mismatch",
-                ));
+                errors.push(wrong_type(key, other, "a/an Boolean"));
                 default
             }
         }

@@ -33,7 +33,7 @@ async fn tokens_view(
     s: &accounts::Session,
     new_token: Option<String>,
 ) -> Result<Html<String>, Error> {
-    admin_only(&s, "only admins can manage API tokens")?;
+    admin_only(s, "only admins can manage API tokens")?;
     let tokens = accounts::tokens::list(&state.store, s.user.org_id)
         .await
         .map_err(Error::internal)?

@@ -99,7 +99,6 @@ where
     }
 }
 
-/// The state and the signed-in session together: what most handlers take.
 /// Refuses a signed-in user who is not an admin, saying what only admins may do.
 pub fn admin_only(s: &Session, only_admins: &'static str) -> Result<(), Error> {
     if s.user.role == Role::Admin {
@@ -109,6 +108,7 @@ pub fn admin_only(s: &Session, only_admins: &'static str) -> Result<(), Error> {
     }
 }
 
+/// The state and the signed-in session together: what most handlers take.
 pub struct Signed(pub Arc<AppState>, pub Session);
 
 impl FromRequestParts<Arc<AppState>> for Signed {

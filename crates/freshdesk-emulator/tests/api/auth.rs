@@ -4,6 +4,9 @@ use serde_json::json;
 
 use crate::helpers::*;
 
+/// The first page of every ticket the key may see, however old.
+const ALL_TICKETS: &str = "/api/v2/tickets?updated_since=2000-01-01&per_page=100";
+
 const INVALID_CREDENTIALS: &str = r#"{"code":"invalid_credentials","message":"You have to be logged in to perform this action."}"#;
 const ACCESS_DENIED: &str =
     r#"{"code":"access_denied","message":"You are not authorized to perform this action."}"#;
@@ -40,29 +43,17 @@ async fn a_wrong_or_missing_key_gets_invalid_credentials_without_a_challenge() {
 }
 
 #[tokio::test]
-async fn a_suspended_agents_key_is_rejected_until_restored() {
-    let t = spawn_emulator().await;
-    let id = t.emu.agent(well_known::INTEGRATION_ADMIN).id;
-    t.agent_action(id, "suspend").await;
-    assert_eq!(t.get("/api/v2/agents/me").await.status(), 401);
-    t.agent_action(id, "restore").await;
-    assert_eq!(t.get("/api/v2/agents/me").await.status(), 200);
-}
-
-#[tokio::test]
 async fn a_deleted_agent_becomes_a_contact_whose_key_is_denied_everywhere() {
     let t = spawn_emulator().await;
     let owner = t.key(well_known::OWNER);
     let admin = t.emu.agent(well_known::INTEGRATION_ADMIN);
     let r = t
-        .request(
+        .call_as(
             Method::DELETE,
             &format!("/api/v2/agents/{}", admin.id),
             &owner,
         )
-        .send()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(r.status(), 204);
     for path in ["/api/v2/agents/me", "/api/v2/tickets"] {
         let r = t.get_as(path, &admin.api_key).await;
@@ -88,14 +79,12 @@ async fn an_agent_cannot_delete_itself() {
     let t = spawn_emulator().await;
     let owner = t.emu.agent(well_known::OWNER);
     let r = t
-        .request(
+        .call_as(
             Method::DELETE,
             &format!("/api/v2/agents/{}", owner.id),
             &owner.api_key,
         )
-        .send()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(r.status(), 403);
 }
 
@@ -111,8 +100,7 @@ async fn a_suspended_account_refuses_reads_and_writes() {
         r#"{"code":"account_suspended","message":"Your account has been suspended."}"#
     );
     let w = t
-        .send_json(
-            Method::POST,
+        .post(
             "/api/v2/tickets",
             json!({"subject": "x", "email": "a@b.co"}),
         )
@@ -146,15 +134,24 @@ async fn non_admins_are_denied_admin_endpoints_but_may_read_themselves() {
     assert_eq!(t.get("/api/v2/roles").await.status(), 200);
 }
 
+/// Suspension refuses the key outright (401); demotion keeps the agent but takes away the admin
+/// endpoints (403). Each takes effect at once, and its undo restores access.
 #[tokio::test]
-async fn a_demoted_admin_loses_admin_endpoints_and_a_promotion_restores_them() {
+async fn suspension_and_demotion_take_effect_at_once_and_their_undo_restores_access() {
     let t = spawn_emulator().await;
     let id = t.emu.agent(well_known::INTEGRATION_ADMIN).id;
-    t.agent_action(id, "demote").await;
-    assert_eq!(t.get("/api/v2/roles").await.status(), 403);
-    assert_eq!(t.get("/api/v2/agents/me").await.status(), 200);
-    t.agent_action(id, "promote").await;
-    assert_eq!(t.get("/api/v2/roles").await.status(), 200);
+    for (change, undo, path, refused) in [
+        ("suspend", "restore", "/api/v2/agents/me", 401),
+        ("demote", "promote", "/api/v2/roles", 403),
+    ] {
+        t.agent_action(id, change).await;
+        assert_eq!(t.get(path).await.status(), refused, "{change}");
+        if change == "demote" {
+            assert_eq!(t.get("/api/v2/agents/me").await.status(), 200);
+        }
+        t.agent_action(id, undo).await;
+        assert_eq!(t.get(path).await.status(), 200, "{undo}");
+    }
 }
 
 #[tokio::test]
@@ -213,17 +210,9 @@ async fn ten_failed_password_logins_lock_the_legacy_login_but_never_the_key() {
 async fn group_scoped_agents_see_only_their_groups_tickets() {
     let t = spawn_emulator().await;
     let group_admin = t.emu.agent(well_known::GROUP_ADMIN);
-    let tickets = json(
-        t.get_as(
-            "/api/v2/tickets?updated_since=2000-01-01&per_page=100",
-            &group_admin.api_key,
-        )
-        .await,
-    )
-    .await;
-    let list = tickets.as_array().unwrap();
+    let list = t.list_as(ALL_TICKETS, &group_admin.api_key).await;
     assert!(!list.is_empty());
-    for tk in list {
+    for tk in &list {
         let in_group = tk["group_id"]
             .as_i64()
             .is_some_and(|g| group_admin.group_ids.contains(&g));
@@ -233,15 +222,10 @@ async fn group_scoped_agents_see_only_their_groups_tickets() {
             tk["id"]
         );
     }
-    let all = json(
-        t.get("/api/v2/tickets?updated_since=2000-01-01&per_page=100")
-            .await,
-    )
-    .await;
-    let hidden = all
-        .as_array()
-        .unwrap()
-        .iter()
+    let hidden = t
+        .list(ALL_TICKETS)
+        .await
+        .into_iter()
         .find(|tk| {
             !tk["group_id"]
                 .as_i64()
@@ -267,21 +251,9 @@ async fn restricted_agents_see_only_tickets_assigned_to_them() {
         .into_iter()
         .find(|a| a.ticket_scope == 3)
         .unwrap();
-    let list = json(
-        t.get_as(
-            "/api/v2/tickets?updated_since=2000-01-01&per_page=100",
-            &restricted.api_key,
-        )
-        .await,
-    )
-    .await;
-    assert!(!list.as_array().unwrap().is_empty());
-    assert!(
-        list.as_array()
-            .unwrap()
-            .iter()
-            .all(|tk| tk["responder_id"] == restricted.id)
-    );
+    let list = t.list_as(ALL_TICKETS, &restricted.api_key).await;
+    assert!(!list.is_empty());
+    assert!(list.iter().all(|tk| tk["responder_id"] == restricted.id));
 }
 
 #[tokio::test]
@@ -295,15 +267,9 @@ async fn a_narrowed_scope_takes_effect_at_once() {
         json!({"ticket_scope": 2, "group_ids": [billing]}),
     )
     .await;
-    let list = json(
-        t.get("/api/v2/tickets?updated_since=2000-01-01&per_page=100")
-            .await,
-    )
-    .await;
+    let list = t.list(ALL_TICKETS).await;
     assert!(
-        list.as_array()
-            .unwrap()
-            .iter()
+        list.iter()
             .all(|tk| tk["group_id"] == billing || tk["responder_id"] == admin.id)
     );
     let me = json(t.get("/api/v2/agents/me").await).await;

@@ -29,6 +29,15 @@ async fn receiver(status: u16) -> (String, Seen) {
     (url, seen)
 }
 
+/// A receiver answering `status`, and a rule (`rule` plus the receiver's URL) that calls it.
+async fn hooked(t: &TestEmulator, status: u16, mut rule: Value) -> Seen {
+    let (url, seen) = receiver(status).await;
+    rule["url"] = json!(url);
+    t.control_json(Method::POST, "/_emulator/automations", rule)
+        .await;
+    seen
+}
+
 async fn wait_for(seen: &Seen, n: usize) {
     let deadline = Instant::now() + Duration::from_secs(5);
     while seen.lock().len() < n {
@@ -40,22 +49,11 @@ async fn wait_for(seen: &Seen, n: usize) {
 #[tokio::test]
 async fn a_ticket_update_fires_the_rule_in_simple_mode_with_freshdesks_request_shape() {
     let t = spawn_emulator().await;
-    let (url, seen) = receiver(200).await;
-    t.control_json(
-        Method::POST,
-        "/_emulator/automations",
-        json!({"events": ["ticket_updated"], "url": url, "headers": {"X-Secret": "s3"}}),
-    )
-    .await;
-    let id = t.export("tickets").await["tickets"][0]["id"]
-        .as_i64()
-        .unwrap();
+    let rule = json!({"events": ["ticket_updated"], "headers": {"X-Secret": "s3"}});
+    let seen = hooked(&t, 200, rule).await;
+    let id = t.tickets().await[0]["id"].as_i64().unwrap();
     let r = t
-        .send_json(
-            Method::PUT,
-            &format!("/api/v2/tickets/{id}"),
-            json!({"priority": 4}),
-        )
+        .put(&format!("/api/v2/tickets/{id}"), json!({"priority": 4}))
         .await;
     assert_eq!(r.status(), 200);
     wait_for(&seen, 1).await;
@@ -79,11 +77,11 @@ async fn a_ticket_update_fires_the_rule_in_simple_mode_with_freshdesks_request_s
 #[tokio::test]
 async fn an_advanced_template_is_filled_in_and_escaped_for_json() {
     let t = spawn_emulator().await;
-    let (url, seen) = receiver(202).await;
-    t.control_json(
-        Method::POST,
-        "/_emulator/automations",
-        json!({"events": ["ticket_created"], "url": url, "content": "{\"id\": {{ticket.id}}, \"subject\": \"{{ticket.subject}}\"}"}),
+    let template = r#"{"id": {{ticket.id}}, "subject": "{{ticket.subject}}"}"#;
+    let seen = hooked(
+        &t,
+        202,
+        json!({"events": ["ticket_created"], "content": template}),
     )
     .await;
     let created = t
@@ -109,11 +107,8 @@ async fn bad_rules_are_refused_and_change_nothing() {
         json!({"events": ["ticket_updated"], "url": "http://127.0.0.1:9/x", "request_type": "BREW"}),
     ] {
         let r = t
-            .control(Method::POST, "/_emulator/automations")
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
+            .control_send(Method::POST, "/_emulator/automations", body.clone())
+            .await;
         assert_eq!(r.status(), 400, "{body}");
     }
     let rules = t

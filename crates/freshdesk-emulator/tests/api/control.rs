@@ -25,12 +25,14 @@ async fn the_control_api_refuses_a_missing_or_wrong_token() {
 #[tokio::test]
 async fn bad_control_requests_get_a_clear_4xx_and_change_nothing() {
     let t = spawn_emulator().await;
+    let before = t.export("tickets,agents").await;
     let r = t
-        .control(Method::POST, "/_emulator/faults")
-        .json(&json!({"path_prefix": "/api", "kind": "explode", "count": 1}))
-        .send()
-        .await
-        .unwrap();
+        .control_send(
+            Method::POST,
+            "/_emulator/faults",
+            json!({"path_prefix": "/api", "kind": "explode", "count": 1}),
+        )
+        .await;
     assert_eq!(r.status(), 400);
     assert!(
         json(r).await["error"]
@@ -38,44 +40,42 @@ async fn bad_control_requests_get_a_clear_4xx_and_change_nothing() {
             .unwrap()
             .contains("invalid request body")
     );
-    let r = t
-        .control(Method::POST, "/_emulator/faults")
-        .json(&json!({"path_prefix": "/api", "kind": "status", "count": 1}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 400);
-    let faults = t
-        .control(Method::GET, "/_emulator/faults")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(json(faults).await, json!([]));
-    let r = t
-        .control(Method::POST, "/_emulator/agents/1/suspend")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 404);
     let agent = t.emu.agent(0).id;
-    let r = t
-        .control(Method::POST, &format!("/_emulator/agents/{agent}/scope"))
-        .json(&json!({"ticket_scope": 9}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 400);
-    let r = t
-        .control(Method::PUT, "/_emulator/tickets/1")
-        .json(&json!({"status": 99}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 400);
-    assert_eq!(
-        t.export("tickets").await["tickets"][0]["status"],
-        t.export("tickets").await["tickets"][0]["status"]
-    );
+    let ticket = before["tickets"][0]["id"].as_i64().unwrap();
+    for (method, path, body, status) in [
+        (
+            Method::POST,
+            "/_emulator/faults".to_string(),
+            json!({"path_prefix": "/api", "kind": "status", "count": 1}),
+            400,
+        ),
+        (
+            Method::POST,
+            "/_emulator/agents/1/suspend".to_string(),
+            json!({}),
+            404,
+        ),
+        (
+            Method::POST,
+            format!("/_emulator/agents/{agent}/scope"),
+            json!({"ticket_scope": 9}),
+            400,
+        ),
+        (
+            Method::PUT,
+            format!("/_emulator/tickets/{ticket}"),
+            json!({"status": 99}),
+            400,
+        ),
+    ] {
+        let r = t.control_send(method, &path, body).await;
+        assert_eq!(r.status(), status, "{path}");
+    }
+    let faults = t
+        .control_json(Method::GET, "/_emulator/faults", json!({}))
+        .await;
+    assert_eq!(faults, json!([]));
+    assert_eq!(t.export("tickets,agents").await, before, "nothing changed");
 }
 
 #[tokio::test]
@@ -147,10 +147,8 @@ async fn the_request_log_records_calls_without_any_key() {
     t.get("/api/v2/tickets?include=stats").await;
     t.get_as("/api/v2/agents/me", "wrong-key").await;
     let log = t
-        .control(Method::GET, "/_emulator/requests")
-        .send()
+        .control_send(Method::GET, "/_emulator/requests", json!({}))
         .await
-        .unwrap()
         .text()
         .await
         .unwrap();
@@ -174,7 +172,13 @@ async fn the_request_log_records_calls_without_any_key() {
 #[tokio::test]
 async fn activity_injected_through_control_shows_up_in_the_api() {
     let t = spawn_emulator().await;
-    let created = t.control(Method::POST, "/_emulator/tickets").json(&json!({"subject": "Where is my parcel?", "description": "It has been a week", "cf_category": "Shipping"})).send().await.unwrap();
+    let created = t
+        .control_send(
+            Method::POST,
+            "/_emulator/tickets",
+            json!({"subject": "Where is my parcel?", "description": "It has been a week", "cf_category": "Shipping"}),
+        )
+        .await;
     assert_eq!(created.status(), 201);
     let id = json(created).await["id"].as_i64().unwrap();
     t.control_json(
@@ -198,10 +202,12 @@ async fn activity_injected_through_control_shows_up_in_the_api() {
     assert_eq!(v["updated_at"], "2030-01-01T00:00:00Z");
     assert_eq!(v["conversations"][0]["body_text"], "Any news?");
     let r = t
-        .control(Method::DELETE, &format!("/_emulator/tickets/{id}"))
-        .send()
-        .await
-        .unwrap();
+        .control_send(
+            Method::DELETE,
+            &format!("/_emulator/tickets/{id}"),
+            json!({}),
+        )
+        .await;
     assert_eq!(r.status(), 204);
     assert_eq!(t.get(&format!("/api/v2/tickets/{id}")).await.status(), 404);
 }
@@ -212,8 +218,7 @@ async fn the_clock_can_be_skewed() {
     t.control_json(Method::POST, "/_emulator/clock", json!({"skew_secs": 600}))
         .await;
     let r = t
-        .send_json(
-            Method::POST,
+        .post(
             "/api/v2/tickets",
             json!({"subject": "Skewed", "email": "skew@example.org"}),
         )

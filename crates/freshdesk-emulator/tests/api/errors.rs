@@ -1,3 +1,5 @@
+use std::time::Duration;
+
 use reqwest::Method;
 use serde_json::json;
 
@@ -38,9 +40,7 @@ async fn an_unknown_subdomain_is_not_an_account() {
 #[tokio::test]
 async fn a_wrong_verb_gets_405_with_the_allowed_methods() {
     let t = spawn_emulator().await;
-    let r = t
-        .send_json(Method::PUT, "/api/v2/tickets", json!({"status": 2}))
-        .await;
+    let r = t.put("/api/v2/tickets", json!({"status": 2})).await;
     assert_eq!(r.status(), 405);
     assert_eq!(header(&r, "allow").as_deref(), Some("GET, POST"));
     assert_eq!(
@@ -94,7 +94,7 @@ async fn malformed_json_gets_invalid_json_and_changes_nothing() {
 #[tokio::test]
 async fn validation_errors_list_every_field_in_freshdesks_shape() {
     let t = spawn_emulator().await;
-    let r = t.send_json(Method::POST, "/api/v2/tickets", json!({"subject": "Hi", "email": "a@b.co", "status": "open", "priority": 9, "colour": "red"})).await;
+    let r = t.post("/api/v2/tickets", json!({"subject": "Hi", "email": "a@b.co", "status": "open", "priority": 9, "colour": "red"})).await;
     assert_eq!(r.status(), 400);
     let body = json(r).await;
     assert_eq!(body["description"], "Validation failed");
@@ -114,9 +114,7 @@ async fn an_empty_update_is_refused_with_missing_params() {
         .find(|x| x["spam"] == false && x["_emulator"]["trash"] == "live")
         .unwrap()["id"]
         .clone();
-    let r = t
-        .send_json(Method::PUT, &format!("/api/v2/tickets/{id}"), json!({}))
-        .await;
+    let r = t.put(&format!("/api/v2/tickets/{id}"), json!({})).await;
     assert_eq!(r.status(), 400);
     assert_eq!(json(r).await["code"], "missing_params");
 }
@@ -126,8 +124,7 @@ async fn a_duplicate_contact_email_gets_409_with_the_existing_user() {
     let t = spawn_emulator().await;
     let existing = json(t.get("/api/v2/contacts?per_page=1").await).await[0].clone();
     let r = t
-        .send_json(
-            Method::POST,
+        .post(
             "/api/v2/contacts",
             json!({"name": "Copy", "email": existing["email"]}),
         )
@@ -191,11 +188,7 @@ async fn bad_query_parameters_get_field_errors() {
 
 #[tokio::test]
 async fn plan_gated_endpoints_answer_require_feature() {
-    let t = spawn_with(Options {
-        plan: freshdesk_emulator::Plan::Growth,
-        ..Options::default()
-    })
-    .await;
+    let t = spawn_plan(freshdesk_emulator::Plan::Growth, Duration::from_secs(60)).await;
     let r = t.get("/api/v2/surveys/satisfaction_ratings").await;
     assert_eq!(r.status(), 403);
     assert_eq!(

@@ -47,6 +47,16 @@ pub async fn spawn_tickets(tickets: usize) -> TestEmulator {
     .await
 }
 
+/// An emulator on `plan` whose rate-limit window lasts `minute` (a real minute in production).
+pub async fn spawn_plan(plan: Plan, minute: Duration) -> TestEmulator {
+    spawn_with(Options {
+        plan,
+        minute,
+        ..Options::default()
+    })
+    .await
+}
+
 pub fn client_for(ca_pem: &str, port: u16, hosts: &[&str]) -> reqwest::Client {
     let mut roots = rustls::RootCertStore::empty();
     for cert in rustls_pemfile::certs(&mut ca_pem.as_bytes()) {
@@ -117,7 +127,12 @@ impl TestEmulator {
 
     /// A call with the admin's key and no body.
     pub async fn call(&self, method: Method, path: &str) -> Response {
-        self.request(method, path, &self.admin_key())
+        self.call_as(method, path, &self.admin_key()).await
+    }
+
+    /// A call with `key` and no body.
+    pub async fn call_as(&self, method: Method, path: &str, key: &str) -> Response {
+        self.request(method, path, key)
             .send()
             .await
             .expect("request")
@@ -130,11 +145,23 @@ impl TestEmulator {
             .expect("request")
     }
 
+    /// A list endpoint read with the admin's key: it must answer 200 with a JSON array.
+    pub async fn list(&self, path: &str) -> Vec<Value> {
+        self.list_as(path, &self.admin_key()).await
+    }
+
+    /// A list endpoint read with `key`: it must answer 200 with a JSON array.
+    pub async fn list_as(&self, path: &str, key: &str) -> Vec<Value> {
+        let r = self.get_as(path, key).await;
+        assert_eq!(r.status(), 200, "{path}");
+        match json(r).await {
+            Value::Array(rows) => rows,
+            other => panic!("{path} answered no list: {other}"),
+        }
+    }
+
     pub async fn get_as(&self, path: &str, key: &str) -> Response {
-        self.request(Method::GET, path, key)
-            .send()
-            .await
-            .expect("request")
+        self.call_as(Method::GET, path, key).await
     }
 
     pub async fn send_json(&self, method: Method, path: &str, body: Value) -> Response {
@@ -143,6 +170,16 @@ impl TestEmulator {
             .send()
             .await
             .expect("request")
+    }
+
+    /// A JSON POST with the admin's key.
+    pub async fn post(&self, path: &str, body: Value) -> Response {
+        self.send_json(Method::POST, path, body).await
+    }
+
+    /// A JSON PUT with the admin's key.
+    pub async fn put(&self, path: &str, body: Value) -> Response {
+        self.send_json(Method::PUT, path, body).await
     }
 
     /// A POST with the admin's key, a content type and a body as given (not necessarily JSON).
@@ -179,13 +216,18 @@ impl TestEmulator {
             .header("X-Emulator-Control", &self.emu.control_token)
     }
 
-    pub async fn control_json(&self, method: Method, path: &str, body: Value) -> Value {
-        let r = self
-            .control(method, path)
+    /// A control call with a JSON body, whatever its answer.
+    pub async fn control_send(&self, method: Method, path: &str, body: Value) -> Response {
+        self.control(method, path)
             .json(&body)
             .send()
             .await
-            .expect("control call");
+            .expect("control call")
+    }
+
+    /// A control call that must succeed; its JSON answer, or null when it has none.
+    pub async fn control_json(&self, method: Method, path: &str, body: Value) -> Value {
+        let r = self.control_send(method, path, body).await;
         assert!(
             r.status().is_success(),
             "control call {path} failed: {}",

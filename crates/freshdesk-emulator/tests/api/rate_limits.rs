@@ -6,11 +6,7 @@ use crate::helpers::*;
 
 #[tokio::test]
 async fn every_reply_carries_the_rate_headers_and_includes_cost_credits() {
-    let t = spawn_with(Options {
-        plan: Plan::Enterprise,
-        ..Options::default()
-    })
-    .await;
+    let t = spawn_plan(Plan::Enterprise, Duration::from_secs(60)).await;
     let r = t
         .get("/api/v2/tickets?include=requester,stats,description")
         .await;
@@ -35,12 +31,7 @@ async fn every_reply_carries_the_rate_headers_and_includes_cost_credits() {
 
 #[tokio::test]
 async fn exceeding_the_plan_gives_429_with_retry_after_and_no_rate_headers() {
-    let t = spawn_with(Options {
-        plan: Plan::Trial,
-        minute: Duration::from_secs(30),
-        ..Options::default()
-    })
-    .await;
+    let t = spawn_plan(Plan::Trial, Duration::from_secs(30)).await;
     for _ in 0..50 {
         assert_eq!(t.get("/api/v2/agents/me").await.status(), 200);
     }
@@ -58,12 +49,7 @@ async fn exceeding_the_plan_gives_429_with_retry_after_and_no_rate_headers() {
 
 #[tokio::test]
 async fn the_window_reopens_after_retry_after() {
-    let t = spawn_with(Options {
-        plan: Plan::Trial,
-        minute: Duration::from_secs(2),
-        ..Options::default()
-    })
-    .await;
+    let t = spawn_plan(Plan::Trial, Duration::from_secs(2)).await;
     let mut throttled = None;
     for _ in 0..60 {
         let r = t.get("/api/v2/agents/me").await;
@@ -79,11 +65,7 @@ async fn the_window_reopens_after_retry_after() {
 
 #[tokio::test]
 async fn the_tickets_list_has_its_own_sub_limit() {
-    let t = spawn_with(Options {
-        plan: Plan::Growth,
-        ..Options::default()
-    })
-    .await;
+    let t = spawn_plan(Plan::Growth, Duration::from_secs(60)).await;
     for _ in 0..20 {
         assert_eq!(t.get("/api/v2/tickets").await.status(), 200);
     }

@@ -8,38 +8,32 @@ fn ts(v: &Value) -> i64 {
 }
 
 async fn first_live(t: &TestEmulator) -> Value {
-    t.export("tickets").await["tickets"]
-        .as_array()
-        .unwrap()
-        .iter()
+    t.tickets()
+        .await
+        .into_iter()
         .rev()
         .find(|x| x["spam"] == false && x["_emulator"]["trash"] == "live")
         .unwrap()
-        .clone()
+}
+
+/// One timestamp field of every row, in the order the rows came.
+fn times(rows: &[Value], field: &str) -> Vec<i64> {
+    rows.iter().map(|x| ts(&x[field])).collect()
 }
 
 #[tokio::test]
 async fn without_updated_since_only_tickets_created_in_the_last_30_days_are_listed() {
     let t = spawn_emulator().await;
     let now = chrono_now();
-    let list = json(t.get("/api/v2/tickets?per_page=100").await).await;
-    let list = list.as_array().unwrap();
-    assert!(!list.is_empty());
-    assert!(
-        list.iter()
-            .all(|x| now - ts(&x["created_at"]) <= 30 * 86_400 + 5)
-    );
-    let all = json(
-        t.get("/api/v2/tickets?per_page=100&updated_since=2000-01-01")
+    let recent = times(&t.list("/api/v2/tickets?per_page=100").await, "created_at");
+    assert!(!recent.is_empty());
+    assert!(recent.iter().all(|c| now - c <= 30 * 86_400 + 5));
+    let all = times(
+        &t.list("/api/v2/tickets?per_page=100&updated_since=2000-01-01")
             .await,
-    )
-    .await;
-    assert!(
-        all.as_array()
-            .unwrap()
-            .iter()
-            .any(|x| now - ts(&x["created_at"]) > 30 * 86_400)
+        "created_at",
     );
+    assert!(all.iter().any(|c| now - c > 30 * 86_400));
 }
 
 fn chrono_now() -> i64 {
@@ -52,63 +46,36 @@ fn chrono_now() -> i64 {
 #[tokio::test]
 async fn the_default_order_is_newest_first_and_updated_at_asc_is_honoured() {
     let t = spawn_emulator().await;
-    let list = json(
-        t.get("/api/v2/tickets?per_page=100&updated_since=2000-01-01")
+    let created = times(
+        &t.list("/api/v2/tickets?per_page=100&updated_since=2000-01-01")
             .await,
-    )
-    .await;
-    let created: Vec<i64> = list
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|x| ts(&x["created_at"]))
-        .collect();
+        "created_at",
+    );
     assert!(created.windows(2).all(|w| w[0] >= w[1]));
-    let list = json(t.get("/api/v2/tickets?per_page=100&updated_since=2000-01-01&order_by=updated_at&order_type=asc").await).await;
-    let updated: Vec<i64> = list
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|x| ts(&x["updated_at"]))
-        .collect();
+    let asc = "/api/v2/tickets?per_page=100&order_by=updated_at&order_type=asc&updated_since=";
+    let updated = times(&t.list(&format!("{asc}2000-01-01")).await, "updated_at");
     assert!(updated.windows(2).all(|w| w[0] <= w[1]));
     let since = updated[50];
-    let later = json(
-        t.get(&format!(
-            "/api/v2/tickets?per_page=100&order_by=updated_at&order_type=asc&updated_since={}",
-            freshdesk_emulator::util::format_ts(since)
-        ))
-        .await,
-    )
-    .await;
-    assert!(
-        later
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|x| ts(&x["updated_at"]) >= since)
-    );
+    let since_text = freshdesk_emulator::util::format_ts(since);
+    let later = times(&t.list(&format!("{asc}{since_text}")).await, "updated_at");
+    assert!(later.iter().all(|u| *u >= since));
 }
 
 #[tokio::test]
 async fn real_clients_timestamp_forms_are_accepted() {
     let t = spawn_emulator().await;
-    for form in [
-        "2024-01-03T00:00:00.000000Z",
-        "2024-01-03",
-        "2024-01-03T00:00:00+05:30",
-        "2024-01-03T00:00:00Z",
-    ] {
-        let r = t
-            .get(&format!(
+    let forms =
+        "2024-01-03T00:00:00.000000Z 2024-01-03 2024-01-03T00:00:00+05:30 2024-01-03T00:00:00Z";
+    for form in forms.split(' ') {
+        let rows = t
+            .list(&format!(
                 "/api/v2/tickets?updated_since={form}&per_page=1&per_page=2"
             ))
             .await;
-        assert_eq!(r.status(), 200, "{form}");
         assert_eq!(
-            json(r).await.as_array().unwrap().len(),
+            rows.len(),
             2,
-            "repeated per_page takes the last value"
+            "{form}: repeated per_page takes the last value"
         );
     }
 }
@@ -158,8 +125,7 @@ async fn writes_to_a_trashed_ticket_get_405_and_a_purging_ticket_is_forbidden() 
         .find(|x| x["_emulator"]["trash"] == "deleted")
         .unwrap();
     let r = t
-        .send_json(
-            Method::PUT,
+        .put(
             &format!("/api/v2/tickets/{}", deleted["id"]),
             json!({"priority": 2}),
         )
@@ -234,7 +200,7 @@ async fn lists_omit_the_description_unless_it_is_included() {
 #[tokio::test]
 async fn create_update_delete_and_restore_follow_freshdesks_statuses() {
     let t = spawn_emulator().await;
-    let created = t.send_json(Method::POST, "/api/v2/tickets", json!({"subject": "Printer on fire", "description": "<p>Help</p>", "email": "new.person@example.org", "priority": 4, "custom_fields": {"cf_category": "Technical Issue"}})).await;
+    let created = t.post("/api/v2/tickets", json!({"subject": "Printer on fire", "description": "<p>Help</p>", "email": "new.person@example.org", "priority": 4, "custom_fields": {"cf_category": "Technical Issue"}})).await;
     assert_eq!(created.status(), 201);
     let location = header(&created, "location").unwrap();
     let body = json(created).await;
@@ -246,11 +212,7 @@ async fn create_update_delete_and_restore_follow_freshdesks_statuses() {
     assert_eq!(body["custom_fields"]["cf_category"], "Technical Issue");
 
     let updated = t
-        .send_json(
-            Method::PUT,
-            &format!("/api/v2/tickets/{id}"),
-            json!({"status": 4}),
-        )
+        .put(&format!("/api/v2/tickets/{id}"), json!({"status": 4}))
         .await;
     assert_eq!(updated.status(), 200);
     assert_eq!(json(updated).await["status"], 4);
@@ -276,8 +238,7 @@ async fn replies_and_notes_become_conversations_and_move_updated_at() {
     let ticket = first_live(&t).await;
     let id = ticket["id"].as_i64().unwrap();
     let reply = t
-        .send_json(
-            Method::POST,
+        .post(
             &format!("/api/v2/tickets/{id}/reply"),
             json!({"body": "<p>On it</p>"}),
         )
@@ -287,8 +248,7 @@ async fn replies_and_notes_become_conversations_and_move_updated_at() {
     assert_eq!(reply["private"], false);
     assert!(reply["replied_to"].is_array());
     let note = json(
-        t.send_json(
-            Method::POST,
+        t.post(
             &format!("/api/v2/tickets/{id}/notes"),
             json!({"body": "internal"}),
         )
@@ -307,11 +267,7 @@ async fn replies_and_notes_become_conversations_and_move_updated_at() {
     let after = json(t.get(&format!("/api/v2/tickets/{id}")).await).await;
     assert!(ts(&after["updated_at"]) >= ts(&ticket["updated_at"]));
     let missing = t
-        .send_json(
-            Method::POST,
-            &format!("/api/v2/tickets/{id}/reply"),
-            json!({}),
-        )
+        .post(&format!("/api/v2/tickets/{id}/reply"), json!({}))
         .await;
     assert_eq!(missing.status(), 400);
 }

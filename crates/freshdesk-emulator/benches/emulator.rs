@@ -18,6 +18,21 @@ fn thread_cpu_ns() -> Option<u64> {
     s.split_whitespace().next()?.parse().ok()
 }
 
+/// The tickets list with this query, as the server would parse it.
+fn tickets_request(raw: &str) -> Req<'_> {
+    Req {
+        method: "GET",
+        path: "/api/v2/tickets",
+        query: Query::parse(Some(raw)),
+        origin: "https://acme.freshdesk.com".into(),
+        authorization: None,
+        accept: None,
+        content_type: None,
+        body: &[],
+        now: 1_790_000_000,
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let tickets = args
@@ -82,20 +97,8 @@ fn main() {
                 "order_by=updated_at&order_type=asc&updated_since=2000-01-01T00:00:00Z&per_page=100&page={page}{include}"
             );
             let iterations = 200;
-            // The tickets list with this query, as the server would parse it.
-            let request = |raw: &str| Req {
-                method: "GET",
-                path: "/api/v2/tickets",
-                query: Query::parse(Some(raw)),
-                origin: "https://acme.freshdesk.com".into(),
-                authorization: None,
-                accept: None,
-                content_type: None,
-                body: &[],
-                now: 1_790_000_000,
-            };
             for _ in 0..20 {
-                let req = request(&raw);
+                let req = tickets_request(&raw);
                 std::hint::black_box(
                     dispatch_read(&desk, Route::Tickets, &req, &v).expect("warm-up"),
                 );
@@ -103,7 +106,7 @@ fn main() {
             let cpu_start = thread_cpu_ns();
             let wall_start = Instant::now();
             for _ in 0..iterations {
-                let req = request(&raw);
+                let req = tickets_request(&raw);
                 desk.page_cursors.lock().clear();
                 let reply = dispatch_read(&desk, Route::Tickets, &req, &v).expect("page");
                 bytes = reply.body.len();
@@ -131,17 +134,7 @@ fn main() {
             let raw = format!(
                 "order_by=updated_at&order_type=asc&updated_since=2000-01-01T00:00:00Z&per_page=100&page={page}{include}"
             );
-            let req = Req {
-                method: "GET",
-                path: "/api/v2/tickets",
-                query: Query::parse(Some(&raw)),
-                origin: "https://acme.freshdesk.com".into(),
-                authorization: None,
-                accept: None,
-                content_type: None,
-                body: &[],
-                now: 1_790_000_000,
-            };
+            let req = tickets_request(&raw);
             std::hint::black_box(dispatch_read(&desk, Route::Tickets, &req, &v).expect("page"));
         }
         let ns = match (cpu_start, thread_cpu_ns()) {

@@ -242,6 +242,34 @@ pub struct Contact {
     pub updated_at: Ts,
 }
 
+impl Contact {
+    /// A contact as Freshdesk creates one from an address alone: unverified, English, Pacific
+    /// time, no company, no phone; callers that know more set it with struct update syntax.
+    pub fn new(id: i64, name: String, email: Option<String>, now: Ts) -> Contact {
+        Contact {
+            id,
+            name,
+            email,
+            other_emails: vec![],
+            phone: None,
+            mobile: None,
+            company_id: None,
+            job_title: None,
+            language: "en",
+            time_zone: "Pacific Time (US & Canada)",
+            address: None,
+            description: None,
+            twitter_id: None,
+            unique_external_id: None,
+            view_all_tickets: false,
+            tags: vec![],
+            state: ContactState::Unverified,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Company {
     pub id: i64,

@@ -366,25 +366,14 @@ pub fn downgrade_agent(desk: &mut HelpDesk, id: i64, now: i64) -> Option<()> {
     a.state = AgentState::Deleted;
     a.updated_at = now;
     let contact = Contact {
-        id,
-        name: a.name.clone(),
-        email: Some(a.email.clone()),
-        other_emails: vec![],
         phone: a.phone.clone(),
         mobile: a.mobile.clone(),
-        company_id: None,
         job_title: a.job_title.clone(),
         language: a.language,
         time_zone: a.time_zone,
-        address: None,
-        description: None,
-        twitter_id: None,
-        unique_external_id: None,
-        view_all_tickets: false,
-        tags: vec![],
         state: ContactState::Verified,
         created_at: a.created_at,
-        updated_at: now,
+        ..Contact::new(id, a.name.clone(), Some(a.email.clone()), now)
     };
     desk.contacts.insert(id, contact);
     Some(())

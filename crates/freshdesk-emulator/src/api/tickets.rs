@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 use super::error::{ApiError, FieldError};
 use super::query::{date_param, one_of, paging, paging_into, positive_id};
 use super::{Reply, Req, Viewer, json_body, page_reply, take_page};
-use crate::model::{Contact, ContactState, Conversation, HelpDesk, Ticket, Trash};
+use crate::model::{Contact, Conversation, HelpDesk, Ticket, Trash};
 use crate::render::{self, TicketIncludes, TicketView};
 use crate::util::{html_escape, html_to_text};
 
@@ -713,25 +713,8 @@ pub fn new_contact(
     desk.contacts.insert(
         id,
         Contact {
-            id,
-            name,
-            email,
-            other_emails: vec![],
             phone,
-            mobile: None,
-            company_id: None,
-            job_title: None,
-            language: "en",
-            time_zone: "Pacific Time (US & Canada)",
-            address: None,
-            description: None,
-            twitter_id: None,
-            unique_external_id: None,
-            view_all_tickets: false,
-            tags: vec![],
-            state: ContactState::Unverified,
-            created_at: now,
-            updated_at: now,
+            ..Contact::new(id, name, email, now)
         },
     );
     id

@@ -109,7 +109,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let key = read_secret("DESKBRIDGE_FRESHDESK_API_KEY", "Freshdesk API key")?;
             let fd = app::freshdesk_config(&config)?;
             let clients = crate::connections::Clients::new(store, vault, fd);
-            let (i, report) = crate::connections::connect(&clients, &user, &domain, &key)
+            let (i, report) = crate::runtime::lifecycle::connect(&clients, &user, &domain, &key)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             println!(

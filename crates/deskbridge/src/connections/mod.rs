@@ -22,7 +22,7 @@ use freshdesk::{ApiKey, ClientConfig, FreshdeskDomain};
 
 use crate::accounts::User;
 use crate::audit;
-use crate::store::{Store, now};
+use crate::store::{Store, Tx, now};
 use rewrap::key_binding;
 
 #[derive(Clone, Debug)]
@@ -135,17 +135,27 @@ pub async fn check(
         .map_err(|e| ConnectError::Refused(explain(&e, &domain)))
 }
 
-/// Checks, then saves. Nothing is written unless the check passed.
-pub async fn connect(
+/// A connection check of a new help desk that passed, not yet saved: the first half of
+/// connecting. `runtime::lifecycle::connect` saves it, in one transaction with the rows other
+/// capabilities start from. Nothing is written unless the check passed.
+pub struct Checked {
+    domain: FreshdeskDomain,
+    key: ApiKey,
+    report: ConnectionReport,
+}
+
+/// Checks a domain and key for a new integration of the caller's organisation. A failed check
+/// is audited (the key by its fingerprint only) and saves nothing.
+pub async fn check_new(
     clients: &Clients,
     user: &User,
     domain_input: &str,
     key_input: &str,
-) -> Result<(Integration, ConnectionReport), ConnectError> {
+) -> Result<Checked, ConnectError> {
     if user.role != crate::accounts::Role::Admin {
         return Err(ConnectError::Forbidden);
     }
-    let (store, vault, cfg) = (clients.store(), clients.vault(), clients.config());
+    let store = clients.store();
     let domain = FreshdeskDomain::parse(domain_input)?;
     let key = ApiKey::parse(key_input)?;
     let existing: Option<(i64,)> = sqlx::query_as(
@@ -158,8 +168,12 @@ pub async fn connect(
     if existing.is_some() {
         return Err(ConnectError::AlreadyConnected(domain.host()));
     }
-    let report = match run_check(&domain, &key, cfg).await {
-        Ok(r) => r,
+    match run_check(&domain, &key, clients.config()).await {
+        Ok(report) => Ok(Checked {
+            domain,
+            key,
+            report,
+        }),
         Err(e) => {
             audit::record(
                 store,
@@ -174,59 +188,80 @@ pub async fn connect(
                 ),
             )
             .await;
-            return Err(e);
+            Err(e)
         }
-    };
-    let json = serde_json::to_string(&report).unwrap_or_default();
-    let t = now();
-    let mut tx = store.pool.begin().await?;
-    // The row id is part of the ciphertext's associated data, so insert first, then seal.
-    let inserted: Result<(i64,), sqlx::Error> = sqlx::query_as(
-        "INSERT INTO integrations (org_id, kind, domain, status, agent_id, agent_name, agent_email, key_fingerprint, key_version, key_ciphertext, report_json, connected_at, last_checked_at) VALUES ($1, 'freshdesk', $2, $3, $4, $5, $6, $7, 0, '', $8, $9, $10) RETURNING id",
-    )
-    .bind(user.org_id)
-    .bind(domain.host())
-    .bind(Status::of_report(&report).code())
-    .bind(report.agent.id)
-    .bind(report.agent.name.clone().unwrap_or_default())
-    .bind(report.agent.email.clone().unwrap_or_default())
-    .bind(fingerprint(&key))
-    .bind(&json)
-    .bind(t)
-    .bind(t)
-    .fetch_one(&mut *tx)
-    .await;
-    let (id,) = match inserted {
-        Ok(r) => r,
-        Err(sqlx::Error::Database(d)) if d.is_unique_violation() => {
-            return Err(ConnectError::AlreadyConnected(domain.host()));
-        }
-        Err(e) => return Err(e.into()),
-    };
-    // The first entry of the health timeline; the check runs from now on.
-    sqlx::query("INSERT INTO health_events (org_id, integration_id, at, from_status, to_status, detail) VALUES ($1, $2, $3, 'disconnected', $4, $5)")
+    }
+}
+
+impl Checked {
+    /// The status the check gives the new integration.
+    pub fn status(&self) -> Status {
+        Status::of_report(&self.report)
+    }
+
+    /// The check's warnings in one line, if it had any.
+    pub fn warnings(&self) -> Option<String> {
+        (!self.report.warnings.is_empty()).then(|| self.report.warnings.join(" "))
+    }
+
+    /// Inserts the integration with its key sealed, inside `tx`, as checked `at`.
+    pub async fn insert(
+        &self,
+        tx: &mut Tx,
+        clients: &Clients,
+        user: &User,
+        at: i64,
+    ) -> Result<Target, ConnectError> {
+        let (domain, key, report) = (&self.domain, &self.key, &self.report);
+        let json = serde_json::to_string(report).unwrap_or_default();
+        // The row id is part of the ciphertext's associated data, so insert first, then seal.
+        let inserted: Result<(i64,), sqlx::Error> = sqlx::query_as(
+            "INSERT INTO integrations (org_id, kind, domain, status, agent_id, agent_name, agent_email, key_fingerprint, key_version, key_ciphertext, report_json, connected_at, last_checked_at, health_checked_at) VALUES ($1, 'freshdesk', $2, $3, $4, $5, $6, $7, 0, '', $8, $9, $9, $9) RETURNING id",
+        )
         .bind(user.org_id)
-        .bind(id)
-        .bind(t)
-        .bind(Status::of_report(&report).code())
-        .bind((!report.warnings.is_empty()).then(|| report.warnings.join(" ")))
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query("UPDATE integrations SET health_checked_at = $1 WHERE id = $2")
-        .bind(t)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-    let (version, sealed) =
-        vault.encrypt(key.expose_for_encryption(), key_binding(user.org_id, id));
-    sqlx::query("UPDATE integrations SET key_version = $1, key_ciphertext = $2 WHERE id = $3")
-        .bind(version as i64)
-        .bind(sealed)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-    tx.commit().await?;
-    saved(store, user, "connect", &domain.host(), id, &key, report).await
+        .bind(domain.host())
+        .bind(self.status().code())
+        .bind(report.agent.id)
+        .bind(report.agent.name.clone().unwrap_or_default())
+        .bind(report.agent.email.clone().unwrap_or_default())
+        .bind(fingerprint(key))
+        .bind(&json)
+        .bind(at)
+        .fetch_one(&mut **tx)
+        .await;
+        let (id,) = match inserted {
+            Ok(r) => r,
+            Err(sqlx::Error::Database(d)) if d.is_unique_violation() => {
+                return Err(ConnectError::AlreadyConnected(domain.host()));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let (version, sealed) = clients
+            .vault()
+            .encrypt(key.expose_for_encryption(), key_binding(user.org_id, id));
+        sqlx::query("UPDATE integrations SET key_version = $1, key_ciphertext = $2 WHERE id = $3")
+            .bind(version as i64)
+            .bind(sealed)
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+        Ok(Target {
+            org_id: user.org_id,
+            integration_id: id,
+        })
+    }
+
+    /// After the insert committed: the audit entry, and the integration as now stored.
+    pub async fn saved(
+        self,
+        clients: &Clients,
+        user: &User,
+        t: Target,
+    ) -> Result<(Integration, ConnectionReport), ConnectError> {
+        let host = self.domain.host();
+        let (store, id, key) = (clients.store(), t.integration_id, &self.key);
+        saved(store, user, "connect", &host, id, key, self.report).await
+    }
 }
 
 /// Records a connect or re-authorize in the audit log (the key by its fingerprint only) and
@@ -262,39 +297,36 @@ fn fingerprint(key: &ApiKey) -> String {
     key.fingerprint().trim_start_matches('…').to_string()
 }
 
-/// Deletes the integration, its encrypted key and everything synced from it; every client of it
-/// in this process is stopped before this returns.
-pub async fn disconnect(clients: &Clients, user: &User, id: i64) -> Result<(), ConnectError> {
+/// The first half of disconnecting: checks the caller may, then deletes the integration's row
+/// (and with it the encrypted key) inside `tx`. Returns the integration as it was, for
+/// [`removed`] once `tx` has committed.
+pub async fn remove(
+    tx: &mut Tx,
+    clients: &Clients,
+    user: &User,
+    id: i64,
+) -> Result<Integration, ConnectError> {
     if user.role != crate::accounts::Role::Admin {
         return Err(ConnectError::Forbidden);
     }
-    let (store, keys) = (clients.store(), clients.keys());
-    let i = get(store, user.org_id, id).await?;
-    // The key and the synced copy go together: a sync page in flight either commits before
-    // this (and is deleted with the rest) or finds the integration gone and writes nothing.
-    let mut tx = store.pool.begin().await?;
+    let i = get(clients.store(), user.org_id, id).await?;
     let r = sqlx::query("DELETE FROM integrations WHERE id = $1 AND org_id = $2")
         .bind(id)
         .bind(user.org_id)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
     if r.rows_affected() == 0 {
         return Err(ConnectError::NotFound);
     }
-    crate::sync::forget(
-        &mut tx,
-        Target {
-            org_id: user.org_id,
-            integration_id: id,
-        },
-    )
-    .await?;
-    // Queued work of it goes, and a running sync sees the flag at its next heartbeat.
-    crate::jobs::cancel_integration(&mut *tx, id).await?;
-    tx.commit().await?;
-    keys.revoke(id);
+    Ok(i)
+}
+
+/// After a removal committed: every client of the integration in this process stops at once,
+/// and the audit log says who disconnected what.
+pub async fn removed(clients: &Clients, user: &User, i: &Integration) {
+    clients.keys().revoke(i.id);
     audit::record(
-        store,
+        clients.store(),
         Some(user.org_id),
         &user.email,
         "disconnect",
@@ -304,7 +336,6 @@ pub async fn disconnect(clients: &Clients, user: &User, id: i64) -> Result<(), C
         ),
     )
     .await;
-    Ok(())
 }
 
 /// A new key for the same Freshdesk account. A different agent needs `confirm_other_agent`.

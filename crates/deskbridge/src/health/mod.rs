@@ -16,7 +16,7 @@ use serde::Serialize;
 
 use crate::config::HealthConfig;
 use crate::connections::{Clients, ConnectError, Status, Target, table};
-use crate::store::{Store, now};
+use crate::store::{Store, Tx, now};
 use alerts::Alerts;
 
 /// What checking health needs: clients for the integrations, the alerts an incident sends, and
@@ -49,6 +49,33 @@ pub struct Transition {
     pub to: String,
     pub cause: Option<String>,
     pub detail: Option<String>,
+}
+
+/// The first entry of a new integration's timeline (from disconnected to what its connection
+/// check found), written in the transaction that saves the integration.
+pub async fn first_event(
+    tx: &mut Tx,
+    t: Target,
+    status: Status,
+    detail: Option<String>,
+    at: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO health_events (org_id, integration_id, at, from_status, to_status, detail) VALUES ($1, $2, $3, 'disconnected', $4, $5)")
+        .bind(t.org_id)
+        .bind(t.integration_id)
+        .bind(at)
+        .bind(status.code())
+        .bind(detail)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Deletes an integration's timeline, incidents and alert deliveries, inside the caller's
+/// transaction (disconnect).
+pub async fn forget(tx: &mut Tx, t: Target) -> Result<(), sqlx::Error> {
+    let tables = ["health_events", "incidents", "alert_deliveries"];
+    crate::store::delete_integration_rows(tx, &tables, t.org_id, t.integration_id).await
 }
 
 pub async fn get(store: &Store, t: Target) -> Result<Health, HealthError> {

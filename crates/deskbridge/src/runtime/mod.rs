@@ -1,8 +1,10 @@
-//! Background work of the server, composed: the job kinds and their handlers, the scheduler
-//! that enqueues due work, sync-run bookkeeping and the sync page's view. The job queue itself
+//! Work of the server composed across capabilities: the job kinds and their handlers, the
+//! scheduler that enqueues due work, sync-run bookkeeping, the sync page's view, and connecting
+//! and disconnecting as one transaction each ([`lifecycle`]). The job queue itself
 //! (`crate::jobs`) knows none of this; this module registers it.
 
 pub mod handlers;
+pub mod lifecycle;
 pub mod runs;
 pub mod scheduler;
 mod services;

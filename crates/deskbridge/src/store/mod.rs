@@ -35,6 +35,30 @@ pub struct Store {
     pub engine: Engine,
 }
 
+/// A transaction over the pool, as capabilities hand it to each other so that one change to
+/// several modules' tables commits or rolls back as one.
+pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
+
+/// Deletes one integration's rows from each of `tables` inside `tx`: the way each module forgets
+/// its own tables on disconnect. The names are the calling module's constants, never input.
+pub async fn delete_integration_rows(
+    tx: &mut Tx,
+    tables: &[&'static str],
+    org_id: i64,
+    integration_id: i64,
+) -> Result<(), sqlx::Error> {
+    for table in tables {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DELETE FROM {table} WHERE org_id = $1 AND integration_id = $2"
+        )))
+        .bind(org_id)
+        .bind(integration_id)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
 pub fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use freshdesk::Client;
 
-use crate::store::{Store, now};
+use crate::store::{Store, Tx, now};
 
 pub(crate) use base::{
     Ctx, Meter, Reporter, advance_cursor, begin_page, placeholders, skip_reason, stream_status,
@@ -117,37 +117,28 @@ pub async fn run_with(
     Ok(ctx.p)
 }
 
-/// Deletes everything synced for an integration, inside the caller's transaction (disconnect).
-pub async fn forget(
-    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-    t: Target,
-) -> Result<(), sqlx::Error> {
-    for table in [
-        "fd_tickets",
-        "fd_conversations",
-        "fd_contacts",
-        "fd_companies",
-        "fd_agents",
-        "fd_groups",
-        "fd_ticket_fields",
-        "fd_articles",
-        "fd_records",
-        "sync_cursors",
-        "sync_streams",
-        "hook_events",
-        "sync_runs",
-        "health_events",
-        "incidents",
-        "alert_deliveries",
-    ] {
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "DELETE FROM {table} WHERE org_id = $1 AND integration_id = $2"
-        )))
-        .bind(t.org_id)
-        .bind(t.integration_id)
-        .execute(&mut **tx)
-        .await?;
-    }
+/// Deletes everything synced for an integration (the copy, cursors, stream states and its lock),
+/// inside the caller's transaction (disconnect).
+pub async fn forget(tx: &mut Tx, t: Target) -> Result<(), sqlx::Error> {
+    crate::store::delete_integration_rows(
+        tx,
+        &[
+            "fd_tickets",
+            "fd_conversations",
+            "fd_contacts",
+            "fd_companies",
+            "fd_agents",
+            "fd_groups",
+            "fd_ticket_fields",
+            "fd_articles",
+            "fd_records",
+            "sync_cursors",
+            "sync_streams",
+        ],
+        t.org_id,
+        t.integration_id,
+    )
+    .await?;
     sqlx::query("DELETE FROM sync_locks WHERE integration_id = $1")
         .bind(t.integration_id)
         .execute(&mut **tx)

@@ -13,6 +13,7 @@ use super::render::when;
 use super::routes::Routes;
 use super::session::Signed;
 use crate::connections::{self, Integration};
+use crate::runtime;
 
 pub fn routes() -> Routes {
     Routes::default()
@@ -97,7 +98,8 @@ async fn api_connect(
     Signed(state, s): Signed,
     Json(b): Json<ApiConnect>,
 ) -> Result<Response, Error> {
-    let (i, _) = connections::connect(&state.clients, &s.user, &b.domain, &b.api_key).await?;
+    let (i, _) =
+        runtime::lifecycle::connect(&state.clients, &s.user, &b.domain, &b.api_key).await?;
     Ok((StatusCode::CREATED, Json(api_view(&i))).into_response())
 }
 
@@ -144,6 +146,6 @@ async fn api_reauthorize(
 }
 
 async fn api_disconnect(Signed(state, s): Signed, Path(id): Path<i64>) -> Result<Response, Error> {
-    connections::disconnect(&state.clients, &s.user, id).await?;
+    runtime::lifecycle::disconnect(&state.clients, &s.user, id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

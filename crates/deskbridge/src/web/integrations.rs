@@ -14,6 +14,7 @@ use super::session::{Signed, admin_only};
 use super::{AppState, Error};
 use crate::accounts::{self, User};
 use crate::connections::{self, ConnectError, Integration, Status, Target};
+use crate::runtime;
 
 pub fn routes() -> Routes {
     Routes::default()
@@ -100,7 +101,7 @@ struct ConnectForm {
 }
 
 async fn connect(Signed(state, s): Signed, Form(f): Form<ConnectForm>) -> Result<Response, Error> {
-    match connections::connect(&state.clients, &s.user, &f.domain, &f.api_key).await {
+    match runtime::lifecycle::connect(&state.clients, &s.user, &f.domain, &f.api_key).await {
         Ok((i, _)) => Ok(
             Redirect::to(&format!("/settings/integrations/{}?connected=1", i.id)).into_response(),
         ),
@@ -307,7 +308,7 @@ async fn disconnect(
             "tick the confirmation box to disconnect".into(),
         ));
     }
-    connections::disconnect(&state.clients, &s.user, id).await?;
+    runtime::lifecycle::disconnect(&state.clients, &s.user, id).await?;
     Ok(Redirect::to("/settings/integrations").into_response())
 }
 

@@ -208,9 +208,13 @@ pub async fn spawn(cfg: EmulatorConfig) -> anyhow::Result<RunningEmulator> {
         scheme,
         automations: Default::default(),
     });
-    let app = control::router(shared.clone())
+    let api = axum::Router::new()
         .fallback(server::api_handler)
+        .layer(server::cors())
         .with_state(shared.clone());
+    let app = control::router(shared.clone())
+        .with_state(shared.clone())
+        .fallback_service(api);
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
         .with_context(|| format!("binding {}", cfg.listen))?;

@@ -50,6 +50,46 @@ fn take_fault(shared: &Shared, path: &str) -> Option<crate::state::Fault> {
     Some(f)
 }
 
+/// The path as Freshdesk's router reads it: repeated slashes collapse to one, a trailing slash is
+/// dropped, and a `.json` format suffix on the last segment is the same route (`/tickets.json`,
+/// as Freshdesk's own examples write it). Every later step (faults, the log, routing) sees this.
+pub fn normalise_path(raw: &str) -> String {
+    let mut path = String::with_capacity(raw.len());
+    for segment in raw.split('/').filter(|s| !s.is_empty()) {
+        path.push('/');
+        path.push_str(segment);
+    }
+    if let Some(stem) = path.strip_suffix(".json") {
+        // Only a suffix on a segment of its own name, never a bare `/.json`.
+        if !stem.ends_with('/') && !stem.is_empty() {
+            path.truncate(stem.len());
+        }
+    }
+    if path.is_empty() {
+        path.push('/');
+    }
+    path
+}
+
+/// CORS on the API as Freshdesk's `cors_enabler` answers it: any origin, the four verbs, the
+/// request's own headers allowed, and the rate headers and request id exposed to scripts. A
+/// preflight is answered here, before routing, auth or the rate window, as Freshdesk's Rack
+/// middleware answers it before the app. The control API gets none of this.
+pub fn cors() -> tower_http::cors::CorsLayer {
+    use tower_http::cors::{AllowHeaders, Any, CorsLayer};
+    CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE])
+        .allow_headers(AllowHeaders::mirror_request())
+        .expose_headers([
+            header::HeaderName::from_static("x-ratelimit-total"),
+            header::HeaderName::from_static("x-ratelimit-remaining"),
+            header::HeaderName::from_static("x-ratelimit-used-currentrequest"),
+            header::HeaderName::from_static("x-request-id"),
+        ])
+        .max_age(Duration::from_secs(7200))
+}
+
 /// Hosts of the form `<label>.freshdesk.com` must name this account; any other host (localhost,
 /// an IP) is served, so tests can reach the emulator directly.
 fn host_matches_account(host: &str, domain: &str) -> bool {
@@ -76,7 +116,7 @@ pub async fn api_handler(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response<Body> {
-    let path = uri.path().to_string();
+    let path = normalise_path(uri.path());
     let raw_query = uri.query().unwrap_or("").to_string();
     if !path.starts_with("/api/") {
         return plain_not_found();
@@ -519,5 +559,31 @@ pub async fn serve(
                 }
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalise_path;
+
+    #[test]
+    fn paths_normalise_as_freshdesks_router_reads_them() {
+        for (raw, want) in [
+            ("/api/v2/tickets", "/api/v2/tickets"),
+            ("/api/v2//tickets", "/api/v2/tickets"),
+            ("//api///v2/tickets//1", "/api/v2/tickets/1"),
+            ("/api/v2/tickets/", "/api/v2/tickets"),
+            ("/api/v2/tickets.json", "/api/v2/tickets"),
+            ("/api/v2/tickets/1.json", "/api/v2/tickets/1"),
+            (
+                "/api/v2/tickets/1/conversations.json",
+                "/api/v2/tickets/1/conversations",
+            ),
+            ("/api/v2/.json", "/api/v2/.json"),
+            ("/", "/"),
+            ("", "/"),
+        ] {
+            assert_eq!(normalise_path(raw), want, "{raw}");
+        }
     }
 }

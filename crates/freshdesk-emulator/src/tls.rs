@@ -25,6 +25,10 @@ const CA_FILE: &str = "ca.pem";
 const CA_KEY_FILE: &str = "ca-key.pem";
 const SERVER_FILE: &str = "server.pem";
 const SERVER_KEY_FILE: &str = "server-key.pem";
+/// Written beside the certificates with [`CHAIN_VERSION`]; certificates from an older chain
+/// (version 1 lacked the Authority Key Identifier) are replaced at the next start.
+const VERSION_FILE: &str = "chain-version";
+const CHAIN_VERSION: &str = "2";
 
 pub fn generate() -> anyhow::Result<(CertSet, KeyPair)> {
     let ca_key = KeyPair::generate().context("generating the CA key")?;
@@ -68,6 +72,9 @@ pub fn generate() -> anyhow::Result<(CertSet, KeyPair)> {
         .distinguished_name
         .push(DnType::CommonName, "freshdesk emulator");
     params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    // Strict verifiers (Python 3.13's default VERIFY_X509_STRICT, `openssl verify -x509_strict`)
+    // refuse a certificate issued by a CA unless it names the CA's key (RFC 5280 4.2.1.1).
+    params.use_authority_key_identifier_extension = true;
     params.key_usages = vec![
         KeyUsagePurpose::DigitalSignature,
         KeyUsagePurpose::KeyEncipherment,
@@ -85,12 +92,17 @@ pub fn generate() -> anyhow::Result<(CertSet, KeyPair)> {
     Ok((set, ca_key))
 }
 
-/// Loads the certificates from `dir`, or generates and writes them there when any is missing.
+/// Loads the certificates from `dir`, or generates and writes them there when any is missing or
+/// they come from an older chain version.
 pub fn load_or_create(dir: &Path) -> anyhow::Result<CertSet> {
     let read = |name: &str| std::fs::read_to_string(dir.join(name));
-    if let (Ok(ca_pem), Ok(server_pem), Ok(server_key_pem)) =
-        (read(CA_FILE), read(SERVER_FILE), read(SERVER_KEY_FILE))
-    {
+    let current = read(VERSION_FILE).is_ok_and(|v| v.trim() == CHAIN_VERSION);
+    if let (true, Ok(ca_pem), Ok(server_pem), Ok(server_key_pem)) = (
+        current,
+        read(CA_FILE),
+        read(SERVER_FILE),
+        read(SERVER_KEY_FILE),
+    ) {
         return Ok(CertSet {
             ca_pem,
             server_pem,
@@ -116,6 +128,7 @@ pub fn load_or_create(dir: &Path) -> anyhow::Result<CertSet> {
     write(SERVER_KEY_FILE, &set.server_key_pem, true)?;
     write(SERVER_FILE, &set.server_pem, false)?;
     write(CA_FILE, &set.ca_pem, false)?;
+    write(VERSION_FILE, CHAIN_VERSION, false)?;
     Ok(CertSet {
         ca_path: Some(dir.join(CA_FILE)),
         ..set

@@ -11,5 +11,7 @@ mod errors;
 mod paging;
 mod rate_limits;
 mod resources;
+mod routing;
 mod seed;
 mod tickets;
+mod tls;

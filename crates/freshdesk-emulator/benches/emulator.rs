@@ -47,6 +47,7 @@ fn main() {
         anchor: 1_790_000_000,
         plan: Plan::Unlimited,
         domain: "acme".into(),
+        index: 0,
     };
 
     let mut seed_times = Vec::new();

@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use crate::api::tickets as tk;
 use crate::model::*;
 use crate::render;
-use crate::state::{Fault, FaultKind, Shared};
+use crate::state::{Account, Fault, FaultKind, Shared};
 
 pub struct ControlError(StatusCode, String);
 
@@ -38,6 +38,83 @@ fn not_found(msg: impl Into<String>) -> ControlError {
 }
 
 type R = Result<Response, ControlError>;
+
+/// Which account a control call acts on: set by [`per_account`] for
+/// `/_emulator/accounts/{label}/…`; the plain `/_emulator/…` paths act on the first account.
+#[derive(Clone, Copy)]
+struct AccountIndex(usize);
+
+/// The account a control call acts on.
+struct Acct(Arc<Account>);
+
+impl axum::extract::FromRequestParts<Arc<Shared>> for Acct {
+    type Rejection = ControlError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        shared: &Arc<Shared>,
+    ) -> Result<Acct, ControlError> {
+        let i = parts.extensions.get::<AccountIndex>().map_or(0, |i| i.0);
+        shared
+            .accounts
+            .get(i)
+            .cloned()
+            .map(Acct)
+            .ok_or_else(|| not_found("no such account"))
+    }
+}
+
+/// `/_emulator/accounts/{label}/<rest>`: the call `/_emulator/<rest>` on that account.
+async fn per_account(
+    State(shared): State<Arc<Shared>>,
+    Path((label, rest)): Path<(String, String)>,
+    req: Request,
+) -> Response {
+    let Some((i, _)) = shared.by_label(&label) else {
+        return not_found(format!("no account has the domain {label}")).into_response();
+    };
+    let path = match req.uri().query() {
+        Some(q) => format!("/_emulator/{rest}?{q}"),
+        None => format!("/_emulator/{rest}"),
+    };
+    let Ok(uri) = path.parse::<axum::http::Uri>() else {
+        return bad("not a valid path").into_response();
+    };
+    // A new request with the same method, headers and body: the outer route's path parameters
+    // live in the old one's extensions and would confuse the inner route's.
+    let (parts, body) = req.into_parts();
+    let mut req = Request::new(body);
+    *req.method_mut() = parts.method;
+    *req.uri_mut() = uri;
+    *req.headers_mut() = parts.headers;
+    req.extensions_mut().insert(AccountIndex(i));
+    // Already past the token check: this router is the inner part of `router`.
+    let inner = routes().with_state(shared);
+    match tower::ServiceExt::oneshot(inner, req).await {
+        Ok(r) => r,
+        Err(never) => match never {},
+    }
+}
+
+/// Every hosted account: its domain label, plan, size and agents with their keys.
+async fn list_accounts(State(shared): State<Arc<Shared>>) -> R {
+    let list: Vec<Value> = shared
+        .accounts
+        .iter()
+        .map(|a| {
+            let d = a.desk.read();
+            json!({
+                "domain": d.account.domain,
+                "plan": d.account.plan.name(),
+                "suspended": d.account.suspended,
+                "tickets": d.tickets.len(),
+                "contacts": d.contacts.len(),
+                "agents": d.agents.values().map(|x| agent_info(x, &d)).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    ok(Value::Array(list))
+}
 
 fn ok(v: Value) -> R {
     Ok(axum::Json(v).into_response())
@@ -81,6 +158,18 @@ async fn require_token(
 }
 
 pub fn router(shared: Arc<Shared>) -> Router<Arc<Shared>> {
+    routes()
+        .route("/_emulator/accounts", get(list_accounts))
+        .route(
+            "/_emulator/accounts/{label}/{*rest}",
+            axum::routing::any(per_account),
+        )
+        .route_layer(middleware::from_fn_with_state(shared, require_token))
+}
+
+/// The calls on one account (the first, unless [`per_account`] chose another), without the
+/// token check that [`router`] puts in front of them.
+fn routes() -> Router<Arc<Shared>> {
     Router::new()
         .route("/_emulator/agents", get(list_agents))
         .route("/_emulator/agents/{id}/scope", post(agent_scope))
@@ -116,7 +205,6 @@ pub fn router(shared: Arc<Shared>) -> Router<Arc<Shared>> {
             "/_emulator/{*rest}",
             axum::routing::any(|| async { not_found("no such control endpoint").into_response() }),
         )
-        .route_layer(middleware::from_fn_with_state(shared, require_token))
 }
 
 fn agent_info(a: &Agent, desk: &HelpDesk) -> Value {
@@ -135,18 +223,14 @@ fn agent_info(a: &Agent, desk: &HelpDesk) -> Value {
     })
 }
 
-async fn list_agents(State(s): State<Arc<Shared>>) -> R {
+async fn list_agents(Acct(s): Acct) -> R {
     let d = s.desk.read();
     ok(Value::Array(
         d.agents.values().map(|a| agent_info(a, &d)).collect(),
     ))
 }
 
-async fn agent_action(
-    State(s): State<Arc<Shared>>,
-    Path((id, action)): Path<(i64, String)>,
-    body: Bytes,
-) -> R {
+async fn agent_action(Acct(s): Acct, Path((id, action)): Path<(i64, String)>, body: Bytes) -> R {
     let now = s.now();
     let mut d = s.desk_write();
     if !d.agents.contains_key(&id) {
@@ -234,7 +318,7 @@ async fn agent_action(
     ok(info)
 }
 
-async fn agent_scope(State(s): State<Arc<Shared>>, Path(id): Path<i64>, body: Bytes) -> R {
+async fn agent_scope(Acct(s): Acct, Path(id): Path<i64>, body: Bytes) -> R {
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]
     struct Body {
@@ -264,7 +348,7 @@ async fn agent_scope(State(s): State<Arc<Shared>>, Path(id): Path<i64>, body: By
     ok(info)
 }
 
-async fn agent_occasional(State(s): State<Arc<Shared>>, Path(id): Path<i64>, body: Bytes) -> R {
+async fn agent_occasional(Acct(s): Acct, Path(id): Path<i64>, body: Bytes) -> R {
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]
     struct Body {
@@ -281,7 +365,7 @@ async fn agent_occasional(State(s): State<Arc<Shared>>, Path(id): Path<i64>, bod
     ok(info)
 }
 
-async fn account_action(State(s): State<Arc<Shared>>, Path(action): Path<String>) -> R {
+async fn account_action(Acct(s): Acct, Path(action): Path<String>) -> R {
     let mut d = s.desk_write();
     match action.as_str() {
         "suspend" => d.account.suspended = true,
@@ -295,7 +379,7 @@ async fn account_action(State(s): State<Arc<Shared>>, Path(action): Path<String>
     ok(json!({"suspended": d.account.suspended}))
 }
 
-async fn account_plan(State(s): State<Arc<Shared>>, body: Bytes) -> R {
+async fn account_plan(Acct(s): Acct, body: Bytes) -> R {
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]
     struct Body {
@@ -309,7 +393,7 @@ async fn account_plan(State(s): State<Arc<Shared>>, body: Bytes) -> R {
     ok(json!({"plan": plan.name()}))
 }
 
-async fn account_feature(State(s): State<Arc<Shared>>, body: Bytes) -> R {
+async fn account_feature(Acct(s): Acct, body: Bytes) -> R {
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]
     struct Body {
@@ -330,7 +414,7 @@ async fn account_feature(State(s): State<Arc<Shared>>, body: Bytes) -> R {
     ok(json!({"feature": f.title(), "enabled": d.account.feature_enabled(f)}))
 }
 
-async fn account_domain(State(s): State<Arc<Shared>>, body: Bytes) -> R {
+async fn account_domain(State(all): State<Arc<Shared>>, Acct(s): Acct, body: Bytes) -> R {
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]
     struct Body {
@@ -348,11 +432,19 @@ async fn account_domain(State(s): State<Arc<Shared>>, body: Bytes) -> R {
     if !valid {
         return Err(bad("domain must be one DNS label, such as acme"));
     }
+    if all
+        .by_label(&label)
+        .is_some_and(|(_, other)| !Arc::ptr_eq(other, &s))
+    {
+        return Err(bad(format!(
+            "another account already has the domain {label}"
+        )));
+    }
     s.desk_write().account.domain = label.clone();
     ok(json!({"domain": label}))
 }
 
-async fn add_fault(State(s): State<Arc<Shared>>, body: Bytes) -> R {
+async fn add_fault(Acct(s): Acct, body: Bytes) -> R {
     let f: Fault = parse(&body)?;
     if !f.path_prefix.starts_with('/') {
         return Err(bad(
@@ -375,12 +467,12 @@ async fn add_fault(State(s): State<Arc<Shared>>, body: Bytes) -> R {
     ok(json!({"faults": s.faults.lock().len()}))
 }
 
-async fn clear_faults(State(s): State<Arc<Shared>>) -> R {
+async fn clear_faults(Acct(s): Acct) -> R {
     s.faults.lock().clear();
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-async fn list_faults(State(s): State<Arc<Shared>>) -> R {
+async fn list_faults(Acct(s): Acct) -> R {
     ok(serde_json::to_value(&*s.faults.lock()).unwrap_or(Value::Null))
 }
 
@@ -496,7 +588,7 @@ fn ticket_json(d: &HelpDesk, id: i64) -> Value {
     render::ticket_detail(&d.tickets[&id], true)
 }
 
-async fn create_ticket(State(s): State<Arc<Shared>>, body: Bytes) -> R {
+async fn create_ticket(Acct(s): Acct, body: Bytes) -> R {
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]
     struct Body {
@@ -561,7 +653,7 @@ async fn create_ticket(State(s): State<Arc<Shared>>, body: Bytes) -> R {
     Ok((StatusCode::CREATED, axum::Json(v)).into_response())
 }
 
-async fn update_ticket(State(s): State<Arc<Shared>>, Path(id): Path<i64>, body: Bytes) -> R {
+async fn update_ticket(Acct(s): Acct, Path(id): Path<i64>, body: Bytes) -> R {
     let c: TicketChange = parse(&body)?;
     let now = s.now();
     let mut d = s.desk_write();
@@ -577,14 +669,14 @@ async fn update_ticket(State(s): State<Arc<Shared>>, Path(id): Path<i64>, body: 
 }
 
 /// Removes a ticket and its conversations for good, as a purge or a hard delete does.
-async fn purge_ticket(State(s): State<Arc<Shared>>, Path(id): Path<i64>) -> R {
+async fn purge_ticket(Acct(s): Acct, Path(id): Path<i64>) -> R {
     let mut d = s.desk_write();
     d.remove_ticket(id)
         .ok_or_else(|| not_found(format!("no ticket with id {id}")))?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-async fn add_conversation(State(s): State<Arc<Shared>>, Path(id): Path<i64>, body: Bytes) -> R {
+async fn add_conversation(Acct(s): Acct, Path(id): Path<i64>, body: Bytes) -> R {
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]
     struct Body {
@@ -660,14 +752,14 @@ struct Since {
     since: Option<u64>,
 }
 
-async fn requests(State(s): State<Arc<Shared>>, AxQuery(q): AxQuery<Since>) -> R {
+async fn requests(Acct(s): Acct, AxQuery(q): AxQuery<Since>) -> R {
     let log = s.log.lock();
     let since = q.since.unwrap_or(0);
     let list: Vec<&crate::state::LogEntry> = log.iter().filter(|e| e.seq > since).collect();
     ok(serde_json::to_value(list).unwrap_or(Value::Null))
 }
 
-async fn clear_requests(State(s): State<Arc<Shared>>) -> R {
+async fn clear_requests(Acct(s): Acct) -> R {
     s.log.lock().clear();
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -678,7 +770,7 @@ struct ExportQuery {
 }
 
 /// Every record the account holds, in API form, including spam, trashed, purging and deleted ones.
-async fn export(State(s): State<Arc<Shared>>, AxQuery(q): AxQuery<ExportQuery>) -> R {
+async fn export(Acct(s): Acct, AxQuery(q): AxQuery<ExportQuery>) -> R {
     let wanted: Option<Vec<String>> = q
         .only
         .map(|o| o.split(',').map(|x| x.trim().to_string()).collect());
@@ -818,25 +910,25 @@ async fn export(State(s): State<Arc<Shared>>, AxQuery(q): AxQuery<ExportQuery>) 
     ok(Value::Object(out))
 }
 
-async fn add_automation(State(s): State<Arc<Shared>>, body: Bytes) -> R {
+async fn add_automation(Acct(s): Acct, body: Bytes) -> R {
     let rule: crate::automations::NewRule = parse(&body)?;
     let rule = s.automations.add(rule).map_err(bad)?;
     Ok((StatusCode::CREATED, axum::Json(rule)).into_response())
 }
 
-async fn list_automations(State(s): State<Arc<Shared>>) -> R {
+async fn list_automations(Acct(s): Acct) -> R {
     ok(json!({"rules": *s.automations.rules.lock()}))
 }
 
-async fn deliveries(State(s): State<Arc<Shared>>) -> R {
+async fn deliveries(Acct(s): Acct) -> R {
     ok(json!({"deliveries": *s.automations.deliveries.lock()}))
 }
 
-fn fire(s: &Shared, event: crate::automations::Event, id: i64) {
+fn fire(s: &Account, event: crate::automations::Event, id: i64) {
     crate::automations::fire(&s.automations, &s.desk.read(), event, id, s.minute);
 }
 
-async fn set_clock(State(s): State<Arc<Shared>>, body: Bytes) -> R {
+async fn set_clock(Acct(s): Acct, body: Bytes) -> R {
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]
     struct Body {
@@ -850,7 +942,7 @@ async fn set_clock(State(s): State<Arc<Shared>>, body: Bytes) -> R {
     ok(json!({"skew_secs": b.skew_secs}))
 }
 
-async fn reset_rate(State(s): State<Arc<Shared>>) -> R {
+async fn reset_rate(Acct(s): Acct) -> R {
     *s.rate.lock() = crate::state::RateWindow::new();
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -60,6 +60,8 @@ pub struct EmulatorControl {
     http: reqwest::Client,
     base: String,
     token: String,
+    /// The account the calls act on; `None` is the first.
+    account: Option<String>,
 }
 
 /// One entry of the emulator's request log.
@@ -101,7 +103,16 @@ impl EmulatorControl {
             http: builder.build().map_err(ControlError::Build)?,
             base: base_url.trim_end_matches('/').to_string(),
             token: token.to_string(),
+            account: None,
         })
+    }
+
+    /// The same control API, acting on the account with domain label `label`.
+    pub fn for_account(&self, label: &str) -> EmulatorControl {
+        EmulatorControl {
+            account: Some(label.to_string()),
+            ..self.clone()
+        }
     }
 
     /// Any control call: `path` starts with `/_emulator/`. The answer's JSON (null if none).
@@ -111,9 +122,13 @@ impl EmulatorControl {
         path: &str,
         body: Option<Value>,
     ) -> Result<Value, ControlError> {
+        let url = match (&self.account, path.strip_prefix("/_emulator/")) {
+            (Some(label), Some(rest)) => format!("{}/_emulator/accounts/{label}/{rest}", self.base),
+            _ => format!("{}{path}", self.base),
+        };
         let mut req = self
             .http
-            .request(method, format!("{}{path}", self.base))
+            .request(method, url)
             .header("X-Emulator-Control", &self.token);
         if let Some(b) = body {
             req = req.json(&b);

@@ -57,6 +57,13 @@ pub struct EmulatorConfig {
     pub anchor: Option<i64>,
     /// The control API token; random when `None`.
     pub control_token: Option<String>,
+    /// How many independent help desks to host (at least 1). The first has `domain`; the others
+    /// are `company2`, `company3`, … Each has its own agents, keys, data, rate window and log.
+    pub accounts: usize,
+    /// How much account sizes differ: account *i* gets `tickets` times a factor between
+    /// `1/spread` and `spread`, spaced evenly on a log scale in a fixed shuffled order. The first
+    /// account always gets `tickets` exactly. 1 makes every account the same size.
+    pub tickets_spread: f64,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -76,6 +83,8 @@ impl Default for EmulatorConfig {
             domain: "acme".into(),
             anchor: None,
             control_token: None,
+            accounts: 1,
+            tickets_spread: 1.0,
         }
     }
 }
@@ -107,31 +116,69 @@ pub struct RunningEmulator {
     task: tokio::task::JoinHandle<()>,
 }
 
+/// One hosted account as the startup report lists it.
+#[derive(Clone, Debug, Serialize)]
+pub struct AccountInfo {
+    pub domain: String,
+    pub plan: &'static str,
+    pub tickets: usize,
+    pub agents: Vec<AgentInfo>,
+}
+
+fn agents_of(a: &state::Account) -> Vec<AgentInfo> {
+    let d = a.desk.read();
+    d.agents
+        .values()
+        .map(|a| AgentInfo {
+            id: a.id,
+            name: a.name.clone(),
+            email: a.email.clone(),
+            role: a
+                .role_ids
+                .first()
+                .and_then(|r| d.role_name(*r))
+                .unwrap_or("Agent")
+                .to_string(),
+            ticket_scope: a.ticket_scope,
+            group_ids: a.group_ids.clone(),
+            api_key: a.api_key.clone(),
+        })
+        .collect()
+}
+
 impl RunningEmulator {
+    /// The first account's agents.
     pub fn agents(&self) -> Vec<AgentInfo> {
-        let d = self.shared.desk.read();
-        d.agents
-            .values()
-            .map(|a| AgentInfo {
-                id: a.id,
-                name: a.name.clone(),
-                email: a.email.clone(),
-                role: a
-                    .role_ids
-                    .first()
-                    .and_then(|r| d.role_name(*r))
-                    .unwrap_or("Agent")
-                    .to_string(),
-                ticket_scope: a.ticket_scope,
-                group_ids: a.group_ids.clone(),
-                api_key: a.api_key.clone(),
-            })
-            .collect()
+        agents_of(&self.shared.accounts[0])
     }
 
-    /// The agent at `index` in the seeded list (see [`well_known`]).
+    /// The first account's agent at `index` in the seeded list (see [`well_known`]).
     pub fn agent(&self, index: usize) -> AgentInfo {
         self.agents().swap_remove(index)
+    }
+
+    /// Every hosted account, the first first.
+    pub fn accounts(&self) -> Vec<AccountInfo> {
+        self.shared
+            .accounts
+            .iter()
+            .map(|a| {
+                let (domain, plan, tickets) = {
+                    let d = a.desk.read();
+                    (
+                        d.account.domain.clone(),
+                        d.account.plan.name(),
+                        d.tickets.len(),
+                    )
+                };
+                AccountInfo {
+                    domain,
+                    plan,
+                    tickets,
+                    agents: agents_of(a),
+                }
+            })
+            .collect()
     }
 
     /// A typed client for this emulator's control API (trusting its CA).
@@ -141,7 +188,7 @@ impl RunningEmulator {
     }
 
     pub fn domain(&self) -> String {
-        self.shared.desk.read().account.domain.clone()
+        self.shared.accounts[0].desk.read().account.domain.clone()
     }
 
     /// The startup report written by `--ready-file`.
@@ -153,6 +200,7 @@ impl RunningEmulator {
             "control_token": self.control_token,
             "domain": self.domain(),
             "agents": self.agents(),
+            "accounts": self.accounts(),
         })
     }
 
@@ -162,7 +210,76 @@ impl RunningEmulator {
     }
 }
 
-/// Seeds a help desk and serves it. Returns once the listener is bound.
+/// The domain label of account `i`: the configured one for the first, `company<i+1>` after.
+pub fn account_label(cfg: &EmulatorConfig, i: usize) -> String {
+    match i {
+        0 => cfg.domain.clone(),
+        _ => format!("company{}", i + 1),
+    }
+}
+
+/// How many tickets account `i` of `cfg.accounts` gets (see [`EmulatorConfig::tickets_spread`]).
+pub fn account_tickets(cfg: &EmulatorConfig, i: usize) -> usize {
+    let others = cfg.accounts.saturating_sub(1);
+    if i == 0 || others == 0 || cfg.tickets_spread <= 1.0 {
+        return cfg.tickets;
+    }
+    // A fixed shuffle of the other accounts' places, so that sizes do not grow with the label.
+    let mut order: Vec<usize> = (0..others).collect();
+    let mut rng = util::Rng::new(cfg.seed ^ 0x5eed_5175);
+    for k in (1..order.len()).rev() {
+        order.swap(k, rng.below(k as u64 + 1) as usize);
+    }
+    let place = order[i - 1] as f64;
+    let u = if others == 1 {
+        1.0
+    } else {
+        -1.0 + 2.0 * place / (others - 1) as f64
+    };
+    (cfg.tickets as f64 * cfg.tickets_spread.powf(u)).round() as usize
+}
+
+/// Seeds every account, on as many threads as the machine has.
+fn seed_accounts(cfg: &EmulatorConfig, anchor: i64) -> anyhow::Result<Vec<model::HelpDesk>> {
+    anyhow::ensure!(cfg.accounts >= 1, "at least one account is needed");
+    anyhow::ensure!(
+        cfg.tickets_spread.is_finite() && cfg.tickets_spread >= 1.0,
+        "tickets_spread must be a number of at least 1"
+    );
+    let labels: Vec<String> = (0..cfg.accounts).map(|i| account_label(cfg, i)).collect();
+    if let Some(dup) = labels.iter().skip(1).find(|l| **l == labels[0]) {
+        anyhow::bail!("the first account's domain {dup} is also the label of a later account");
+    }
+    let configs: Vec<seed::SeedConfig> = labels
+        .into_iter()
+        .enumerate()
+        .map(|(i, domain)| seed::SeedConfig {
+            // The first account keeps the configured seed, so one account seeds as it always did.
+            seed: cfg
+                .seed
+                .wrapping_add((i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)),
+            tickets: account_tickets(cfg, i),
+            anchor,
+            plan: cfg.plan,
+            domain,
+            index: i,
+        })
+        .collect();
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = configs.len().div_ceil(threads).max(1);
+    Ok(std::thread::scope(|scope| {
+        let handles: Vec<_> = configs
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || part.iter().map(seed::generate).collect::<Vec<_>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("seeding does not panic"))
+            .collect()
+    }))
+}
+
+/// Seeds the help desks and serves them. Returns once the listener is bound.
 pub async fn spawn(cfg: EmulatorConfig) -> anyhow::Result<RunningEmulator> {
     let anchor = cfg.anchor.unwrap_or_else(|| {
         std::time::SystemTime::now()
@@ -170,13 +287,7 @@ pub async fn spawn(cfg: EmulatorConfig) -> anyhow::Result<RunningEmulator> {
             .map(|d| d.as_secs() as i64)
             .unwrap_or(0)
     });
-    let desk = seed::generate(&seed::SeedConfig {
-        seed: cfg.seed,
-        tickets: cfg.tickets,
-        anchor,
-        plan: cfg.plan,
-        domain: cfg.domain.clone(),
-    });
+    let desks = seed_accounts(&cfg, anchor)?;
     let token = cfg
         .control_token
         .clone()
@@ -196,17 +307,25 @@ pub async fn spawn(cfg: EmulatorConfig) -> anyhow::Result<RunningEmulator> {
         }
     };
     let scheme = if acceptor.is_some() { "https" } else { "http" };
+    let accounts = desks
+        .into_iter()
+        .map(|desk| {
+            Arc::new(state::Account {
+                desk: RwLock::new(desk),
+                rate: Mutex::new(state::RateWindow::new()),
+                faults: Mutex::new(Vec::new()),
+                log: Mutex::new(Vec::new()),
+                clock_skew: AtomicI64::new(0),
+                seq: AtomicU64::new(0),
+                minute: cfg.minute,
+                scheme,
+                automations: Default::default(),
+            })
+        })
+        .collect();
     let shared = Arc::new(state::Shared {
-        desk: RwLock::new(desk),
-        rate: Mutex::new(state::RateWindow::new()),
-        faults: Mutex::new(Vec::new()),
-        log: Mutex::new(Vec::new()),
-        clock_skew: AtomicI64::new(0),
-        seq: AtomicU64::new(0),
-        minute: cfg.minute,
+        accounts,
         control_token: token.clone(),
-        scheme,
-        automations: Default::default(),
     });
     let api = axum::Router::new()
         .fallback(server::api_handler)

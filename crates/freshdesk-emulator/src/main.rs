@@ -26,9 +26,17 @@ struct Args {
     /// Seed of the generated help desk.
     #[arg(long, default_value_t = 42)]
     seed: u64,
-    /// Number of tickets to generate.
+    /// Number of tickets to generate (per account; see --tickets-spread).
     #[arg(long, default_value_t = 2_000)]
     tickets: usize,
+    /// Number of independent help desks to host: the first is --domain, the others company2,
+    /// company3, … with their own agents, keys, data and rate windows.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=10_000))]
+    accounts: u16,
+    /// How much account sizes differ: each account after the first gets --tickets times a
+    /// factor between 1/S and S (1 = all the same size).
+    #[arg(long, default_value_t = 1.0)]
+    tickets_spread: f64,
     /// Rate-limit plan: trial, growth, pro, enterprise or unlimited.
     #[arg(long, default_value = "enterprise", value_parser = parse_plan)]
     plan: Plan,
@@ -92,6 +100,8 @@ async fn main() -> anyhow::Result<()> {
         domain: args.domain.clone(),
         anchor,
         control_token: args.control_token.clone(),
+        accounts: usize::from(args.accounts),
+        tickets_spread: args.tickets_spread,
     })
     .await?;
     let seeded_in = started.elapsed();
@@ -101,15 +111,17 @@ async fn main() -> anyhow::Result<()> {
             .with_context(|| format!("writing {}", tmp.display()))?;
         std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
     }
+    let accounts = emu.accounts();
+    let total: usize = accounts.iter().map(|a| a.tickets).sum();
     println!(
-        "Freshdesk emulator listening on {} ({} tickets, plan {}, seeded in {:.2?})",
+        "Freshdesk emulator listening on {} ({} account(s), {total} tickets, plan {}, seeded in {:.2?})",
         emu.base_url,
-        args.tickets,
+        accounts.len(),
         args.plan.name(),
         seeded_in
     );
     println!(
-        "  account:        {}.freshdesk.com (any other Host is served as this account too)",
+        "  account:        {}.freshdesk.com (any Host that names no account is served as this one)",
         args.domain
     );
     if let Some(ca) = &emu.ca_path {
@@ -120,6 +132,14 @@ async fn main() -> anyhow::Result<()> {
         println!(
             "  {:<24} {:<22} scope {} key {}",
             a.name, a.role, a.ticket_scope, a.api_key
+        );
+    }
+    if accounts.len() > 1 {
+        println!(
+            "  and {} more accounts ({} … {}): their agents and keys are in --ready-file and GET /_emulator/accounts",
+            accounts.len() - 1,
+            accounts[1].domain,
+            accounts[accounts.len() - 1].domain
         );
     }
     println!(

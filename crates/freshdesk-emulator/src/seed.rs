@@ -40,6 +40,9 @@ pub struct SeedConfig {
     pub anchor: Ts,
     pub plan: Plan,
     pub domain: String,
+    /// The account's place among those one emulator hosts (0 for the first): it gives each
+    /// account its own organisation and account ids and its name.
+    pub index: usize,
 }
 
 /// Well-known agents, by their index in the seeded agent list.
@@ -187,10 +190,18 @@ pub fn generate(cfg: &SeedConfig) -> HelpDesk {
     let start = anchor - 730 * DAY;
     let account_created = start - 30 * DAY;
 
+    let name = match cfg.index {
+        0 => "Acme Support".to_string(),
+        _ => {
+            let mut c = cfg.domain.chars();
+            let first = c.next().map(|f| f.to_ascii_uppercase());
+            format!("{}{} Support", first.unwrap_or('X'), c.as_str())
+        }
+    };
     let account = Account {
-        organisation_id: ORGANISATION_ID,
-        account_id: 1_234_567,
-        name: "Acme Support".into(),
+        organisation_id: ORGANISATION_ID + cfg.index as i64 * 1_000_003,
+        account_id: 1_234_567 + cfg.index as i64,
+        name,
         domain: cfg.domain.clone(),
         plan: cfg.plan,
         suspended: false,

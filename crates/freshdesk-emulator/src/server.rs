@@ -14,7 +14,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::api::{self, ApiError, Caller, Reply, Req};
-use crate::state::{Admission, FaultKind, LogEntry, Shared};
+use crate::state::{Account, Admission, FaultKind, LogEntry, Shared};
 use crate::util::format_ts;
 
 pub use crate::api::error;
@@ -37,7 +37,7 @@ fn header_str(h: &HeaderMap, name: header::HeaderName) -> Option<&str> {
 }
 
 /// Takes one use of the first fault whose prefix matches.
-fn take_fault(shared: &Shared, path: &str) -> Option<crate::state::Fault> {
+fn take_fault(shared: &Account, path: &str) -> Option<crate::state::Fault> {
     let mut faults = shared.faults.lock();
     let idx = faults
         .iter()
@@ -90,27 +90,8 @@ pub fn cors() -> tower_http::cors::CorsLayer {
         .max_age(Duration::from_secs(7200))
 }
 
-/// Hosts of the form `<label>.freshdesk.com` must name this account; any other host (localhost,
-/// an IP) is served, so tests can reach the emulator directly.
-fn host_matches_account(host: &str, domain: &str) -> bool {
-    let name = host
-        .rsplit_once(':')
-        .map(|(h, p)| {
-            if p.bytes().all(|b| b.is_ascii_digit()) {
-                h
-            } else {
-                host
-            }
-        })
-        .unwrap_or(host);
-    match name.to_ascii_lowercase().strip_suffix(".freshdesk.com") {
-        Some(label) => label == domain.to_ascii_lowercase(),
-        None => true,
-    }
-}
-
 pub async fn api_handler(
-    State(shared): State<Arc<Shared>>,
+    State(all): State<Arc<Shared>>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -121,6 +102,14 @@ pub async fn api_handler(
     if !path.starts_with("/api/") {
         return plain_not_found();
     }
+    let host = header_str(&headers, header::HOST)
+        .map(str::to_string)
+        .or_else(|| uri.authority().map(|a| a.to_string()))
+        .unwrap_or_else(|| "localhost".into());
+    // An unknown subdomain is not an account: 404 with no rate headers, and no account's log.
+    let Some(shared) = all.by_host(&host).cloned() else {
+        return plain_not_found();
+    };
     let fault = take_fault(&shared, &path);
     let mut log = LogEntry {
         seq: shared.next_seq(),
@@ -187,10 +176,6 @@ pub async fn api_handler(
         }
     }
 
-    let host = header_str(&headers, header::HOST)
-        .map(str::to_string)
-        .or_else(|| uri.authority().map(|a| a.to_string()))
-        .unwrap_or_else(|| "localhost".into());
     let req = Req {
         method: method.as_str(),
         path: &path,
@@ -203,7 +188,7 @@ pub async fn api_handler(
         now: shared.now(),
     };
 
-    let (reply, credits_total) = run_pipeline(&shared, &req, &host, &mut log);
+    let (reply, credits_total) = run_pipeline(&shared, &req, &mut log);
     let reply = match reply {
         Pipeline::Throttled { retry_after } => {
             log.status = 429;
@@ -304,24 +289,8 @@ enum Pipeline {
 
 /// Route, rate window, headers, auth, account state, handler, include credits. Returns the reply
 /// and the rate numbers for the headers (`None` when the plan is unthrottled and reports nothing).
-fn run_pipeline(
-    shared: &Shared,
-    req: &Req,
-    host: &str,
-    log: &mut LogEntry,
-) -> (Pipeline, Option<(u32, u32)>) {
-    let done = |e: ApiError| -> Pipeline {
-        let (_, allow) = e.body();
-        Pipeline::Done(Reply::from(e), allow)
-    };
-    let (plan, domain) = {
-        let d = shared.desk.read();
-        (d.account.plan, d.account.domain.clone())
-    };
-    if !host_matches_account(host, &domain) {
-        // An unknown subdomain is not an account: 404 with no rate headers.
-        return (done(ApiError::NotFound), None);
-    }
+fn run_pipeline(shared: &Account, req: &Req, log: &mut LogEntry) -> (Pipeline, Option<(u32, u32)>) {
+    let plan = shared.desk.read().account.plan;
     let route = api::resolve(req.path, req.method);
     let sub = route
         .as_ref()
@@ -399,7 +368,7 @@ fn run_pipeline(
 }
 
 /// Ticket writes fire the automation rules that listen for them.
-fn fire_rules(shared: &Shared, route: api::Route, method: &str, reply: &api::Reply) {
+fn fire_rules(shared: &Account, route: api::Route, method: &str, reply: &api::Reply) {
     use crate::automations::Event;
     use api::Route::*;
     let hit = match (route, method) {

@@ -1,7 +1,11 @@
-//! The emulator's runtime state: the help desk behind a lock, the account's rate window, the fault
-//! queue, the request log and the clock (which tests may skew). Everything is in memory.
+//! The emulator's runtime state: one [`Account`] per hosted help desk (the help desk behind a
+//! lock, its rate window, fault queue, request log, automation rules and clock, which tests may
+//! skew), and the [`Shared`] list of them that the server routes by domain label. Accounts share
+//! nothing, so a fault or a rate limit on one leaves the others as they were. Everything is in
+//! memory.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -10,7 +14,38 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::{HelpDesk, SubLimit, Ts};
 
+/// Every hosted account, the first of which answers any host that names no account, and the
+/// control API's token.
 pub struct Shared {
+    pub accounts: Vec<Arc<Account>>,
+    pub control_token: String,
+}
+
+impl Shared {
+    /// The account whose domain label is `label` (case-insensitive).
+    pub fn by_label(&self, label: &str) -> Option<(usize, &Arc<Account>)> {
+        self.accounts
+            .iter()
+            .enumerate()
+            .find(|(_, a)| a.desk.read().account.domain.eq_ignore_ascii_case(label))
+    }
+
+    /// The account that a request with this `Host` reaches: `<label>.freshdesk.com` must name an
+    /// account; any other host (localhost, an IP) is served as the first account.
+    pub fn by_host(&self, host: &str) -> Option<&Arc<Account>> {
+        let name = match host.rsplit_once(':') {
+            Some((h, p)) if p.bytes().all(|b| b.is_ascii_digit()) => h,
+            _ => host,
+        };
+        match name.to_ascii_lowercase().strip_suffix(".freshdesk.com") {
+            Some(label) => self.by_label(label).map(|(_, a)| a),
+            None => self.accounts.first(),
+        }
+    }
+}
+
+/// One hosted help desk and everything that belongs to it alone.
+pub struct Account {
     pub desk: RwLock<HelpDesk>,
     pub rate: Mutex<RateWindow>,
     pub faults: Mutex<Vec<Fault>>,
@@ -18,13 +53,12 @@ pub struct Shared {
     pub clock_skew: AtomicI64,
     pub seq: AtomicU64,
     pub minute: Duration,
-    pub control_token: String,
     pub scheme: &'static str,
     /// Automation rules with webhook actions, and their delivery log.
     pub automations: std::sync::Arc<crate::automations::Automations>,
 }
 
-impl Shared {
+impl Account {
     /// The emulator's "now", in unix seconds, including any skew a test set.
     pub fn now(&self) -> Ts {
         let real = std::time::SystemTime::now()

@@ -21,6 +21,8 @@ pub struct Options {
     pub plan: Plan,
     pub minute: Duration,
     pub anchor: Option<i64>,
+    pub accounts: usize,
+    pub tickets_spread: f64,
 }
 
 impl Default for Options {
@@ -30,6 +32,8 @@ impl Default for Options {
             plan: Plan::Unlimited,
             minute: Duration::from_secs(60),
             anchor: None,
+            accounts: 1,
+            tickets_spread: 1.0,
         }
     }
 }
@@ -86,16 +90,21 @@ pub async fn spawn_with(o: Options) -> TestEmulator {
         plan: o.plan,
         minute: o.minute,
         anchor: o.anchor,
+        accounts: o.accounts,
+        tickets_spread: o.tickets_spread,
         ..EmulatorConfig::default()
     })
     .await
     .expect("emulator starts");
     let port = emu.addr.port();
-    let client = client_for(
-        emu.ca_pem.as_deref().expect("TLS on"),
-        port,
-        &["acme.freshdesk.com", "other.freshdesk.com"],
+    let mut hosts = vec!["other.freshdesk.com".to_string()];
+    hosts.extend(
+        emu.accounts()
+            .into_iter()
+            .map(|a| format!("{}.freshdesk.com", a.domain)),
     );
+    let hosts: Vec<&str> = hosts.iter().map(String::as_str).collect();
+    let client = client_for(emu.ca_pem.as_deref().expect("TLS on"), port, &hosts);
     TestEmulator {
         base: format!("https://acme.freshdesk.com:{port}"),
         emu,
@@ -117,6 +126,11 @@ impl TestEmulator {
 
     pub fn admin_key(&self) -> String {
         self.key(well_known::INTEGRATION_ADMIN)
+    }
+
+    /// `base` for another hosted account: `https://<label>.freshdesk.com:<port>`.
+    pub fn base_of(&self, label: &str) -> String {
+        self.base.replace("acme", label)
     }
 
     pub fn request(&self, method: Method, path: &str, key: &str) -> RequestBuilder {

@@ -63,6 +63,8 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         tickets: args.tickets,
         plan: Plan::Enterprise,
         minute: Duration::from_secs(60),
+        // Real customer language, so that what products learn from it means something.
+        corpus: freshdesk_emulator::Corpus::Banking77,
         ..EmulatorConfig::default()
     })
     .await

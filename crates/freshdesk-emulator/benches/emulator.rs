@@ -48,6 +48,7 @@ fn main() {
         plan: Plan::Unlimited,
         domain: "acme".into(),
         index: 0,
+        corpus: freshdesk_emulator::Corpus::Templates,
     };
 
     let mut seed_times = Vec::new();

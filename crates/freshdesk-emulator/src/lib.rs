@@ -14,6 +14,7 @@ pub mod api;
 pub mod automations;
 pub mod control;
 pub mod control_client;
+pub mod corpus;
 pub mod model;
 pub mod render;
 pub mod seed;
@@ -35,6 +36,7 @@ use serde::Serialize;
 use tokio::sync::watch;
 
 pub use control_client::{AgentAction, ControlError, EmulatorControl};
+pub use corpus::Corpus;
 pub use model::Plan;
 pub use seed::agents as well_known;
 
@@ -64,6 +66,8 @@ pub struct EmulatorConfig {
     /// `1/spread` and `spread`, spaced evenly on a log scale in a fixed shuffled order. The first
     /// account always gets `tickets` exactly. 1 makes every account the same size.
     pub tickets_spread: f64,
+    /// Whose words tickets are written in: the emulator's templates or BANKING77.
+    pub corpus: corpus::Corpus,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -85,6 +89,7 @@ impl Default for EmulatorConfig {
             control_token: None,
             accounts: 1,
             tickets_spread: 1.0,
+            corpus: corpus::Corpus::Templates,
         }
     }
 }
@@ -263,6 +268,7 @@ fn seed_accounts(cfg: &EmulatorConfig, anchor: i64) -> anyhow::Result<Vec<model:
             plan: cfg.plan,
             domain,
             index: i,
+            corpus: cfg.corpus,
         })
         .collect();
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
-use freshdesk_emulator::{EmulatorConfig, Plan, TlsConfig};
+use freshdesk_emulator::{Corpus, EmulatorConfig, Plan, TlsConfig};
 
 /// A faithful Freshdesk API v2 emulator with a deterministic, seeded help desk.
 #[derive(Parser, Debug)]
@@ -37,6 +37,10 @@ struct Args {
     /// factor between 1/S and S (1 = all the same size).
     #[arg(long, default_value_t = 1.0)]
     tickets_spread: f64,
+    /// Whose words tickets are written in: templates (the emulator's own) or banking77 (real
+    /// customer messages, 77 intents in the cf_category dropdown; see data/banking77/README.md).
+    #[arg(long, default_value = "templates", value_parser = parse_corpus)]
+    corpus: Corpus,
     /// Rate-limit plan: trial, growth, pro, enterprise or unlimited.
     #[arg(long, default_value = "enterprise", value_parser = parse_plan)]
     plan: Plan,
@@ -55,6 +59,10 @@ struct Args {
     /// Write a JSON startup report here once listening.
     #[arg(long)]
     ready_file: Option<PathBuf>,
+}
+
+fn parse_corpus(s: &str) -> Result<Corpus, String> {
+    Corpus::parse(s).ok_or_else(|| "expected templates or banking77".to_string())
 }
 
 fn parse_plan(s: &str) -> Result<Plan, String> {
@@ -102,6 +110,7 @@ async fn main() -> anyhow::Result<()> {
         control_token: args.control_token.clone(),
         accounts: usize::from(args.accounts),
         tickets_spread: args.tickets_spread,
+        corpus: args.corpus,
     })
     .await?;
     let seeded_in = started.elapsed();
@@ -114,9 +123,10 @@ async fn main() -> anyhow::Result<()> {
     let accounts = emu.accounts();
     let total: usize = accounts.iter().map(|a| a.tickets).sum();
     println!(
-        "Freshdesk emulator listening on {} ({} account(s), {total} tickets, plan {}, seeded in {:.2?})",
+        "Freshdesk emulator listening on {} ({} account(s), {total} tickets in {} words, plan {}, seeded in {:.2?})",
         emu.base_url,
         accounts.len(),
+        args.corpus.name(),
         args.plan.name(),
         seeded_in
     );

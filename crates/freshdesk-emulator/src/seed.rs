@@ -10,6 +10,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use crate::corpus::{self, Corpus};
 use crate::model::*;
 use crate::text::{self, CATEGORIES, CATEGORY_WEIGHTS};
 use crate::util::{Rng, html_escape};
@@ -43,6 +44,8 @@ pub struct SeedConfig {
     /// The account's place among those one emulator hosts (0 for the first): it gives each
     /// account its own organisation and account ids and its name.
     pub index: usize,
+    /// Whose words the tickets are written in (see [`crate::corpus`]).
+    pub corpus: Corpus,
 }
 
 /// Well-known agents, by their index in the seeded agent list.
@@ -237,7 +240,9 @@ pub fn generate(cfg: &SeedConfig) -> HelpDesk {
         ),
     ];
 
-    let groups: BTreeMap<i64, Group> = GROUPS
+    let banking = cfg.corpus == Corpus::Banking77;
+    let group_names = if banking { corpus::BANK_GROUPS } else { GROUPS };
+    let groups: BTreeMap<i64, Group> = group_names
         .iter()
         .enumerate()
         .map(|(i, (name, desc))| {
@@ -451,7 +456,7 @@ pub fn generate(cfg: &SeedConfig) -> HelpDesk {
         by_updated: BTreeSet::new(),
         conversations: BTreeMap::new(),
         conversations_by_ticket: HashMap::with_capacity(cfg.tickets),
-        ticket_fields: ticket_fields(account_created),
+        ticket_fields: ticket_fields(account_created, cfg.corpus),
         business_hours: business_hours(account_created),
         sla_policies: sla_policies(account_created, group_id(4)),
         satisfaction_ratings: BTreeMap::new(),
@@ -473,12 +478,26 @@ pub fn generate(cfg: &SeedConfig) -> HelpDesk {
     let mut te_id = TIME_ENTRY_ID_BASE;
     // Agents who work tickets (not the owner, not the integration user).
     let workers: Vec<usize> = (2..AGENTS.len()).collect();
+    // Under `banking77`: the train split in a fixed shuffled order, and an rng of its own, so the
+    // template stream (and with it every template-seeded help desk) stays as it was.
+    let bank = corpus::bank();
+    let mut brng = root.fork(8);
+    let mut order: Vec<usize> = if banking {
+        (0..bank.train.len()).collect()
+    } else {
+        Vec::new()
+    };
+    for k in (1..order.len()).rev() {
+        order.swap(k, brng.below(k as u64 + 1) as usize);
+    }
     for i in 0..n {
         let id = i + 1;
         let step = span / n.max(1);
         let created = start + (i * span) / n.max(1) + trng.below(step.max(1) as u64) as i64 / 2;
         let cat_idx = trng.weighted(CATEGORY_WEIGHTS);
         let cat = &CATEGORIES[cat_idx];
+        let message = banking.then(|| bank.train[order[i as usize % order.len()]]);
+        let intent = message.map(|m| bank.intents[m.intent].as_str());
         let requester_id = trng.pick(&contact_ids);
         let company_id = desk.contacts[&requester_id].company_id;
         let age_days = (anchor - created) / DAY;
@@ -490,7 +509,7 @@ pub fn generate(cfg: &SeedConfig) -> HelpDesk {
         let priority = [1, 2, 3, 4][trng.weighted(&[40, 35, 18, 7])];
         let source = [1, 2, 3, 7, 9, 10][trng.weighted(&[55, 20, 10, 10, 3, 2])];
         let group_idx = if trng.chance(0.85) {
-            Some(cat.group)
+            Some(intent.map_or(cat.group, corpus::group_of))
         } else if trng.chance(0.5) {
             Some(trng.below(GROUPS.len() as u64) as usize)
         } else {
@@ -513,6 +532,10 @@ pub fn generate(cfg: &SeedConfig) -> HelpDesk {
             }
             _ => None,
         };
+        let priority = match intent {
+            Some(intent) => corpus::priority_for(intent, &mut brng),
+            None => priority,
+        };
         let subject = text::fill(trng.pick(cat.subjects), &mut trng);
         let mut body = text::fill(trng.pick(cat.openings), &mut trng);
         for _ in 0..trng.range(1, 2) {
@@ -520,18 +543,37 @@ pub fn generate(cfg: &SeedConfig) -> HelpDesk {
             body.push_str(&text::fill(trng.pick(cat.details), &mut trng));
         }
         let requester_name = desk.contacts[&requester_id].name.clone();
-        let description_text = format!("{body}\n\nThanks,\n{requester_name}");
-        let description_html = format!(
-            "<div>{}</div><div><br></div><div>Thanks,<br>{}</div>",
-            html_escape(&body),
-            html_escape(&requester_name)
-        );
+        let (subject, description_text, description_html) = match message {
+            None => (
+                subject,
+                format!("{body}\n\nThanks,\n{requester_name}"),
+                format!(
+                    "<div>{}</div><div><br></div><div>Thanks,<br>{}</div>",
+                    html_escape(&body),
+                    html_escape(&requester_name)
+                ),
+            ),
+            Some(m) => {
+                let subject = corpus::subject_for(m.text, &mut brng);
+                let text = corpus::description_for(m.text, &requester_name, &mut brng);
+                let html = text
+                    .split("\n\n")
+                    .map(|p| format!("<div>{}</div>", html_escape(p).replace('\n', "<br>")))
+                    .collect::<Vec<_>>()
+                    .join("<div><br></div>");
+                (subject, text, html)
+            }
+        };
         let mut tags: Vec<String> = Vec::new();
         if trng.chance(0.7) {
             tags.push((trng.pick(cat.tags)).into());
         }
         if trng.chance(0.1) {
             tags.push("vip".into());
+        }
+        if banking {
+            // The template tags name the shop category; only the neutral one stays.
+            tags.retain(|t| t == "vip");
         }
 
         // Conversations: 0–8, between creation and the last activity.
@@ -580,7 +622,15 @@ pub fn generate(cfg: &SeedConfig) -> HelpDesk {
                         "Internal: checked the account history, nothing unusual. Keeping an eye on it.",
                     ),
                 };
-            let body_text = text::fill(text_src, &mut trng);
+            let mut body_text = text::fill(text_src, &mut trng);
+            if banking && kind < 2 {
+                let said = if incoming {
+                    corpus::CUSTOMER_FOLLOWUPS
+                } else {
+                    corpus::AGENT_REPLIES
+                };
+                body_text = brng.pick(said).to_string();
+            }
             let conv_id = desk.next_conversation_id;
             if !incoming && !private {
                 stats.agent_responded_at = Some(at);
@@ -660,7 +710,10 @@ pub fn generate(cfg: &SeedConfig) -> HelpDesk {
             status,
             priority,
             source,
-            ticket_type: Some(cat.ticket_type.into()),
+            ticket_type: Some(match intent {
+                Some(intent) => corpus::type_for(intent, &mut brng).into(),
+                None => cat.ticket_type.into(),
+            }),
             requester_id,
             responder_id: responder,
             group_id: group,
@@ -680,8 +733,12 @@ pub fn generate(cfg: &SeedConfig) -> HelpDesk {
                 None
             },
             tags,
-            cf_category: Some(cat.name.into()),
-            cf_order_number: if cat.name == "Shipping" || cat.name == "Refund Request" {
+            cf_category: match message {
+                None => Some(cat.name.into()),
+                Some(m) => bank_category(m.intent, status, &mut brng),
+            },
+            cf_order_number: if !banking && (cat.name == "Shipping" || cat.name == "Refund Request")
+            {
                 Some(format!("#{}", 100_000 + trng.below(900_000)))
             } else {
                 None
@@ -797,6 +854,26 @@ pub fn generate(cfg: &SeedConfig) -> HelpDesk {
     desk
 }
 
+/// `cf_category` as people leave it under `banking77`: resolved and closed tickets mostly hold
+/// the true intent (some are left unset, a few are wrong); open ones are mostly not triaged yet.
+fn bank_category(intent: usize, status: i64, rng: &mut Rng) -> Option<String> {
+    let labels = &corpus::bank().labels;
+    let (right, wrong) = if matches!(status, 4 | 5) {
+        (0.88, 0.04)
+    } else {
+        (0.25, 0.0)
+    };
+    let roll = (rng.below(1_000_000) as f64) / 1_000_000.0;
+    if roll < right {
+        Some(labels[intent].clone())
+    } else if roll < right + wrong {
+        let other = (intent + 1 + rng.below(labels.len() as u64 - 1) as usize) % labels.len();
+        Some(labels[other].clone())
+    } else {
+        None
+    }
+}
+
 fn role(id: i64, name: &'static str, description: &'static str, at: Ts) -> Role {
     Role {
         id,
@@ -818,7 +895,7 @@ pub fn sla_for(priority: i64) -> (i64, i64) {
     }
 }
 
-fn ticket_fields(at: Ts) -> Vec<TicketField> {
+fn ticket_fields(at: Ts, words: Corpus) -> Vec<TicketField> {
     let mut pos = 0;
     let mut f = |name: &'static str,
                  label: &'static str,
@@ -932,7 +1009,10 @@ fn ticket_fields(at: Ts) -> Vec<TicketField> {
             "Category",
             "custom_dropdown",
             false,
-            FieldChoices::List(CATEGORIES.iter().map(|c| c.name).collect()),
+            FieldChoices::List(match words {
+                Corpus::Templates => CATEGORIES.iter().map(|c| c.name).collect(),
+                Corpus::Banking77 => corpus::bank().labels.iter().map(String::as_str).collect(),
+            }),
         ),
         f(
             "cf_order_number",

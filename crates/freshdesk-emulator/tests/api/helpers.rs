@@ -23,6 +23,7 @@ pub struct Options {
     pub anchor: Option<i64>,
     pub accounts: usize,
     pub tickets_spread: f64,
+    pub corpus: freshdesk_emulator::Corpus,
 }
 
 impl Default for Options {
@@ -34,6 +35,7 @@ impl Default for Options {
             anchor: None,
             accounts: 1,
             tickets_spread: 1.0,
+            corpus: freshdesk_emulator::Corpus::Templates,
         }
     }
 }
@@ -92,6 +94,7 @@ pub async fn spawn_with(o: Options) -> TestEmulator {
         anchor: o.anchor,
         accounts: o.accounts,
         tickets_spread: o.tickets_spread,
+        corpus: o.corpus,
         ..EmulatorConfig::default()
     })
     .await

@@ -8,6 +8,7 @@ mod accounts;
 mod auth;
 mod automations;
 mod control;
+mod corpus;
 mod errors;
 mod paging;
 mod rate_limits;

@@ -1,0 +1,138 @@
+//! `--corpus banking77`: tickets in real customers' words, the intent in the `cf_category`
+//! dropdown on most resolved tickets, and nothing but the words carrying it.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use freshdesk_emulator::Corpus;
+use freshdesk_emulator::corpus::{self, bank};
+use serde_json::Value;
+
+use crate::helpers::*;
+
+async fn banking(tickets: usize) -> TestEmulator {
+    spawn_with(Options {
+        tickets,
+        corpus: Corpus::Banking77,
+        ..Options::default()
+    })
+    .await
+}
+
+/// The BANKING77 train message a ticket's description holds, with its intent's label.
+fn train_message_of(ticket: &Value) -> Option<(&'static str, &'static str)> {
+    let b = bank();
+    let description = ticket["description_text"].as_str()?;
+    b.train
+        .iter()
+        .filter(|m| description.contains(m.text.trim()))
+        .max_by_key(|m| m.text.len())
+        .map(|m| (m.text, b.labels[m.intent].as_str()))
+}
+
+#[tokio::test]
+async fn tickets_are_written_in_banking77_train_messages_with_the_77_intents_as_categories() {
+    let t = banking(600).await;
+    let fields = t.list("/api/v2/ticket_fields").await;
+    let category = fields.iter().find(|f| f["name"] == "cf_category").unwrap();
+    let choices: BTreeSet<&str> = category["choices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    let labels: BTreeSet<&str> = bank().labels.iter().map(String::as_str).collect();
+    assert_eq!(choices, labels);
+    let tickets = t.tickets().await;
+    let mut seen = BTreeSet::new();
+    let (mut resolved, mut right, mut unset) = (0, 0, 0);
+    for tk in &tickets {
+        let (text, label) = train_message_of(tk).expect("every description holds a train message");
+        seen.insert(text);
+        if matches!(tk["status"].as_i64(), Some(4 | 5)) {
+            resolved += 1;
+            match tk["custom_fields"]["cf_category"].as_str() {
+                Some(c) if c == label => right += 1,
+                None => unset += 1,
+                Some(_) => {}
+            }
+        }
+    }
+    assert!(
+        seen.len() > 590,
+        "messages are not reused in a small desk: {}",
+        seen.len()
+    );
+    assert!(resolved > 200, "{resolved}");
+    let (right, unset) = (
+        right as f64 / resolved as f64,
+        unset as f64 / resolved as f64,
+    );
+    assert!(
+        (0.8..0.95).contains(&right),
+        "most resolved tickets hold the intent: {right}"
+    );
+    assert!(
+        (0.02..0.15).contains(&unset),
+        "some are left unset: {unset}"
+    );
+    let groups: BTreeSet<String> = t
+        .list("/api/v2/groups")
+        .await
+        .iter()
+        .map(|g| g["name"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        groups.contains("Cards") && groups.contains("Transfers"),
+        "{groups:?}"
+    );
+}
+
+#[tokio::test]
+async fn nothing_but_the_customers_words_carries_the_intent() {
+    let t = banking(600).await;
+    let export = t.export("tickets,conversations").await;
+    let tickets = export["tickets"].as_array().unwrap();
+    let neutral: BTreeSet<&str> = corpus::AGENT_REPLIES
+        .iter()
+        .chain(corpus::CUSTOMER_FOLLOWUPS)
+        .copied()
+        .collect();
+    for c in export["conversations"].as_array().unwrap() {
+        let body = c["body_text"].as_str().unwrap();
+        assert!(neutral.contains(body) || c["private"] == true, "{body}");
+    }
+    let mut subjects_per_intent: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
+    for tk in tickets {
+        let (text, label) = train_message_of(tk).unwrap();
+        let subject = tk["subject"].as_str().unwrap();
+        let words = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        let own_words = words.starts_with(subject.trim_end_matches('…'));
+        subjects_per_intent
+            .entry(label)
+            .or_default()
+            .insert(subject.to_string());
+        assert!(
+            own_words || subject.split_whitespace().count() <= 4,
+            "{subject}"
+        );
+        let tags = tk["tags"].as_array().unwrap();
+        assert!(tags.iter().all(|x| x == "vip"), "{tags:?}");
+        assert!(tk["custom_fields"]["cf_order_number"].is_null());
+    }
+    // A neutral subject is shared across intents, so it says nothing about any one of them.
+    let question = subjects_per_intent
+        .values()
+        .filter(|s| s.contains("Question"))
+        .count();
+    assert!(
+        question > 20,
+        "the neutral subject 'Question' spans {question} intents"
+    );
+}
+
+#[tokio::test]
+async fn the_template_corpus_is_still_the_default() {
+    let t = spawn_tickets(50).await;
+    let tickets = t.tickets().await;
+    assert!(tickets.iter().all(|tk| train_message_of(tk).is_none()));
+}

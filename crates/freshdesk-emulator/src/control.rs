@@ -200,6 +200,10 @@ fn routes() -> Router<Arc<Shared>> {
         .route("/_emulator/requests", get(requests).delete(clear_requests))
         .route("/_emulator/export", get(export))
         .route("/_emulator/clock", post(set_clock))
+        .route(
+            "/_emulator/live",
+            get(live_status).post(live_start).delete(live_stop),
+        )
         .route("/_emulator/rate/reset", post(reset_rate))
         .route(
             "/_emulator/{*rest}",
@@ -521,7 +525,7 @@ fn check_change(d: &HelpDesk, c: &TicketChange) -> Result<Option<i64>, ControlEr
         return Err(bad(format!("no contact with id {r}")));
     }
     if let Some(Some(cat)) = &c.cf_category
-        && !crate::text::CATEGORIES.iter().any(|k| k.name == cat)
+        && !d.category_choices().contains(&cat.as_str())
     {
         return Err(bad(format!(
             "cf_category {cat:?} is not one of the field's choices"
@@ -535,10 +539,12 @@ fn check_change(d: &HelpDesk, c: &TicketChange) -> Result<Option<i64>, ControlEr
     }
 }
 
-fn apply_change(d: &mut HelpDesk, id: i64, c: TicketChange, at: i64) {
+/// Applies a control-API change, recorded in the ticket's history as made by `by`.
+fn apply_change(d: &mut HelpDesk, id: i64, c: TicketChange, at: i64, by: &str) {
     let Some(t) = d.tickets.get_mut(&id) else {
         return;
     };
+    let before = t.tracked();
     if let Some(s) = c.subject {
         t.subject = s;
     }
@@ -579,6 +585,7 @@ fn apply_change(d: &mut HelpDesk, id: i64, c: TicketChange, at: i64) {
     if c.purge == Some(true) {
         t.trash = Trash::Purging;
     }
+    t.record_changes(&before, by, at);
     if c.silent != Some(true) {
         d.touch_ticket(id, at);
     }
@@ -645,8 +652,9 @@ async fn create_ticket(Acct(s): Acct, body: Bytes) -> R {
         company_id: d.contacts.get(&requester).and_then(|c| c.company_id),
         ..Ticket::opened(id, requester, priority, now)
     };
-    d.insert_ticket(ticket);
-    apply_change(&mut d, id, change, now);
+    d.insert_ticket(ticket.created_by("customer"));
+    // What the customer's ticket opened with, as one set of changes by the customer.
+    apply_change(&mut d, id, change, now, "customer");
     let v = ticket_json(&d, id);
     drop(d);
     fire(&s, crate::automations::Event::TicketCreated, id);
@@ -661,7 +669,7 @@ async fn update_ticket(Acct(s): Acct, Path(id): Path<i64>, body: Bytes) -> R {
         return Err(not_found(format!("no ticket with id {id}")));
     }
     let at = check_change(&d, &c)?.unwrap_or(now);
-    apply_change(&mut d, id, c, at);
+    apply_change(&mut d, id, c, at, "control");
     let v = ticket_json(&d, id);
     drop(d);
     fire(&s, crate::automations::Event::TicketUpdated, id);
@@ -786,7 +794,11 @@ async fn export(Acct(s): Acct, AxQuery(q): AxQuery<ExportQuery>) -> R {
             .values()
             .map(|t| {
                 let mut v = render::ticket_detail(t, true);
-                v["_emulator"] = json!({"trash": match t.trash { Trash::Live => "live", Trash::Deleted => "deleted", Trash::Purging => "purging" }});
+                v["_emulator"] = json!({
+                    "trash": match t.trash { Trash::Live => "live", Trash::Deleted => "deleted", Trash::Purging => "purging" },
+                    "truth": t.truth,
+                    "history": t.history,
+                });
                 v
             })
             .collect();
@@ -925,7 +937,27 @@ async fn deliveries(Acct(s): Acct) -> R {
 }
 
 fn fire(s: &Account, event: crate::automations::Event, id: i64) {
-    crate::automations::fire(&s.automations, &s.desk.read(), event, id, s.minute);
+    s.fire(event, id);
+}
+
+/// Starts (or restarts with these settings) the living help desk.
+async fn live_start(Acct(s): Acct, body: Bytes) -> R {
+    let config: crate::live::LiveConfig = parse(&body)?;
+    crate::live::start(&s, config).map_err(bad)?;
+    live_status(Acct(s)).await
+}
+
+async fn live_stop(Acct(s): Acct) -> R {
+    crate::live::stop(&s);
+    live_status(Acct(s)).await
+}
+
+async fn live_status(Acct(s): Acct) -> R {
+    let live = s.live.lock();
+    ok(match live.as_ref() {
+        None => json!({"running": false}),
+        Some(run) => json!({"running": true, "config": run.config, "counts": run.counts()}),
+    })
 }
 
 async fn set_clock(Acct(s): Acct, body: Bytes) -> R {

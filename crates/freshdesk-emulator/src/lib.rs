@@ -15,6 +15,7 @@ pub mod automations;
 pub mod control;
 pub mod control_client;
 pub mod corpus;
+pub mod live;
 pub mod model;
 pub mod render;
 pub mod seed;
@@ -68,6 +69,8 @@ pub struct EmulatorConfig {
     pub tickets_spread: f64,
     /// Whose words tickets are written in: the emulator's templates or BANKING77.
     pub corpus: corpus::Corpus,
+    /// Runs the living help desk on every account from the start (see [`live`]).
+    pub live: Option<live::LiveConfig>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -90,6 +93,7 @@ impl Default for EmulatorConfig {
             accounts: 1,
             tickets_spread: 1.0,
             corpus: corpus::Corpus::Templates,
+            live: None,
         }
     }
 }
@@ -210,6 +214,9 @@ impl RunningEmulator {
     }
 
     pub async fn shutdown(self) {
+        for a in &self.shared.accounts {
+            live::stop(a);
+        }
         let _ = self.shutdown.send(true);
         let _ = self.task.await;
     }
@@ -326,6 +333,7 @@ pub async fn spawn(cfg: EmulatorConfig) -> anyhow::Result<RunningEmulator> {
                 minute: cfg.minute,
                 scheme,
                 automations: Default::default(),
+                live: Mutex::new(None),
             })
         })
         .collect();
@@ -333,6 +341,11 @@ pub async fn spawn(cfg: EmulatorConfig) -> anyhow::Result<RunningEmulator> {
         accounts,
         control_token: token.clone(),
     });
+    if let Some(config) = &cfg.live {
+        for a in &shared.accounts {
+            live::start(a, config.clone()).map_err(|e| anyhow::anyhow!("live: {e}"))?;
+        }
+    }
     let api = axum::Router::new()
         .fallback(server::api_handler)
         .layer(server::cors())

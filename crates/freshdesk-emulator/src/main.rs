@@ -41,6 +41,10 @@ struct Args {
     /// customer messages, 77 intents in the cf_category dropdown; see data/banking77/README.md).
     #[arg(long, default_value = "templates", value_parser = parse_corpus)]
     corpus: Corpus,
+    /// Run a living help desk on every account: this many new tickets per emulated minute,
+    /// each resolved by a simulated agent two minutes later (see the control API's /live).
+    #[arg(long)]
+    live: Option<f64>,
     /// Rate-limit plan: trial, growth, pro, enterprise or unlimited.
     #[arg(long, default_value = "enterprise", value_parser = parse_plan)]
     plan: Plan,
@@ -111,6 +115,12 @@ async fn main() -> anyhow::Result<()> {
         accounts: usize::from(args.accounts),
         tickets_spread: args.tickets_spread,
         corpus: args.corpus,
+        live: args.live.map(|rate| freshdesk_emulator::live::LiveConfig {
+            rate,
+            resolve_after_minutes: 2.0,
+            error_rate: 0.03,
+            seed: args.seed,
+        }),
     })
     .await?;
     let seeded_in = started.elapsed();

@@ -128,6 +128,8 @@ pub struct Account {
     pub features_off: BTreeSet<&'static str>,
     pub features_on: BTreeSet<&'static str>,
     pub created_at: Ts,
+    /// Whose words the account's tickets are in; the living help desk writes new ones alike.
+    pub corpus: crate::corpus::Corpus,
 }
 
 impl Account {
@@ -341,9 +343,70 @@ pub struct Ticket {
     pub stats: TicketStats,
     pub created_at: Ts,
     pub updated_at: Ts,
+    /// The intent the customer's words carry (`banking77` tickets only): ground truth that
+    /// only the export shows, so a test can score what a product predicted.
+    pub truth: Option<String>,
+    /// Every change of a tracked field (see [`TRACKED`]) with who made it, oldest first.
+    pub history: Vec<FieldChange>,
+}
+
+/// The fields whose history the export keeps: what people and products set on a ticket.
+pub const TRACKED: [&str; 6] = [
+    "status",
+    "priority",
+    "group_id",
+    "responder_id",
+    "ticket_type",
+    "cf_category",
+];
+
+/// One value a tracked field took. `by` is `customer`, `simulated_agent:<id>` (the living help
+/// desk) or `api_key:<agent id>` (a write through the API).
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct FieldChange {
+    pub field: &'static str,
+    pub value: serde_json::Value,
+    pub by: String,
+    pub at: Ts,
 }
 
 impl Ticket {
+    /// The tracked fields' values now, in [`TRACKED`] order.
+    pub fn tracked(&self) -> [serde_json::Value; 6] {
+        use serde_json::json;
+        [
+            json!(self.status),
+            json!(self.priority),
+            json!(self.group_id),
+            json!(self.responder_id),
+            json!(self.ticket_type),
+            json!(self.cf_category),
+        ]
+    }
+
+    /// The ticket with its opening values recorded as set by `by` when it was created.
+    pub fn created_by(mut self, by: &str) -> Ticket {
+        let nothing: [serde_json::Value; 6] = Default::default();
+        let at = self.created_at;
+        self.record_changes(&nothing, by, at);
+        self
+    }
+
+    /// Records each tracked field whose value is not what it was in `before`.
+    pub fn record_changes(&mut self, before: &[serde_json::Value; 6], by: &str, at: Ts) {
+        let now = self.tracked();
+        for (i, (old, new)) in before.iter().zip(now).enumerate() {
+            if *old != new {
+                self.history.push(FieldChange {
+                    field: TRACKED[i],
+                    value: new,
+                    by: by.to_string(),
+                    at,
+                });
+            }
+        }
+    }
+
     /// A ticket as it is the moment it is created, through the API or the control API: open,
     /// by email, live, due when its priority's SLA says, with nothing else set. Callers fill in
     /// what their request gave.
@@ -386,6 +449,8 @@ impl Ticket {
             },
             created_at: now,
             updated_at: now,
+            truth: None,
+            history: vec![],
         }
     }
 }
@@ -579,6 +644,18 @@ pub struct HelpDesk {
 }
 
 impl HelpDesk {
+    /// The `cf_category` dropdown's choices, as its ticket field holds them.
+    pub fn category_choices(&self) -> Vec<&'static str> {
+        self.ticket_fields
+            .iter()
+            .find(|f| f.name == "cf_category")
+            .map(|f| match &f.choices {
+                FieldChoices::List(c) => c.clone(),
+                _ => Vec::new(),
+            })
+            .unwrap_or_default()
+    }
+
     /// The contact whose primary email this is, compared as Freshdesk does: case aside.
     pub fn contact_with_email(&self, email: &str) -> Option<i64> {
         self.contacts

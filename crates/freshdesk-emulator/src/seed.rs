@@ -211,6 +211,7 @@ pub fn generate(cfg: &SeedConfig) -> HelpDesk {
         features_off: BTreeSet::new(),
         features_on: BTreeSet::new(),
         created_at: account_created,
+        corpus: cfg.corpus,
     };
 
     let roles = vec![
@@ -761,6 +762,8 @@ pub fn generate(cfg: &SeedConfig) -> HelpDesk {
             stats,
             created_at: created,
             updated_at: updated,
+            truth: message.map(|m| bank.labels[m.intent].clone()),
+            history: vec![],
         };
 
         if matches!(status, 4 | 5) && trng.chance(0.2) {

@@ -56,9 +56,16 @@ pub struct Account {
     pub scheme: &'static str,
     /// Automation rules with webhook actions, and their delivery log.
     pub automations: std::sync::Arc<crate::automations::Automations>,
+    /// The living help desk, while it runs.
+    pub live: Mutex<Option<crate::live::LiveRun>>,
 }
 
 impl Account {
+    /// Fires the automation rules that listen for `event` on ticket `id`.
+    pub fn fire(&self, event: crate::automations::Event, id: i64) {
+        crate::automations::fire(&self.automations, &self.desk.read(), event, id, self.minute);
+    }
+
     /// The emulator's "now", in unix seconds, including any skew a test set.
     pub fn now(&self) -> Ts {
         let real = std::time::SystemTime::now()

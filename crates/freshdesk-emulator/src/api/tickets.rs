@@ -588,8 +588,7 @@ fn parse_input(desk: &HelpDesk, body: &Map<String, Value>) -> Result<TicketInput
                 for (k, v) in m {
                     match k.as_str() {
                         "cf_category" => {
-                            let choices: Vec<&str> =
-                                crate::text::CATEGORIES.iter().map(|c| c.name).collect();
+                            let choices = desk.category_choices();
                             match v {
                                 Value::Null => input.cf_category = Some(None),
                                 Value::String(s) if choices.contains(&s.as_str()) => {
@@ -627,7 +626,7 @@ fn parse_input(desk: &HelpDesk, body: &Map<String, Value>) -> Result<TicketInput
     }
 }
 
-pub fn create(desk: &mut HelpDesk, req: &Req, _v: &Viewer) -> Result<Reply, ApiError> {
+pub fn create(desk: &mut HelpDesk, req: &Req, v: &Viewer) -> Result<Reply, ApiError> {
     let body = json_body(req)?;
     let input = parse_input(desk, &body)?;
     let mut errors = Vec::new();
@@ -682,7 +681,8 @@ pub fn create(desk: &mut HelpDesk, req: &Req, _v: &Viewer) -> Result<Reply, ApiE
         due_by: input.due_by.unwrap_or(base.due_by),
         fr_due_by: input.fr_due_by.unwrap_or(base.fr_due_by),
         ..base
-    };
+    }
+    .created_by(&format!("api_key:{}", v.id));
     desk.insert_ticket(ticket);
     let value = render::ticket_detail(&desk.tickets[&id], false);
     Ok(Reply::created(
@@ -743,6 +743,7 @@ pub fn update(desk: &mut HelpDesk, req: &Req, v: &Viewer, id: i64) -> Result<Rep
     let input = parse_input(desk, &body)?;
     let now = req.now;
     let t = desk.tickets.get_mut(&id).ok_or(ApiError::NotFound)?;
+    let before = t.tracked();
     if let Some(s) = input.subject {
         t.subject = s;
     }
@@ -792,6 +793,7 @@ pub fn update(desk: &mut HelpDesk, req: &Req, v: &Viewer, id: i64) -> Result<Rep
     if let Some(d) = input.fr_due_by {
         t.fr_due_by = d;
     }
+    t.record_changes(&before, &format!("api_key:{}", v.id), now);
     desk.touch_ticket(id, now);
     let value = render::ticket_detail(&desk.tickets[&id], false);
     Ok(Reply::value(&value))

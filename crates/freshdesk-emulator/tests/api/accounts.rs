@@ -31,6 +31,11 @@ async fn get_on(t: &TestEmulator, label: &str, path: &str, key: &str) -> reqwest
         .expect("request")
 }
 
+/// The status of a GET on account `label` with `key`.
+async fn status_on(t: &TestEmulator, label: &str, path: &str, key: &str) -> u16 {
+    get_on(t, label, path, key).await.status().as_u16()
+}
+
 fn admin_key_of(t: &TestEmulator, label: &str) -> String {
     let account = t
         .emu
@@ -88,10 +93,7 @@ async fn a_key_of_one_account_is_refused_by_every_other() {
         let r = get_on(&t, label, "/api/v2/tickets", key).await;
         assert_eq!(r.status(), 401, "{label}");
     }
-    assert_eq!(
-        get_on(&t, "other", "/api/v2/tickets", &acme).await.status(),
-        404
-    );
+    assert_eq!(status_on(&t, "other", "/api/v2/tickets", &acme).await, 404);
 }
 
 #[tokio::test]
@@ -103,16 +105,11 @@ async fn a_fault_or_a_rate_limit_on_one_account_leaves_the_others_untouched() {
     t.control_json(Method::POST, "/_emulator/accounts/company2/faults", fault)
         .await;
     assert_eq!(
-        get_on(&t, "company2", "/api/v2/tickets", &company2)
-            .await
-            .status(),
+        status_on(&t, "company2", "/api/v2/tickets", &company2).await,
         500
     );
-    assert_eq!(
-        t.get("/api/v2/tickets").await.status(),
-        200,
-        "acme has no fault"
-    );
+    let acme = t.get("/api/v2/tickets").await.status();
+    assert_eq!(acme, 200, "acme has no fault");
     // Trial allows 50 calls a minute: spend company2's budget, acme keeps its own.
     let mut throttled = false;
     for _ in 0..60 {
@@ -166,16 +163,11 @@ async fn the_control_api_acts_on_the_account_its_path_names() {
     )
     .await;
     assert_eq!(
-        get_on(&t, "company3", "/api/v2/agents/me", &company3.api_key)
-            .await
-            .status(),
+        status_on(&t, "company3", "/api/v2/agents/me", &company3.api_key).await,
         401
     );
-    assert_eq!(
-        t.get("/api/v2/agents/me").await.status(),
-        200,
-        "acme's agent of the same id is active"
-    );
+    let acme = t.get("/api/v2/agents/me").await.status();
+    assert_eq!(acme, 200, "acme's agent of the same id is active");
     let r = t
         .control_send(Method::GET, &on("nosuch", "export"), json!({}))
         .await;

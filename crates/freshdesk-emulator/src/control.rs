@@ -903,7 +903,7 @@ async fn export(Acct(s): Acct, AxQuery(q): AxQuery<ExportQuery>) -> R {
             Value::Array(
                 d.solution_folders
                     .values()
-                    .map(render::solution_folder)
+                    .map(|f| render::solution_folder(f, &d))
                     .collect(),
             ),
         );
@@ -914,7 +914,7 @@ async fn export(Acct(s): Acct, AxQuery(q): AxQuery<ExportQuery>) -> R {
             Value::Array(
                 d.solution_articles
                     .values()
-                    .map(render::solution_article)
+                    .map(|a| render::solution_article(a, &d))
                     .collect(),
             ),
         );

@@ -574,6 +574,8 @@ pub struct SolutionCategory {
 pub struct SolutionFolder {
     pub id: i64,
     pub category_id: i64,
+    /// The folder this one sits in (the flexible hierarchy); `None` at the top of a category.
+    pub parent_folder_id: Option<i64>,
     pub name: String,
     pub description: Option<String>,
     pub visibility: i64,

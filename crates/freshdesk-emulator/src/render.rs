@@ -497,26 +497,48 @@ pub fn solution_category(c: &SolutionCategory) -> Value {
     })
 }
 
-pub fn solution_folder(f: &SolutionFolder) -> Value {
+/// Where a folder or article sits, top down, as accounts with the flexible hierarchy show it:
+/// the category at level 0, then each folder from the outermost to `folder` itself.
+fn hierarchy(desk: &HelpDesk, category_id: i64, folder: Option<i64>) -> Value {
+    let mut chain = Vec::new();
+    let mut next = folder;
+    while let Some(f) = next.and_then(|id| desk.solution_folders.get(&id)) {
+        chain.push(f);
+        next = f.parent_folder_id;
+    }
+    let mut levels = Vec::new();
+    if let Some(c) = desk.solution_categories.get(&category_id) {
+        levels.push(json!({"level": 0, "type": "category", "data": {"id": c.id, "name": c.name, "language": "en"}}));
+    }
+    for f in chain.into_iter().rev() {
+        levels.push(json!({"level": levels.len(), "type": "folder", "data": {"id": f.id, "name": f.name, "language": "en"}}));
+    }
+    Value::Array(levels)
+}
+
+pub fn solution_folder(f: &SolutionFolder, desk: &HelpDesk) -> Value {
     json!({
         "id": f.id,
         "name": f.name,
         "description": f.description,
         "visibility": f.visibility,
         "category_id": f.category_id,
-        "parent_folder_id": Value::Null,
+        "parent_folder_id": f.parent_folder_id,
+        "hierarchy": hierarchy(desk, f.category_id, f.parent_folder_id),
+        "articles_count": desk.solution_articles.values().filter(|a| a.folder_id == f.id).count(),
+        "sub_folders_count": desk.solution_folders.values().filter(|x| x.parent_folder_id == Some(f.id)).count(),
         "created_at": ts(f.created_at),
         "updated_at": ts(f.updated_at),
     })
 }
 
-pub fn solution_article(a: &SolutionArticle) -> Value {
+pub fn solution_article(a: &SolutionArticle, desk: &HelpDesk) -> Value {
     json!({
         "id": a.id,
         "type": 1,
         "category_id": a.category_id,
         "folder_id": a.folder_id,
-        "hierarchy": [],
+        "hierarchy": hierarchy(desk, a.category_id, Some(a.folder_id)),
         "thumbs_up": a.thumbs_up,
         "thumbs_down": a.thumbs_down,
         "hits": a.hits,
@@ -565,5 +587,64 @@ fn capitalise(s: &str) -> String {
     match c.next() {
         Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
         None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::seed::{SeedConfig, generate};
+
+    #[test]
+    fn a_nested_article_lists_its_category_and_every_folder_above_it_top_down() {
+        let mut desk = generate(&SeedConfig {
+            seed: 1,
+            tickets: 5,
+            anchor: 1_790_000_000,
+            plan: crate::model::Plan::Enterprise,
+            domain: "acme".into(),
+            index: 0,
+            corpus: crate::corpus::Corpus::Templates,
+        });
+        let top = desk.solution_folders.values().next().unwrap().clone();
+        let sub = SolutionFolder {
+            id: 1,
+            parent_folder_id: Some(top.id),
+            name: "Nested".into(),
+            ..top.clone()
+        };
+        desk.solution_folders.insert(sub.id, sub.clone());
+        let mut article = desk.solution_articles.values().next().unwrap().clone();
+        article.folder_id = sub.id;
+        article.category_id = top.category_id;
+        let levels = solution_article(&article, &desk)["hierarchy"].clone();
+        let ids: Vec<(i64, &str)> = levels
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| {
+                (
+                    l["data"]["id"].as_i64().unwrap(),
+                    l["type"].as_str().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            ids,
+            [
+                (top.category_id, "category"),
+                (top.id, "folder"),
+                (sub.id, "folder")
+            ]
+        );
+        let shown = solution_folder(&top, &desk);
+        assert_eq!(shown["sub_folders_count"], 1);
+        assert_eq!(
+            solution_folder(&sub, &desk)["hierarchy"]
+                .as_array()
+                .unwrap()
+                .len(),
+            2
+        );
     }
 }

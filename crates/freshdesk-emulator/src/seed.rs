@@ -1108,6 +1108,7 @@ fn seed_knowledge_base(desk: &mut HelpDesk, rng: &mut Rng, at: Ts, anchor: Ts, a
             SolutionFolder {
                 id: folder_id,
                 category_id,
+                parent_folder_id: None,
                 name: seed.folder.into(),
                 description: None,
                 visibility: if internal { 3 } else { 1 },

@@ -144,6 +144,7 @@ pub enum Route {
     SolutionCategoryFolders(i64),
     SolutionFolder(i64),
     SolutionFolderArticles(i64),
+    SolutionFolderSubfolders(i64),
     SolutionArticle(i64),
 }
 
@@ -196,6 +197,7 @@ impl Route {
             ["solutions", "categories", i, "folders"] => SolutionCategoryFolders(id(i)?),
             ["solutions", "folders", i] => SolutionFolder(id(i)?),
             ["solutions", "folders", i, "articles"] => SolutionFolderArticles(id(i)?),
+            ["solutions", "folders", i, "subfolders"] => SolutionFolderSubfolders(id(i)?),
             ["solutions", "articles", i] => SolutionArticle(id(i)?),
             _ => return None,
         })
@@ -395,6 +397,7 @@ pub fn dispatch_read(
         SolutionCategoryFolders(id) => resources::solution_folders(desk, req, id),
         SolutionFolder(id) => resources::solution_folder(desk, id),
         SolutionFolderArticles(id) => resources::solution_articles(desk, req, id),
+        SolutionFolderSubfolders(id) => resources::solution_subfolders(desk, req, id),
         SolutionArticle(id) => resources::solution_article(desk, id),
         _ => Err(ApiError::MethodNotAllowed {
             method: req.method.into(),

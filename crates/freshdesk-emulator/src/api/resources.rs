@@ -175,6 +175,7 @@ pub fn solution_category(desk: &HelpDesk, id: i64) -> Result<Reply, ApiError> {
     )))
 }
 
+/// The folders at the top of a category (those inside another folder are its subfolders).
 pub fn solution_folders(desk: &HelpDesk, req: &Req, category: i64) -> Result<Reply, ApiError> {
     if !desk.solution_categories.contains_key(&category) {
         return Err(ApiError::NotFound);
@@ -183,14 +184,28 @@ pub fn solution_folders(desk: &HelpDesk, req: &Req, category: i64) -> Result<Rep
         req,
         desk.solution_folders
             .values()
-            .filter(|f| f.category_id == category),
-        render::solution_folder,
+            .filter(|f| f.category_id == category && f.parent_folder_id.is_none()),
+        |f| render::solution_folder(f, desk),
+    )
+}
+
+pub fn solution_subfolders(desk: &HelpDesk, req: &Req, folder: i64) -> Result<Reply, ApiError> {
+    if !desk.solution_folders.contains_key(&folder) {
+        return Err(ApiError::NotFound);
+    }
+    listed(
+        req,
+        desk.solution_folders
+            .values()
+            .filter(|f| f.parent_folder_id == Some(folder)),
+        |f| render::solution_folder(f, desk),
     )
 }
 
 pub fn solution_folder(desk: &HelpDesk, id: i64) -> Result<Reply, ApiError> {
     Ok(Reply::value(&render::solution_folder(
         desk.solution_folders.get(&id).ok_or(ApiError::NotFound)?,
+        desk,
     )))
 }
 
@@ -203,12 +218,13 @@ pub fn solution_articles(desk: &HelpDesk, req: &Req, folder: i64) -> Result<Repl
         desk.solution_articles
             .values()
             .filter(|a| a.folder_id == folder),
-        render::solution_article,
+        |a| render::solution_article(a, desk),
     )
 }
 
 pub fn solution_article(desk: &HelpDesk, id: i64) -> Result<Reply, ApiError> {
     Ok(Reply::value(&render::solution_article(
         desk.solution_articles.get(&id).ok_or(ApiError::NotFound)?,
+        desk,
     )))
 }

@@ -101,3 +101,45 @@ async fn agents_phones_and_group_assignment_modes_have_documented_shapes() {
             .all(|g| g["auto_ticket_assign"].is_i64() && g["agent_ids"].is_array())
     );
 }
+
+/// The flexible-hierarchy flavour: folders count their articles and subfolders and say where
+/// they sit; articles say where they sit; a category lists its top folders.
+#[tokio::test]
+async fn knowledge_base_shapes_follow_the_flexible_hierarchy() {
+    let t = spawn_emulator().await;
+    let category = &t.list("/api/v2/solutions/categories").await[0];
+    let folders = t
+        .list(&format!(
+            "/api/v2/solutions/categories/{}/folders",
+            category["id"]
+        ))
+        .await;
+    assert!(!folders.is_empty());
+    for f in &folders {
+        assert!(f["parent_folder_id"].is_null());
+        let level0 = serde_json::json!([{"level": 0, "type": "category", "data": {"id": category["id"], "name": category["name"], "language": "en"}}]);
+        assert_eq!(f["hierarchy"], level0);
+        let articles = t
+            .list(&format!(
+                "/api/v2/solutions/folders/{}/articles?per_page=100",
+                f["id"]
+            ))
+            .await;
+        assert_eq!(f["articles_count"], articles.len());
+        let subfolders = t
+            .list(&format!("/api/v2/solutions/folders/{}/subfolders", f["id"]))
+            .await;
+        assert_eq!(f["sub_folders_count"], subfolders.len());
+        for a in &articles {
+            let levels = a["hierarchy"].as_array().unwrap();
+            assert_eq!(levels.len(), 2, "{a}");
+            assert_eq!(levels[0]["data"]["id"], a["category_id"]);
+            assert_eq!(
+                (&levels[1]["type"], &levels[1]["data"]["id"]),
+                (&serde_json::json!("folder"), &a["folder_id"])
+            );
+        }
+    }
+    let r = t.get("/api/v2/solutions/folders/1/subfolders").await;
+    assert_eq!(r.status(), 404);
+}

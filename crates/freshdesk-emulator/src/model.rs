@@ -711,6 +711,15 @@ impl HelpDesk {
         list
     }
 
+    /// Deletes a conversation from its ticket's thread.
+    pub fn remove_conversation(&mut self, id: i64) {
+        if let Some(c) = self.conversations.remove(&id)
+            && let Some(ids) = self.conversations_by_ticket.get_mut(&c.ticket_id)
+        {
+            ids.retain(|x| *x != id);
+        }
+    }
+
     pub fn insert_conversation(&mut self, c: Conversation) {
         self.next_conversation_id = self.next_conversation_id.max(c.id + 1);
         self.conversations_by_ticket

@@ -8,6 +8,7 @@ pub mod query;
 mod resources;
 pub mod search;
 pub(crate) mod tickets;
+pub(crate) mod writes;
 
 use base64::Engine;
 use serde_json::Value;
@@ -146,6 +147,7 @@ pub enum Route {
     SolutionFolderArticles(i64),
     SolutionFolderSubfolders(i64),
     SolutionArticle(i64),
+    Conversation(i64),
 }
 
 impl Route {
@@ -177,6 +179,7 @@ impl Route {
             ["contacts", i, "hard_delete"] => ContactHardDelete(id(i)?),
             ["companies"] => Companies,
             ["companies", i] => Company(id(i)?),
+            ["conversations", i] => Conversation(id(i)?),
             ["agents"] => Agents,
             ["agents", "me"] => AgentMe,
             ["agents", i] => Agent(id(i)?),
@@ -207,8 +210,9 @@ impl Route {
     pub fn methods(self) -> &'static [&'static str] {
         use Route::*;
         match self {
-            Tickets | Contacts => &["GET", "POST"],
-            Ticket(_) | Contact(_) => &["GET", "PUT", "DELETE"],
+            Tickets | Contacts | Companies | Groups => &["GET", "POST"],
+            Ticket(_) | Contact(_) | Company(_) => &["GET", "PUT", "DELETE"],
+            Conversation(_) => &["PUT", "DELETE"],
             TicketRestore(_) | ContactRestore(_) => &["PUT"],
             TicketReply(_) | TicketNotes(_) => &["POST"],
             ContactHardDelete(_) => &["DELETE"],
@@ -431,6 +435,11 @@ pub fn dispatch_write(
         (ContactRestore(id), "PUT") => people::restore_contact(desk, req, id),
         (ContactHardDelete(id), "DELETE") => people::hard_delete_contact(desk, req, id),
         (Agent(id), "DELETE") => people::delete_agent(desk, req, v, id),
+        (Companies, "POST") => writes::create_company(desk, req),
+        (Company(id), "PUT") => writes::update_company(desk, req, id),
+        (Company(id), "DELETE") => writes::delete_company(desk, req, id),
+        (Groups, "POST") => writes::create_group(desk, req, v),
+        (Conversation(id), "PUT" | "DELETE") => writes::conversation(desk, req, v, id),
         _ => Err(ApiError::MethodNotAllowed {
             method: req.method.into(),
             allowed: route.methods().to_vec(),

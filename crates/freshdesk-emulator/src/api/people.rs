@@ -99,21 +99,8 @@ pub fn create_contact(desk: &mut HelpDesk, req: &Req) -> Result<Reply, ApiError>
         "language",
         "time_zone",
     ];
-    let mut errors: Vec<FieldError> = body
-        .keys()
-        .filter(|k| !FIELDS.contains(&k.as_str()))
-        .map(|k| FieldError::invalid_field(k.clone()))
-        .collect();
-    let text = |k: &str, errors: &mut Vec<FieldError>| -> Option<String> {
-        match body.get(k)? {
-            Value::String(s) => Some(s.clone()),
-            Value::Null => None,
-            _ => {
-                errors.push(FieldError::mismatch(k, "It should be a/an String"));
-                None
-            }
-        }
-    };
+    let mut errors = super::writes::unknown(&body, FIELDS);
+    let text = |k: &str, errors: &mut Vec<FieldError>| super::writes::text(&body, k, errors);
     let name = text("name", &mut errors);
     let email = text("email", &mut errors);
     let phone = text("phone", &mut errors);

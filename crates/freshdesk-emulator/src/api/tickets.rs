@@ -721,7 +721,7 @@ pub fn new_contact(
 }
 
 /// The write endpoints refuse spam and trashed tickets with Freshdesk's 405.
-fn writable<'a>(
+pub fn writable<'a>(
     desk: &'a HelpDesk,
     req: &Req,
     v: &Viewer,

@@ -194,6 +194,13 @@ impl TestEmulator {
         self.send_json(Method::POST, path, body).await
     }
 
+    /// A JSON POST with the admin's key that must create (201): the created record.
+    pub async fn create(&self, path: &str, body: Value) -> Value {
+        let r = self.post(path, body).await;
+        assert_eq!(r.status(), 201, "{path}");
+        json(r).await
+    }
+
     /// A JSON PUT with the admin's key.
     pub async fn put(&self, path: &str, body: Value) -> Response {
         self.send_json(Method::PUT, path, body).await

@@ -18,3 +18,4 @@ mod routing;
 mod seed;
 mod tickets;
 mod tls;
+mod writes;

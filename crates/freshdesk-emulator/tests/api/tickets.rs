@@ -247,14 +247,12 @@ async fn replies_and_notes_become_conversations_and_move_updated_at() {
     let reply = json(reply).await;
     assert_eq!(reply["private"], false);
     assert!(reply["replied_to"].is_array());
-    let note = json(
-        t.post(
+    let note = t
+        .create(
             &format!("/api/v2/tickets/{id}/notes"),
             json!({"body": "internal"}),
         )
-        .await,
-    )
-    .await;
+        .await;
     assert_eq!(note["private"], true, "notes are private by default");
     assert_eq!(note["incoming"], false);
     let convs = json(

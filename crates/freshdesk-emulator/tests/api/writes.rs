@@ -1,0 +1,190 @@
+//! Writes Freshdesk supports on companies, groups and conversations: documented shapes, clear
+//! validation errors that change nothing, and the change visible in lists and the export.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn a_company_is_created_updated_and_deleted_and_its_contacts_let_go_of_it() {
+    let t = spawn_emulator().await;
+    let body = json!({"name": "Globex", "description": "Paper", "domains": ["Globex.example"]});
+    let r = t.post("/api/v2/companies", body).await;
+    assert_eq!(r.status(), 201);
+    let location = header(&r, "location").unwrap();
+    let created = json(r).await;
+    let id = created["id"].as_i64().unwrap();
+    assert!(
+        location.ends_with(&format!("/api/v2/companies/{id}")),
+        "{location}"
+    );
+    assert_eq!(created["domains"], json!(["globex.example"]));
+    for key in [
+        "note",
+        "custom_fields",
+        "health_score",
+        "account_tier",
+        "industry",
+        "created_at",
+    ] {
+        assert!(created.get(key).is_some(), "{key}");
+    }
+    let path = format!("/api/v2/companies/{id}");
+    let updated = json(t.put(&path, json!({"note": "VIP"})).await).await;
+    assert_eq!(
+        (&updated["note"], &updated["name"]),
+        (&json!("VIP"), &json!("Globex"))
+    );
+    let contact = json!({"name": "Hank", "email": "hank@globex.example", "company_id": id});
+    let contact = json(t.post("/api/v2/contacts", contact).await).await;
+    assert_eq!(t.call(Method::DELETE, &path).await.status(), 204);
+    assert_eq!(t.get(&path).await.status(), 404);
+    let after = json(t.get(&format!("/api/v2/contacts/{}", contact["id"])).await).await;
+    assert!(after["company_id"].is_null());
+}
+
+#[tokio::test]
+async fn bad_company_writes_are_refused_and_change_nothing() {
+    let t = spawn_emulator().await;
+    let existing = t.list("/api/v2/companies").await[0].clone();
+    let before = t.export("companies").await;
+    // A duplicate is a conflict (409), as Freshdesk answers `duplicate_value`; the rest 400.
+    for (body, field, code, status) in [
+        (
+            json!({"description": "no name"}),
+            "name",
+            "missing_field",
+            400,
+        ),
+        (
+            json!({"name": existing["name"]}),
+            "name",
+            "duplicate_value",
+            409,
+        ),
+        (
+            json!({"name": "X", "domains": "x.example"}),
+            "domains",
+            "datatype_mismatch",
+            400,
+        ),
+        (
+            json!({"name": "X", "colour": "red"}),
+            "colour",
+            "invalid_field",
+            400,
+        ),
+    ] {
+        let r = t.post("/api/v2/companies", body.clone()).await;
+        assert_eq!(r.status(), status, "{body}");
+        let e = &json(r).await["errors"][0];
+        assert_eq!(
+            (&e["field"], &e["code"]),
+            (&json!(field), &json!(code)),
+            "{body}"
+        );
+    }
+    let r = t
+        .put(&format!("/api/v2/companies/{}", existing["id"]), json!({}))
+        .await;
+    assert_eq!(r.status(), 400);
+    assert_eq!(
+        t.put("/api/v2/companies/1", json!({"note": "x"}))
+            .await
+            .status(),
+        404
+    );
+    assert_eq!(t.export("companies").await, before);
+}
+
+#[tokio::test]
+async fn an_admin_creates_a_group_with_its_agents_and_a_bad_one_is_refused() {
+    let t = spawn_emulator().await;
+    let agent = t.emu.agent(freshdesk_emulator::well_known::PLAIN_AGENT);
+    let body = json!({"name": "Night shift", "agent_ids": [agent.id], "unassigned_for": "1h", "auto_ticket_assign": 1});
+    let r = t.post("/api/v2/groups", body).await;
+    assert_eq!(r.status(), 201);
+    let group = json(r).await;
+    assert_eq!(group["agent_ids"], json!([agent.id]));
+    assert_eq!(group["unassigned_for"], "1h");
+    let listed = t.list("/api/v2/groups").await;
+    assert!(listed.iter().any(|g| g["id"] == group["id"]));
+    for (body, field, status) in [
+        (json!({"name": "Night shift"}), "name", 409),
+        (json!({"name": "B", "agent_ids": [1]}), "agent_ids", 400),
+        (
+            json!({"name": "C", "unassigned_for": "5m"}),
+            "unassigned_for",
+            400,
+        ),
+    ] {
+        let r = t.post("/api/v2/groups", body.clone()).await;
+        assert_eq!(r.status(), status, "{body}");
+        assert_eq!(json(r).await["errors"][0]["field"], field);
+    }
+    let plain = t
+        .request(Method::POST, "/api/v2/groups", &agent.api_key)
+        .json(&json!({"name": "Mine"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(plain.status(), 403, "only admins create groups");
+    assert_eq!(t.list("/api/v2/groups").await.len(), listed.len());
+}
+
+/// A live ticket's conversations, created fresh: a reply and a note.
+async fn reply_and_note(t: &TestEmulator) -> (i64, Value, Value) {
+    let ticket = t
+        .tickets()
+        .await
+        .into_iter()
+        .find(|x| x["spam"] == false && x["_emulator"]["trash"] == "live")
+        .unwrap();
+    let id = ticket["id"].as_i64().unwrap();
+    let reply = t
+        .create(
+            &format!("/api/v2/tickets/{id}/reply"),
+            json!({"body": "On it"}),
+        )
+        .await;
+    let note = t
+        .create(
+            &format!("/api/v2/tickets/{id}/notes"),
+            json!({"body": "internal"}),
+        )
+        .await;
+    (id, reply, note)
+}
+
+#[tokio::test]
+async fn a_note_is_edited_and_a_conversation_deleted_but_a_reply_cannot_be_edited() {
+    let t = spawn_emulator().await;
+    let (ticket, reply, note) = reply_and_note(&t).await;
+    let at = |c: &Value| format!("/api/v2/conversations/{}", c["id"]);
+    let r = t.put(&at(&note), json!({"body": "<p>checked</p>"})).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(json(r).await["body_text"], "checked");
+    let r = t.put(&at(&reply), json!({"body": "changed"})).await;
+    assert_eq!(r.status(), 405, "a reply cannot be edited");
+    assert_eq!(header(&r, "allow").as_deref(), Some("DELETE"));
+    assert_eq!(t.put(&at(&note), json!({"text": "x"})).await.status(), 400);
+    assert_eq!(t.call(Method::DELETE, &at(&reply)).await.status(), 204);
+    let thread = t
+        .list(&format!(
+            "/api/v2/tickets/{ticket}/conversations?per_page=100"
+        ))
+        .await;
+    assert!(thread.iter().all(|c| c["id"] != reply["id"]));
+    assert!(
+        thread
+            .iter()
+            .any(|c| c["id"] == note["id"] && c["body_text"] == "checked")
+    );
+    assert_eq!(
+        t.call(Method::DELETE, "/api/v2/conversations/1")
+            .await
+            .status(),
+        404
+    );
+}

@@ -5,7 +5,7 @@
 pub mod error;
 pub(crate) mod people;
 pub mod query;
-mod resources;
+pub(crate) mod resources;
 pub mod search;
 pub(crate) mod tickets;
 pub(crate) mod writes;
@@ -210,13 +210,15 @@ impl Route {
     pub fn methods(self) -> &'static [&'static str] {
         use Route::*;
         match self {
-            Tickets | Contacts | Companies | Groups => &["GET", "POST"],
+            Tickets | Contacts | Companies | Groups | Agents | TicketTimeEntries(_) => {
+                &["GET", "POST"]
+            }
             Ticket(_) | Contact(_) | Company(_) => &["GET", "PUT", "DELETE"],
             Conversation(_) => &["PUT", "DELETE"],
             TicketRestore(_) | ContactRestore(_) => &["PUT"],
             TicketReply(_) | TicketNotes(_) => &["POST"],
             ContactHardDelete(_) => &["DELETE"],
-            Agent(_) => &["GET", "DELETE"],
+            Agent(_) => &["GET", "PUT", "DELETE"],
             _ => &["GET"],
         }
     }
@@ -439,6 +441,9 @@ pub fn dispatch_write(
         (Company(id), "PUT") => writes::update_company(desk, req, id),
         (Company(id), "DELETE") => writes::delete_company(desk, req, id),
         (Groups, "POST") => writes::create_group(desk, req, v),
+        (Agents, "POST") => writes::create_agent(desk, req, v),
+        (Agent(id), "PUT") => writes::update_agent(desk, req, v, id),
+        (TicketTimeEntries(id), "POST") => writes::create_time_entry(desk, req, v, id),
         (Conversation(id), "PUT" | "DELETE") => writes::conversation(desk, req, v, id),
         _ => Err(ApiError::MethodNotAllowed {
             method: req.method.into(),

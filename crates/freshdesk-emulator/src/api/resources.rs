@@ -8,7 +8,7 @@ use super::{Reply, Req, Viewer, listed, page_reply, take_page};
 use crate::model::{Feature, HelpDesk, Trash};
 use crate::render;
 
-fn require(desk: &HelpDesk, f: Feature) -> Result<(), ApiError> {
+pub(super) fn require(desk: &HelpDesk, f: Feature) -> Result<(), ApiError> {
     if desk.account.feature_enabled(f) {
         Ok(())
     } else {

@@ -10,6 +10,23 @@ use super::{ApiError, Reply, Req, Viewer, json_body};
 use crate::model::{Company, Group, HelpDesk};
 use crate::render;
 
+type Answer = Result<Reply, ApiError>;
+
+/// 201 with the new record and its `Location`, `/api/v2/<path>` on the caller's host.
+fn created(view: &Value, req: &Req, path: String) -> Answer {
+    Ok(Reply::created(
+        view,
+        format!("{}/api/v2/{path}", req.origin),
+    ))
+}
+
+/// Replaces `slot` when the request gave a value for it.
+fn set<T>(slot: &mut T, given: Option<T>) {
+    if let Some(v) = given {
+        *slot = v;
+    }
+}
+
 /// A string field, `None` when absent or null; a wrong type is an error.
 pub(super) fn text(
     body: &Map<String, Value>,
@@ -97,7 +114,7 @@ fn company_input(
     })
 }
 
-pub fn create_company(desk: &mut HelpDesk, req: &Req) -> Result<Reply, ApiError> {
+pub fn create_company(desk: &mut HelpDesk, req: &Req) -> Answer {
     let body = json_body(req)?;
     let input = company_input(desk, &body, None, true)?;
     let id = desk.companies.keys().max().map_or(1, |m| m + 1);
@@ -116,13 +133,10 @@ pub fn create_company(desk: &mut HelpDesk, req: &Req) -> Result<Reply, ApiError>
     };
     let v = render::company(&company);
     desk.companies.insert(id, company);
-    Ok(Reply::created(
-        &v,
-        format!("{}/api/v2/companies/{id}", req.origin),
-    ))
+    created(&v, req, format!("companies/{id}"))
 }
 
-pub fn update_company(desk: &mut HelpDesk, req: &Req, id: i64) -> Result<Reply, ApiError> {
+pub fn update_company(desk: &mut HelpDesk, req: &Req, id: i64) -> Answer {
     if !desk.companies.contains_key(&id) {
         return Err(ApiError::NotFound);
     }
@@ -132,24 +146,16 @@ pub fn update_company(desk: &mut HelpDesk, req: &Req, id: i64) -> Result<Reply, 
     }
     let input = company_input(desk, &body, Some(id), false)?;
     let c = desk.companies.get_mut(&id).ok_or(ApiError::NotFound)?;
-    if let Some(n) = input.name {
-        c.name = n;
-    }
-    if let Some(d) = input.description {
-        c.description = d;
-    }
-    if let Some(n) = input.note {
-        c.note = n;
-    }
-    if let Some(d) = input.domains {
-        c.domains = d;
-    }
+    set(&mut c.name, input.name);
+    set(&mut c.description, input.description);
+    set(&mut c.note, input.note);
+    set(&mut c.domains, input.domains);
     c.updated_at = req.now;
     Ok(Reply::value(&render::company(c)))
 }
 
 /// Deletes a company; its contacts and tickets keep everything but the company.
-pub fn delete_company(desk: &mut HelpDesk, req: &Req, id: i64) -> Result<Reply, ApiError> {
+pub fn delete_company(desk: &mut HelpDesk, req: &Req, id: i64) -> Answer {
     desk.companies.remove(&id).ok_or(ApiError::NotFound)?;
     for c in desk
         .contacts
@@ -184,7 +190,7 @@ const GROUP_FIELDS: &[&str] = &[
 ];
 const UNASSIGNED_FOR: [&str; 9] = ["30m", "1h", "2h", "4h", "8h", "12h", "1d", "2d", "3d"];
 
-pub fn create_group(desk: &mut HelpDesk, req: &Req, v: &Viewer) -> Result<Reply, ApiError> {
+pub fn create_group(desk: &mut HelpDesk, req: &Req, v: &Viewer) -> Answer {
     v.require_admin()?;
     let body = json_body(req)?;
     let mut errors = unknown(&body, GROUP_FIELDS);
@@ -295,21 +301,13 @@ pub fn create_group(desk: &mut HelpDesk, req: &Req, v: &Viewer) -> Result<Reply,
         }
     }
     let v = render::group(&desk.groups[&id], desk.agent_ids_in_group(id));
-    Ok(Reply::created(
-        &v,
-        format!("{}/api/v2/groups/{id}", req.origin),
-    ))
+    created(&v, req, format!("groups/{id}"))
 }
 
 /// `PUT` edits a note's body (Freshdesk lets only notes be edited; a reply or a customer's
 /// message answers 405 and can only be deleted); `DELETE` removes the conversation. Either needs
 /// write access to its ticket.
-pub fn conversation(
-    desk: &mut HelpDesk,
-    req: &Req,
-    v: &Viewer,
-    id: i64,
-) -> Result<Reply, ApiError> {
+pub fn conversation(desk: &mut HelpDesk, req: &Req, v: &Viewer, id: i64) -> Answer {
     let c = desk.conversations.get(&id).ok_or(ApiError::NotFound)?;
     let ticket = c.ticket_id;
     super::tickets::writable(desk, req, v, ticket)?;
@@ -341,4 +339,307 @@ pub fn conversation(
     let view = render::conversation(c);
     desk.touch_ticket(ticket, req.now);
     Ok(Reply::value(&view))
+}
+
+const AGENT_CREATE_FIELDS: &[&str] = &[
+    "name",
+    "email",
+    "ticket_scope",
+    "role_ids",
+    "group_ids",
+    "occasional",
+    "agent_type",
+    "signature",
+    "language",
+    "time_zone",
+];
+/// Name, phone, mobile and job title belong to the agent's contact and are not updatable here.
+const AGENT_UPDATE_FIELDS: &[&str] = &[
+    "ticket_scope",
+    "role_ids",
+    "group_ids",
+    "occasional",
+    "signature",
+];
+
+/// The ids in `body[key]`, each one of `known`; errors name the field.
+fn ids_of(
+    body: &Map<String, Value>,
+    key: &str,
+    known: &[i64],
+    errors: &mut Vec<FieldError>,
+) -> Option<Vec<i64>> {
+    match body.get(key)? {
+        Value::Array(items) => {
+            let ids: Vec<Option<i64>> = items.iter().map(Value::as_i64).collect();
+            if ids.iter().any(|i| i.is_none_or(|i| !known.contains(&i))) {
+                errors.push(FieldError::invalid_value(
+                    key,
+                    "There are no records matching the ids",
+                ));
+                return None;
+            }
+            Some(ids.into_iter().flatten().collect())
+        }
+        _ => {
+            errors.push(FieldError::mismatch(key, "It should be a/an Array"));
+            None
+        }
+    }
+}
+
+/// The agent fields both create and update take.
+struct AgentInput {
+    ticket_scope: Option<u8>,
+    role_ids: Option<Vec<i64>>,
+    group_ids: Option<Vec<i64>>,
+    occasional: Option<bool>,
+    signature: Option<Option<String>>,
+}
+
+fn agent_input(
+    desk: &HelpDesk,
+    body: &Map<String, Value>,
+    errors: &mut Vec<FieldError>,
+) -> AgentInput {
+    let ticket_scope = match body.get("ticket_scope") {
+        None => None,
+        Some(v) => match v.as_u64() {
+            Some(s @ 1..=3) => Some(s as u8),
+            _ => {
+                errors.push(FieldError::invalid_value(
+                    "ticket_scope",
+                    "It should be one of these values: '1,2,3'",
+                ));
+                None
+            }
+        },
+    };
+    let roles: Vec<i64> = desk.roles.iter().map(|r| r.id).collect();
+    let groups: Vec<i64> = desk.groups.keys().copied().collect();
+    let occasional = match body.get("occasional") {
+        None => None,
+        Some(Value::Bool(b)) => Some(*b),
+        Some(_) => {
+            errors.push(FieldError::mismatch(
+                "occasional",
+                "It should be a/an Boolean",
+            ));
+            None
+        }
+    };
+    AgentInput {
+        ticket_scope,
+        role_ids: ids_of(body, "role_ids", &roles, errors),
+        group_ids: ids_of(body, "group_ids", &groups, errors),
+        occasional,
+        signature: body
+            .contains_key("signature")
+            .then(|| text(body, "signature", errors)),
+    }
+}
+
+/// `POST /agents` (admins only): a new full-time or occasional agent with its own API key.
+pub fn create_agent(desk: &mut HelpDesk, req: &Req, v: &Viewer) -> Answer {
+    v.require_admin()?;
+    let body = json_body(req)?;
+    let mut errors = unknown(&body, AGENT_CREATE_FIELDS);
+    let email = text(&body, "email", &mut errors);
+    match &email {
+        None => errors.push(FieldError::missing("email")),
+        Some(e) if !e.contains('@') => errors.push(FieldError::invalid_value(
+            "email",
+            "It should be in the 'valid email address' format",
+        )),
+        Some(e)
+            if desk
+                .agents
+                .values()
+                .any(|a| a.email.eq_ignore_ascii_case(e)) =>
+        {
+            errors.push(FieldError::new(
+                "email",
+                "It should be a unique value",
+                "duplicate_value",
+            ))
+        }
+        Some(_) => {}
+    }
+    if !body.contains_key("ticket_scope") {
+        errors.push(FieldError::missing("ticket_scope"));
+    }
+    let name = text(&body, "name", &mut errors);
+    let agent_type = match body.get("agent_type") {
+        None => "support_agent",
+        Some(v) => match v.as_i64() {
+            Some(1) => "support_agent",
+            Some(2) => "field_agent",
+            Some(3) => "collaborator",
+            _ => {
+                errors.push(FieldError::invalid_value(
+                    "agent_type",
+                    "It should be one of these values: '1,2,3'",
+                ));
+                "support_agent"
+            }
+        },
+    };
+    let input = agent_input(desk, &body, &mut errors);
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    let email = email.unwrap_or_default();
+    let id = desk.next_contact_id;
+    desk.next_contact_id += 1;
+    let api_key = uuid::Uuid::new_v4().simple().to_string()[..20].to_string();
+    let template = desk
+        .agents
+        .values()
+        .next()
+        .cloned()
+        .ok_or(ApiError::NotFound)?;
+    let agent = crate::model::Agent {
+        id,
+        name: name.unwrap_or_else(|| email.split('@').next().unwrap_or("").to_string()),
+        email,
+        phone: None,
+        mobile: None,
+        job_title: None,
+        role_ids: input
+            .role_ids
+            .unwrap_or_else(|| vec![crate::model::ROLE_AGENT]),
+        ticket_scope: input.ticket_scope.unwrap_or(1),
+        group_ids: input.group_ids.unwrap_or_default(),
+        skill_ids: vec![],
+        occasional: input.occasional.unwrap_or(false),
+        agent_type,
+        available: false,
+        signature: input.signature.flatten(),
+        api_key: api_key.clone(),
+        password: uuid::Uuid::new_v4().simple().to_string(),
+        failed_logins: 0,
+        locked_out: false,
+        state: crate::model::AgentState::Active,
+        demoted_from: None,
+        last_login_at: None,
+        last_active_at: None,
+        created_at: req.now,
+        updated_at: req.now,
+        ..template
+    };
+    desk.keys.insert(api_key, id);
+    let view = render::agent(&agent);
+    desk.agents.insert(id, agent);
+    created(&view, req, format!("agents/{id}"))
+}
+
+/// `PUT /agents/{id}` (admins only): scope, roles, groups, occasional and signature.
+pub fn update_agent(desk: &mut HelpDesk, req: &Req, v: &Viewer, id: i64) -> Answer {
+    v.require_admin()?;
+    if !desk
+        .agents
+        .get(&id)
+        .is_some_and(|a| a.state != crate::model::AgentState::Deleted)
+    {
+        return Err(ApiError::NotFound);
+    }
+    let body = json_body(req)?;
+    if body.is_empty() {
+        return Err(ApiError::missing_params());
+    }
+    let mut errors = unknown(&body, AGENT_UPDATE_FIELDS);
+    let input = agent_input(desk, &body, &mut errors);
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    let a = desk.agents.get_mut(&id).ok_or(ApiError::NotFound)?;
+    set(&mut a.ticket_scope, input.ticket_scope);
+    set(&mut a.role_ids, input.role_ids);
+    set(&mut a.group_ids, input.group_ids);
+    set(&mut a.occasional, input.occasional);
+    set(&mut a.signature, input.signature);
+    a.updated_at = req.now;
+    Ok(Reply::value(&render::agent(a)))
+}
+
+/// `POST /tickets/{id}/time_entries` (Timesheets): time spent on a ticket, `hh:mm`.
+pub fn create_time_entry(desk: &mut HelpDesk, req: &Req, v: &Viewer, ticket: i64) -> Answer {
+    super::resources::require(desk, crate::model::Feature::Timesheets)?;
+    super::tickets::writable(desk, req, v, ticket)?;
+    let body = json_body(req)?;
+    let mut errors = unknown(
+        &body,
+        &["time_spent", "note", "billable", "agent_id", "executed_at"],
+    );
+    let minutes = match text(&body, "time_spent", &mut errors) {
+        None => Some(0),
+        Some(s) => {
+            let parsed = s.split_once(':').and_then(|(h, m)| {
+                let (h, m) = (h.parse::<i64>().ok()?, m.parse::<i64>().ok()?);
+                (h >= 0 && (0..60).contains(&m)).then_some(h * 60 + m)
+            });
+            if parsed.is_none() {
+                errors.push(FieldError::invalid_value(
+                    "time_spent",
+                    "It should be in the 'hh:mm' format",
+                ));
+            }
+            parsed
+        }
+    };
+    let note = text(&body, "note", &mut errors).unwrap_or_default();
+    let billable = match body.get("billable") {
+        None => true,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => {
+            errors.push(FieldError::mismatch(
+                "billable",
+                "It should be a/an Boolean",
+            ));
+            true
+        }
+    };
+    let agent_id = match body.get("agent_id") {
+        None => v.id,
+        Some(x) => match x.as_i64().filter(|i| desk.agents.contains_key(i)) {
+            Some(i) => i,
+            None => {
+                errors.push(FieldError::invalid_value(
+                    "agent_id",
+                    "There is no agent matching the given agent_id",
+                ));
+                v.id
+            }
+        },
+    };
+    let executed_at = match text(&body, "executed_at", &mut errors) {
+        None => req.now,
+        Some(s) => crate::util::parse_ts(&s).unwrap_or_else(|| {
+            errors.push(FieldError::invalid_value(
+                "executed_at",
+                "It should be in the 'valid date' format",
+            ));
+            req.now
+        }),
+    };
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    let id = desk.next_time_entry_id;
+    desk.next_time_entry_id += 1;
+    let entry = crate::model::TimeEntry {
+        id,
+        agent_id,
+        ticket_id: ticket,
+        company_id: desk.tickets.get(&ticket).and_then(|t| t.company_id),
+        billable,
+        note,
+        time_spent_minutes: minutes.unwrap_or(0),
+        executed_at,
+        created_at: req.now,
+        updated_at: req.now,
+    };
+    let view = render::time_entry(&entry);
+    desk.time_entries.insert(id, entry);
+    created(&view, req, format!("time_entries/{id}"))
 }

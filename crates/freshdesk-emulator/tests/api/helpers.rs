@@ -201,6 +201,16 @@ impl TestEmulator {
         json(r).await
     }
 
+    /// A JSON POST with `key`.
+    pub async fn post_as(&self, path: &str, key: &str, body: Value) -> Response {
+        let r = self
+            .request(Method::POST, path, key)
+            .json(&body)
+            .send()
+            .await;
+        r.expect("request")
+    }
+
     /// A JSON PUT with the admin's key.
     pub async fn put(&self, path: &str, body: Value) -> Response {
         self.send_json(Method::PUT, path, body).await

@@ -124,11 +124,8 @@ async fn an_admin_creates_a_group_with_its_agents_and_a_bad_one_is_refused() {
         assert_eq!(json(r).await["errors"][0]["field"], field);
     }
     let plain = t
-        .request(Method::POST, "/api/v2/groups", &agent.api_key)
-        .json(&json!({"name": "Mine"}))
-        .send()
-        .await
-        .unwrap();
+        .post_as("/api/v2/groups", &agent.api_key, json!({"name": "Mine"}))
+        .await;
     assert_eq!(plain.status(), 403, "only admins create groups");
     assert_eq!(t.list("/api/v2/groups").await.len(), listed.len());
 }
@@ -181,10 +178,110 @@ async fn a_note_is_edited_and_a_conversation_deleted_but_a_reply_cannot_be_edite
             .iter()
             .any(|c| c["id"] == note["id"] && c["body_text"] == "checked")
     );
+    let gone = t.call(Method::DELETE, "/api/v2/conversations/1").await;
+    assert_eq!(gone.status(), 404);
+}
+
+#[tokio::test]
+async fn an_admin_creates_an_agent_whose_key_works_and_updates_its_scope() {
+    let t = spawn_emulator().await;
+    let group = t.list("/api/v2/groups").await[0]["id"].clone();
+    let body = json!({"name": "Nina", "email": "nina@acme-support.example", "ticket_scope": 2, "group_ids": [group]});
+    let agent = t.create("/api/v2/agents", body).await;
     assert_eq!(
-        t.call(Method::DELETE, "/api/v2/conversations/1")
+        (&agent["ticket_scope"], &agent["group_ids"]),
+        (&json!(2), &json!([group]))
+    );
+    let created = t
+        .emu
+        .agents()
+        .into_iter()
+        .find(|a| a.email == "nina@acme-support.example")
+        .unwrap();
+    assert_eq!(
+        t.get_as("/api/v2/agents/me", &created.api_key)
             .await
             .status(),
-        404
+        200
+    );
+    let path = format!("/api/v2/agents/{}", agent["id"]);
+    let updated = json(
+        t.put(&path, json!({"ticket_scope": 1, "occasional": true}))
+            .await,
+    )
+    .await;
+    assert_eq!(
+        (&updated["ticket_scope"], &updated["occasional"]),
+        (&json!(1), &json!(true))
+    );
+    let r = t.put(&path, json!({"name": "Renamed"})).await;
+    assert_eq!(
+        r.status(),
+        400,
+        "an agent's name is its contact's, not updatable here"
+    );
+    for (body, field, status) in [
+        (json!({"email": "x@acme.example"}), "ticket_scope", 400),
+        (
+            json!({"email": "nina@acme-support.example", "ticket_scope": 1}),
+            "email",
+            409,
+        ),
+        (
+            json!({"email": "y@acme.example", "ticket_scope": 7}),
+            "ticket_scope",
+            400,
+        ),
+        (
+            json!({"email": "z@acme.example", "ticket_scope": 1, "role_ids": [5]}),
+            "role_ids",
+            400,
+        ),
+    ] {
+        let r = t.post("/api/v2/agents", body.clone()).await;
+        assert_eq!(r.status(), status, "{body}");
+        assert_eq!(json(r).await["errors"][0]["field"], field, "{body}");
+    }
+    let plain = t.emu.agent(freshdesk_emulator::well_known::PLAIN_AGENT);
+    let r = t
+        .post_as(
+            "/api/v2/agents",
+            &plain.api_key,
+            json!({"email": "p@acme.example", "ticket_scope": 1}),
+        )
+        .await;
+    assert_eq!(r.status(), 403);
+}
+
+#[tokio::test]
+async fn time_spent_on_a_ticket_is_logged_and_listed_and_a_bad_entry_is_refused() {
+    let t = spawn_emulator().await;
+    let (ticket, _, _) = reply_and_note(&t).await;
+    let path = format!("/api/v2/tickets/{ticket}/time_entries");
+    let entry = t
+        .create(
+            &path,
+            json!({"time_spent": "01:30", "note": "Call", "billable": false}),
+        )
+        .await;
+    assert_eq!(
+        (&entry["time_spent"], &entry["billable"]),
+        (&json!("01:30"), &json!(false))
+    );
+    let logged = t.list(&path).await;
+    assert!(logged.iter().any(|e| e["id"] == entry["id"]));
+    for body in [
+        json!({"time_spent": "1h30"}),
+        json!({"time_spent": "01:75"}),
+        json!({"agent_id": 1}),
+        json!({"minutes": 3}),
+    ] {
+        let r = t.post(&path, body.clone()).await;
+        assert_eq!(r.status(), 400, "{body}");
+    }
+    assert_eq!(
+        t.list(&path).await,
+        logged,
+        "refused entries change nothing"
     );
 }

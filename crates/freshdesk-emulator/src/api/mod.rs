@@ -2,6 +2,7 @@
 //! 405), rate window (429), `Accept` (406) and `Content-Type` (415), authentication (401), account
 //! state (403), role and scope, then the handler. It also owns the headers every reply carries.
 
+mod catalog;
 pub mod error;
 pub(crate) mod people;
 pub mod query;
@@ -148,6 +149,15 @@ pub enum Route {
     SolutionFolderSubfolders(i64),
     SolutionArticle(i64),
     Conversation(i64),
+    ContactFields,
+    CompanyFields,
+    Products,
+    Product(i64),
+    EmailConfigs,
+    Mailboxes,
+    ContactsAutocomplete,
+    CompaniesAutocomplete,
+    AgentsAutocomplete,
 }
 
 impl Route {
@@ -174,6 +184,15 @@ impl Route {
             ["tickets", i, "satisfaction_ratings"] => TicketSatisfaction(id(i)?),
             ["search", "tickets"] => SearchTickets,
             ["contacts"] => Contacts,
+            ["contacts", "autocomplete"] => ContactsAutocomplete,
+            ["companies", "autocomplete"] => CompaniesAutocomplete,
+            ["agents", "autocomplete"] => AgentsAutocomplete,
+            ["contact_fields"] => ContactFields,
+            ["company_fields"] => CompanyFields,
+            ["products"] => Products,
+            ["products", i] => Product(id(i)?),
+            ["email_configs"] => EmailConfigs,
+            ["email", "mailboxes"] => Mailboxes,
             ["contacts", i] => Contact(id(i)?),
             ["contacts", i, "restore"] => ContactRestore(id(i)?),
             ["contacts", i, "hard_delete"] => ContactHardDelete(id(i)?),
@@ -389,6 +408,15 @@ pub fn dispatch_read(
         SlaPolicies => resources::sla_policies(desk, req, v),
         SatisfactionRatings => resources::satisfaction_ratings(desk, req),
         TimeEntries => resources::time_entries(desk, req),
+        ContactFields => catalog::contact_fields(desk, req),
+        CompanyFields => catalog::company_fields(desk, req),
+        Products => catalog::products(desk, req),
+        Product(id) => catalog::product_by_id(desk, id),
+        EmailConfigs => catalog::support_address(desk, req, v, false),
+        Mailboxes => catalog::support_address(desk, req, v, true),
+        ContactsAutocomplete => catalog::contacts_autocomplete(desk, req),
+        CompaniesAutocomplete => catalog::companies_autocomplete(desk, req),
+        AgentsAutocomplete => catalog::agents_autocomplete(desk, req, v),
         SettingsHelpdesk => Ok(Reply::value(&serde_json::json!({
             "primary_language": "en",
             "supported_languages": [],

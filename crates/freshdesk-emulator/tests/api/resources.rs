@@ -38,6 +38,15 @@ async fn every_documented_read_endpoint_answers_for_an_admin() {
         format!("/api/v2/solutions/folders/{folder}"),
         format!("/api/v2/solutions/folders/{folder}/articles"),
         format!("/api/v2/solutions/articles/{article}"),
+        format!("/api/v2/solutions/folders/{folder}/subfolders"),
+        "/api/v2/contact_fields".into(),
+        "/api/v2/company_fields".into(),
+        "/api/v2/products".into(),
+        "/api/v2/email_configs".into(),
+        "/api/v2/email/mailboxes".into(),
+        "/api/v2/contacts/autocomplete?term=a".into(),
+        "/api/v2/companies/autocomplete?name=a".into(),
+        "/api/v2/agents/autocomplete?term=a".into(),
     ];
     for p in paths {
         let r = t.get(&p).await;
@@ -142,4 +151,73 @@ async fn knowledge_base_shapes_follow_the_flexible_hierarchy() {
     }
     let r = t.get("/api/v2/solutions/folders/1/subfolders").await;
     assert_eq!(r.status(), 404);
+}
+
+#[tokio::test]
+async fn autocomplete_finds_people_and_companies_by_the_start_of_a_word() {
+    let t = spawn_emulator().await;
+    let contact = t.list("/api/v2/contacts").await[0].clone();
+    let name = contact["name"].as_str().unwrap();
+    let last = name.split_whitespace().last().unwrap();
+    let hits = t
+        .list(&format!(
+            "/api/v2/contacts/autocomplete?term={}",
+            &last[..3].to_lowercase()
+        ))
+        .await;
+    assert!(
+        hits.iter()
+            .any(|h| h["id"] == contact["id"] && h["name"] == name),
+        "{hits:?}"
+    );
+    assert!(
+        hits.iter().all(|h| h.as_object().unwrap().len() == 2),
+        "id and name only"
+    );
+    let company = t.list("/api/v2/companies").await[0].clone();
+    let prefix = &company["name"].as_str().unwrap()[..2];
+    let found = json(
+        t.get(&format!("/api/v2/companies/autocomplete?name={prefix}"))
+            .await,
+    )
+    .await;
+    let found = found["companies"].as_array().unwrap();
+    assert!(found.iter().any(|c| c["id"] == company["id"]));
+    let none = t.list("/api/v2/contacts/autocomplete?term=zzzqqq").await;
+    assert!(none.is_empty());
+    let missing = t.get("/api/v2/contacts/autocomplete").await;
+    assert_eq!(missing.status(), 400);
+    assert_eq!(json(missing).await["errors"][0]["field"], "term");
+    let plain = t.emu.agent(freshdesk_emulator::well_known::PLAIN_AGENT);
+    let r = t
+        .get_as("/api/v2/agents/autocomplete?term=a", &plain.api_key)
+        .await;
+    assert_eq!(r.status(), 403, "agent lookups are for admins");
+}
+
+#[tokio::test]
+async fn fields_products_and_mailboxes_describe_the_seeded_account() {
+    let t = spawn_emulator().await;
+    let fields = t.list("/api/v2/contact_fields").await;
+    let name = fields.iter().find(|f| f["name"] == "name").unwrap();
+    assert_eq!(
+        (&name["type"], &name["required_for_agents"]),
+        (&serde_json::json!("default_name"), &serde_json::json!(true))
+    );
+    let company = t.list("/api/v2/company_fields").await;
+    assert!(company.iter().any(|f| f["name"] == "domains"));
+    let product = &t.list("/api/v2/products").await[0];
+    let one = json(t.get(&format!("/api/v2/products/{}", product["id"])).await).await;
+    assert_eq!(&one, product);
+    assert_eq!(t.get("/api/v2/products/1").await.status(), 404);
+    let configs = t.list("/api/v2/email_configs").await;
+    let tickets = t.tickets().await;
+    let by_email = tickets.iter().find(|x| x["source"] == 1).unwrap();
+    assert_eq!(
+        configs[0]["id"], by_email["email_config_id"],
+        "email tickets name the config"
+    );
+    assert_eq!(configs[0]["product_id"], product["id"]);
+    let mailboxes = t.list("/api/v2/email/mailboxes").await;
+    assert_eq!(mailboxes[0]["support_email"], configs[0]["to_email"]);
 }

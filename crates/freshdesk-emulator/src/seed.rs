@@ -28,6 +28,8 @@ pub const SOLUTION_FOLDER_ID_BASE: i64 = 43_000_910_000;
 pub const SOLUTION_ARTICLE_ID_BASE: i64 = 43_000_920_000;
 pub const CONVERSATION_ID_BASE: i64 = 43_100_000_000;
 pub const EMAIL_CONFIG_ID: i64 = 43_000_000_777;
+/// The default satisfaction survey every rating answers.
+pub const SURVEY_ID: i64 = 43_000_000_901;
 /// Larger than 2^53, as real organisation ids are: a JavaScript double would corrupt it.
 pub const ORGANISATION_ID: i64 = 284_960_733_419_037_820;
 
@@ -773,7 +775,7 @@ pub fn generate(cfg: &SeedConfig) -> HelpDesk {
                 sat_id,
                 SatisfactionRating {
                     id: sat_id,
-                    survey_id: 43_000_000_901,
+                    survey_id: SURVEY_ID,
                     user_id: requester_id,
                     agent_id: responder,
                     group_id: group,

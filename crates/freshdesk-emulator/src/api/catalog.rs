@@ -212,3 +212,134 @@ pub fn agents_autocomplete(desk: &HelpDesk, req: &Req, v: &Viewer) -> Answer {
         .collect();
     Ok(Reply::value(&Value::Array(hits)))
 }
+
+/// `GET /admin/ticket_fields[/{id}]` (admins): the ticket fields in the admin shape, where a
+/// dropdown's choices are objects with ids and positions and each field says whether it has
+/// sections (none here).
+fn admin_field(f: &crate::model::TicketField) -> Value {
+    let mut v = crate::render::ticket_field(f);
+    if let crate::model::FieldChoices::List(items) = &f.choices
+        && f.field_type.starts_with("custom_")
+    {
+        v["choices"] = items
+            .iter()
+            .enumerate()
+            .map(|(i, label)| {
+                json!({"id": f.id * 1_000 + i as i64 + 1, "label": label, "value": label, "position": i + 1, "parent_choice_id": null})
+            })
+            .collect();
+    }
+    v["has_section"] = json!(false);
+    v["archived"] = json!(false);
+    v
+}
+
+pub fn admin_ticket_fields(desk: &HelpDesk, v: &Viewer) -> Answer {
+    v.require_admin()?;
+    let all: Vec<Value> = desk.ticket_fields.iter().map(admin_field).collect();
+    Ok(Reply::value(&Value::Array(all)))
+}
+
+pub fn admin_ticket_field(desk: &HelpDesk, v: &Viewer, id: i64, sections: bool) -> Answer {
+    v.require_admin()?;
+    let f = desk
+        .ticket_fields
+        .iter()
+        .find(|f| f.id == id)
+        .ok_or(ApiError::NotFound)?;
+    Ok(Reply::value(&if sections {
+        json!([])
+    } else {
+        admin_field(f)
+    }))
+}
+
+/// `GET /admin/skills` (admins): skill-based routing is not set up on the seeded accounts.
+pub fn skills(req: &Req, v: &Viewer) -> Answer {
+    v.require_admin()?;
+    listed(req, std::iter::empty::<&Value>(), Value::clone)
+}
+
+/// `GET /surveys` (Surveys feature): the default satisfaction survey the ratings answer.
+pub fn surveys(desk: &HelpDesk, req: &Req) -> Answer {
+    super::resources::require(desk, crate::model::Feature::Surveys)?;
+    let at = format_ts(desk.account.created_at);
+    let survey = json!({
+        "id": crate::seed::SURVEY_ID,
+        "title": "Default Survey",
+        "active": true,
+        "questions": [{
+            "id": "default_question",
+            "label": "How would you rate your overall satisfaction for the resolution provided by the agent?",
+            "accepted_ratings": [103, 102, 101, 100, -101, -102, -103],
+            "default": true,
+        }],
+        "created_at": at,
+        "updated_at": at,
+    });
+    listed(req, [survey].iter(), Value::clone)
+}
+
+const CANNED_FOLDER_ID: i64 = 43_000_980_001;
+const CANNED: [(&str, &str); 3] = [
+    (
+        "Thanks for waiting",
+        "Thank you for your patience. We are looking into this and will get back to you shortly.",
+    ),
+    (
+        "Need more details",
+        "Could you send us a little more detail, such as a screenshot or the exact error you see?",
+    ),
+    (
+        "Closing the ticket",
+        "We have not heard back from you, so we are closing this ticket. Reply to reopen it at any time.",
+    ),
+];
+
+fn canned_response(desk: &HelpDesk, i: usize) -> Value {
+    let at = format_ts(desk.account.created_at);
+    let (title, content) = CANNED[i];
+    json!({
+        "id": CANNED_FOLDER_ID * 10 + i as i64 + 1,
+        "title": title,
+        "folder_id": CANNED_FOLDER_ID,
+        "content": content,
+        "content_html": format!("<div>{}</div>", crate::util::html_escape(content)),
+        "attachments": [],
+        "created_at": at,
+        "updated_at": at,
+    })
+}
+
+pub fn canned_response_folders(desk: &HelpDesk, req: &Req) -> Answer {
+    let at = format_ts(desk.account.created_at);
+    let folder = json!({"id": CANNED_FOLDER_ID, "name": "General", "personal": false, "responses_count": CANNED.len(), "created_at": at, "updated_at": at});
+    listed(req, [folder].iter(), Value::clone)
+}
+
+pub fn canned_responses_in(desk: &HelpDesk, req: &Req, folder: i64) -> Answer {
+    if folder != CANNED_FOLDER_ID {
+        return Err(ApiError::NotFound);
+    }
+    let all: Vec<Value> = (0..CANNED.len())
+        .map(|i| canned_response(desk, i))
+        .collect();
+    listed(req, all.iter(), Value::clone)
+}
+
+pub fn canned_response_by_id(desk: &HelpDesk, id: i64) -> Answer {
+    let i = (0..CANNED.len())
+        .find(|i| CANNED_FOLDER_ID * 10 + *i as i64 + 1 == id)
+        .ok_or(ApiError::NotFound)?;
+    Ok(Reply::value(&canned_response(desk, i)))
+}
+
+/// `GET /scenario_automations`: the one-click scenarios agents run on a ticket.
+pub fn scenario_automations(desk: &HelpDesk, req: &Req) -> Answer {
+    let at = format_ts(desk.account.created_at);
+    let all = [
+        json!({"id": 43_000_990_001i64, "name": "Mark as spam and close", "description": "Closes a spam ticket", "actions": [{"name": "status", "value": 5}], "private": false, "created_at": at, "updated_at": at}),
+        json!({"id": 43_000_990_002i64, "name": "Escalate to EU", "description": "Urgent and to Escalations EU", "actions": [{"name": "priority", "value": 4}, {"name": "group_id", "value": crate::seed::GROUP_ID_BASE + 5}], "private": false, "created_at": at, "updated_at": at}),
+    ];
+    listed(req, all.iter(), Value::clone)
+}

@@ -32,8 +32,7 @@ fn train_message_of(ticket: &Value) -> Option<(&'static str, &'static str)> {
 #[tokio::test]
 async fn tickets_are_written_in_banking77_train_messages_with_the_77_intents_as_categories() {
     let t = banking(600).await;
-    let fields = t.list("/api/v2/ticket_fields").await;
-    let category = fields.iter().find(|f| f["name"] == "cf_category").unwrap();
+    let category = t.field("/api/v2/ticket_fields", "cf_category").await;
     let choices: BTreeSet<&str> = category["choices"]
         .as_array()
         .unwrap()

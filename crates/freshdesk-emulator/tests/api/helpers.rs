@@ -167,6 +167,13 @@ impl TestEmulator {
         self.list_as(path, &self.admin_key()).await
     }
 
+    /// The field named `name` in a fields list (`/api/v2/ticket_fields`, …).
+    pub async fn field(&self, list: &str, name: &str) -> Value {
+        let fields = self.list(list).await;
+        let found = fields.into_iter().find(|f| f["name"] == name);
+        found.unwrap_or_else(|| panic!("{list} has no field {name}"))
+    }
+
     /// A list endpoint read with `key`: it must answer 200 with a JSON array.
     pub async fn list_as(&self, path: &str, key: &str) -> Vec<Value> {
         let r = self.get_as(path, key).await;

@@ -1,3 +1,5 @@
+use serde_json::Value;
+
 use crate::helpers::*;
 
 #[tokio::test]
@@ -47,6 +49,11 @@ async fn every_documented_read_endpoint_answers_for_an_admin() {
         "/api/v2/contacts/autocomplete?term=a".into(),
         "/api/v2/companies/autocomplete?name=a".into(),
         "/api/v2/agents/autocomplete?term=a".into(),
+        "/api/v2/admin/ticket_fields".into(),
+        "/api/v2/admin/skills".into(),
+        "/api/v2/surveys".into(),
+        "/api/v2/canned_response_folders".into(),
+        "/api/v2/scenario_automations".into(),
     ];
     for p in paths {
         let r = t.get(&p).await;
@@ -117,27 +124,21 @@ async fn agents_phones_and_group_assignment_modes_have_documented_shapes() {
 async fn knowledge_base_shapes_follow_the_flexible_hierarchy() {
     let t = spawn_emulator().await;
     let category = &t.list("/api/v2/solutions/categories").await[0];
-    let folders = t
-        .list(&format!(
-            "/api/v2/solutions/categories/{}/folders",
-            category["id"]
-        ))
-        .await;
+    let path = format!("/api/v2/solutions/categories/{}/folders", category["id"]);
+    let folders = t.list(&path).await;
     assert!(!folders.is_empty());
     for f in &folders {
         assert!(f["parent_folder_id"].is_null());
         let level0 = serde_json::json!([{"level": 0, "type": "category", "data": {"id": category["id"], "name": category["name"], "language": "en"}}]);
         assert_eq!(f["hierarchy"], level0);
-        let articles = t
-            .list(&format!(
-                "/api/v2/solutions/folders/{}/articles?per_page=100",
-                f["id"]
-            ))
-            .await;
+        let path = format!(
+            "/api/v2/solutions/folders/{}/articles?per_page=100",
+            f["id"]
+        );
+        let articles = t.list(&path).await;
         assert_eq!(f["articles_count"], articles.len());
-        let subfolders = t
-            .list(&format!("/api/v2/solutions/folders/{}/subfolders", f["id"]))
-            .await;
+        let path = format!("/api/v2/solutions/folders/{}/subfolders", f["id"]);
+        let subfolders = t.list(&path).await;
         assert_eq!(f["sub_folders_count"], subfolders.len());
         for a in &articles {
             let levels = a["hierarchy"].as_array().unwrap();
@@ -220,4 +221,58 @@ async fn fields_products_and_mailboxes_describe_the_seeded_account() {
     assert_eq!(configs[0]["product_id"], product["id"]);
     let mailboxes = t.list("/api/v2/email/mailboxes").await;
     assert_eq!(mailboxes[0]["support_email"], configs[0]["to_email"]);
+}
+
+#[tokio::test]
+async fn admin_ticket_fields_canned_responses_and_surveys_have_documented_shapes() {
+    let t = spawn_emulator().await;
+    let category = &t.field("/api/v2/admin/ticket_fields", "cf_category").await;
+    let plain_category = &t.field("/api/v2/ticket_fields", "cf_category").await;
+    let labels: Vec<&Value> = category["choices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| &c["label"])
+        .collect();
+    let plain_labels: Vec<&Value> = plain_category["choices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .collect();
+    assert_eq!(labels, plain_labels, "the same choices, as objects");
+    assert_eq!(category["choices"][0]["position"], 1);
+    let one = json(
+        t.get(&format!("/api/v2/admin/ticket_fields/{}", category["id"]))
+            .await,
+    )
+    .await;
+    assert_eq!(&one, category);
+    let path = format!("/api/v2/admin/ticket_fields/{}/sections", category["id"]);
+    let sections = t.list(&path).await;
+    assert!(sections.is_empty() && category["has_section"] == false);
+    assert_eq!(t.get("/api/v2/admin/ticket_fields/1").await.status(), 404);
+    let folder = &t.list("/api/v2/canned_response_folders").await[0];
+    let path = format!("/api/v2/canned_response_folders/{}/responses", folder["id"]);
+    let responses = t.list(&path).await;
+    assert_eq!(folder["responses_count"], responses.len());
+    let first = json(
+        t.get(&format!("/api/v2/canned_responses/{}", responses[0]["id"]))
+            .await,
+    )
+    .await;
+    assert_eq!(first, responses[0]);
+    let survey = &t.list("/api/v2/surveys").await[0];
+    let ratings = t
+        .list("/api/v2/surveys/satisfaction_ratings?created_since=2000-01-01T00:00:00Z")
+        .await;
+    assert!(!ratings.is_empty());
+    assert!(
+        ratings.iter().all(|r| r["survey_id"] == survey["id"]),
+        "ratings answer the survey"
+    );
+    let plain_agent = t.emu.agent(freshdesk_emulator::well_known::PLAIN_AGENT);
+    let r = t
+        .get_as("/api/v2/admin/ticket_fields", &plain_agent.api_key)
+        .await;
+    assert_eq!(r.status(), 403);
 }

@@ -167,6 +167,9 @@ pub enum Route {
     CannedResponseFolder(i64),
     CannedResponse(i64),
     ScenarioAutomations,
+    SearchContacts,
+    SearchCompanies,
+    SearchSolutions,
 }
 
 impl Route {
@@ -192,6 +195,9 @@ impl Route {
             ["tickets", i, "time_entries"] => TicketTimeEntries(id(i)?),
             ["tickets", i, "satisfaction_ratings"] => TicketSatisfaction(id(i)?),
             ["search", "tickets"] => SearchTickets,
+            ["search", "contacts"] => SearchContacts,
+            ["search", "companies"] => SearchCompanies,
+            ["search", "solutions"] => SearchSolutions,
             ["contacts"] => Contacts,
             ["contacts", "autocomplete"] => ContactsAutocomplete,
             ["companies", "autocomplete"] => CompaniesAutocomplete,
@@ -406,6 +412,9 @@ pub fn dispatch_read(
         TicketTimeEntries(id) => resources::ticket_time_entries(desk, req, v, id),
         TicketSatisfaction(id) => resources::ticket_satisfaction(desk, req, v, id),
         SearchTickets => search::tickets(desk, req, v),
+        SearchContacts => search::contacts(desk, req),
+        SearchCompanies => search::companies(desk, req),
+        SearchSolutions => search::solutions(desk, req),
         Contacts => people::contacts(desk, req),
         Contact(id) => people::contact(desk, id),
         Companies => people::companies(desk, req),

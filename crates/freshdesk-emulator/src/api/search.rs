@@ -42,6 +42,8 @@ pub enum QueryError {
 struct Parser<'a> {
     s: &'a [u8],
     i: usize,
+    /// The fields this resource's search knows.
+    fields: &'a [&'a str],
 }
 
 const FIELDS: &[&str] = &[
@@ -172,7 +174,7 @@ impl Parser<'_> {
             }
             _ => return Err(QueryError::Syntax),
         };
-        if !FIELDS.contains(&field.as_str()) {
+        if !self.fields.contains(&field.as_str()) {
             return Err(QueryError::UnknownField(field));
         }
         let enum_values: Option<&[i64]> = match field.as_str() {
@@ -197,8 +199,13 @@ impl Parser<'_> {
     }
 }
 
-/// Parses a query with its surrounding double quotes.
+/// Parses a ticket query with its surrounding double quotes.
 pub fn parse(query: &str) -> Result<Expr, QueryError> {
+    parse_for(query, FIELDS)
+}
+
+/// Parses a query over `fields` with its surrounding double quotes.
+pub fn parse_for(query: &str, fields: &[&str]) -> Result<Expr, QueryError> {
     let inner = query
         .strip_prefix('"')
         .and_then(|q| q.strip_suffix('"'))
@@ -206,6 +213,7 @@ pub fn parse(query: &str) -> Result<Expr, QueryError> {
     let mut p = Parser {
         s: inner.as_bytes(),
         i: 0,
+        fields,
     };
     let e = p.expr()?;
     if p.i != p.s.len() {
@@ -279,7 +287,8 @@ pub fn matches(e: &Expr, t: &Ticket) -> bool {
     }
 }
 
-pub fn tickets(desk: &HelpDesk, req: &Req, v: &Viewer) -> Result<Reply, ApiError> {
+/// The `query` and `page` of a search request over `fields`, checked as Freshdesk checks them.
+fn checked_query(req: &Req, fields: &[&str]) -> Result<(Expr, usize), ApiError> {
     let q = &req.query;
     let mut errors = Vec::new();
     for k in q.keys() {
@@ -311,7 +320,7 @@ pub fn tickets(desk: &HelpDesk, req: &Req, v: &Viewer) -> Result<Reply, ApiError
         ));
         None
     } else {
-        match parse(raw) {
+        match parse_for(raw, fields) {
             Ok(e) => Some(e),
             Err(QueryError::Syntax) => {
                 errors.push(FieldError::invalid_value("query", INVALID_QUERY));
@@ -330,31 +339,141 @@ pub fn tickets(desk: &HelpDesk, req: &Req, v: &Viewer) -> Result<Reply, ApiError
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
-    let expr = expr.ok_or(ApiError::Internal)?;
+    Ok((expr.ok_or(ApiError::Internal)?, page))
+}
+
+/// Whether `e` holds, with `cond` deciding each condition.
+fn eval(e: &Expr, cond: &dyn Fn(&str, Op, &Lit) -> bool) -> bool {
+    match e {
+        Expr::And(a, b) => eval(a, cond) && eval(b, cond),
+        Expr::Or(a, b) => eval(a, cond) || eval(b, cond),
+        Expr::Cond { field, op, value } => cond(field, *op, value),
+    }
+}
+
+/// A page of search results, newest first: `{"results": [...], "total": N}`, 30 a page.
+fn results_page<T>(hits: &[T], page: usize, view: impl Fn(&T) -> Value) -> Reply {
+    let results: Vec<Value> = hits
+        .iter()
+        .skip((page - 1) * 30)
+        .take(30)
+        .map(view)
+        .collect();
+    Reply::value(&json!({"results": results, "total": hits.len()}))
+}
+
+const CONTACT_FIELDS: &[&str] = &[
+    "name",
+    "email",
+    "phone",
+    "mobile",
+    "company_id",
+    "active",
+    "tag",
+    "language",
+    "time_zone",
+    "created_at",
+    "updated_at",
+];
+
+/// `GET /search/contacts?query="…"`: live contacts (not deleted or blocked) that match.
+pub fn contacts(desk: &HelpDesk, req: &Req) -> Result<Reply, ApiError> {
+    use crate::model::ContactState;
+    let (expr, page) = checked_query(req, CONTACT_FIELDS)?;
+    let hits: Vec<&crate::model::Contact> = desk
+        .contacts
+        .values()
+        .rev()
+        .filter(|c| !matches!(c.state, ContactState::Deleted | ContactState::Blocked))
+        .filter(|c| {
+            eval(&expr, &|field, op, value| match field {
+                "name" => cmp_str(Some(&c.name), value),
+                "email" => {
+                    c.email
+                        .iter()
+                        .chain(&c.other_emails)
+                        .any(|e| cmp_str(Some(e), value))
+                        || (value == &Lit::Null && c.email.is_none())
+                }
+                "phone" => cmp_str(c.phone.as_deref(), value),
+                "mobile" => cmp_str(c.mobile.as_deref(), value),
+                "company_id" => cmp_int(c.company_id, op, value),
+                "active" => cmp_str(
+                    Some(if c.state == ContactState::Verified {
+                        "true"
+                    } else {
+                        "false"
+                    }),
+                    value,
+                ),
+                "tag" => c.tags.iter().any(|t| cmp_str(Some(t), value)),
+                "language" => cmp_str(Some(c.language), value),
+                "time_zone" => cmp_str(Some(c.time_zone), value),
+                "created_at" => cmp_date(Some(c.created_at), op, value),
+                "updated_at" => cmp_date(Some(c.updated_at), op, value),
+                _ => false,
+            })
+        })
+        .collect();
+    Ok(results_page(&hits, page, |c| crate::render::contact(c)))
+}
+
+/// `GET /search/companies?query="…"`: companies by name, domain and times.
+pub fn companies(desk: &HelpDesk, req: &Req) -> Result<Reply, ApiError> {
+    let (expr, page) = checked_query(req, &["name", "domain", "created_at", "updated_at"])?;
+    let hits: Vec<&crate::model::Company> = desk
+        .companies
+        .values()
+        .rev()
+        .filter(|c| {
+            eval(&expr, &|field, op, value| match field {
+                "name" => cmp_str(Some(&c.name), value),
+                "domain" => c.domains.iter().any(|d| cmp_str(Some(d), value)),
+                "created_at" => cmp_date(Some(c.created_at), op, value),
+                "updated_at" => cmp_date(Some(c.updated_at), op, value),
+                _ => false,
+            })
+        })
+        .collect();
+    Ok(results_page(&hits, page, |c| crate::render::company(c)))
+}
+
+/// `GET /search/solutions?term=`: articles whose title or text holds the term (any case).
+pub fn solutions(desk: &HelpDesk, req: &Req) -> Result<Reply, ApiError> {
+    let term = match req.query.get("term").map(str::trim) {
+        Some(t) if !t.is_empty() => t.to_lowercase(),
+        _ => return Err(ApiError::Validation(vec![FieldError::missing("term")])),
+    };
+    let hits: Vec<Value> = desk
+        .solution_articles
+        .values()
+        .filter(|a| {
+            a.title.to_lowercase().contains(&term)
+                || a.description_text.to_lowercase().contains(&term)
+        })
+        .map(|a| crate::render::solution_article(a, desk))
+        .collect();
+    Ok(Reply::value(&Value::Array(hits)))
+}
+
+pub fn tickets(desk: &HelpDesk, req: &Req, v: &Viewer) -> Result<Reply, ApiError> {
+    let (expr, page) = checked_query(req, FIELDS)?;
     let hits: Vec<&Ticket> = desk
         .tickets
         .values()
         .rev()
         .filter(|t| !t.spam && t.trash == Trash::Live && v.can_see(t) && matches(&expr, t))
         .collect();
-    let results: Vec<Value> = hits
-        .iter()
-        .skip((page - 1) * 30)
-        .take(30)
-        .map(|t| {
-            serde_json::to_value(TicketView {
-                t,
-                inc: TicketIncludes {
-                    description: true,
-                    ..Default::default()
-                },
-            })
-            .unwrap_or(Value::Null)
+    Ok(results_page(&hits, page, |t| {
+        serde_json::to_value(TicketView {
+            t,
+            inc: TicketIncludes {
+                description: true,
+                ..Default::default()
+            },
         })
-        .collect();
-    Ok(Reply::value(
-        &json!({"results": results, "total": hits.len()}),
-    ))
+        .unwrap_or(Value::Null)
+    }))
 }
 
 #[cfg(test)]

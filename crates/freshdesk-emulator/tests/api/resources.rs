@@ -276,3 +276,64 @@ async fn admin_ticket_fields_canned_responses_and_surveys_have_documented_shapes
         .await;
     assert_eq!(r.status(), 403);
 }
+
+#[tokio::test]
+async fn contacts_companies_and_articles_are_searched_as_freshdesk_documents() {
+    let t = spawn_emulator().await;
+    let contact = t.list("/api/v2/contacts").await[3].clone();
+    let email = contact["email"].as_str().unwrap();
+    let q = format!("/api/v2/search/contacts?query=\"email:'{email}'\"");
+    let found = json(t.get(&q).await).await;
+    assert_eq!(found["total"], 1);
+    assert_eq!(found["results"][0]["id"], contact["id"]);
+    let company = t.list("/api/v2/companies").await[0].clone();
+    let q = format!(
+        "/api/v2/search/companies?query=\"name:'{}'\"",
+        company["name"].as_str().unwrap()
+    );
+    let found = json(t.get(&q.replace(' ', "%20")).await).await;
+    assert_eq!(found["results"][0]["id"], company["id"]);
+    let members = json(
+        t.get(&format!(
+            "/api/v2/search/contacts?query=\"company_id:{}\"",
+            company["id"]
+        ))
+        .await,
+    )
+    .await;
+    let all = t
+        .list(&format!(
+            "/api/v2/contacts?company_id={}&per_page=100",
+            company["id"]
+        ))
+        .await;
+    assert_eq!(
+        members["total"],
+        all.len(),
+        "search and the filtered list agree"
+    );
+    for (path, field) in [
+        ("/api/v2/search/contacts?query=\"colour:'red'\"", "colour"),
+        ("/api/v2/search/companies?query=name:'x'", "query"),
+        ("/api/v2/search/solutions", "term"),
+    ] {
+        let r = t.get(path).await;
+        assert_eq!(r.status(), 400, "{path}");
+        assert_eq!(json(r).await["errors"][0]["field"], field, "{path}");
+    }
+    let article = &t.export("solution_articles").await["solution_articles"][0];
+    let word = article["title"]
+        .as_str()
+        .unwrap()
+        .split_whitespace()
+        .last()
+        .unwrap()
+        .trim_matches('.');
+    let hits = t
+        .list(&format!(
+            "/api/v2/search/solutions?term={}",
+            word.to_uppercase()
+        ))
+        .await;
+    assert!(hits.iter().any(|a| a["id"] == article["id"]), "{word}");
+}

@@ -348,6 +348,18 @@ pub struct Ticket {
     pub truth: Option<String>,
     /// Every change of a tracked field (see [`TRACKED`]) with who made it, oldest first.
     pub history: Vec<FieldChange>,
+    /// The agents' summary of the ticket, when one was written.
+    pub summary: Option<TicketSummary>,
+}
+
+/// A ticket's summary (`/tickets/{id}/summary`).
+#[derive(Clone, Debug)]
+pub struct TicketSummary {
+    pub body_html: String,
+    pub body_text: String,
+    pub editor: i64,
+    pub created_at: Ts,
+    pub updated_at: Ts,
 }
 
 /// The fields whose history the export keeps: what people and products set on a ticket.
@@ -451,6 +463,7 @@ impl Ticket {
             updated_at: now,
             truth: None,
             history: vec![],
+            summary: None,
         }
     }
 }

@@ -766,6 +766,7 @@ pub fn generate(cfg: &SeedConfig) -> HelpDesk {
             updated_at: updated,
             truth: message.map(|m| bank.labels[m.intent].clone()),
             history: vec![],
+            summary: None,
         };
 
         if matches!(status, 4 | 5) && trng.chance(0.2) {

@@ -170,6 +170,8 @@ pub enum Route {
     SearchContacts,
     SearchCompanies,
     SearchSolutions,
+    TicketSummary(i64),
+    OutboundEmail,
 }
 
 impl Route {
@@ -187,6 +189,8 @@ impl Route {
         use Route::*;
         Some(match segs.as_slice() {
             ["tickets"] => Tickets,
+            ["tickets", "outbound_email"] => OutboundEmail,
+            ["tickets", i, "summary"] => TicketSummary(id(i)?),
             ["tickets", i] => Ticket(id(i)?),
             ["tickets", i, "restore"] => TicketRestore(id(i)?),
             ["tickets", i, "conversations"] => TicketConversations(id(i)?),
@@ -258,6 +262,8 @@ impl Route {
             }
             Ticket(_) | Contact(_) | Company(_) => &["GET", "PUT", "DELETE"],
             Conversation(_) => &["PUT", "DELETE"],
+            TicketSummary(_) => &["GET", "PUT", "DELETE"],
+            OutboundEmail => &["POST"],
             TicketRestore(_) | ContactRestore(_) => &["PUT"],
             TicketReply(_) | TicketNotes(_) => &["POST"],
             ContactHardDelete(_) => &["DELETE"],
@@ -415,6 +421,7 @@ pub fn dispatch_read(
         SearchContacts => search::contacts(desk, req),
         SearchCompanies => search::companies(desk, req),
         SearchSolutions => search::solutions(desk, req),
+        TicketSummary(id) => writes::show_summary(desk, v, id),
         Contacts => people::contacts(desk, req),
         Contact(id) => people::contact(desk, id),
         Companies => people::companies(desk, req),
@@ -509,6 +516,8 @@ pub fn dispatch_write(
         (Agent(id), "PUT") => writes::update_agent(desk, req, v, id),
         (TicketTimeEntries(id), "POST") => writes::create_time_entry(desk, req, v, id),
         (Conversation(id), "PUT" | "DELETE") => writes::conversation(desk, req, v, id),
+        (TicketSummary(id), "PUT" | "DELETE") => writes::write_summary(desk, req, v, id),
+        (OutboundEmail, "POST") => writes::outbound_email(desk, req, v),
         _ => Err(ApiError::MethodNotAllowed {
             method: req.method.into(),
             allowed: route.methods().to_vec(),

@@ -276,7 +276,7 @@ fn ticket_includes<'a>(
 
 /// Looks a ticket up for the single-ticket endpoints: 404 when absent, 403 when purging or out of
 /// the caller's scope.
-fn visible<'a>(desk: &'a HelpDesk, v: &Viewer, id: i64) -> Result<&'a Ticket, ApiError> {
+pub fn visible<'a>(desk: &'a HelpDesk, v: &Viewer, id: i64) -> Result<&'a Ticket, ApiError> {
     let t = desk.tickets.get(&id).ok_or(ApiError::NotFound)?;
     if t.trash == Trash::Purging || !v.can_see(t) {
         return Err(ApiError::access_denied());
@@ -627,7 +627,18 @@ fn parse_input(desk: &HelpDesk, body: &Map<String, Value>) -> Result<TicketInput
 }
 
 pub fn create(desk: &mut HelpDesk, req: &Req, v: &Viewer) -> Result<Reply, ApiError> {
-    let body = json_body(req)?;
+    create_with(desk, req, v, json_body(req)?, None)
+}
+
+/// Creates a ticket from `body`; `outbound` (an email config id) makes it an outbound email
+/// (source 10, sent from that address).
+pub fn create_with(
+    desk: &mut HelpDesk,
+    req: &Req,
+    v: &Viewer,
+    body: Map<String, Value>,
+    outbound: Option<i64>,
+) -> Result<Reply, ApiError> {
     let input = parse_input(desk, &body)?;
     let mut errors = Vec::new();
     if input.requester_id.is_none() && input.email.is_none() && !body.contains_key("phone") {
@@ -665,7 +676,12 @@ pub fn create(desk: &mut HelpDesk, req: &Req, v: &Viewer) -> Result<Reply, ApiEr
         description_text: html_to_text(&description),
         description_html: description,
         status: input.status.unwrap_or(2),
-        source: input.source.unwrap_or(2),
+        source: if outbound.is_some() {
+            10
+        } else {
+            input.source.unwrap_or(2)
+        },
+        email_config_id: outbound,
         ticket_type: input.ticket_type.clone().flatten(),
         responder_id: input.responder_id.flatten(),
         group_id: input.group_id.flatten(),

@@ -20,6 +20,22 @@ fn created(view: &Value, req: &Req, path: String) -> Answer {
     ))
 }
 
+/// The one field of a `{"body": "…"}` request, required and not blank.
+fn required_body(req: &Req) -> Result<String, ApiError> {
+    let body = json_body(req)?;
+    let mut errors = unknown(&body, &["body"]);
+    let html = text(&body, "body", &mut errors);
+    match html {
+        Some(h) if !h.trim().is_empty() && errors.is_empty() => Ok(h),
+        _ => {
+            if errors.is_empty() {
+                errors.push(FieldError::missing("body"));
+            }
+            Err(ApiError::Validation(errors))
+        }
+    }
+}
+
 /// Replaces `slot` when the request gave a value for it.
 fn set<T>(slot: &mut T, given: Option<T>) {
     if let Some(v) = given {
@@ -316,15 +332,7 @@ pub fn conversation(desk: &mut HelpDesk, req: &Req, v: &Viewer, id: i64) -> Answ
         desk.touch_ticket(ticket, req.now);
         return Ok(Reply::no_content());
     }
-    let body = json_body(req)?;
-    let mut errors = unknown(&body, &["body"]);
-    let text = text(&body, "body", &mut errors);
-    if text.as_deref().is_none_or(|b| b.trim().is_empty()) && errors.is_empty() {
-        errors.push(FieldError::missing("body"));
-    }
-    if !errors.is_empty() {
-        return Err(ApiError::Validation(errors));
-    }
+    let html = required_body(req)?;
     let c = desk.conversations.get_mut(&id).ok_or(ApiError::NotFound)?;
     if c.source != 2 {
         return Err(ApiError::MethodNotAllowed {
@@ -332,7 +340,6 @@ pub fn conversation(desk: &mut HelpDesk, req: &Req, v: &Viewer, id: i64) -> Answ
             allowed: vec!["DELETE"],
         });
     }
-    let html = text.unwrap_or_default();
     c.body_text = crate::util::html_to_text(&html);
     c.body_html = html;
     c.updated_at = req.now;
@@ -642,4 +649,77 @@ pub fn create_time_entry(desk: &mut HelpDesk, req: &Req, v: &Viewer, ticket: i64
     let view = render::time_entry(&entry);
     desk.time_entries.insert(id, entry);
     created(&view, req, format!("time_entries/{id}"))
+}
+
+/// `POST /tickets/outbound_email`: a ticket the help desk sends first, from one of its email
+/// configs (`email_config_id` and the recipient's `email` are required).
+pub fn outbound_email(desk: &mut HelpDesk, req: &Req, v: &Viewer) -> Answer {
+    let mut body = json_body(req)?;
+    let mut errors = Vec::new();
+    let config = match body.remove("email_config_id") {
+        None | Some(Value::Null) => {
+            errors.push(FieldError::missing("email_config_id"));
+            None
+        }
+        Some(c) => match c.as_i64().filter(|c| *c == crate::seed::EMAIL_CONFIG_ID) {
+            Some(c) => Some(c),
+            None => {
+                errors.push(FieldError::invalid_value(
+                    "email_config_id",
+                    "There is no email config matching the given email_config_id",
+                ));
+                None
+            }
+        },
+    };
+    if !body.contains_key("email") {
+        errors.push(FieldError::missing("email"));
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    super::tickets::create_with(desk, req, v, body, config)
+}
+
+fn summary_view(ticket: i64, s: &crate::model::TicketSummary) -> Value {
+    json!({
+        "id": ticket,
+        "body": s.body_html,
+        "body_text": s.body_text,
+        "ticket_id": ticket,
+        "last_edited_user_id": s.editor,
+        "last_edited_at": crate::util::format_ts(s.updated_at),
+        "created_at": crate::util::format_ts(s.created_at),
+        "updated_at": crate::util::format_ts(s.updated_at),
+    })
+}
+
+/// `GET /tickets/{id}/summary`: 404 until someone writes one.
+pub fn show_summary(desk: &HelpDesk, v: &Viewer, id: i64) -> Answer {
+    let t = super::tickets::visible(desk, v, id)?;
+    let s = t.summary.as_ref().ok_or(ApiError::NotFound)?;
+    Ok(Reply::value(&summary_view(id, s)))
+}
+
+/// `PUT /tickets/{id}/summary` `{"body"}` writes or rewrites it; `DELETE` removes it.
+pub fn write_summary(desk: &mut HelpDesk, req: &Req, v: &Viewer, id: i64) -> Answer {
+    super::tickets::writable(desk, req, v, id)?;
+    if req.method == "DELETE" {
+        let t = desk.tickets.get_mut(&id).ok_or(ApiError::NotFound)?;
+        t.summary.take().ok_or(ApiError::NotFound)?;
+        return Ok(Reply::no_content());
+    }
+    let html = required_body(req)?;
+    let t = desk.tickets.get_mut(&id).ok_or(ApiError::NotFound)?;
+    let created_at = t.summary.as_ref().map_or(req.now, |s| s.created_at);
+    let summary = crate::model::TicketSummary {
+        body_text: crate::util::html_to_text(&html),
+        body_html: html,
+        editor: v.id,
+        created_at,
+        updated_at: req.now,
+    };
+    let view = summary_view(id, &summary);
+    t.summary = Some(summary);
+    Ok(Reply::value(&view))
 }

@@ -285,3 +285,56 @@ async fn time_spent_on_a_ticket_is_logged_and_listed_and_a_bad_entry_is_refused(
         "refused entries change nothing"
     );
 }
+
+#[tokio::test]
+async fn an_outbound_email_is_a_ticket_sent_from_an_email_config() {
+    let t = spawn_emulator().await;
+    let config = t.list("/api/v2/email_configs").await[0]["id"].clone();
+    let body = json!({"email": "new.customer@example.org", "subject": "Your order", "description": "<p>Hello</p>", "email_config_id": config, "priority": 2, "status": 2});
+    let ticket = t.create("/api/v2/tickets/outbound_email", body).await;
+    assert_eq!(
+        (&ticket["source"], &ticket["email_config_id"]),
+        (&json!(10), &config)
+    );
+    for (body, field) in [
+        (
+            json!({"email": "a@example.org", "subject": "x"}),
+            "email_config_id",
+        ),
+        (
+            json!({"email": "a@example.org", "subject": "x", "email_config_id": 5}),
+            "email_config_id",
+        ),
+        (json!({"subject": "x", "email_config_id": config}), "email"),
+    ] {
+        let r = t.post("/api/v2/tickets/outbound_email", body.clone()).await;
+        assert_eq!(r.status(), 400, "{body}");
+        assert_eq!(json(r).await["errors"][0]["field"], field, "{body}");
+    }
+}
+
+#[tokio::test]
+async fn a_ticket_summary_is_written_read_rewritten_and_deleted() {
+    let t = spawn_emulator().await;
+    let (ticket, _, _) = reply_and_note(&t).await;
+    let path = format!("/api/v2/tickets/{ticket}/summary");
+    assert_eq!(t.get(&path).await.status(), 404, "no summary yet");
+    let written = json(
+        t.put(&path, json!({"body": "<p>Card arrived late</p>"}))
+            .await,
+    )
+    .await;
+    assert_eq!(
+        (&written["body_text"], &written["ticket_id"]),
+        (&json!("Card arrived late"), &json!(ticket))
+    );
+    assert_eq!(json(t.get(&path).await).await, written);
+    let again = json(t.put(&path, json!({"body": "Refunded"})).await).await;
+    assert_eq!(
+        (&again["body_text"], &again["created_at"]),
+        (&json!("Refunded"), &written["created_at"])
+    );
+    assert_eq!(t.put(&path, json!({"text": "x"})).await.status(), 400);
+    assert_eq!(t.call(Method::DELETE, &path).await.status(), 204);
+    assert_eq!(t.get(&path).await.status(), 404);
+}

@@ -291,3 +291,42 @@ async fn deliver(rule: &Rule, body: &str) -> Result<u16, String> {
         Err(_) => Err("timed out after 15 s".into()),
     }
 }
+
+/// `GET /automations/{type}/rules` (admins): the rules with a "Trigger webhook" action, as
+/// Freshdesk lists them: type 1 are ticket-creation rules, 4 ticket-update rules, 3 time
+/// triggers (none here). Another type is not found.
+pub fn rules_view(autos: &Automations, kind: i64, created_at: i64) -> Option<serde_json::Value> {
+    let event = match kind {
+        1 => Some(Event::TicketCreated),
+        4 => Some(Event::TicketUpdated),
+        3 => None,
+        _ => return None,
+    };
+    let at = crate::util::format_ts(created_at);
+    let rules: Vec<serde_json::Value> = autos
+        .rules
+        .lock()
+        .iter()
+        .filter(|r| event.is_some_and(|e| r.events.contains(&e)))
+        .enumerate()
+        .map(|(i, r)| {
+            serde_json::json!({
+                "id": r.id,
+                "name": r.name,
+                "position": i + 1,
+                "active": true,
+                "automation_type_id": kind,
+                "conditions": [],
+                "actions": [{
+                    "field_name": "trigger_webhook",
+                    "url": r.url,
+                    "request_type": r.request_type,
+                    "content_layout": if r.content.is_some() { "2" } else { "1" },
+                }],
+                "created_at": at,
+                "updated_at": at,
+            })
+        })
+        .collect();
+    Some(serde_json::Value::Array(rules))
+}

@@ -335,6 +335,12 @@ fn run_pipeline(shared: &Account, req: &Req, log: &mut LogEntry) -> (Pipeline, O
                 return Err(ApiError::account_suspended());
             }
             let v = api::viewer(&d, id).ok_or_else(ApiError::invalid_credentials)?;
+            if let api::Route::AutomationRules(kind) = route {
+                v.require_admin()?;
+                let at = d.account.created_at;
+                let rules = crate::automations::rules_view(&shared.automations, kind, at);
+                return rules.map(|r| Reply::value(&r)).ok_or(ApiError::NotFound);
+            }
             api::dispatch_read(&d, route, req, &v)
         } else {
             let mut d = shared.desk_write();

@@ -172,6 +172,8 @@ pub enum Route {
     SearchSolutions,
     TicketSummary(i64),
     OutboundEmail,
+    /// `/automations/{type}/rules`: 1 ticket creation, 3 time triggers, 4 ticket updates.
+    AutomationRules(i64),
 }
 
 impl Route {
@@ -221,6 +223,7 @@ impl Route {
             ["canned_response_folders", i, "responses"] => CannedResponseFolder(id(i)?),
             ["canned_responses", i] => CannedResponse(id(i)?),
             ["scenario_automations"] => ScenarioAutomations,
+            ["automations", i, "rules"] => AutomationRules(id(i)?),
             ["contacts", i] => Contact(id(i)?),
             ["contacts", i, "restore"] => ContactRestore(id(i)?),
             ["contacts", i, "hard_delete"] => ContactHardDelete(id(i)?),
@@ -422,6 +425,8 @@ pub fn dispatch_read(
         SearchCompanies => search::companies(desk, req),
         SearchSolutions => search::solutions(desk, req),
         TicketSummary(id) => writes::show_summary(desk, v, id),
+        // Served by the edge, which holds the account's rules (`automations::rules_view`).
+        AutomationRules(_) => Err(ApiError::Internal),
         Contacts => people::contacts(desk, req),
         Contact(id) => people::contact(desk, id),
         Companies => people::companies(desk, req),

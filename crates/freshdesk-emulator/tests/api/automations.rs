@@ -116,3 +116,34 @@ async fn bad_rules_are_refused_and_change_nothing() {
         .await;
     assert_eq!(rules["rules"].as_array().unwrap().len(), 0);
 }
+
+#[tokio::test]
+async fn the_api_lists_webhook_rules_by_automation_type() {
+    let t = spawn_emulator().await;
+    let seen = hooked(&t, 200, json!({"events": ["ticket_updated"]})).await;
+    let updates = t.list("/api/v2/automations/4/rules").await;
+    assert_eq!(updates.len(), 1);
+    let action = &updates[0]["actions"][0];
+    assert_eq!(action["field_name"], "trigger_webhook");
+    assert!(
+        action["url"]
+            .as_str()
+            .unwrap()
+            .starts_with("http://127.0.0.1:")
+    );
+    assert!(
+        t.list("/api/v2/automations/1/rules").await.is_empty(),
+        "no creation rules"
+    );
+    assert!(
+        t.list("/api/v2/automations/3/rules").await.is_empty(),
+        "no time triggers"
+    );
+    assert_eq!(t.get("/api/v2/automations/2/rules").await.status(), 404);
+    let plain = t.emu.agent(freshdesk_emulator::well_known::PLAIN_AGENT);
+    let r = t
+        .get_as("/api/v2/automations/4/rules", &plain.api_key)
+        .await;
+    assert_eq!(r.status(), 403);
+    assert!(seen.lock().is_empty(), "listing fires nothing");
+}

@@ -569,6 +569,8 @@ pub struct TimeEntry {
     pub billable: bool,
     pub note: String,
     pub time_spent_minutes: i64,
+    /// While the timer runs, when it was last started; time since then is added on stopping.
+    pub timer_started: Option<Ts>,
     pub executed_at: Ts,
     pub created_at: Ts,
     pub updated_at: Ts,

@@ -478,7 +478,7 @@ pub fn time_entry(e: &TimeEntry) -> Value {
         "note": e.note,
         "ticket_id": e.ticket_id,
         "time_spent": format!("{:02}:{:02}", e.time_spent_minutes / 60, e.time_spent_minutes % 60),
-        "timer_running": false,
+        "timer_running": e.timer_started.is_some(),
         "executed_at": ts(e.executed_at),
         "start_time": ts(e.executed_at),
         "created_at": ts(e.created_at),

@@ -807,6 +807,7 @@ pub fn generate(cfg: &SeedConfig) -> HelpDesk {
                     billable: trng.chance(0.5),
                     note: "Investigation and reply".into(),
                     time_spent_minutes: trng.range(5, 120),
+                    timer_started: None,
                     executed_at: at,
                     created_at: at,
                     updated_at: at,

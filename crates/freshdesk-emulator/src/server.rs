@@ -385,7 +385,8 @@ fn fire_rules(shared: &Account, route: api::Route, method: &str, reply: &api::Re
         (Ticket(id), "PUT" | "DELETE")
         | (TicketRestore(id), "PUT")
         | (TicketReply(id), "POST")
-        | (TicketNotes(id), "POST") => Some((Event::TicketUpdated, id)),
+        | (TicketNotes(id), "POST")
+        | (TicketForward(id), "POST") => Some((Event::TicketUpdated, id)),
         _ => None,
     };
     if let Some((event, id)) = hit {

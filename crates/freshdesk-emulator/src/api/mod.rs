@@ -174,6 +174,9 @@ pub enum Route {
     OutboundEmail,
     /// `/automations/{type}/rules`: 1 ticket creation, 3 time triggers, 4 ticket updates.
     AutomationRules(i64),
+    TicketForward(i64),
+    TimeEntry(i64),
+    TimeEntryToggle(i64),
 }
 
 impl Route {
@@ -198,6 +201,7 @@ impl Route {
             ["tickets", i, "conversations"] => TicketConversations(id(i)?),
             ["tickets", i, "reply"] => TicketReply(id(i)?),
             ["tickets", i, "notes"] => TicketNotes(id(i)?),
+            ["tickets", i, "forward"] => TicketForward(id(i)?),
             ["tickets", i, "time_entries"] => TicketTimeEntries(id(i)?),
             ["tickets", i, "satisfaction_ratings"] => TicketSatisfaction(id(i)?),
             ["search", "tickets"] => SearchTickets,
@@ -243,6 +247,8 @@ impl Route {
             ["sla_policies"] => SlaPolicies,
             ["surveys", "satisfaction_ratings"] => SatisfactionRatings,
             ["time_entries"] => TimeEntries,
+            ["time_entries", i] => TimeEntry(id(i)?),
+            ["time_entries", i, "toggle_timer"] => TimeEntryToggle(id(i)?),
             ["settings", "helpdesk"] => SettingsHelpdesk,
             ["account"] => Account,
             ["solutions", "categories"] => SolutionCategories,
@@ -266,9 +272,11 @@ impl Route {
             Ticket(_) | Contact(_) | Company(_) => &["GET", "PUT", "DELETE"],
             Conversation(_) => &["PUT", "DELETE"],
             TicketSummary(_) => &["GET", "PUT", "DELETE"],
+            TimeEntry(_) => &["PUT", "DELETE"],
+            TimeEntryToggle(_) => &["PUT"],
             OutboundEmail => &["POST"],
             TicketRestore(_) | ContactRestore(_) => &["PUT"],
-            TicketReply(_) | TicketNotes(_) => &["POST"],
+            TicketReply(_) | TicketNotes(_) | TicketForward(_) => &["POST"],
             ContactHardDelete(_) => &["DELETE"],
             Agent(_) => &["GET", "PUT", "DELETE"],
             _ => &["GET"],
@@ -507,6 +515,9 @@ pub fn dispatch_write(
         (TicketNotes(id), "POST") => {
             tickets::add_conversation(desk, req, v, id, tickets::Kind::Note)
         }
+        (TicketForward(id), "POST") => {
+            tickets::add_conversation(desk, req, v, id, tickets::Kind::Forward)
+        }
         (Contacts, "POST") => people::create_contact(desk, req),
         (Contact(id), "PUT") => people::update_contact(desk, req, id),
         (Contact(id), "DELETE") => people::delete_contact(desk, req, id),
@@ -523,6 +534,8 @@ pub fn dispatch_write(
         (Conversation(id), "PUT" | "DELETE") => writes::conversation(desk, req, v, id),
         (TicketSummary(id), "PUT" | "DELETE") => writes::write_summary(desk, req, v, id),
         (OutboundEmail, "POST") => writes::outbound_email(desk, req, v),
+        (TimeEntry(id), "PUT" | "DELETE") => writes::time_entry(desk, req, v, id, false),
+        (TimeEntryToggle(id), "PUT") => writes::time_entry(desk, req, v, id, true),
         _ => Err(ApiError::MethodNotAllowed {
             method: req.method.into(),
             allowed: route.methods().to_vec(),

@@ -868,6 +868,8 @@ pub fn conversations(desk: &HelpDesk, req: &Req, v: &Viewer, id: i64) -> Result<
 pub enum Kind {
     Reply,
     Note,
+    /// `POST /tickets/{id}/forward`: the ticket sent on to `to_emails` (conversation source 8).
+    Forward,
 }
 
 pub fn add_conversation(
@@ -882,6 +884,16 @@ pub fn add_conversation(
     let allowed: &[&str] = match kind {
         Kind::Reply => &["body", "from_email", "user_id", "cc_emails", "bcc_emails"],
         Kind::Note => &["body", "private", "incoming", "notify_emails", "user_id"],
+        Kind::Forward => &[
+            "body",
+            "to_emails",
+            "cc_emails",
+            "bcc_emails",
+            "from_email",
+            "user_id",
+            "include_quoted_text",
+            "include_original_attachments",
+        ],
     };
     let mut errors: Vec<FieldError> = body
         .keys()
@@ -916,6 +928,13 @@ pub fn add_conversation(
     .flatten();
     let cc = string_list(&body, "cc_emails", &mut errors).unwrap_or_default();
     let bcc = string_list(&body, "bcc_emails", &mut errors).unwrap_or_default();
+    let forward_to = string_list(&body, "to_emails", &mut errors).unwrap_or_default();
+    if matches!(kind, Kind::Forward)
+        && forward_to.is_empty()
+        && !errors.iter().any(|e| e.field == "to_emails")
+    {
+        errors.push(FieldError::missing("to_emails"));
+    }
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
@@ -935,15 +954,19 @@ pub fn add_conversation(
         incoming,
         private,
         user_id: user_id.unwrap_or(v.id),
-        support_email: matches!(kind, Kind::Reply)
+        support_email: (!matches!(kind, Kind::Note))
             .then(|| "support@acme-support.example".to_string()),
-        source: if matches!(kind, Kind::Reply) { 0 } else { 2 },
-        from_email: matches!(kind, Kind::Reply)
+        source: match kind {
+            Kind::Reply => 0,
+            Kind::Note => 2,
+            Kind::Forward => 8,
+        },
+        from_email: (!matches!(kind, Kind::Note))
             .then(|| "Acme Support <support@acme-support.example>".to_string()),
-        to_emails: if matches!(kind, Kind::Reply) {
-            requester_email.iter().cloned().collect()
-        } else {
-            vec![]
+        to_emails: match kind {
+            Kind::Reply => requester_email.iter().cloned().collect(),
+            Kind::Note => vec![],
+            Kind::Forward => forward_to,
         },
         cc_emails: cc,
         bcc_emails: bcc,

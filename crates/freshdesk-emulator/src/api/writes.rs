@@ -36,6 +36,37 @@ fn required_body(req: &Req) -> Result<String, ApiError> {
     }
 }
 
+/// A boolean field, `None` when absent; a wrong type is an error.
+fn flag(body: &Map<String, Value>, key: &str, errors: &mut Vec<FieldError>) -> Option<bool> {
+    match body.get(key)? {
+        Value::Bool(b) => Some(*b),
+        _ => {
+            errors.push(FieldError::mismatch(key, "It should be a/an Boolean"));
+            None
+        }
+    }
+}
+
+/// The `time_spent` field in minutes, `None` when absent or (with an error) not `hh:mm`.
+fn time_spent(body: &Map<String, Value>, errors: &mut Vec<FieldError>) -> Option<i64> {
+    let given = text(body, "time_spent", errors)?;
+    let minutes = minutes_of(&given);
+    if minutes.is_none() {
+        errors.push(FieldError::invalid_value(
+            "time_spent",
+            "It should be in the 'hh:mm' format",
+        ));
+    }
+    minutes
+}
+
+/// `hh:mm` as minutes (minutes under 60), as time entries spell time spent.
+fn minutes_of(hh_mm: &str) -> Option<i64> {
+    let (h, m) = hh_mm.split_once(':')?;
+    let (h, m) = (h.parse::<i64>().ok()?, m.parse::<i64>().ok()?);
+    (h >= 0 && (0..60).contains(&m)).then_some(h * 60 + m)
+}
+
 /// Replaces `slot` when the request gave a value for it.
 fn set<T>(slot: &mut T, given: Option<T>) {
     if let Some(v) = given {
@@ -424,17 +455,7 @@ fn agent_input(
     };
     let roles: Vec<i64> = desk.roles.iter().map(|r| r.id).collect();
     let groups: Vec<i64> = desk.groups.keys().copied().collect();
-    let occasional = match body.get("occasional") {
-        None => None,
-        Some(Value::Bool(b)) => Some(*b),
-        Some(_) => {
-            errors.push(FieldError::mismatch(
-                "occasional",
-                "It should be a/an Boolean",
-            ));
-            None
-        }
-    };
+    let occasional = flag(body, "occasional", errors);
     AgentInput {
         ticket_scope,
         role_ids: ids_of(body, "role_ids", &roles, errors),
@@ -578,34 +599,9 @@ pub fn create_time_entry(desk: &mut HelpDesk, req: &Req, v: &Viewer, ticket: i64
         &body,
         &["time_spent", "note", "billable", "agent_id", "executed_at"],
     );
-    let minutes = match text(&body, "time_spent", &mut errors) {
-        None => Some(0),
-        Some(s) => {
-            let parsed = s.split_once(':').and_then(|(h, m)| {
-                let (h, m) = (h.parse::<i64>().ok()?, m.parse::<i64>().ok()?);
-                (h >= 0 && (0..60).contains(&m)).then_some(h * 60 + m)
-            });
-            if parsed.is_none() {
-                errors.push(FieldError::invalid_value(
-                    "time_spent",
-                    "It should be in the 'hh:mm' format",
-                ));
-            }
-            parsed
-        }
-    };
+    let minutes = time_spent(&body, &mut errors);
     let note = text(&body, "note", &mut errors).unwrap_or_default();
-    let billable = match body.get("billable") {
-        None => true,
-        Some(Value::Bool(b)) => *b,
-        Some(_) => {
-            errors.push(FieldError::mismatch(
-                "billable",
-                "It should be a/an Boolean",
-            ));
-            true
-        }
-    };
+    let billable = flag(&body, "billable", &mut errors).unwrap_or(true);
     let agent_id = match body.get("agent_id") {
         None => v.id,
         Some(x) => match x.as_i64().filter(|i| desk.agents.contains_key(i)) {
@@ -642,6 +638,7 @@ pub fn create_time_entry(desk: &mut HelpDesk, req: &Req, v: &Viewer, ticket: i64
         billable,
         note,
         time_spent_minutes: minutes.unwrap_or(0),
+        timer_started: None,
         executed_at,
         created_at: req.now,
         updated_at: req.now,
@@ -722,4 +719,46 @@ pub fn write_summary(desk: &mut HelpDesk, req: &Req, v: &Viewer, id: i64) -> Ans
     let view = summary_view(id, &summary);
     t.summary = Some(summary);
     Ok(Reply::value(&view))
+}
+
+/// `PUT /time_entries/{id}` (note, billable, time spent, executed at), `DELETE` removes it, and
+/// `PUT /time_entries/{id}/toggle_timer` starts or stops its timer (stopping adds the minutes
+/// since it started).
+pub fn time_entry(desk: &mut HelpDesk, req: &Req, v: &Viewer, id: i64, toggle: bool) -> Answer {
+    super::resources::require(desk, crate::model::Feature::Timesheets)?;
+    let ticket = desk
+        .time_entries
+        .get(&id)
+        .ok_or(ApiError::NotFound)?
+        .ticket_id;
+    super::tickets::writable(desk, req, v, ticket)?;
+    if req.method == "DELETE" {
+        desk.time_entries.remove(&id);
+        return Ok(Reply::no_content());
+    }
+    let e = desk.time_entries.get_mut(&id).ok_or(ApiError::NotFound)?;
+    if toggle {
+        match e.timer_started.take() {
+            Some(started) => e.time_spent_minutes += (req.now - started).max(0) / 60,
+            None => e.timer_started = Some(req.now),
+        }
+        e.updated_at = req.now;
+        return Ok(Reply::value(&render::time_entry(e)));
+    }
+    let body = json_body(req)?;
+    if body.is_empty() {
+        return Err(ApiError::missing_params());
+    }
+    let mut errors = unknown(&body, &["time_spent", "note", "billable"]);
+    let minutes = time_spent(&body, &mut errors);
+    let note = text(&body, "note", &mut errors);
+    let billable = flag(&body, "billable", &mut errors);
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    set(&mut e.time_spent_minutes, minutes);
+    set(&mut e.note, note);
+    set(&mut e.billable, billable);
+    e.updated_at = req.now;
+    Ok(Reply::value(&render::time_entry(e)))
 }

@@ -338,3 +338,64 @@ async fn a_ticket_summary_is_written_read_rewritten_and_deleted() {
     assert_eq!(t.call(Method::DELETE, &path).await.status(), 204);
     assert_eq!(t.get(&path).await.status(), 404);
 }
+
+#[tokio::test]
+async fn a_ticket_is_forwarded_to_an_address_as_a_forwarded_email_conversation() {
+    let t = spawn_emulator().await;
+    let (ticket, _, _) = reply_and_note(&t).await;
+    let path = format!("/api/v2/tickets/{ticket}/forward");
+    let body =
+        json!({"body": "<p>For the billing team</p>", "to_emails": ["billing@partner.example"]});
+    let forward = t.create(&path, body).await;
+    assert_eq!(
+        (&forward["source"], &forward["to_emails"]),
+        (&json!(8), &json!(["billing@partner.example"]))
+    );
+    let thread = t
+        .list(&format!(
+            "/api/v2/tickets/{ticket}/conversations?per_page=100"
+        ))
+        .await;
+    assert!(thread.iter().any(|c| c["id"] == forward["id"]));
+    for body in [
+        json!({"body": "x"}),
+        json!({"to_emails": ["a@b.example"]}),
+        json!({"body": "x", "to_emails": "a@b.example"}),
+    ] {
+        let r = t.post(&path, body.clone()).await;
+        assert_eq!(r.status(), 400, "{body}");
+    }
+}
+
+#[tokio::test]
+async fn a_time_entry_is_edited_timed_and_deleted() {
+    let t = spawn_emulator().await;
+    let (ticket, _, _) = reply_and_note(&t).await;
+    let list = format!("/api/v2/tickets/{ticket}/time_entries");
+    let entry = t.create(&list, json!({"time_spent": "00:10"})).await;
+    let path = format!("/api/v2/time_entries/{}", entry["id"]);
+    let edited = json(
+        t.put(&path, json!({"time_spent": "00:45", "note": "Longer"}))
+            .await,
+    )
+    .await;
+    assert_eq!(
+        (&edited["time_spent"], &edited["note"]),
+        (&json!("00:45"), &json!("Longer"))
+    );
+    let started = json(t.put(&format!("{path}/toggle_timer"), json!({})).await).await;
+    assert_eq!(started["timer_running"], true);
+    let stopped = json(t.put(&format!("{path}/toggle_timer"), json!({})).await).await;
+    assert_eq!(
+        (&stopped["timer_running"], &stopped["time_spent"]),
+        (&json!(false), &json!("00:45"))
+    );
+    assert_eq!(t.put(&path, json!({"time_spent": "9"})).await.status(), 400);
+    assert_eq!(t.call(Method::DELETE, &path).await.status(), 204);
+    let left = t.list(&list).await;
+    assert!(
+        left.iter().all(|e| e["id"] != entry["id"]),
+        "gone from the ticket's entries"
+    );
+    assert_eq!(t.call(Method::DELETE, &path).await.status(), 404);
+}

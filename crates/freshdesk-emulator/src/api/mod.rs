@@ -177,6 +177,10 @@ pub enum Route {
     TicketForward(i64),
     TimeEntry(i64),
     TimeEntryToggle(i64),
+    TicketWatchers(i64),
+    TicketWatch(i64),
+    TicketUnwatch(i64),
+    ContactMakeAgent(i64),
 }
 
 impl Route {
@@ -202,6 +206,9 @@ impl Route {
             ["tickets", i, "reply"] => TicketReply(id(i)?),
             ["tickets", i, "notes"] => TicketNotes(id(i)?),
             ["tickets", i, "forward"] => TicketForward(id(i)?),
+            ["tickets", i, "watchers"] => TicketWatchers(id(i)?),
+            ["tickets", i, "watch"] => TicketWatch(id(i)?),
+            ["tickets", i, "unwatch"] => TicketUnwatch(id(i)?),
             ["tickets", i, "time_entries"] => TicketTimeEntries(id(i)?),
             ["tickets", i, "satisfaction_ratings"] => TicketSatisfaction(id(i)?),
             ["search", "tickets"] => SearchTickets,
@@ -231,6 +238,7 @@ impl Route {
             ["contacts", i] => Contact(id(i)?),
             ["contacts", i, "restore"] => ContactRestore(id(i)?),
             ["contacts", i, "hard_delete"] => ContactHardDelete(id(i)?),
+            ["contacts", i, "make_agent"] => ContactMakeAgent(id(i)?),
             ["companies"] => Companies,
             ["companies", i] => Company(id(i)?),
             ["conversations", i] => Conversation(id(i)?),
@@ -273,7 +281,9 @@ impl Route {
             Conversation(_) => &["PUT", "DELETE"],
             TicketSummary(_) => &["GET", "PUT", "DELETE"],
             TimeEntry(_) => &["PUT", "DELETE"],
-            TimeEntryToggle(_) => &["PUT"],
+            TimeEntryToggle(_) | TicketUnwatch(_) | ContactMakeAgent(_) => &["PUT"],
+            TicketWatch(_) => &["POST"],
+            TicketSatisfaction(_) => &["GET", "POST"],
             OutboundEmail => &["POST"],
             TicketRestore(_) | ContactRestore(_) => &["PUT"],
             TicketReply(_) | TicketNotes(_) | TicketForward(_) => &["POST"],
@@ -433,6 +443,12 @@ pub fn dispatch_read(
         SearchCompanies => search::companies(desk, req),
         SearchSolutions => search::solutions(desk, req),
         TicketSummary(id) => writes::show_summary(desk, v, id),
+        TicketWatchers(id) => {
+            let t = tickets::visible(desk, v, id)?;
+            Ok(Reply::value(
+                &serde_json::json!({"watcher_ids": t.watchers}),
+            ))
+        }
         // Served by the edge, which holds the account's rules (`automations::rules_view`).
         AutomationRules(_) => Err(ApiError::Internal),
         Contacts => people::contacts(desk, req),
@@ -536,6 +552,10 @@ pub fn dispatch_write(
         (OutboundEmail, "POST") => writes::outbound_email(desk, req, v),
         (TimeEntry(id), "PUT" | "DELETE") => writes::time_entry(desk, req, v, id, false),
         (TimeEntryToggle(id), "PUT") => writes::time_entry(desk, req, v, id, true),
+        (TicketWatch(id), "POST") => writes::watchers(desk, req, v, id, true),
+        (TicketUnwatch(id), "PUT") => writes::watchers(desk, req, v, id, false),
+        (TicketSatisfaction(id), "POST") => writes::rate(desk, req, v, id),
+        (ContactMakeAgent(id), "PUT") => writes::make_agent(desk, req, v, id),
         _ => Err(ApiError::MethodNotAllowed {
             method: req.method.into(),
             allowed: route.methods().to_vec(),

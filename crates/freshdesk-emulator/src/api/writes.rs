@@ -379,6 +379,50 @@ pub fn conversation(desk: &mut HelpDesk, req: &Req, v: &Viewer, id: i64) -> Answ
     Ok(Reply::value(&view))
 }
 
+/// A new active, full-time support agent with the Agent role, global scope and a key of its own.
+fn new_agent(
+    desk: &HelpDesk,
+    id: i64,
+    name: String,
+    email: String,
+    now: i64,
+) -> Result<crate::model::Agent, ApiError> {
+    // Language, time zone and the rest as the account's other agents have them.
+    let template = desk
+        .agents
+        .values()
+        .next()
+        .cloned()
+        .ok_or(ApiError::NotFound)?;
+    Ok(crate::model::Agent {
+        id,
+        name,
+        email,
+        phone: None,
+        mobile: None,
+        job_title: None,
+        role_ids: vec![crate::model::ROLE_AGENT],
+        ticket_scope: 1,
+        group_ids: vec![],
+        skill_ids: vec![],
+        occasional: false,
+        agent_type: "support_agent",
+        available: false,
+        signature: None,
+        api_key: uuid::Uuid::new_v4().simple().to_string()[..20].to_string(),
+        password: uuid::Uuid::new_v4().simple().to_string(),
+        failed_logins: 0,
+        locked_out: false,
+        state: crate::model::AgentState::Active,
+        demoted_from: None,
+        last_login_at: None,
+        last_active_at: None,
+        created_at: now,
+        updated_at: now,
+        ..template
+    })
+}
+
 const AGENT_CREATE_FIELDS: &[&str] = &[
     "name",
     "email",
@@ -519,42 +563,20 @@ pub fn create_agent(desk: &mut HelpDesk, req: &Req, v: &Viewer) -> Answer {
     let email = email.unwrap_or_default();
     let id = desk.next_contact_id;
     desk.next_contact_id += 1;
-    let api_key = uuid::Uuid::new_v4().simple().to_string()[..20].to_string();
-    let template = desk
-        .agents
-        .values()
-        .next()
-        .cloned()
-        .ok_or(ApiError::NotFound)?;
+    let name = name.unwrap_or_else(|| email.split('@').next().unwrap_or("").to_string());
+    let base = new_agent(desk, id, name, email, req.now)?;
     let agent = crate::model::Agent {
-        id,
-        name: name.unwrap_or_else(|| email.split('@').next().unwrap_or("").to_string()),
-        email,
-        phone: None,
-        mobile: None,
-        job_title: None,
         role_ids: input
             .role_ids
             .unwrap_or_else(|| vec![crate::model::ROLE_AGENT]),
         ticket_scope: input.ticket_scope.unwrap_or(1),
         group_ids: input.group_ids.unwrap_or_default(),
-        skill_ids: vec![],
         occasional: input.occasional.unwrap_or(false),
         agent_type,
-        available: false,
         signature: input.signature.flatten(),
-        api_key: api_key.clone(),
-        password: uuid::Uuid::new_v4().simple().to_string(),
-        failed_logins: 0,
-        locked_out: false,
-        state: crate::model::AgentState::Active,
-        demoted_from: None,
-        last_login_at: None,
-        last_active_at: None,
-        created_at: req.now,
-        updated_at: req.now,
-        ..template
+        ..base
     };
+    let api_key = agent.api_key.clone();
     desk.keys.insert(api_key, id);
     let view = render::agent(&agent);
     desk.agents.insert(id, agent);
@@ -761,4 +783,95 @@ pub fn time_entry(desk: &mut HelpDesk, req: &Req, v: &Viewer, id: i64, toggle: b
     set(&mut e.billable, billable);
     e.updated_at = req.now;
     Ok(Reply::value(&render::time_entry(e)))
+}
+
+/// `POST /tickets/{id}/watch` and `PUT /tickets/{id}/unwatch`: the caller follows the ticket
+/// or stops following it (`GET /tickets/{id}/watchers` lists who does).
+pub fn watchers(desk: &mut HelpDesk, req: &Req, v: &Viewer, id: i64, watch: bool) -> Answer {
+    super::tickets::writable(desk, req, v, id)?;
+    let t = desk.tickets.get_mut(&id).ok_or(ApiError::NotFound)?;
+    if watch && !t.watchers.contains(&v.id) {
+        t.watchers.push(v.id);
+    } else if !watch {
+        t.watchers.retain(|w| *w != v.id);
+    }
+    Ok(Reply::no_content())
+}
+
+/// `POST /tickets/{id}/satisfaction_ratings` (Surveys): the requester's rating of the ticket,
+/// `{"ratings": {"default_question": 103}, "feedback"?}` on the new scale (103 … −103).
+pub fn rate(desk: &mut HelpDesk, req: &Req, v: &Viewer, id: i64) -> Answer {
+    super::resources::require(desk, crate::model::Feature::Surveys)?;
+    let t = super::tickets::visible(desk, v, id)?;
+    let (user, agent, group) = (t.requester_id, t.responder_id, t.group_id);
+    let body = json_body(req)?;
+    let mut errors = unknown(&body, &["ratings", "feedback"]);
+    const SCALE: [i64; 7] = [103, 102, 101, 100, -101, -102, -103];
+    let rating = match body.get("ratings").and_then(|r| r.get("default_question")) {
+        None => {
+            errors.push(FieldError::missing("ratings"));
+            0
+        }
+        Some(r) => match r.as_i64().filter(|r| SCALE.contains(r)) {
+            Some(r) => r,
+            None => {
+                errors.push(FieldError::invalid_value(
+                    "default_question",
+                    "It should be one of these values: '103,102,101,100,-101,-102,-103'",
+                ));
+                0
+            }
+        },
+    };
+    let feedback = text(&body, "feedback", &mut errors);
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    let rid = desk.satisfaction_ratings.keys().max().map_or(1, |m| m + 1);
+    let r = crate::model::SatisfactionRating {
+        id: rid,
+        survey_id: crate::seed::SURVEY_ID,
+        user_id: user,
+        agent_id: agent,
+        group_id: group,
+        ticket_id: id,
+        feedback,
+        rating,
+        created_at: req.now,
+        updated_at: req.now,
+    };
+    let view = render::satisfaction_rating(&r);
+    desk.satisfaction_ratings.insert(rid, r);
+    created(&view, req, format!("tickets/{id}/satisfaction_ratings"))
+}
+
+/// `PUT /contacts/{id}/make_agent` (admins): the contact becomes a full-time agent with the
+/// Agent role and its own key; it needs an email.
+pub fn make_agent(desk: &mut HelpDesk, req: &Req, v: &Viewer, id: i64) -> Answer {
+    v.require_admin()?;
+    let c = desk.contacts.get(&id).ok_or(ApiError::NotFound)?;
+    if desk
+        .agents
+        .get(&id)
+        .is_some_and(|a| a.state != crate::model::AgentState::Deleted)
+    {
+        return Err(ApiError::NotFound);
+    }
+    let Some(email) = c.email.clone() else {
+        return Err(ApiError::Validation(vec![FieldError::missing("email")]));
+    };
+    let name = c.name.clone();
+    let (phone, mobile, job_title) = (c.phone.clone(), c.mobile.clone(), c.job_title.clone());
+    let agent = crate::model::Agent {
+        phone,
+        mobile,
+        job_title,
+        ..new_agent(desk, id, name, email, req.now)?
+    };
+    let api_key = agent.api_key.clone();
+    desk.contacts.remove(&id);
+    desk.keys.insert(api_key, id);
+    let view = render::agent(&agent);
+    desk.agents.insert(id, agent);
+    Ok(Reply::value(&view))
 }

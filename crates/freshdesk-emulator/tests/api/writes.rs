@@ -399,3 +399,88 @@ async fn a_time_entry_is_edited_timed_and_deleted() {
     );
     assert_eq!(t.call(Method::DELETE, &path).await.status(), 404);
 }
+
+#[tokio::test]
+async fn agents_watch_and_unwatch_a_ticket_and_a_requester_rates_it() {
+    let t = spawn_emulator().await;
+    let (ticket, _, _) = reply_and_note(&t).await;
+    let admin = t
+        .emu
+        .agent(freshdesk_emulator::well_known::INTEGRATION_ADMIN)
+        .id;
+    let watching = async || {
+        let list = json(t.get(&format!("/api/v2/tickets/{ticket}/watchers")).await).await;
+        list["watcher_ids"]
+            .as_array()
+            .unwrap()
+            .contains(&json!(admin))
+    };
+    let watch = t
+        .post(&format!("/api/v2/tickets/{ticket}/watch"), json!({}))
+        .await;
+    assert_eq!(watch.status(), 204);
+    assert!(watching().await);
+    let unwatch = t
+        .put(&format!("/api/v2/tickets/{ticket}/unwatch"), json!({}))
+        .await;
+    assert_eq!(unwatch.status(), 204);
+    assert!(!watching().await);
+    let ratings = format!("/api/v2/tickets/{ticket}/satisfaction_ratings");
+    let before = t.list(&ratings).await.len();
+    let rating = t
+        .create(
+            &ratings,
+            json!({"ratings": {"default_question": 102}, "feedback": "Quick"}),
+        )
+        .await;
+    assert_eq!(
+        (&rating["ratings"]["default_question"], &rating["feedback"]),
+        (&json!(102), &json!("Quick"))
+    );
+    assert_eq!(
+        t.post(&ratings, json!({"ratings": {"default_question": 7}}))
+            .await
+            .status(),
+        400
+    );
+    assert_eq!(t.list(&ratings).await.len(), before + 1);
+}
+
+#[tokio::test]
+async fn a_contact_with_an_email_is_made_an_agent_with_a_key_of_its_own() {
+    let t = spawn_emulator().await;
+    let contact = t.list("/api/v2/contacts").await[0].clone();
+    let agent = json(
+        t.put(
+            &format!("/api/v2/contacts/{}/make_agent", contact["id"]),
+            json!({}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (&agent["id"], &agent["contact"]["email"]),
+        (&contact["id"], &contact["email"])
+    );
+    let key = t
+        .emu
+        .agents()
+        .into_iter()
+        .find(|a| json!(a.id) == contact["id"])
+        .unwrap()
+        .api_key;
+    assert_eq!(t.get_as("/api/v2/agents/me", &key).await.status(), 200);
+    assert_eq!(
+        t.get(&format!("/api/v2/contacts/{}", contact["id"]))
+            .await
+            .status(),
+        404
+    );
+    let again = t
+        .put(
+            &format!("/api/v2/contacts/{}/make_agent", contact["id"]),
+            json!({}),
+        )
+        .await;
+    assert_eq!(again.status(), 404, "an agent is no longer a contact");
+}

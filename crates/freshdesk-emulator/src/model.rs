@@ -658,6 +658,8 @@ pub struct HelpDesk {
     pub next_conversation_id: i64,
     pub next_contact_id: i64,
     pub next_time_entry_id: i64,
+    /// Bulk actions' jobs by id (`/jobs/{id}`), as `GET` answers them.
+    pub jobs: BTreeMap<String, serde_json::Value>,
 }
 
 impl HelpDesk {

@@ -471,6 +471,7 @@ pub fn generate(cfg: &SeedConfig) -> HelpDesk {
         next_conversation_id: CONVERSATION_ID_BASE + 1,
         next_contact_id: first_contact_id + n_contacts as i64,
         next_time_entry_id: TIME_ENTRY_ID_BASE + 1,
+        jobs: BTreeMap::new(),
     };
 
     // Tickets.

@@ -181,6 +181,10 @@ pub enum Route {
     TicketWatch(i64),
     TicketUnwatch(i64),
     ContactMakeAgent(i64),
+    BulkUpdate,
+    BulkDelete,
+    /// `/jobs/{id}`: the id is a string, read from the path by the handler.
+    Job,
 }
 
 impl Route {
@@ -199,6 +203,9 @@ impl Route {
         Some(match segs.as_slice() {
             ["tickets"] => Tickets,
             ["tickets", "outbound_email"] => OutboundEmail,
+            ["tickets", "bulk_update"] => BulkUpdate,
+            ["tickets", "bulk_delete"] => BulkDelete,
+            ["jobs", j] if !j.is_empty() => Job,
             ["tickets", i, "summary"] => TicketSummary(id(i)?),
             ["tickets", i] => Ticket(id(i)?),
             ["tickets", i, "restore"] => TicketRestore(id(i)?),
@@ -260,12 +267,20 @@ impl Route {
             ["settings", "helpdesk"] => SettingsHelpdesk,
             ["account"] => Account,
             ["solutions", "categories"] => SolutionCategories,
-            ["solutions", "categories", i] => SolutionCategory(id(i)?),
+            // The account's one language is its primary, `en`; a translation that does not exist
+            // is not found, as on Freshdesk.
+            ["solutions", "categories", i] | ["solutions", "categories", i, "en"] => {
+                SolutionCategory(id(i)?)
+            }
             ["solutions", "categories", i, "folders"] => SolutionCategoryFolders(id(i)?),
-            ["solutions", "folders", i] => SolutionFolder(id(i)?),
+            ["solutions", "folders", i] | ["solutions", "folders", i, "en"] => {
+                SolutionFolder(id(i)?)
+            }
             ["solutions", "folders", i, "articles"] => SolutionFolderArticles(id(i)?),
             ["solutions", "folders", i, "subfolders"] => SolutionFolderSubfolders(id(i)?),
-            ["solutions", "articles", i] => SolutionArticle(id(i)?),
+            ["solutions", "articles", i] | ["solutions", "articles", i, "en"] => {
+                SolutionArticle(id(i)?)
+            }
             _ => return None,
         })
     }
@@ -284,7 +299,7 @@ impl Route {
             TimeEntryToggle(_) | TicketUnwatch(_) | ContactMakeAgent(_) => &["PUT"],
             TicketWatch(_) => &["POST"],
             TicketSatisfaction(_) => &["GET", "POST"],
-            OutboundEmail => &["POST"],
+            OutboundEmail | BulkUpdate | BulkDelete => &["POST"],
             TicketRestore(_) | ContactRestore(_) => &["PUT"],
             TicketReply(_) | TicketNotes(_) | TicketForward(_) => &["POST"],
             ContactHardDelete(_) => &["DELETE"],
@@ -443,6 +458,11 @@ pub fn dispatch_read(
         SearchCompanies => search::companies(desk, req),
         SearchSolutions => search::solutions(desk, req),
         TicketSummary(id) => writes::show_summary(desk, v, id),
+        Job => {
+            let id = req.path.rsplit('/').next().unwrap_or("");
+            let job = desk.jobs.get(id).ok_or(ApiError::NotFound)?;
+            Ok(Reply::value(job))
+        }
         TicketWatchers(id) => {
             let t = tickets::visible(desk, v, id)?;
             Ok(Reply::value(
@@ -550,6 +570,8 @@ pub fn dispatch_write(
         (Conversation(id), "PUT" | "DELETE") => writes::conversation(desk, req, v, id),
         (TicketSummary(id), "PUT" | "DELETE") => writes::write_summary(desk, req, v, id),
         (OutboundEmail, "POST") => writes::outbound_email(desk, req, v),
+        (BulkUpdate, "POST") => writes::bulk(desk, req, v, false),
+        (BulkDelete, "POST") => writes::bulk(desk, req, v, true),
         (TimeEntry(id), "PUT" | "DELETE") => writes::time_entry(desk, req, v, id, false),
         (TimeEntryToggle(id), "PUT") => writes::time_entry(desk, req, v, id, true),
         (TicketWatch(id), "POST") => writes::watchers(desk, req, v, id, true),

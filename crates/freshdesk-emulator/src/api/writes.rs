@@ -875,3 +875,70 @@ pub fn make_agent(desk: &mut HelpDesk, req: &Req, v: &Viewer, id: i64) -> Answer
     desk.agents.insert(id, agent);
     Ok(Reply::value(&view))
 }
+
+/// `POST /tickets/bulk_update` `{"bulk_action": {"ids", "properties"}}` and `bulk_delete`
+/// `{"bulk_action": {"ids"}}`: 202 with a job to poll. The work is done at once, ticket by ticket
+/// as `PUT`/`DELETE /tickets/{id}` would do it, and the job records each ticket's outcome.
+pub fn bulk(desk: &mut HelpDesk, req: &Req, v: &Viewer, delete: bool) -> Answer {
+    let body = json_body(req)?;
+    let mut errors = unknown(&body, &["bulk_action"]);
+    let action = body.get("bulk_action").and_then(Value::as_object);
+    let ids: Vec<i64> = match action.and_then(|a| a.get("ids")).and_then(Value::as_array) {
+        Some(ids) if !ids.is_empty() && ids.iter().all(Value::is_i64) => {
+            ids.iter().filter_map(Value::as_i64).collect()
+        }
+        _ => {
+            errors.push(FieldError::missing("ids"));
+            Vec::new()
+        }
+    };
+    let properties = action.and_then(|a| a.get("properties"));
+    if !delete && properties.is_none_or(|p| p.as_object().is_none_or(|p| p.is_empty())) {
+        errors.push(FieldError::missing("properties"));
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    let bytes = properties.map(Value::to_string).unwrap_or_default();
+    let each = Req {
+        method: if delete { "DELETE" } else { "PUT" },
+        path: req.path,
+        query: req.query.clone(),
+        origin: req.origin.clone(),
+        authorization: req.authorization,
+        accept: req.accept,
+        content_type: req.content_type,
+        body: bytes.as_bytes(),
+        now: req.now,
+    };
+    let outcomes: Vec<Value> = ids
+        .iter()
+        .map(|id| {
+            let done = if delete {
+                super::tickets::delete(desk, &each, v, *id)
+            } else {
+                super::tickets::update(desk, &each, v, *id)
+            };
+            match done {
+                Ok(_) => json!({"id": id, "success": true}),
+                Err(e) => json!({"id": id, "success": false, "status": e.status()}),
+            }
+        })
+        .collect();
+    let job_id = uuid::Uuid::new_v4().simple().to_string();
+    let at = crate::util::format_ts(req.now);
+    let job = json!({
+        "id": job_id,
+        "status": "COMPLETED",
+        "action": if delete { "bulk_delete" } else { "bulk_update" },
+        "progress": 100,
+        "data": outcomes,
+        "created_at": at,
+        "updated_at": at,
+    });
+    desk.jobs.insert(job_id.clone(), job);
+    let href = format!("{}/api/v2/jobs/{job_id}", req.origin);
+    let mut reply = Reply::value(&json!({"job_id": job_id, "href": href}));
+    reply.status = 202;
+    Ok(reply)
+}

@@ -337,3 +337,24 @@ async fn contacts_companies_and_articles_are_searched_as_freshdesk_documents() {
         .await;
     assert!(hits.iter().any(|a| a["id"] == article["id"]), "{word}");
 }
+
+#[tokio::test]
+async fn knowledge_base_records_answer_in_their_one_language_and_no_other() {
+    let t = spawn_emulator().await;
+    let article = t.export("solution_articles").await["solution_articles"][0]["id"].clone();
+    let plain = json(
+        t.get(&format!("/api/v2/solutions/articles/{article}"))
+            .await,
+    )
+    .await;
+    let en = json(
+        t.get(&format!("/api/v2/solutions/articles/{article}/en"))
+            .await,
+    )
+    .await;
+    assert_eq!(plain, en);
+    let de = t
+        .get(&format!("/api/v2/solutions/articles/{article}/de"))
+        .await;
+    assert_eq!(de.status(), 404, "no German translation");
+}

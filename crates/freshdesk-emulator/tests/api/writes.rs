@@ -484,3 +484,59 @@ async fn a_contact_with_an_email_is_made_an_agent_with_a_key_of_its_own() {
         .await;
     assert_eq!(again.status(), 404, "an agent is no longer a contact");
 }
+
+#[tokio::test]
+async fn a_bulk_update_and_a_bulk_delete_run_as_jobs_that_report_each_ticket() {
+    let t = spawn_emulator().await;
+    let live: Vec<i64> = t
+        .tickets()
+        .await
+        .iter()
+        .filter(|x| x["spam"] == false && x["_emulator"]["trash"] == "live")
+        .take(3)
+        .map(|x| x["id"].as_i64().unwrap())
+        .collect();
+    let body =
+        json!({"bulk_action": {"ids": [live[0], live[1], 999_999], "properties": {"priority": 4}}});
+    let r = t.post("/api/v2/tickets/bulk_update", body).await;
+    assert_eq!(r.status(), 202);
+    let started = json(r).await;
+    let href = started["href"].as_str().unwrap();
+    let job_path = &href[href.find("/api/v2/").unwrap()..];
+    let job = json(t.get(job_path).await).await;
+    assert_eq!(job["status"], "COMPLETED");
+    let outcomes: Vec<(i64, bool)> = job["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| (o["id"].as_i64().unwrap(), o["success"] == true))
+        .collect();
+    assert_eq!(
+        outcomes,
+        [(live[0], true), (live[1], true), (999_999, false)]
+    );
+    for id in &live[..2] {
+        assert_eq!(
+            json(t.get(&format!("/api/v2/tickets/{id}")).await).await["priority"],
+            4
+        );
+    }
+    let r = t
+        .post(
+            "/api/v2/tickets/bulk_delete",
+            json!({"bulk_action": {"ids": [live[2]]}}),
+        )
+        .await;
+    assert_eq!(r.status(), 202);
+    let deleted = t.list("/api/v2/tickets?filter=deleted&per_page=100").await;
+    assert!(deleted.iter().any(|x| x["id"] == live[2]));
+    for body in [
+        json!({"bulk_action": {"ids": []}}),
+        json!({"bulk_action": {"ids": [1]}}),
+        json!({"ids": [1]}),
+    ] {
+        let r = t.post("/api/v2/tickets/bulk_update", body.clone()).await;
+        assert_eq!(r.status(), 400, "{body}");
+    }
+    assert_eq!(t.get("/api/v2/jobs/nosuchjob").await.status(), 404);
+}

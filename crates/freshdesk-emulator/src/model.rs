@@ -534,8 +534,8 @@ pub struct BusinessHour {
 #[derive(Clone, Debug)]
 pub struct SlaPolicy {
     pub id: i64,
-    pub name: &'static str,
-    pub description: &'static str,
+    pub name: String,
+    pub description: String,
     pub active: bool,
     pub is_default: bool,
     pub position: i64,

@@ -1051,8 +1051,8 @@ fn sla_policies(at: Ts, escalation_group: i64) -> Vec<SlaPolicy> {
     vec![
         SlaPolicy {
             id: SLA_ID_BASE + 1,
-            name: "Default SLA Policy",
-            description: "default policy",
+            name: "Default SLA Policy".into(),
+            description: "default policy".into(),
             active: true,
             is_default: true,
             position: 1,
@@ -1063,8 +1063,8 @@ fn sla_policies(at: Ts, escalation_group: i64) -> Vec<SlaPolicy> {
         },
         SlaPolicy {
             id: SLA_ID_BASE + 2,
-            name: "EU escalations",
-            description: "Faster targets for escalated European customers",
+            name: "EU escalations".into(),
+            description: "Faster targets for escalated European customers".into(),
             active: true,
             is_default: false,
             position: 2,

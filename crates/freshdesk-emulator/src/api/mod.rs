@@ -185,6 +185,7 @@ pub enum Route {
     BulkDelete,
     /// `/jobs/{id}`: the id is a string, read from the path by the handler.
     Job,
+    SlaPolicy(i64),
 }
 
 impl Route {
@@ -260,6 +261,7 @@ impl Route {
             ["business_hours"] => BusinessHours,
             ["business_hours", i] => BusinessHour(id(i)?),
             ["sla_policies"] => SlaPolicies,
+            ["sla_policies", i] => SlaPolicy(id(i)?),
             ["surveys", "satisfaction_ratings"] => SatisfactionRatings,
             ["time_entries"] => TimeEntries,
             ["time_entries", i] => TimeEntry(id(i)?),
@@ -289,13 +291,13 @@ impl Route {
     pub fn methods(self) -> &'static [&'static str] {
         use Route::*;
         match self {
-            Tickets | Contacts | Companies | Groups | Agents | TicketTimeEntries(_) => {
-                &["GET", "POST"]
-            }
+            Tickets | Contacts | Companies | Groups | Agents | TicketTimeEntries(_)
+            | SlaPolicies => &["GET", "POST"],
             Ticket(_) | Contact(_) | Company(_) => &["GET", "PUT", "DELETE"],
             Conversation(_) => &["PUT", "DELETE"],
             TicketSummary(_) => &["GET", "PUT", "DELETE"],
             TimeEntry(_) => &["PUT", "DELETE"],
+            SlaPolicy(_) => &["PUT"],
             TimeEntryToggle(_) | TicketUnwatch(_) | ContactMakeAgent(_) => &["PUT"],
             TicketWatch(_) => &["POST"],
             TicketSatisfaction(_) => &["GET", "POST"],
@@ -571,6 +573,8 @@ pub fn dispatch_write(
         (TicketSummary(id), "PUT" | "DELETE") => writes::write_summary(desk, req, v, id),
         (OutboundEmail, "POST") => writes::outbound_email(desk, req, v),
         (BulkUpdate, "POST") => writes::bulk(desk, req, v, false),
+        (SlaPolicies, "POST") => writes::create_sla(desk, req, v),
+        (SlaPolicy(id), "PUT") => writes::update_sla(desk, req, v, id),
         (BulkDelete, "POST") => writes::bulk(desk, req, v, true),
         (TimeEntry(id), "PUT" | "DELETE") => writes::time_entry(desk, req, v, id, false),
         (TimeEntryToggle(id), "PUT") => writes::time_entry(desk, req, v, id, true),

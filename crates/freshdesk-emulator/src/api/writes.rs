@@ -67,6 +67,24 @@ fn minutes_of(hh_mm: &str) -> Option<i64> {
     (h >= 0 && (0..60).contains(&m)).then_some(h * 60 + m)
 }
 
+/// A required `name` that no other record of its kind has (ignoring case and surrounding
+/// spaces): `missing_field` or `duplicate_value` otherwise.
+fn unique_name(
+    body: &Map<String, Value>,
+    taken: &[&str],
+    errors: &mut Vec<FieldError>,
+) -> Option<String> {
+    let name = text(body, "name", errors);
+    match &name {
+        None => errors.push(FieldError::missing("name")),
+        Some(n) if taken.iter().any(|t| t.eq_ignore_ascii_case(n.trim())) => errors.push(
+            FieldError::new("name", "It should be a unique value", "duplicate_value"),
+        ),
+        Some(_) => {}
+    }
+    name
+}
+
 /// Replaces `slot` when the request gave a value for it.
 fn set<T>(slot: &mut T, given: Option<T>) {
     if let Some(v) = given {
@@ -241,23 +259,8 @@ pub fn create_group(desk: &mut HelpDesk, req: &Req, v: &Viewer) -> Answer {
     v.require_admin()?;
     let body = json_body(req)?;
     let mut errors = unknown(&body, GROUP_FIELDS);
-    let name = text(&body, "name", &mut errors);
-    match &name {
-        None => errors.push(FieldError::missing("name")),
-        Some(n)
-            if desk
-                .groups
-                .values()
-                .any(|g| g.name.eq_ignore_ascii_case(n.trim())) =>
-        {
-            errors.push(FieldError::new(
-                "name",
-                "It should be a unique value",
-                "duplicate_value",
-            ))
-        }
-        Some(_) => {}
-    }
+    let taken: Vec<&str> = desk.groups.values().map(|x| x.name.as_str()).collect();
+    let name = unique_name(&body, &taken, &mut errors);
     let description = text(&body, "description", &mut errors);
     let agent_ids: Vec<i64> = match body.get("agent_ids") {
         None | Some(Value::Null) => Vec::new(),
@@ -941,4 +944,142 @@ pub fn bulk(desk: &mut HelpDesk, req: &Req, v: &Viewer, delete: bool) -> Answer 
     let mut reply = Reply::value(&json!({"job_id": job_id, "href": href}));
     reply.status = 202;
     Ok(reply)
+}
+
+/// `sla_target` as `[(respond, resolve)]` for priorities 4 to 1: every priority present, each
+/// time in seconds, a multiple of 60 and at least 900.
+fn sla_targets(v: &Value, errors: &mut Vec<FieldError>) -> Option<[(i64, i64); 4]> {
+    let mut out = [(0, 0); 4];
+    for (i, slot) in out.iter_mut().enumerate() {
+        let key = format!("priority_{}", 4 - i);
+        let Some(t) = v.get(&key) else {
+            errors.push(FieldError::missing(format!("sla_target.{key}")));
+            return None;
+        };
+        let time = |k: &str| {
+            t.get(k)
+                .and_then(Value::as_i64)
+                .filter(|s| *s >= 900 && s % 60 == 0)
+        };
+        match (time("respond_within"), time("resolve_within")) {
+            (Some(a), Some(b)) => *slot = (a, b),
+            _ => {
+                errors.push(FieldError::invalid_value(
+                    format!("sla_target.{key}"),
+                    "respond_within and resolve_within are seconds, multiples of 60 and at least 900",
+                ));
+                return None;
+            }
+        }
+    }
+    Some(out)
+}
+
+/// The group ids an SLA policy applies to (`applicable_to.group_ids`), each a group.
+fn sla_groups(desk: &HelpDesk, v: &Value, errors: &mut Vec<FieldError>) -> Option<Vec<i64>> {
+    let groups: Vec<i64> = desk.groups.keys().copied().collect();
+    let mut holder = Map::new();
+    holder.insert(
+        "group_ids".into(),
+        v.get("group_ids").cloned().unwrap_or(Value::Null),
+    );
+    if holder["group_ids"].is_null() {
+        errors.push(FieldError::missing("applicable_to.group_ids"));
+        return None;
+    }
+    ids_of(&holder, "group_ids", &groups, errors)
+}
+
+const SLA_FIELDS: &[&str] = &[
+    "name",
+    "description",
+    "active",
+    "sla_target",
+    "applicable_to",
+    "escalation",
+];
+
+/// `POST /sla_policies` (admins): a policy for some groups, after the default one.
+pub fn create_sla(desk: &mut HelpDesk, req: &Req, v: &Viewer) -> Answer {
+    v.require_admin()?;
+    let body = json_body(req)?;
+    let mut errors = unknown(&body, SLA_FIELDS);
+    let taken: Vec<&str> = desk.sla_policies.iter().map(|x| x.name.as_str()).collect();
+    let name = unique_name(&body, &taken, &mut errors);
+    let targets = match body.get("sla_target") {
+        None => {
+            errors.push(FieldError::missing("sla_target"));
+            None
+        }
+        Some(t) => sla_targets(t, &mut errors),
+    };
+    let groups = match body.get("applicable_to") {
+        None => {
+            errors.push(FieldError::missing("applicable_to"));
+            None
+        }
+        Some(a) => sla_groups(desk, a, &mut errors),
+    };
+    let description = text(&body, "description", &mut errors);
+    let active = flag(&body, "active", &mut errors);
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    let id = desk.sla_policies.iter().map(|p| p.id).max().unwrap_or(0) + 1;
+    let policy = crate::model::SlaPolicy {
+        id,
+        name: name.unwrap_or_default().trim().to_string(),
+        description: description.unwrap_or_default(),
+        active: active.unwrap_or(true),
+        is_default: false,
+        position: desk.sla_policies.len() as i64 + 1,
+        targets: targets.unwrap_or_default(),
+        group_ids: groups.unwrap_or_default(),
+        created_at: req.now,
+        updated_at: req.now,
+    };
+    let view = render::sla_policy(&policy);
+    desk.sla_policies.push(policy);
+    created(&view, req, format!("sla_policies/{id}"))
+}
+
+/// `PUT /sla_policies/{id}` (admins): name, description, active, targets and (not for the
+/// default policy, which applies to everything) the groups.
+pub fn update_sla(desk: &mut HelpDesk, req: &Req, v: &Viewer, id: i64) -> Answer {
+    v.require_admin()?;
+    let at = desk
+        .sla_policies
+        .iter()
+        .position(|p| p.id == id)
+        .ok_or(ApiError::NotFound)?;
+    let body = json_body(req)?;
+    if body.is_empty() {
+        return Err(ApiError::missing_params());
+    }
+    let mut errors = unknown(&body, SLA_FIELDS);
+    let name = text(&body, "name", &mut errors);
+    let description = text(&body, "description", &mut errors);
+    let active = flag(&body, "active", &mut errors);
+    let targets = body
+        .get("sla_target")
+        .and_then(|t| sla_targets(t, &mut errors));
+    let groups = match body.get("applicable_to") {
+        Some(_) if desk.sla_policies[at].is_default => {
+            errors.push(FieldError::invalid_field("applicable_to"));
+            None
+        }
+        Some(a) => sla_groups(desk, a, &mut errors),
+        None => None,
+    };
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    let p = &mut desk.sla_policies[at];
+    set(&mut p.name, name);
+    set(&mut p.description, description);
+    set(&mut p.active, active);
+    set(&mut p.targets, targets);
+    set(&mut p.group_ids, groups);
+    p.updated_at = req.now;
+    Ok(Reply::value(&render::sla_policy(p)))
 }

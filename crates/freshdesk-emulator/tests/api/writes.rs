@@ -540,3 +540,63 @@ async fn a_bulk_update_and_a_bulk_delete_run_as_jobs_that_report_each_ticket() {
     }
     assert_eq!(t.get("/api/v2/jobs/nosuchjob").await.status(), 404);
 }
+
+fn sla_target(respond: i64) -> Value {
+    let t = |r: i64| json!({"respond_within": r, "resolve_within": r * 4});
+    json!({"priority_4": t(respond), "priority_3": t(respond * 2), "priority_2": t(respond * 3), "priority_1": t(respond * 4)})
+}
+
+#[tokio::test]
+async fn an_admin_creates_and_updates_an_sla_policy_and_bad_targets_are_refused() {
+    let t = spawn_emulator().await;
+    let group = t.list("/api/v2/groups").await[0]["id"].clone();
+    let before = t.list("/api/v2/sla_policies").await;
+    let body = json!({"name": "Cards fast lane", "sla_target": sla_target(900), "applicable_to": {"group_ids": [group]}});
+    let policy = t.create("/api/v2/sla_policies", body).await;
+    assert_eq!(policy["sla_target"]["priority_4"]["respond_within"], 900);
+    assert_eq!(policy["applicable_to"]["group_ids"], json!([group]));
+    let path = format!("/api/v2/sla_policies/{}", policy["id"]);
+    let updated = json(
+        t.put(
+            &path,
+            json!({"active": false, "sla_target": sla_target(1800)}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (
+            &updated["active"],
+            &updated["sla_target"]["priority_1"]["respond_within"]
+        ),
+        (&json!(false), &json!(7200))
+    );
+    assert_eq!(t.list("/api/v2/sla_policies").await.len(), before.len() + 1);
+    for (body, field) in [
+        (
+            json!({"name": "A", "sla_target": sla_target(100), "applicable_to": {"group_ids": [group]}}),
+            "sla_target.priority_4",
+        ),
+        (
+            json!({"name": "B", "sla_target": sla_target(900)}),
+            "applicable_to",
+        ),
+        (
+            json!({"name": "C", "sla_target": sla_target(900), "applicable_to": {"group_ids": [1]}}),
+            "group_ids",
+        ),
+    ] {
+        let r = t.post("/api/v2/sla_policies", body.clone()).await;
+        assert_eq!(r.status(), 400, "{body}");
+        assert_eq!(json(r).await["errors"][0]["field"], field, "{body}");
+    }
+    let default = before.iter().find(|p| p["is_default"] == true).unwrap();
+    let r = t
+        .put(
+            &format!("/api/v2/sla_policies/{}", default["id"]),
+            json!({"applicable_to": {"group_ids": [group]}}),
+        )
+        .await;
+    assert_eq!(r.status(), 400, "the default policy applies to everything");
+    assert_eq!(t.list("/api/v2/sla_policies").await.len(), before.len() + 1);
+}

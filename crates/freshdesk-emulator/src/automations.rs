@@ -116,7 +116,8 @@ fn split_url(url: &str) -> Result<(String, String), String> {
     Ok((host.to_string(), path.to_string()))
 }
 
-const STATUS: [&str; 6] = [
+/// Ticket statuses 2 to 7 by name, as Freshdesk shows them.
+pub const STATUS: [&str; 6] = [
     "Open",
     "Pending",
     "Resolved",
@@ -126,7 +127,9 @@ const STATUS: [&str; 6] = [
 ];
 const PRIORITY: [&str; 4] = ["Low", "Medium", "High", "Urgent"];
 
-fn name(table: &[&str], first: i64, v: i64) -> String {
+/// The name of `v` in `table`, whose first entry is the value `first`; the number itself when
+/// the table has no name for it (custom statuses).
+pub fn name(table: &[&str], first: i64, v: i64) -> String {
     usize::try_from(v - first)
         .ok()
         .and_then(|i| table.get(i))

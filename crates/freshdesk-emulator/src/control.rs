@@ -200,6 +200,7 @@ fn routes() -> Router<Arc<Shared>> {
         .route("/_emulator/requests", get(requests).delete(clear_requests))
         .route("/_emulator/export", get(export))
         .route("/_emulator/clock", post(set_clock))
+        .route("/_emulator/archive", post(archive))
         .route(
             "/_emulator/live",
             get(live_status).post(live_start).delete(live_stop),
@@ -908,6 +909,27 @@ async fn export(Acct(s): Acct, AxQuery(q): AxQuery<ExportQuery>) -> R {
             ),
         );
     }
+    if want("archived_tickets") {
+        let list: Vec<Value> = d
+            .archived
+            .values()
+            .map(|t| render::ticket_detail(t, true))
+            .collect();
+        out.insert("archived_tickets".into(), Value::Array(list));
+    }
+    if want("discussions") {
+        use crate::api::discussions as forum;
+        let c = &d.community;
+        out.insert(
+            "discussions".into(),
+            json!({
+                "categories": c.categories.values().map(forum::category_view).collect::<Vec<_>>(),
+                "forums": c.forums.values().map(|f| forum::forum_view(f, c)).collect::<Vec<_>>(),
+                "topics": c.topics.values().map(|t| forum::topic_view(t, c)).collect::<Vec<_>>(),
+                "comments": c.comments.values().map(|x| forum::comment_view(x, c)).collect::<Vec<_>>(),
+            }),
+        );
+    }
     if want("solution_articles") {
         out.insert(
             "solution_articles".into(),
@@ -972,6 +994,31 @@ async fn set_clock(Acct(s): Acct, body: Bytes) -> R {
     }
     s.clock_skew.store(b.skew_secs, Ordering::Relaxed);
     ok(json!({"skew_secs": b.skew_secs}))
+}
+
+/// Runs Freshdesk's archiving now: closed tickets untouched for `closed_for_days` (default 120,
+/// Freshdesk's own) leave every list and are read at `/tickets/archived/{id}`.
+async fn archive(Acct(s): Acct, body: Bytes) -> R {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Body {
+        #[serde(default)]
+        closed_for_days: Option<i64>,
+    }
+    let b: Body = if body.iter().all(u8::is_ascii_whitespace) {
+        Body {
+            closed_for_days: None,
+        }
+    } else {
+        parse(&body)?
+    };
+    let days = b.closed_for_days.unwrap_or(120);
+    if !(0..=3650).contains(&days) {
+        return Err(bad("closed_for_days must be between 0 and 3650"));
+    }
+    let now = s.now();
+    let ids = crate::api::links::archive_inactive(&mut s.desk_write(), days, now);
+    ok(json!({"archived": ids}))
 }
 
 async fn reset_rate(Acct(s): Acct) -> R {

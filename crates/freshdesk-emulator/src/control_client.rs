@@ -274,6 +274,15 @@ impl EmulatorControl {
         self.call(Method::DELETE, "/_emulator/requests", None).await
     }
 
+    /// Archives closed tickets untouched for `closed_for_days`; `{"archived": [ids]}`.
+    pub async fn archive(&self, closed_for_days: i64) -> Result<Value, ControlError> {
+        self.post(
+            "/_emulator/archive",
+            json!({ "closed_for_days": closed_for_days }),
+        )
+        .await
+    }
+
     pub async fn reset_rate(&self) -> Result<Value, ControlError> {
         self.post("/_emulator/rate/reset", json!({})).await
     }

@@ -12,6 +12,7 @@
 
 pub mod api;
 pub mod automations;
+pub mod community;
 pub mod control;
 pub mod control_client;
 pub mod corpus;

@@ -94,7 +94,10 @@ pub fn start(account: &Arc<Account>, config: LiveConfig) -> Result<(), String> {
     let every = account.minute.div_f64(config.rate);
     let resolve_after = account.minute.mul_f64(config.resolve_after_minutes);
     let weak = Arc::downgrade(account);
-    let sim = Simulation::new(&config);
+    // Each hosted account walks the test split in its own order (the first keeps the order it
+    // always had), so that many accounts do not all open the same tickets at once.
+    let index = account.desk.read().account.account_id - 1_234_567;
+    let sim = Simulation::new(&config, index as u64);
     let task = tokio::spawn(run(weak, sim, every, resolve_after, counts.clone()));
     *account.live.lock() = Some(LiveRun {
         config,
@@ -144,8 +147,9 @@ struct Simulation {
 }
 
 impl Simulation {
-    fn new(config: &LiveConfig) -> Simulation {
-        let mut rng = Rng::new(config.seed ^ 0x11fe_11fe);
+    fn new(config: &LiveConfig, account_index: u64) -> Simulation {
+        let salt = account_index.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        let mut rng = Rng::new(config.seed ^ 0x11fe_11fe ^ salt);
         let mut order: Vec<usize> = (0..corpus::bank().test.len()).collect();
         for k in (1..order.len()).rev() {
             order.swap(k, rng.below(k as u64 + 1) as usize);

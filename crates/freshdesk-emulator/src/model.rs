@@ -350,6 +350,26 @@ pub struct Ticket {
     pub history: Vec<FieldChange>,
     /// The agents' summary of the ticket, when one was written.
     pub summary: Option<TicketSummary>,
+    /// Its place in a parent–child or tracker–related link, when it has one.
+    pub association: Option<Association>,
+}
+
+/// Freshdesk's ticket links (`association_type`): a parent and its children (created with
+/// `parent_id`), or a tracker and the tickets it tracks (created with `related_ticket_ids`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Association {
+    /// 1 parent, 2 child, 3 tracker, 4 related.
+    pub kind: i64,
+    /// A parent's children or a tracker's related tickets; a child's parent or a related
+    /// ticket's tracker (one id).
+    pub with: Vec<i64>,
+}
+
+impl Association {
+    /// Whether this ticket leads the link (a parent or a tracker).
+    pub fn leads(&self) -> bool {
+        matches!(self.kind, 1 | 3)
+    }
 }
 
 /// A ticket's summary (`/tickets/{id}/summary`).
@@ -464,6 +484,7 @@ impl Ticket {
             truth: None,
             history: vec![],
             summary: None,
+            association: None,
         }
     }
 }
@@ -660,6 +681,13 @@ pub struct HelpDesk {
     pub next_time_entry_id: i64,
     /// Bulk actions' jobs by id (`/jobs/{id}`), as `GET` answers them.
     pub jobs: BTreeMap<String, serde_json::Value>,
+    /// Tickets Freshdesk has archived (closed and inactive): out of every list, search and
+    /// `/tickets/{id}`, read only through `/tickets/archived/{id}`.
+    pub archived: BTreeMap<i64, Ticket>,
+    /// The community forums (`/discussions/…`).
+    pub community: crate::community::Community,
+    /// Ticket-activity export files by their link's token (`/exports/{token}.json`).
+    pub exports: parking_lot::Mutex<HashMap<String, Vec<u8>>>,
 }
 
 impl HelpDesk {
@@ -710,6 +738,13 @@ impl HelpDesk {
                 self.conversations.remove(&c);
             }
         }
+        Some(t)
+    }
+
+    /// Takes a ticket out of the live set but keeps its thread, as archiving does.
+    pub fn remove_ticket_keep_thread(&mut self, id: i64) -> Option<Ticket> {
+        let t = self.tickets.remove(&id)?;
+        self.by_updated.remove(&(t.updated_at, id));
         Some(t)
     }
 

@@ -105,7 +105,7 @@ impl Serialize for TicketView<'_> {
         m.serialize_entry("company_id", &t.company_id)?;
         m.serialize_entry("status", &t.status)?;
         m.serialize_entry("subject", &t.subject)?;
-        m.serialize_entry("association_type", &Option::<i64>::None)?;
+        m.serialize_entry("association_type", &t.association.as_ref().map(|a| a.kind))?;
         m.serialize_entry(
             "support_email",
             &t.email_config_id.map(|_| "support@acme-support.example"),
@@ -124,7 +124,14 @@ impl Serialize for TicketView<'_> {
         m.serialize_entry("custom_fields", &CustomFields(t))?;
         m.serialize_entry("created_at", &T(t.created_at))?;
         m.serialize_entry("updated_at", &T(t.updated_at))?;
-        m.serialize_entry("associated_tickets_count", &Option::<i64>::None)?;
+        let leading = t.association.as_ref().filter(|a| a.leads());
+        m.serialize_entry("associated_tickets_count", &leading.map(|a| a.with.len()))?;
+        // A linked ticket's own page names the tickets it is linked with.
+        if self.inc.detail
+            && let Some(a) = &t.association
+        {
+            m.serialize_entry("associated_tickets_list", &a.with)?;
+        }
         m.serialize_entry("tags", &t.tags)?;
         m.serialize_entry("nr_due_by", &t.nr_due_by.map(T))?;
         m.serialize_entry("nr_escalated", &t.nr_escalated)?;

@@ -472,6 +472,9 @@ pub fn generate(cfg: &SeedConfig) -> HelpDesk {
         next_contact_id: first_contact_id + n_contacts as i64,
         next_time_entry_id: TIME_ENTRY_ID_BASE + 1,
         jobs: BTreeMap::new(),
+        archived: BTreeMap::new(),
+        community: crate::community::Community::default(),
+        exports: parking_lot::Mutex::new(HashMap::new()),
     };
 
     // Tickets.
@@ -768,6 +771,7 @@ pub fn generate(cfg: &SeedConfig) -> HelpDesk {
             truth: message.map(|m| bank.labels[m.intent].clone()),
             history: vec![],
             summary: None,
+            association: None,
         };
 
         if matches!(status, 4 | 5) && trng.chance(0.2) {
@@ -858,6 +862,12 @@ pub fn generate(cfg: &SeedConfig) -> HelpDesk {
         account_created,
         anchor,
         agent_ids[agents::OWNER],
+    );
+    desk.community = crate::community::seed(
+        account_created,
+        anchor,
+        agent_ids[agents::OWNER],
+        &contact_ids,
     );
     desk
 }

@@ -28,6 +28,7 @@ impl From<ApiError> for Reply {
             location: None,
             link: None,
             extra_credits: 0,
+            touched: Vec::new(),
         }
     }
 }
@@ -99,13 +100,16 @@ pub async fn api_handler(
 ) -> Response<Body> {
     let path = normalise_path(uri.path());
     let raw_query = uri.query().unwrap_or("").to_string();
-    if !path.starts_with("/api/") {
-        return plain_not_found();
-    }
     let host = header_str(&headers, header::HOST)
         .map(str::to_string)
         .or_else(|| uri.authority().map(|a| a.to_string()))
         .unwrap_or_else(|| "localhost".into());
+    if let Some(file) = path.strip_prefix("/exports/") {
+        return export_file(&all, &host, file);
+    }
+    if !path.starts_with("/api/") {
+        return plain_not_found();
+    }
     // An unknown subdomain is not an account: 404 with no rate headers, and no account's log.
     let Some(shared) = all.by_host(&host).cloned() else {
         return plain_not_found();
@@ -389,14 +393,32 @@ fn fire_rules(shared: &Account, route: api::Route, method: &str, reply: &api::Re
         | (TicketForward(id), "POST") => Some((Event::TicketUpdated, id)),
         _ => None,
     };
-    if let Some((event, id)) = hit {
-        crate::automations::fire(
-            &shared.automations,
-            &shared.desk.read(),
-            event,
-            id,
-            shared.minute,
-        );
+    let hits = hit
+        .into_iter()
+        .chain(reply.touched.iter().map(|id| (Event::TicketUpdated, *id)));
+    let desk = shared.desk.read();
+    for (event, id) in hits {
+        crate::automations::fire(&shared.automations, &desk, event, id, shared.minute);
+    }
+}
+
+/// An export file at its link (`/exports/{token}.json`): like a link to Freshdesk's file
+/// storage, the token is the only credential, and the file is outside the rate window and log.
+fn export_file(all: &Shared, host: &str, file: &str) -> Response<Body> {
+    let token = file.strip_suffix(".json").unwrap_or(file);
+    let body = all
+        .by_host(host)
+        .and_then(|a| a.desk.read().exports.lock().get(token).cloned());
+    match body {
+        Some(bytes) => {
+            let mut r = Response::new(Body::from(bytes));
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            r
+        }
+        None => plain_not_found(),
     }
 }
 

@@ -2,8 +2,11 @@
 //! 405), rate window (429), `Accept` (406) and `Content-Type` (415), authentication (401), account
 //! state (403), role and scope, then the handler. It also owns the headers every reply carries.
 
+pub(crate) mod activities;
 mod catalog;
+pub(crate) mod discussions;
 pub mod error;
+pub(crate) mod links;
 pub(crate) mod people;
 pub mod query;
 pub(crate) mod resources;
@@ -40,6 +43,9 @@ pub struct Reply {
     pub link: Option<String>,
     /// Credits beyond the one every call costs (`include=` embeds).
     pub extra_credits: u32,
+    /// Tickets a write changed beyond the one its path names (bulk actions, merges): each
+    /// fires the ticket-update automation rules.
+    pub touched: Vec<i64>,
 }
 
 impl Reply {
@@ -50,6 +56,7 @@ impl Reply {
             location: None,
             link: None,
             extra_credits: 0,
+            touched: Vec::new(),
         }
     }
 
@@ -64,6 +71,7 @@ impl Reply {
             location: None,
             link: None,
             extra_credits: 0,
+            touched: Vec::new(),
         }
     }
 
@@ -74,6 +82,7 @@ impl Reply {
             location: Some(location),
             link: None,
             extra_credits: 0,
+            touched: Vec::new(),
         }
     }
 }
@@ -186,6 +195,20 @@ pub enum Route {
     /// `/jobs/{id}`: the id is a string, read from the path by the handler.
     Job,
     SlaPolicy(i64),
+    TicketMerge,
+    TicketAssociated(i64),
+    TicketPrimeAssociation(i64),
+    ArchivedTicket(i64),
+    ArchivedConversations(i64),
+    TicketActivitiesExport,
+    ForumCategories,
+    ForumCategory(i64),
+    ForumCategoryForums(i64),
+    Forum(i64),
+    ForumTopics(i64),
+    Topic(i64),
+    TopicComments(i64),
+    Comment(i64),
 }
 
 impl Route {
@@ -206,6 +229,20 @@ impl Route {
             ["tickets", "outbound_email"] => OutboundEmail,
             ["tickets", "bulk_update"] => BulkUpdate,
             ["tickets", "bulk_delete"] => BulkDelete,
+            ["tickets", "merge"] => TicketMerge,
+            ["tickets", "archived", i] => ArchivedTicket(id(i)?),
+            ["tickets", "archived", i, "conversations"] => ArchivedConversations(id(i)?),
+            ["tickets", i, "associated_tickets"] => TicketAssociated(id(i)?),
+            ["tickets", i, "prime_association"] => TicketPrimeAssociation(id(i)?),
+            ["export", "ticket_activities"] => TicketActivitiesExport,
+            ["discussions", "categories"] => ForumCategories,
+            ["discussions", "categories", i] => ForumCategory(id(i)?),
+            ["discussions", "categories", i, "forums"] => ForumCategoryForums(id(i)?),
+            ["discussions", "forums", i] => Forum(id(i)?),
+            ["discussions", "forums", i, "topics"] => ForumTopics(id(i)?),
+            ["discussions", "topics", i] => Topic(id(i)?),
+            ["discussions", "topics", i, "comments"] => TopicComments(id(i)?),
+            ["discussions", "comments", i] => Comment(id(i)?),
             ["jobs", j] if !j.is_empty() => Job,
             ["tickets", i, "summary"] => TicketSummary(id(i)?),
             ["tickets", i] => Ticket(id(i)?),
@@ -291,9 +328,23 @@ impl Route {
     pub fn methods(self) -> &'static [&'static str] {
         use Route::*;
         match self {
-            Tickets | Contacts | Companies | Groups | Agents | TicketTimeEntries(_)
-            | SlaPolicies => &["GET", "POST"],
-            Ticket(_) | Contact(_) | Company(_) => &["GET", "PUT", "DELETE"],
+            Tickets
+            | Contacts
+            | Companies
+            | Groups
+            | Agents
+            | TicketTimeEntries(_)
+            | SlaPolicies
+            | ForumCategories
+            | ForumCategoryForums(_)
+            | ForumTopics(_)
+            | TopicComments(_) => &["GET", "POST"],
+            Ticket(_) | Contact(_) | Company(_) | ForumCategory(_) | Forum(_) | Topic(_) => {
+                &["GET", "PUT", "DELETE"]
+            }
+            Comment(_) => &["PUT", "DELETE"],
+            ArchivedTicket(_) => &["GET", "DELETE"],
+            TicketMerge => &["PUT"],
             Conversation(_) => &["PUT", "DELETE"],
             TicketSummary(_) => &["GET", "PUT", "DELETE"],
             TimeEntry(_) => &["PUT", "DELETE"],
@@ -471,6 +522,18 @@ pub fn dispatch_read(
                 &serde_json::json!({"watcher_ids": t.watchers}),
             ))
         }
+        TicketAssociated(id) => links::associated(desk, req, v, id),
+        TicketPrimeAssociation(id) => links::prime(desk, v, id),
+        ArchivedTicket(id) => links::archived_show(desk, v, id),
+        ArchivedConversations(id) => links::archived_conversations(desk, req, v, id),
+        TicketActivitiesExport => activities::export(desk, req, v),
+        ForumCategories => discussions::categories(desk, req),
+        ForumCategory(id) => discussions::category(desk, id),
+        ForumCategoryForums(id) => discussions::forums(desk, req, id),
+        Forum(id) => discussions::forum(desk, id),
+        ForumTopics(id) => discussions::topics(desk, req, id),
+        Topic(id) => discussions::topic(desk, id),
+        TopicComments(id) => discussions::comments(desk, req, id),
         // Served by the edge, which holds the account's rules (`automations::rules_view`).
         AutomationRules(_) => Err(ApiError::Internal),
         Contacts => people::contacts(desk, req),
@@ -582,6 +645,22 @@ pub fn dispatch_write(
         (TicketUnwatch(id), "PUT") => writes::watchers(desk, req, v, id, false),
         (TicketSatisfaction(id), "POST") => writes::rate(desk, req, v, id),
         (ContactMakeAgent(id), "PUT") => writes::make_agent(desk, req, v, id),
+        (TicketMerge, "PUT") => links::merge(desk, req, v),
+        (ArchivedTicket(id), "DELETE") => links::archived_delete(desk, v, id),
+        (ForumCategories, "POST") => discussions::write_category(desk, req, v, None),
+        (ForumCategory(id), "PUT") => discussions::write_category(desk, req, v, Some(id)),
+        (ForumCategoryForums(id), "POST") => discussions::write_forum(desk, req, v, Some(id), None),
+        (Forum(id), "PUT") => discussions::write_forum(desk, req, v, None, Some(id)),
+        (ForumTopics(id), "POST") => discussions::write_topic(desk, req, v, Some(id), None),
+        (Topic(id), "PUT") => discussions::write_topic(desk, req, v, None, Some(id)),
+        (TopicComments(id), "POST") => discussions::write_comment(desk, req, v, Some(id), None),
+        (Comment(id), "PUT") => discussions::write_comment(desk, req, v, None, Some(id)),
+        (ForumCategory(id), "DELETE") => {
+            discussions::delete(desk, v, discussions::Doomed::Category(id))
+        }
+        (Forum(id), "DELETE") => discussions::delete(desk, v, discussions::Doomed::Forum(id)),
+        (Topic(id), "DELETE") => discussions::delete(desk, v, discussions::Doomed::Topic(id)),
+        (Comment(id), "DELETE") => discussions::delete(desk, v, discussions::Doomed::Comment(id)),
         _ => Err(ApiError::MethodNotAllowed {
             method: req.method.into(),
             allowed: route.methods().to_vec(),

@@ -391,7 +391,7 @@ fn type_name(v: &Value) -> &'static str {
     }
 }
 
-fn choice_int(
+pub(super) fn choice_int(
     body: &Map<String, Value>,
     key: &str,
     allowed: &[i64],
@@ -626,8 +626,22 @@ fn parse_input(desk: &HelpDesk, body: &Map<String, Value>) -> Result<TicketInput
     }
 }
 
+/// `POST /tickets`; `parent_id` makes the new ticket a child, `related_ticket_ids` a tracker.
 pub fn create(desk: &mut HelpDesk, req: &Req, v: &Viewer) -> Result<Reply, ApiError> {
-    create_with(desk, req, v, json_body(req)?, None)
+    let mut body = json_body(req)?;
+    let link = super::links::link_on_create(desk, v, &mut body)?;
+    let mut reply = create_with(desk, req, v, body, None)?;
+    if let Some(link) = link {
+        let id = desk.next_ticket_id - 1;
+        super::links::link_created(desk, id, &link, req.now);
+        reply.touched = link.with.clone();
+        if let Some(t) = desk.tickets.get_mut(&id) {
+            t.association = Some(link);
+        }
+        let value = render::ticket_detail(&desk.tickets[&id], false);
+        reply.body = serde_json::to_vec(&value).unwrap_or_default();
+    }
+    Ok(reply)
 }
 
 /// Creates a ticket from `body`; `outbound` (an email config id) makes it an outbound email

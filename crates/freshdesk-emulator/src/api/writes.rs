@@ -37,7 +37,11 @@ fn required_body(req: &Req) -> Result<String, ApiError> {
 }
 
 /// A boolean field, `None` when absent; a wrong type is an error.
-fn flag(body: &Map<String, Value>, key: &str, errors: &mut Vec<FieldError>) -> Option<bool> {
+pub(super) fn flag(
+    body: &Map<String, Value>,
+    key: &str,
+    errors: &mut Vec<FieldError>,
+) -> Option<bool> {
     match body.get(key)? {
         Value::Bool(b) => Some(*b),
         _ => {
@@ -943,6 +947,11 @@ pub fn bulk(desk: &mut HelpDesk, req: &Req, v: &Viewer, delete: bool) -> Answer 
     let href = format!("{}/api/v2/jobs/{job_id}", req.origin);
     let mut reply = Reply::value(&json!({"job_id": job_id, "href": href}));
     reply.status = 202;
+    reply.touched = outcomes
+        .iter()
+        .filter(|o| o["success"] == json!(true))
+        .filter_map(|o| o["id"].as_i64())
+        .collect();
     Ok(reply)
 }
 

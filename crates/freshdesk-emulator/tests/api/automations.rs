@@ -147,3 +147,36 @@ async fn the_api_lists_webhook_rules_by_automation_type() {
     assert_eq!(r.status(), 403);
     assert!(seen.lock().is_empty(), "listing fires nothing");
 }
+
+#[tokio::test]
+async fn a_bulk_update_and_a_merge_fire_the_update_rule_once_for_every_ticket_they_change() {
+    let t = spawn_emulator().await;
+    let seen = hooked(&t, 200, json!({"events": ["ticket_updated"]})).await;
+    let ids: Vec<i64> = t.tickets().await[..3]
+        .iter()
+        .map(|x| x["id"].as_i64().unwrap())
+        .collect();
+    let body = json!({"bulk_action": {"ids": [ids[0], ids[1]], "properties": {"priority": 3}}});
+    assert_eq!(
+        t.post("/api/v2/tickets/bulk_update", body).await.status(),
+        202
+    );
+    wait_for(&seen, 2).await;
+    let merge = json!({"primary_id": ids[2], "ticket_ids": [ids[0]]});
+    assert_eq!(t.put("/api/v2/tickets/merge", merge).await.status(), 204);
+    wait_for(&seen, 4).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut fired: Vec<i64> = seen
+        .lock()
+        .iter()
+        .map(|(_, b)| {
+            serde_json::from_str::<Value>(b).unwrap()["freshdesk_webhook"]["ticket_id"]
+                .as_i64()
+                .unwrap()
+        })
+        .collect();
+    fired.sort();
+    let mut want = vec![ids[0], ids[1], ids[0], ids[2]];
+    want.sort();
+    assert_eq!(fired, want);
+}

@@ -10,6 +10,7 @@ mod automations;
 mod control;
 mod corpus;
 mod errors;
+mod links;
 mod live;
 mod paging;
 mod rate_limits;

@@ -29,6 +29,8 @@ pub struct Session {
     pub id_hash: String,
     pub user: User,
     pub csrf: String,
+    /// What this caller may do: every right for a person signed in, a token's scopes otherwise.
+    pub scopes: super::tokens::Scopes,
 }
 
 /// Resolves a session cookie, enforcing the timeouts (an expired session is deleted).
@@ -81,6 +83,7 @@ pub async fn session(
             attention: Vec::new(),
         },
         csrf,
+        scopes: super::tokens::Scopes::all(),
     }))
 }
 

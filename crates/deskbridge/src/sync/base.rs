@@ -241,12 +241,13 @@ async fn per_stream(
 
 /// Reconciliation's end: the table's rows Freshdesk no longer lists (not in `seen`) are purged, 500
 /// at a time, each batch in one transaction running `statements` (bound to the organisation as
-/// `$1` and the integration as `$2`, with `{ids}` standing for the batch). Returns how many.
+/// `$1` and the integration as `$2`, with `{ids}` standing for the batch, each ending in
+/// `RETURNING id`; what each returns enters the change feed as its stream's). Returns how many.
 pub(crate) async fn purge_unseen(
     (store, t): (&Store, Target),
     table: &'static str,
     seen: &std::collections::HashSet<i64>,
-    statements: &[&str],
+    statements: &[(&str, &str)],
 ) -> Result<u64, SyncError> {
     let rows: Vec<(i64,)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT id FROM {table} WHERE org_id = $1 AND integration_id = $2 AND state <> 'purged'"
@@ -263,12 +264,12 @@ pub(crate) async fn purge_unseen(
     for chunk in gone.chunks(500) {
         let ids = chunk.join(",");
         let mut tx = begin_page(store, t).await?;
-        for sql in statements {
-            sqlx::query(sqlx::AssertSqlSafe(sql.replace("{ids}", &ids)))
+        for (stream, sql) in statements {
+            let q = sqlx::query(sqlx::AssertSqlSafe(sql.replace("{ids}", &ids)))
                 .bind(t.org_id)
-                .bind(t.integration_id)
-                .execute(&mut *tx)
-                .await?;
+                .bind(t.integration_id);
+            let changed = super::changes::returned_ids(q, &mut tx).await?;
+            super::changes::record(&mut tx, t, stream, &changed).await?;
         }
         tx.commit().await?;
     }

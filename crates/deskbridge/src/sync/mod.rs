@@ -10,6 +10,7 @@
 //! every id to find what was deleted for good.
 
 mod base;
+pub mod changes;
 pub mod lease;
 mod specs;
 mod streams;
@@ -134,6 +135,8 @@ pub async fn forget(tx: &mut Tx, t: Target) -> Result<(), sqlx::Error> {
             "fd_records",
             "sync_cursors",
             "sync_streams",
+            changes::TABLES[0],
+            changes::TABLES[1],
         ],
         t.org_id,
         t.integration_id,

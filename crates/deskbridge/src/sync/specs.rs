@@ -366,7 +366,8 @@ impl Columns for SolutionArticle {
     }
 }
 
-/// Upserts one record into its table; an older version never overwrites a newer one.
+/// Upserts one record into its table; an older version never overwrites a newer one. Returns
+/// its id when the row changed (inserted, or its JSON or state differ), for the change feed.
 #[allow(clippy::too_many_arguments)]
 pub(super) async fn upsert<R: Row>(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
@@ -377,10 +378,10 @@ pub(super) async fn upsert<R: Row>(
     raw: &str,
     r: &R,
     parents: &[(&str, i64)],
-) -> Result<(), SyncError> {
+) -> Result<Option<i64>, SyncError> {
     let Some(id) = r.key() else {
         tracing::warn!(stream, "a record without an id was skipped");
-        return Ok(());
+        return Ok(None);
     };
     let mut cols: Vec<&str> = vec![
         "org_id",
@@ -422,7 +423,8 @@ pub(super) async fn upsert<R: Row>(
         .collect();
     let sql = format!(
         "INSERT INTO {name} ({}) VALUES ({}) ON CONFLICT ({key}) DO UPDATE SET {} \
-         WHERE excluded.updated_at IS NULL OR {name}.updated_at IS NULL OR excluded.updated_at >= {name}.updated_at",
+         WHERE (excluded.updated_at IS NULL OR {name}.updated_at IS NULL OR excluded.updated_at >= {name}.updated_at) \
+         AND (excluded.raw <> {name}.raw OR excluded.state <> {name}.state) RETURNING id",
         cols.join(", "),
         placeholders.join(", "),
         updates.join(", ")
@@ -434,8 +436,7 @@ pub(super) async fn upsert<R: Row>(
             Bound::S(x) => q.bind(x),
         };
     }
-    q.execute(&mut **tx).await?;
-    Ok(())
+    Ok(q.fetch_optional(&mut **tx).await?.map(|_| id))
 }
 
 #[cfg(test)]

@@ -177,8 +177,9 @@ where
     while let Some(page) = pages.next().await {
         let page = page?;
         let mut tx = begin_page(ctx.store, ctx.t).await?;
+        let mut changed = Vec::new();
         for r in &page {
-            upsert(
+            if let Some(id) = upsert(
                 &mut tx,
                 ctx.t,
                 stream.table(),
@@ -188,9 +189,19 @@ where
                 &r.value,
                 &[],
             )
-            .await?;
+            .await?
+            {
+                changed.push(id);
+            }
             newest = newest.max(r.value.changed_at());
         }
+        super::changes::record(
+            &mut tx,
+            ctx.t,
+            super::changes::Feed::of_table(stream.table().name(), name),
+            &changed,
+        )
+        .await?;
         tx.commit().await?;
         ctx.count(name, page.len() as u64);
         ctx.tick()?;
@@ -212,9 +223,10 @@ async fn upsert_all<R: Row>(
     rows: &[(Record<R>, Parents)],
 ) -> Result<Vec<i64>, SyncError> {
     let mut tx = begin_page(ctx.store, ctx.t).await?;
+    let mut changed = Vec::new();
     let mut seen = Vec::with_capacity(rows.len());
     for (r, parents) in rows {
-        upsert(
+        if let Some(id) = upsert(
             &mut tx,
             ctx.t,
             table,
@@ -224,11 +236,21 @@ async fn upsert_all<R: Row>(
             &r.value,
             parents,
         )
-        .await?;
+        .await?
+        {
+            changed.push(id);
+        }
         if let Some(id) = r.value.key() {
             seen.push(id);
         }
     }
+    super::changes::record(
+        &mut tx,
+        ctx.t,
+        super::changes::Feed::of_table(table.name(), stream),
+        &changed,
+    )
+    .await?;
     tx.commit().await?;
     ctx.count(stream, rows.len() as u64);
     Ok(seen)
@@ -251,14 +273,16 @@ async fn tombstone_unseen(
     let scope = table.scope();
     let mut tx = begin_page(ctx.store, ctx.t).await?;
     let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "UPDATE {name} SET state = 'deleted' WHERE org_id = $1 AND integration_id = $2{scope} AND state <> 'deleted'{keep}"
+        "UPDATE {name} SET state = 'deleted' WHERE org_id = $1 AND integration_id = $2{scope} AND state <> 'deleted'{keep} RETURNING id"
     )))
     .bind(ctx.t.org_id)
     .bind(ctx.t.integration_id);
     if table == Table::Records {
         q = q.bind(stream.to_string());
     }
-    q.execute(&mut *tx).await?;
+    let gone = super::changes::returned_ids(q, &mut tx).await?;
+    let feed = super::changes::Feed::of_table(name, stream);
+    super::changes::record(&mut tx, ctx.t, feed, &gone).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -343,11 +367,12 @@ pub(super) async fn reconcile_contacts(ctx: &mut Ctx<'_>) -> Result<(), SyncErro
         while let Some(page) = pages.next().await {
             let page = page?;
             let mut tx = begin_page(ctx.store, ctx.t).await?;
+            let mut changed = Vec::new();
             for r in &page {
                 if let Some(id) = r.value.key() {
                     seen.insert(id);
                 }
-                upsert(
+                if let Some(id) = upsert(
                     &mut tx,
                     ctx.t,
                     Table::Contacts,
@@ -357,8 +382,12 @@ pub(super) async fn reconcile_contacts(ctx: &mut Ctx<'_>) -> Result<(), SyncErro
                     &r.value,
                     &[],
                 )
-                .await?;
+                .await?
+                {
+                    changed.push(id);
+                }
             }
+            super::changes::record(&mut tx, ctx.t, "contacts", &changed).await?;
             tx.commit().await?;
             ctx.tick()?;
         }
@@ -367,7 +396,10 @@ pub(super) async fn reconcile_contacts(ctx: &mut Ctx<'_>) -> Result<(), SyncErro
         (ctx.store, ctx.t),
         "fd_contacts",
         &seen,
-        &["UPDATE fd_contacts SET state = 'purged', name = NULL, email = NULL, phone = NULL, raw = '{}' WHERE org_id = $1 AND integration_id = $2 AND id IN ({ids})"],
+        &[(
+            "contacts",
+            "UPDATE fd_contacts SET state = 'purged', name = NULL, email = NULL, phone = NULL, raw = '{}' WHERE org_id = $1 AND integration_id = $2 AND id IN ({ids}) RETURNING id",
+        )],
     )
     .await?;
     Ok(())

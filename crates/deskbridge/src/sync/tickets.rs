@@ -108,7 +108,9 @@ async fn save_page(
         .max()
         .unwrap_or(i64::MIN);
     // One statement per chunk: with SQLite every statement is a round trip to its worker
-    // thread, and per-row statements made context switches the cost of a backfill.
+    // thread, and per-row statements made context switches the cost of a backfill. Only rows
+    // that really changed are written, and they enter the change feed.
+    let mut changed = Vec::new();
     for chunk in page.chunks(50) {
         // A ticket whose updated_at moved needs its conversations fetched again. An older
         // version never overwrites a newer one (a webhook refresh may have run ahead of a page).
@@ -120,7 +122,9 @@ async fn save_page(
              state = excluded.state, created_at = excluded.created_at, raw = excluded.raw, \
              conversations_synced_at = CASE WHEN fd_tickets.updated_at = excluded.updated_at THEN fd_tickets.conversations_synced_at ELSE NULL END, \
              updated_at = excluded.updated_at \
-             WHERE excluded.updated_at >= fd_tickets.updated_at",
+             WHERE excluded.updated_at >= fd_tickets.updated_at \
+             AND (excluded.raw <> fd_tickets.raw OR excluded.state <> fd_tickets.state) \
+             RETURNING id",
             super::placeholders(chunk.len(), 14)
         );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
@@ -148,8 +152,9 @@ async fn save_page(
                 .bind(ts(tk.updated_at))
                 .bind(r.raw.get());
         }
-        q.execute(&mut *tx).await?;
+        changed.extend(super::changes::returned_ids(q, &mut tx).await?);
     }
+    super::changes::record(&mut tx, t, "tickets", &changed).await?;
     if let Some(pass) = pass {
         advance_cursor(&mut tx, t, pass.stream(), newest).await?;
     }
@@ -273,10 +278,13 @@ async fn write_conversations(
         .iter()
         .flat_map(|f| f.rows.iter().map(move |r| (f.ticket_id, r)))
         .collect();
+    let mut changed = Vec::new();
     for chunk in rows.chunks(50) {
         let sql = format!(
             "INSERT INTO fd_conversations (org_id, integration_id, id, ticket_id, incoming, private, body_text, created_at, updated_at, raw) VALUES {} \
-             ON CONFLICT (org_id, integration_id, id) DO UPDATE SET ticket_id = excluded.ticket_id, incoming = excluded.incoming, private = excluded.private, body_text = excluded.body_text, created_at = excluded.created_at, updated_at = excluded.updated_at, raw = excluded.raw",
+             ON CONFLICT (org_id, integration_id, id) DO UPDATE SET ticket_id = excluded.ticket_id, incoming = excluded.incoming, private = excluded.private, body_text = excluded.body_text, created_at = excluded.created_at, updated_at = excluded.updated_at, raw = excluded.raw \
+             WHERE excluded.raw <> fd_conversations.raw OR excluded.ticket_id <> fd_conversations.ticket_id \
+             RETURNING id",
             super::placeholders(chunk.len(), 10)
         );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
@@ -294,7 +302,7 @@ async fn write_conversations(
                 .bind(ts(c.updated_at))
                 .bind(r.raw.get());
         }
-        q.execute(&mut **tx).await?;
+        changed.extend(super::changes::returned_ids(q, tx).await?);
     }
     // Where the full set was read, anything else stored for that ticket was deleted in
     // Freshdesk. Ids are integers, so they go into the SQL text as such.
@@ -314,15 +322,15 @@ async fn write_conversations(
         } else {
             format!(" AND id NOT IN ({})", kept.join(","))
         };
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "DELETE FROM fd_conversations WHERE org_id = $1 AND integration_id = $2 AND ticket_id IN ({}){keep}",
+        let q = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DELETE FROM fd_conversations WHERE org_id = $1 AND integration_id = $2 AND ticket_id IN ({}){keep} RETURNING id",
             complete.join(",")
         )))
         .bind(t.org_id)
-        .bind(t.integration_id)
-        .execute(&mut **tx)
-        .await?;
+        .bind(t.integration_id);
+        changed.extend(super::changes::returned_ids(q, tx).await?);
     }
+    super::changes::record(tx, t, "conversations", &changed).await?;
     // `id IN` finds the rows by key; the CASE then checks each one's updated_at.
     let ids: Vec<String> = done.iter().map(|f| f.ticket_id.to_string()).collect();
     let when: String = done
@@ -394,7 +402,7 @@ pub(super) async fn reconcile(ctx: &mut Ctx<'_>) -> Result<(), SyncError> {
     }
     // Deleted forever at the source (often an erasure request): keep only a tombstone.
     let purge = format!(
-        "UPDATE fd_tickets SET state = 'purged', subject = NULL, raw = '{{}}', conversations_synced_at = {} WHERE org_id = $1 AND integration_id = $2 AND id IN ({{ids}})",
+        "UPDATE fd_tickets SET state = 'purged', subject = NULL, raw = '{{}}', conversations_synced_at = {} WHERE org_id = $1 AND integration_id = $2 AND id IN ({{ids}}) RETURNING id",
         now()
     );
     ctx.p.purged += super::base::purge_unseen(
@@ -402,8 +410,11 @@ pub(super) async fn reconcile(ctx: &mut Ctx<'_>) -> Result<(), SyncError> {
         "fd_tickets",
         &seen,
         &[
-            &purge,
-            "DELETE FROM fd_conversations WHERE org_id = $1 AND integration_id = $2 AND ticket_id IN ({ids})",
+            ("tickets", &purge),
+            (
+                "conversations",
+                "DELETE FROM fd_conversations WHERE org_id = $1 AND integration_id = $2 AND ticket_id IN ({ids}) RETURNING id",
+            ),
         ],
     )
     .await?;

@@ -20,6 +20,12 @@ pub enum Error {
     Unauthorized,
     #[error("{0}")]
     Forbidden(&'static str),
+    /// Refused, with words that name what is missing (a token's scope).
+    #[error("{0}")]
+    ForbiddenFor(String),
+    /// Not found, with words that say what exists instead (the list of streams).
+    #[error("{0}")]
+    NotFoundWith(String),
     #[error("{0}")]
     BadRequest(String),
     /// Understood but refused, with words the user can act on (a rejected key, a bad domain).
@@ -81,6 +87,18 @@ impl From<crate::jobs::QueueError> for Error {
     }
 }
 
+impl From<crate::records::RecordsError> for Error {
+    fn from(e: crate::records::RecordsError) -> Self {
+        use crate::records::RecordsError as R;
+        match e {
+            R::NotFound => Error::NotFound,
+            R::UnknownStream(_) => Error::NotFoundWith(e.to_string()),
+            R::BadLimit | R::BadSince | R::BadCursor(_) => Error::BadRequest(e.to_string()),
+            R::Store(_) => Error::internal(e),
+        }
+    }
+}
+
 impl From<sqlx::Error> for Error {
     fn from(e: sqlx::Error) -> Self {
         Error::internal(e)
@@ -110,6 +128,8 @@ impl IntoResponse for Error {
                 "Your session has ended. Sign in again.".to_string(),
             ),
             Error::Forbidden(m) => (StatusCode::FORBIDDEN, "Not allowed", (*m).to_string()),
+            Error::ForbiddenFor(m) => (StatusCode::FORBIDDEN, "Not allowed", m.clone()),
+            Error::NotFoundWith(m) => (StatusCode::NOT_FOUND, "Not found", m.clone()),
             Error::BadRequest(m) => (StatusCode::BAD_REQUEST, "Bad request", m.clone()),
             Error::Unprocessable(m) => (
                 StatusCode::UNPROCESSABLE_ENTITY,

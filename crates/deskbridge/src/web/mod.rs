@@ -12,6 +12,7 @@ mod guide;
 mod health;
 mod help;
 mod integrations;
+mod records;
 mod render;
 mod routes;
 mod session;
@@ -49,6 +50,7 @@ fn pages() -> Routes {
         .merge(api::routes())
         .merge(sync::routes())
         .merge(health::routes())
+        .merge(records::routes())
 }
 
 /// Every method and path the router serves, as it registered them. The CSRF test walks this, so

@@ -24,7 +24,7 @@ pub fn routes() -> Routes {
 struct TokensPage {
     user: Option<User>,
     csrf: String,
-    tokens: Vec<(i64, String, String, String)>,
+    tokens: Vec<(i64, String, String, String, String)>,
     new_token: Option<String>,
 }
 
@@ -42,6 +42,7 @@ async fn tokens_view(
             (
                 t.id,
                 t.name,
+                t.scopes,
                 when(t.created_at),
                 t.last_used_at.map(when).unwrap_or_else(|| "never".into()),
             )
@@ -62,6 +63,13 @@ async fn tokens_page(Signed(state, s): Signed) -> Result<Html<String>, Error> {
 #[derive(Deserialize)]
 struct TokenForm {
     name: String,
+    /// Space-separated scopes; a form without the field (older scripts) makes an admin token.
+    #[serde(default = "admin_scope")]
+    scopes: String,
+}
+
+fn admin_scope() -> String {
+    "admin".into()
 }
 
 async fn token_create(
@@ -75,7 +83,8 @@ async fn token_create(
             "give the token a name of up to 100 characters".into(),
         ));
     }
-    let token = accounts::tokens::create(&state.store, &s.user, name)
+    let scopes = accounts::tokens::Scopes::parse(&f.scopes).map_err(Error::BadRequest)?;
+    let token = accounts::tokens::create(&state.store, &s.user, name, &scopes)
         .await
         .map_err(Error::internal)?;
     audit::record(

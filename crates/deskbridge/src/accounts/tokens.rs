@@ -36,6 +36,15 @@ impl Scope {
     }
 }
 
+/// Why a list of scopes was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ScopeError {
+    #[error("unknown scope {0:?}: use records:read, integrations:write or admin")]
+    Unknown(String),
+    #[error("give the token at least one scope")]
+    None,
+}
+
 /// The rights a caller holds: a token's scopes, or every right for a signed-in person.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Scopes(Vec<Scope>);
@@ -46,18 +55,16 @@ impl Scopes {
     }
 
     /// Parses a space- or comma-separated list; an unknown scope or an empty list is refused.
-    pub fn parse(text: &str) -> Result<Scopes, String> {
+    pub fn parse(text: &str) -> Result<Scopes, ScopeError> {
         let mut out = Vec::new();
         for word in text.split([' ', ',']).filter(|w| !w.is_empty()) {
-            let scope = Scope::parse(word).ok_or_else(|| {
-                format!("unknown scope {word:?}: use records:read, integrations:write or admin")
-            })?;
+            let scope = Scope::parse(word).ok_or_else(|| ScopeError::Unknown(word.into()))?;
             if !out.contains(&scope) {
                 out.push(scope);
             }
         }
         if out.is_empty() {
-            return Err("give the token at least one scope".into());
+            return Err(ScopeError::None);
         }
         Ok(Scopes(out))
     }

@@ -184,25 +184,7 @@ impl Ctx<'_> {
     }
 }
 
-/// `($1, …, $cols), ($cols+1, …)` for a multi-row insert of `rows` rows.
-pub(crate) fn placeholders(rows: usize, cols: usize) -> String {
-    let mut out = String::with_capacity(rows * cols * 5);
-    for r in 0..rows {
-        if r > 0 {
-            out.push_str(", ");
-        }
-        out.push('(');
-        for c in 0..cols {
-            if c > 0 {
-                out.push_str(", ");
-            }
-            out.push('$');
-            out.push_str(&(r * cols + c + 1).to_string());
-        }
-        out.push(')');
-    }
-    out
-}
+pub(crate) use crate::store::placeholders;
 
 /// Opens a page transaction after proving the integration still exists; the row lock this takes
 /// (on PostgreSQL) orders it against a concurrent disconnect, which deletes the copy.

@@ -97,7 +97,7 @@ pub(crate) async fn record(
         let sql = format!(
             "INSERT INTO record_changes (org_id, integration_id, stream, record_id, seq, changed_at) VALUES {} \
              ON CONFLICT (org_id, integration_id, stream, record_id) DO UPDATE SET seq = excluded.seq, changed_at = excluded.changed_at",
-            super::base::placeholders(chunk.len(), 6)
+            crate::store::placeholders(chunk.len(), 6)
         );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
         for (i, id) in chunk.iter().enumerate() {

@@ -83,7 +83,8 @@ async fn token_create(
             "give the token a name of up to 100 characters".into(),
         ));
     }
-    let scopes = accounts::tokens::Scopes::parse(&f.scopes).map_err(Error::BadRequest)?;
+    let scopes =
+        accounts::tokens::Scopes::parse(&f.scopes).map_err(|e| Error::BadRequest(e.to_string()))?;
     let token = accounts::tokens::create(&state.store, &s.user, name, &scopes)
         .await
         .map_err(Error::internal)?;

@@ -11,14 +11,8 @@ pub const FORUM_ID_BASE: i64 = 43_000_940_000;
 pub const TOPIC_ID_BASE: i64 = 43_000_950_000;
 pub const COMMENT_ID_BASE: i64 = 43_000_960_000;
 
-#[derive(Clone, Debug)]
-pub struct ForumCategory {
-    pub id: i64,
-    pub name: String,
-    pub description: Option<String>,
-    pub created_at: Ts,
-    pub updated_at: Ts,
-}
+/// A forum category holds what a knowledge-base category holds: a name and a description.
+pub use crate::model::SolutionCategory as ForumCategory;
 
 #[derive(Clone, Debug)]
 pub struct Forum {
@@ -60,6 +54,57 @@ pub struct Comment {
     pub answer: bool,
     pub created_at: Ts,
     pub updated_at: Ts,
+}
+
+impl Forum {
+    /// A new forum: a how-to forum everyone sees, until told otherwise.
+    pub fn new(id: i64, category_id: i64, position: i64, now: Ts) -> Forum {
+        Forum {
+            id,
+            category_id,
+            name: String::new(),
+            description: None,
+            forum_type: 1,
+            visibility: 1,
+            position,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+}
+
+impl Topic {
+    /// A new topic, open and published, opened by `user_id`.
+    pub fn new(id: i64, forum_id: i64, title: String, user_id: i64, now: Ts) -> Topic {
+        Topic {
+            id,
+            forum_id,
+            title,
+            user_id,
+            locked: false,
+            sticky: false,
+            published: true,
+            hits: 0,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+}
+
+impl Comment {
+    /// A new comment with its HTML body (the text is derived from it).
+    pub fn new(id: i64, topic_id: i64, user_id: i64, html: String, now: Ts) -> Comment {
+        Comment {
+            id,
+            topic_id,
+            user_id,
+            body_text: crate::util::html_to_text(&html),
+            body_html: html,
+            answer: false,
+            created_at: now,
+            updated_at: now,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Default)]
@@ -181,20 +226,15 @@ pub fn seed(at: Ts, anchor: Ts, agent: i64, customers: &[i64]) -> Community {
     }
     for (i, (cat, name, description, forum_type, visibility)) in FORUMS.iter().enumerate() {
         let id = FORUM_ID_BASE + 1 + i as i64;
-        c.forums.insert(
-            id,
-            Forum {
-                id,
-                category_id: FORUM_CATEGORY_ID_BASE + 1 + *cat as i64,
-                name: (*name).into(),
-                description: Some((*description).into()),
-                forum_type: *forum_type,
-                visibility: *visibility,
-                position: i as i64 + 1,
-                created_at: at,
-                updated_at: at,
-            },
-        );
+        let category = FORUM_CATEGORY_ID_BASE + 1 + *cat as i64;
+        let forum = Forum {
+            name: (*name).into(),
+            description: Some((*description).into()),
+            forum_type: *forum_type,
+            visibility: *visibility,
+            ..Forum::new(id, category, i as i64 + 1, at)
+        };
+        c.forums.insert(id, forum);
     }
     let day = 86_400;
     for (i, (forum, title, thread)) in TOPICS.iter().enumerate() {
@@ -208,37 +248,29 @@ pub fn seed(at: Ts, anchor: Ts, agent: i64, customers: &[i64]) -> Community {
         let mut last = opened;
         for (k, message) in thread.iter().enumerate() {
             let comment_id = COMMENT_ID_BASE + 1 + c.comments.len() as i64;
-            let by_agent = announcement || k % 2 == 1;
+            let by = if announcement || k % 2 == 1 {
+                agent
+            } else {
+                customer
+            };
             last = opened + k as i64 * 3 * 3600;
-            c.comments.insert(
-                comment_id,
-                Comment {
-                    id: comment_id,
-                    topic_id: id,
-                    user_id: if by_agent { agent } else { customer },
-                    body_html: format!("<p>{}</p>", crate::util::html_escape(message)),
-                    body_text: (*message).into(),
-                    answer: FORUMS[*forum].3 == 1 && k == 1,
-                    created_at: last,
-                    updated_at: last,
-                },
-            );
+            let html = format!("<p>{}</p>", crate::util::html_escape(message));
+            let comment = Comment {
+                answer: FORUMS[*forum].3 == 1 && k == 1,
+                ..Comment::new(comment_id, id, by, html, last)
+            };
+            c.comments.insert(comment_id, comment);
         }
-        c.topics.insert(
-            id,
-            Topic {
-                id,
-                forum_id: FORUM_ID_BASE + 1 + *forum as i64,
-                title: (*title).into(),
-                user_id: if announcement { agent } else { customer },
-                locked: announcement,
-                sticky: announcement,
-                published: true,
-                hits: 40 + 13 * i as i64,
-                created_at: opened,
-                updated_at: last,
-            },
-        );
+        let forum_id = FORUM_ID_BASE + 1 + *forum as i64;
+        let by = if announcement { agent } else { customer };
+        let topic = Topic {
+            locked: announcement,
+            sticky: announcement,
+            hits: 40 + 13 * i as i64,
+            updated_at: last,
+            ..Topic::new(id, forum_id, (*title).into(), by, opened)
+        };
+        c.topics.insert(id, topic);
     }
     c
 }

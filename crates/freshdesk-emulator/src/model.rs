@@ -686,8 +686,9 @@ pub struct HelpDesk {
     pub archived: BTreeMap<i64, Ticket>,
     /// The community forums (`/discussions/…`).
     pub community: crate::community::Community,
-    /// Ticket-activity export files by their link's token (`/exports/{token}.json`).
-    pub exports: parking_lot::Mutex<HashMap<String, Vec<u8>>>,
+    /// The newest ticket-activity export files with their link's token (`/exports/{token}.json`),
+    /// oldest first; older links expire, as Freshdesk's do.
+    pub exports: parking_lot::Mutex<std::collections::VecDeque<(String, Vec<u8>)>>,
 }
 
 impl HelpDesk {
@@ -730,14 +731,10 @@ impl HelpDesk {
         self.tickets.insert(t.id, t);
     }
 
+    /// Removes a ticket and its thread for good.
     pub fn remove_ticket(&mut self, id: i64) -> Option<Ticket> {
-        let t = self.tickets.remove(&id)?;
-        self.by_updated.remove(&(t.updated_at, id));
-        if let Some(convs) = self.conversations_by_ticket.remove(&id) {
-            for c in convs {
-                self.conversations.remove(&c);
-            }
-        }
+        let t = self.remove_ticket_keep_thread(id)?;
+        self.remove_thread(id);
         Some(t)
     }
 
@@ -746,6 +743,17 @@ impl HelpDesk {
         let t = self.tickets.remove(&id)?;
         self.by_updated.remove(&(t.updated_at, id));
         Some(t)
+    }
+
+    /// Deletes every conversation of a ticket.
+    pub fn remove_thread(&mut self, ticket: i64) {
+        for c in self
+            .conversations_by_ticket
+            .remove(&ticket)
+            .unwrap_or_default()
+        {
+            self.conversations.remove(&c);
+        }
     }
 
     /// A ticket's conversations, oldest first (ties by id), as Freshdesk lists them.

@@ -474,7 +474,7 @@ pub fn generate(cfg: &SeedConfig) -> HelpDesk {
         jobs: BTreeMap::new(),
         archived: BTreeMap::new(),
         community: crate::community::Community::default(),
-        exports: parking_lot::Mutex::new(HashMap::new()),
+        exports: Default::default(),
     };
 
     // Tickets.

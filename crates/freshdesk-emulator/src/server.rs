@@ -406,9 +406,14 @@ fn fire_rules(shared: &Account, route: api::Route, method: &str, reply: &api::Re
 /// storage, the token is the only credential, and the file is outside the rate window and log.
 fn export_file(all: &Shared, host: &str, file: &str) -> Response<Body> {
     let token = file.strip_suffix(".json").unwrap_or(file);
-    let body = all
-        .by_host(host)
-        .and_then(|a| a.desk.read().exports.lock().get(token).cloned());
+    let body = all.by_host(host).and_then(|a| {
+        let desk = a.desk.read();
+        let files = desk.exports.lock();
+        files
+            .iter()
+            .find(|(t, _)| t == token)
+            .map(|(_, f)| f.clone())
+    });
     match body {
         Some(bytes) => {
             let mut r = Response::new(Body::from(bytes));

@@ -97,7 +97,7 @@ impl From<Change> for Record {
 }
 
 /// A position in one integration's stream, signed with that integration's cursor key.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug)]
 struct Cursor {
     integration_id: i64,
     stream: String,
@@ -113,49 +113,55 @@ fn mac(key: &str, body: &str) -> String {
     tag[..16].iter().map(|b| format!("{b:02x}")).collect()
 }
 
+const FORGED: &str =
+    "this cursor was not issued by deskbridge: start again without one, or with since";
+const ELSEWHERE: &str = "this cursor belongs to another integration or stream: use the cursor this stream's pages returned";
+
 impl Cursor {
-    fn encode(&self, key: &str) -> String {
-        let body = format!(
+    fn body(&self) -> String {
+        format!(
             "{CURSOR_VERSION}.{}.{}.{}",
             self.integration_id, self.stream, self.seq
-        );
+        )
+    }
+
+    fn encode(&self, key: &str) -> String {
+        let body = self.body();
         let signed = format!("{body}.{}", mac(key, &body));
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(signed)
     }
 
-    fn decode(text: &str, key: &str) -> Result<Cursor, RecordsError> {
-        const FORGED: &str =
-            "this cursor was not issued by deskbridge: start again without one, or with since";
+    /// The cursor a consumer sent, read but not yet trusted, with its signature.
+    fn parse(text: &str) -> Result<(Cursor, String), RecordsError> {
+        let forged = || RecordsError::BadCursor(FORGED);
         let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .decode(text.trim())
-            .map_err(|_| RecordsError::BadCursor(FORGED))?;
-        let text = String::from_utf8(bytes).map_err(|_| RecordsError::BadCursor(FORGED))?;
-        let (body, tag) = text
-            .rsplit_once('.')
-            .ok_or(RecordsError::BadCursor(FORGED))?;
-        let parts: Vec<&str> = body.split('.').collect();
-        let [version, integration, stream, seq] = parts.as_slice() else {
-            return Err(RecordsError::BadCursor(FORGED));
+            .map_err(|_| forged())?;
+        let text = String::from_utf8(bytes).map_err(|_| forged())?;
+        let parts: Vec<&str> = text.split('.').collect();
+        let [CURSOR_VERSION, integration, stream, seq, tag] = parts.as_slice() else {
+            return Err(forged());
         };
-        if *version != CURSOR_VERSION {
+        let cursor = Cursor {
+            integration_id: integration.parse().map_err(|_| forged())?,
+            stream: stream.to_string(),
+            seq: seq.parse().map_err(|_| forged())?,
+        };
+        Ok((cursor, tag.to_string()))
+    }
+
+    /// The position a cursor names in this integration's `stream`: it must be this stream's and
+    /// signed with this integration's key.
+    fn read(text: &str, integration_id: i64, stream: &str, key: &str) -> Result<i64, RecordsError> {
+        let (c, tag) = Cursor::parse(text)?;
+        // Checked before the signature, so a cursor of another integration says so plainly.
+        if c.integration_id != integration_id || c.stream != stream {
+            return Err(RecordsError::BadCursor(ELSEWHERE));
+        }
+        if mac(key, &c.body()) != tag {
             return Err(RecordsError::BadCursor(FORGED));
         }
-        // Checked before the MAC, so a cursor of another integration says so plainly.
-        let integration_id: i64 = integration
-            .parse()
-            .map_err(|_| RecordsError::BadCursor(FORGED))?;
-        let cursor = Cursor {
-            integration_id,
-            stream: stream.to_string(),
-            seq: seq.parse().map_err(|_| RecordsError::BadCursor(FORGED))?,
-        };
-        Ok(cursor).and_then(|c| {
-            if mac(key, body) == tag {
-                Ok(c)
-            } else {
-                Err(RecordsError::BadCursor(FORGED))
-            }
-        })
+        Ok(c.seq)
     }
 }
 
@@ -195,22 +201,7 @@ pub async fn list(
     let key = changes::cursor_key(store, t).await?;
     let after = match q.cursor.as_deref() {
         None => 0,
-        Some(text) => {
-            let c = Cursor::decode(text, &key).map_err(|e| match e {
-                RecordsError::BadCursor(_) if cursor_names_other(text, integration_id, stream) => {
-                    RecordsError::BadCursor(
-                        "this cursor belongs to another integration or stream: use the cursor this stream's pages returned",
-                    )
-                }
-                other => other,
-            })?;
-            if c.integration_id != integration_id || c.stream != feed.name {
-                return Err(RecordsError::BadCursor(
-                    "this cursor belongs to another integration or stream: use the cursor this stream's pages returned",
-                ));
-            }
-            c.seq
-        }
+        Some(text) => Cursor::read(text, integration_id, feed.name, &key)?,
     };
     // `since` picks the starting point; once a cursor is given it alone says where to go on.
     let since = if q.cursor.is_some() { None } else { since };
@@ -229,17 +220,6 @@ pub async fn list(
     })
 }
 
-/// Whether an unverifiable cursor is well formed but names another integration or stream.
-fn cursor_names_other(text: &str, integration_id: i64, stream: &str) -> bool {
-    let Ok(bytes) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(text.trim()) else {
-        return false;
-    };
-    let text = String::from_utf8_lossy(&bytes);
-    let parts: Vec<&str> = text.split('.').collect();
-    matches!(parts.as_slice(), [CURSOR_VERSION, i, s, _, _]
-        if (*i != integration_id.to_string() || *s != stream))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -252,12 +232,26 @@ mod tests {
             seq: 42,
         };
         let text = c.encode("k1");
-        assert_eq!(Cursor::decode(&text, "k1").unwrap(), c);
-        assert!(Cursor::decode(&text, "k2").is_err(), "another key");
+        assert_eq!(Cursor::read(&text, 7, "tickets", "k1").unwrap(), 42);
+        assert!(
+            Cursor::read(&text, 7, "tickets", "k2").is_err(),
+            "another key"
+        );
+        assert!(
+            Cursor::read(&text, 8, "tickets", "k1").is_err(),
+            "another integration"
+        );
+        assert!(
+            Cursor::read(&text, 7, "contacts", "k1").is_err(),
+            "another stream"
+        );
         let forged = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .encode("c1.7.tickets.43.00000000000000000000000000000000");
-        assert!(Cursor::decode(&forged, "k1").is_err(), "a made-up seq");
-        assert!(Cursor::decode("not base64!", "k1").is_err());
+        assert!(
+            Cursor::read(&forged, 7, "tickets", "k1").is_err(),
+            "a made-up seq"
+        );
+        assert!(Cursor::read("not base64!", 7, "tickets", "k1").is_err());
     }
 
     #[test]

@@ -71,12 +71,15 @@ pub(crate) async fn record(
     stream: &str,
     ids: &[i64],
 ) -> Result<(), sqlx::Error> {
-    let mut unique: Vec<i64> = Vec::with_capacity(ids.len());
-    for (i, id) in ids.iter().enumerate() {
-        if !ids[i + 1..].contains(id) {
-            unique.push(*id);
-        }
-    }
+    // The last of each repeated id keeps its place.
+    let mut seen = std::collections::HashSet::with_capacity(ids.len());
+    let mut unique: Vec<i64> = ids
+        .iter()
+        .rev()
+        .filter(|id| seen.insert(**id))
+        .copied()
+        .collect();
+    unique.reverse();
     if unique.is_empty() {
         return Ok(());
     }
@@ -139,7 +142,7 @@ pub struct Change {
 }
 
 /// Columns that are bookkeeping, not the record's fields.
-const HIDDEN: [&str; 8] = [
+const HIDDEN: [&str; 7] = [
     "org_id",
     "integration_id",
     "id",
@@ -147,7 +150,6 @@ const HIDDEN: [&str; 8] = [
     "state",
     "stream",
     "conversations_synced_at",
-    "seq",
 ];
 
 /// Up to `limit` changes of `feed` after number `after` (and, when given, made at or after
@@ -226,22 +228,16 @@ fn to_change(row: &sqlx::any::AnyRow) -> Result<Change, sqlx::Error> {
     })
 }
 
-/// The newest number handed out for the integration (0 before any change).
-pub async fn head(store: &Store, t: Target) -> Result<i64, sqlx::Error> {
-    let row: Option<(i64,)> =
-        sqlx::query_as("SELECT seq FROM change_counters WHERE org_id = $1 AND integration_id = $2")
-            .bind(t.org_id)
-            .bind(t.integration_id)
-            .fetch_optional(&store.pool)
-            .await?;
-    Ok(row.map_or(0, |(s,)| s))
-}
-
-/// The key that signs this integration's cursors, made on first use.
+/// The key that signs this integration's cursors, made on first use. Reading a page is a read:
+/// only the first page ever asked for writes the key.
 pub async fn cursor_key(store: &Store, t: Target) -> Result<String, sqlx::Error> {
+    if let Some(key) = stored_key(store, t).await? {
+        return Ok(key);
+    }
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).expect("the OS random number generator");
     let fresh: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    // Two first readers at once: the first key written wins, and both read it back.
     sqlx::query(
         "INSERT INTO change_counters (org_id, integration_id, seq, cursor_key) VALUES ($1, $2, 0, $3) \
          ON CONFLICT (org_id, integration_id) DO UPDATE SET cursor_key = COALESCE(change_counters.cursor_key, excluded.cursor_key)",
@@ -251,14 +247,17 @@ pub async fn cursor_key(store: &Store, t: Target) -> Result<String, sqlx::Error>
     .bind(&fresh)
     .execute(&store.pool)
     .await?;
-    let (key,): (Option<String>,) = sqlx::query_as(
-        "SELECT cursor_key FROM change_counters WHERE org_id = $1 AND integration_id = $2",
-    )
-    .bind(t.org_id)
-    .bind(t.integration_id)
-    .fetch_one(&store.pool)
-    .await?;
-    Ok(key.unwrap_or(fresh))
+    Ok(stored_key(store, t).await?.unwrap_or(fresh))
+}
+
+async fn stored_key(store: &Store, t: Target) -> Result<Option<String>, sqlx::Error> {
+    let sql = "SELECT cursor_key FROM change_counters WHERE org_id = $1 AND integration_id = $2";
+    let key: Option<Option<String>> = sqlx::query_scalar(sql)
+        .bind(t.org_id)
+        .bind(t.integration_id)
+        .fetch_optional(&store.pool)
+        .await?;
+    Ok(key.flatten())
 }
 
 /// The feed's tables, for disconnect.

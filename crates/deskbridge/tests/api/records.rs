@@ -17,7 +17,15 @@ struct Consumer<'a> {
     integration: i64,
 }
 
-impl Consumer<'_> {
+impl<'a> Consumer<'a> {
+    fn new(app: &'a TestApp, t: Target, token: String) -> Consumer<'a> {
+        Consumer {
+            app,
+            token,
+            integration: t.integration_id,
+        }
+    }
+
     async fn get(&self, path: &str) -> reqwest::Response {
         self.app
             .http
@@ -94,11 +102,7 @@ async fn ids_in(app: &TestApp, sql: &str, t: Target) -> BTreeSet<i64> {
 #[tokio::test]
 async fn paging_through_every_stream_gives_exactly_the_synced_copy() {
     let (app, _client, t, token) = synced(250).await;
-    let c = Consumer {
-        app: &app,
-        token,
-        integration: t.integration_id,
-    };
+    let c = Consumer::new(&app, t, token);
     let streams: Value = c.get("/records").await.json().await.unwrap();
     let streams: Vec<String> = streams["streams"]
         .as_array()
@@ -159,11 +163,7 @@ async fn paging_through_every_stream_gives_exactly_the_synced_copy() {
 #[tokio::test]
 async fn a_consumer_paging_while_syncs_write_gets_every_change_once_in_order_tombstones_included() {
     let (app, client, t, token) = synced(200).await;
-    let c = Consumer {
-        app: &app,
-        token,
-        integration: t.integration_id,
-    };
+    let c = Consumer::new(&app, t, token);
     let (_, mut tickets_cursor) = c.drain("tickets", None, 500).await;
     let (_, mut convs_cursor) = c.drain("conversations", None, 500).await;
     let live: Vec<i64> = ids_in(
@@ -268,22 +268,12 @@ async fn a_consumer_paging_while_syncs_write_gets_every_change_once_in_order_tom
 #[tokio::test]
 async fn bad_requests_for_records_get_clear_errors_and_a_token_needs_the_scope() {
     let (app, _client, t, token) = synced(50).await;
-    let c = Consumer {
-        app: &app,
-        token,
-        integration: t.integration_id,
-    };
+    let c = Consumer::new(&app, t, token);
     let (_, cursor) = c.page("tickets", None, 5).await;
     let r = c.get("/records/widgets").await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
-    let body: Value = r.json().await.unwrap();
-    assert!(
-        body["error"]
-            .as_str()
-            .unwrap()
-            .contains("tickets, conversations"),
-        "{body}"
-    );
+    let error = error_of(r).await;
+    assert!(error.contains("tickets, conversations"), "{error}");
     for (query, words) in [
         ("limit=0", "limit"),
         ("limit=1001", "limit"),
@@ -293,11 +283,8 @@ async fn bad_requests_for_records_get_clear_errors_and_a_token_needs_the_scope()
     ] {
         let r = c.get(&format!("/records/tickets?{query}")).await;
         assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{query}");
-        let body: Value = r.json().await.unwrap();
-        assert!(
-            body["error"].as_str().unwrap().contains(words),
-            "{query}: {body}"
-        );
+        let error = error_of(r).await;
+        assert!(error.contains(words), "{query}: {error}");
     }
     // A cursor of another stream, and a forged one that names this stream.
     let r = c.get(&format!("/records/contacts?cursor={cursor}")).await;
@@ -321,13 +308,7 @@ async fn bad_requests_for_records_get_clear_errors_and_a_token_needs_the_scope()
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
-    let body: Value = r.json().await.unwrap();
-    assert!(
-        body["error"]
-            .as_str()
-            .unwrap()
-            .contains("integrations:write")
-    );
+    assert!(error_of(r).await.contains("integrations:write"));
     assert_eq!(app.integration_count().await, 1, "nothing was disconnected");
     let other = app.login("admin@other.test").await;
     let path = format!("/api/v1/integrations/{}/records/tickets", t.integration_id);
@@ -341,4 +322,13 @@ async fn bad_requests_for_records_get_clear_errors_and_a_token_needs_the_scope()
     let v: Value = r.json().await.unwrap();
     assert!(v["records"].as_array().unwrap().is_empty());
     assert!(!all.is_empty());
+}
+
+/// The words of an API error answer.
+async fn error_of(r: reqwest::Response) -> String {
+    let body: Value = r.json().await.unwrap();
+    body["error"]
+        .as_str()
+        .expect("an error message")
+        .to_string()
 }

@@ -19,6 +19,9 @@ use crate::automations::{STATUS, name};
 use crate::model::{HelpDesk, Ticket};
 use crate::util::{format_ts, parse_ts};
 
+/// How many export files stay reachable at once.
+const KEPT_FILES: usize = 16;
+
 /// `customer` → a contact; `simulated_agent:<id>` and `api_key:<id>` → that agent; `control`
 /// (changes made behind the API) → the system.
 fn performer(by: &str, requester: i64) -> (&'static str, Option<i64>) {
@@ -136,9 +139,13 @@ pub fn export(desk: &HelpDesk, req: &Req, v: &Viewer) -> Result<Reply, ApiError>
             ))
         })?;
     let token = uuid::Uuid::new_v4().simple().to_string();
-    desk.exports
-        .lock()
-        .insert(token.clone(), day_file(desk, from));
+    let mut files = desk.exports.lock();
+    // Each file holds a day of the help desk: keep a few, not every one ever asked for.
+    if files.len() >= KEPT_FILES {
+        files.pop_front();
+    }
+    files.push_back((token.clone(), day_file(desk, from)));
+    drop(files);
     Ok(Reply::value(&json!({
         "export": [{"url": format!("{}/exports/{token}.json", req.origin)}]
     })))

@@ -6,8 +6,8 @@
 use serde_json::{Map, Value, json};
 
 use super::error::FieldError;
-use super::tickets::choice_int as choice;
-use super::writes::{flag, text, unknown};
+use super::tickets::{choice_int as choice, reference};
+use super::writes::{flag, set, text, unknown};
 use super::{ApiError, Reply, Req, Viewer, json_body, listed};
 use crate::community::{
     COMMENT_ID_BASE, Comment, Community, FORUM_CATEGORY_ID_BASE, FORUM_ID_BASE, Forum,
@@ -89,62 +89,60 @@ pub fn comment_view(c: &Comment, community: &Community) -> Value {
     })
 }
 
-pub fn categories(desk: &HelpDesk, req: &Req) -> Answer {
-    listed(req, desk.community.categories.values(), category_view)
+/// One record by id, rendered; 404 when there is none.
+fn one<T>(found: Option<&T>, view: impl Fn(&T) -> Value) -> Answer {
+    Ok(Reply::value(&view(found.ok_or(ApiError::NotFound)?)))
 }
 
-pub fn category(desk: &HelpDesk, id: i64) -> Answer {
-    let c = desk
-        .community
-        .categories
-        .get(&id)
-        .ok_or(ApiError::NotFound)?;
-    Ok(Reply::value(&category_view(c)))
-}
-
-pub fn forums(desk: &HelpDesk, req: &Req, category: i64) -> Answer {
-    let c = &desk.community;
-    if !c.categories.contains_key(&category) {
+/// The records under a parent, paged; 404 when the parent does not exist.
+fn under<'a, T: 'a>(
+    req: &Req,
+    parent_exists: bool,
+    rows: impl Iterator<Item = &'a T>,
+    view: impl Fn(&T) -> Value,
+) -> Answer {
+    if !parent_exists {
         return Err(ApiError::NotFound);
     }
-    let rows = c.forums.values().filter(|f| f.category_id == category);
-    listed(req, rows, |f| forum_view(f, c))
+    listed(req, rows, view)
 }
 
-pub fn forum(desk: &HelpDesk, id: i64) -> Answer {
+/// `GET /discussions/categories/{id}`, `/forums/{id}` and `/topics/{id}` (comments are read in
+/// their topic's list only).
+pub fn show(desk: &HelpDesk, item: Item) -> Answer {
     let c = &desk.community;
-    Ok(Reply::value(&forum_view(
-        c.forums.get(&id).ok_or(ApiError::NotFound)?,
-        c,
-    )))
-}
-
-/// A forum's topics, sticky ones first, then the most recently active.
-pub fn topics(desk: &HelpDesk, req: &Req, forum: i64) -> Answer {
-    let c = &desk.community;
-    if !c.forums.contains_key(&forum) {
-        return Err(ApiError::NotFound);
+    match item {
+        Item::Category(id) => one(c.categories.get(&id), category_view),
+        Item::Forum(id) => one(c.forums.get(&id), |f| forum_view(f, c)),
+        Item::Topic(id) => one(c.topics.get(&id), |t| topic_view(t, c)),
+        Item::Comment(_) => Err(ApiError::NotFound),
     }
-    let mut rows: Vec<&Topic> = c.topics_of(forum).collect();
-    rows.sort_by_key(|t| (!t.sticky, std::cmp::Reverse(t.updated_at), t.id));
-    listed(req, rows.into_iter(), |t| topic_view(t, c))
 }
 
-pub fn topic(desk: &HelpDesk, id: i64) -> Answer {
+/// What a list holds: the categories (`None`), a category's forums, a forum's topics (sticky
+/// ones first, then the most recently active) or a topic's comments (oldest first).
+pub fn list(desk: &HelpDesk, req: &Req, parent: Option<Item>) -> Answer {
     let c = &desk.community;
-    Ok(Reply::value(&topic_view(
-        c.topics.get(&id).ok_or(ApiError::NotFound)?,
-        c,
-    )))
-}
-
-/// A topic's comments, oldest first.
-pub fn comments(desk: &HelpDesk, req: &Req, topic: i64) -> Answer {
-    let c = &desk.community;
-    if !c.topics.contains_key(&topic) {
-        return Err(ApiError::NotFound);
+    match parent {
+        None => listed(req, c.categories.values(), category_view),
+        Some(Item::Category(id)) => {
+            let rows = c.forums.values().filter(|f| f.category_id == id);
+            under(req, c.categories.contains_key(&id), rows, |f| {
+                forum_view(f, c)
+            })
+        }
+        Some(Item::Forum(id)) => {
+            let mut rows: Vec<&Topic> = c.topics_of(id).collect();
+            rows.sort_by_key(|t| (!t.sticky, std::cmp::Reverse(t.updated_at), t.id));
+            let found = c.forums.contains_key(&id);
+            under(req, found, rows.into_iter(), |t| topic_view(t, c))
+        }
+        Some(Item::Topic(id)) => {
+            let found = c.topics.contains_key(&id);
+            under(req, found, c.comments_of(id), |x| comment_view(x, c))
+        }
+        Some(Item::Comment(_)) => Err(ApiError::NotFound),
     }
-    listed(req, c.comments_of(topic), |x| comment_view(x, c))
 }
 
 /// A required, non-blank string field (on create) or an optional one (on update).
@@ -173,11 +171,15 @@ fn done(errors: Vec<FieldError>) -> Result<(), ApiError> {
     }
 }
 
-fn created(view: Value, req: &Req, path: String) -> Answer {
-    Ok(Reply::created(
-        &view,
-        format!("{}/api/v2/discussions/{path}", req.origin),
-    ))
+/// What a write answers: 201 with the new record and its `Location` (`/api/v2/discussions/<path>`)
+/// when it made one, 200 with the record when it changed one.
+fn written(created: bool, view: Value, req: &Req, path: String) -> Answer {
+    if created {
+        let location = format!("{}/api/v2/discussions/{path}", req.origin);
+        Ok(Reply::created(&view, location))
+    } else {
+        Ok(Reply::value(&view))
+    }
 }
 
 /// `POST /discussions/categories` and `PUT /discussions/categories/{id}` (admins).
@@ -188,8 +190,9 @@ pub fn write_category(desk: &mut HelpDesk, req: &Req, v: &Viewer, id: Option<i64
         return Err(ApiError::NotFound);
     }
     let body = json_body(req)?;
+    let create = id.is_none();
     let mut errors = unknown(&body, &["name", "description"]);
-    let name = required_text(&body, "name", id.is_none(), &mut errors);
+    let name = required_text(&body, "name", create, &mut errors);
     if let Some(n) = &name
         && c.categories
             .values()
@@ -205,7 +208,6 @@ pub fn write_category(desk: &mut HelpDesk, req: &Req, v: &Viewer, id: Option<i64
     done(errors)?;
     let now = req.now;
     let id = id.unwrap_or_else(|| next_key(&c.categories, FORUM_CATEGORY_ID_BASE));
-    let fresh = !c.categories.contains_key(&id);
     let entry = c.categories.entry(id).or_insert_with(|| ForumCategory {
         id,
         name: String::new(),
@@ -213,19 +215,13 @@ pub fn write_category(desk: &mut HelpDesk, req: &Req, v: &Viewer, id: Option<i64
         created_at: now,
         updated_at: now,
     });
-    if let Some(n) = name {
-        entry.name = n;
-    }
+    set(&mut entry.name, name);
     if body.contains_key("description") {
         entry.description = description;
     }
     entry.updated_at = now;
     let view = category_view(entry);
-    if fresh {
-        created(view, req, format!("categories/{id}"))
-    } else {
-        Ok(Reply::value(&view))
-    }
+    written(create, view, req, format!("categories/{id}"))
 }
 
 /// `POST /discussions/categories/{id}/forums` and `PUT /discussions/forums/{id}` (admins).
@@ -265,58 +261,34 @@ pub fn write_forum(
     if create && visibility.is_none() && !body.contains_key("forum_visibility") {
         errors.push(FieldError::missing("forum_visibility"));
     }
-    let moved_to = match body.get("forum_category_id") {
-        None => None,
-        Some(x) => match x.as_i64().filter(|i| c.categories.contains_key(i)) {
-            Some(i) => Some(i),
-            None => {
-                errors.push(FieldError::invalid_value(
-                    "forum_category_id",
-                    "There is no forum category matching the given forum_category_id",
-                ));
-                None
-            }
-        },
-    };
+    // A move names an existing category; `null` is no move.
+    let known = |i| c.categories.contains_key(&i);
+    let moved_to = reference(
+        &body,
+        "forum_category_id",
+        "forum category",
+        known,
+        &mut errors,
+    );
     done(errors)?;
     let now = req.now;
     let id = id.unwrap_or_else(|| next_key(&c.forums, FORUM_ID_BASE));
     let position = c.forums.len() as i64 + 1;
-    let fresh = !c.forums.contains_key(&id);
-    let f = c.forums.entry(id).or_insert_with(|| Forum {
-        id,
-        category_id: category.unwrap_or_default(),
-        name: String::new(),
-        description: None,
-        forum_type: 1,
-        visibility: 1,
-        position,
-        created_at: now,
-        updated_at: now,
-    });
-    if let Some(n) = name {
-        f.name = n;
-    }
+    let f = c
+        .forums
+        .entry(id)
+        .or_insert_with(|| Forum::new(id, category.unwrap_or_default(), position, now));
+    set(&mut f.name, name);
     if body.contains_key("description") {
         f.description = description;
     }
-    if let Some(t) = forum_type {
-        f.forum_type = t;
-    }
-    if let Some(x) = visibility {
-        f.visibility = x;
-    }
-    if let Some(x) = moved_to {
-        f.category_id = x;
-    }
+    set(&mut f.forum_type, forum_type);
+    set(&mut f.visibility, visibility);
+    set(&mut f.category_id, moved_to.flatten());
     f.updated_at = now;
     let f = f.clone();
     let view = forum_view(&f, c);
-    if fresh {
-        created(view, req, format!("forums/{id}"))
-    } else {
-        Ok(Reply::value(&view))
-    }
+    written(create, view, req, format!("forums/{id}"))
 }
 
 /// `POST /discussions/forums/{id}/topics` (`title` and the first `message`) and
@@ -350,73 +322,29 @@ pub fn write_topic(
     };
     let sticky = flag(&body, "sticky", &mut errors);
     let locked = flag(&body, "locked", &mut errors);
-    let moved_to = match body.get("forum_id") {
-        None => None,
-        Some(x) => match x.as_i64().filter(|i| c.forums.contains_key(i)) {
-            Some(i) => Some(i),
-            None => {
-                errors.push(FieldError::invalid_value(
-                    "forum_id",
-                    "There is no forum matching the given forum_id",
-                ));
-                None
-            }
-        },
-    };
+    let known = |i| c.forums.contains_key(&i);
+    let moved_to = reference(&body, "forum_id", "forum", known, &mut errors);
     if !create && body.is_empty() {
         return Err(ApiError::missing_params());
     }
     done(errors)?;
     let now = req.now;
     let id = id.unwrap_or_else(|| next_key(&c.topics, TOPIC_ID_BASE));
-    let t = c.topics.entry(id).or_insert_with(|| Topic {
-        id,
-        forum_id: forum.unwrap_or_default(),
-        title: String::new(),
-        user_id: v.id,
-        locked: false,
-        sticky: false,
-        published: true,
-        hits: 0,
-        created_at: now,
-        updated_at: now,
-    });
-    if let Some(x) = title {
-        t.title = x;
-    }
-    if let Some(x) = sticky {
-        t.sticky = x;
-    }
-    if let Some(x) = locked {
-        t.locked = x;
-    }
-    if let Some(x) = moved_to {
-        t.forum_id = x;
-    }
+    let t = c
+        .topics
+        .entry(id)
+        .or_insert_with(|| Topic::new(id, forum.unwrap_or_default(), String::new(), v.id, now));
+    set(&mut t.title, title);
+    set(&mut t.sticky, sticky);
+    set(&mut t.locked, locked);
+    set(&mut t.forum_id, moved_to.flatten());
     t.updated_at = now;
     if let Some(m) = message {
         let cid = next_key(&c.comments, COMMENT_ID_BASE);
-        c.comments.insert(cid, new_comment(cid, id, v.id, m, now));
+        c.comments.insert(cid, Comment::new(cid, id, v.id, m, now));
     }
     let view = topic_view(&c.topics[&id], c);
-    if create {
-        created(view, req, format!("topics/{id}"))
-    } else {
-        Ok(Reply::value(&view))
-    }
-}
-
-fn new_comment(id: i64, topic: i64, user: i64, html: String, now: i64) -> Comment {
-    Comment {
-        id,
-        topic_id: topic,
-        user_id: user,
-        body_text: html_to_text(&html),
-        body_html: html,
-        answer: false,
-        created_at: now,
-        updated_at: now,
-    }
+    written(create, view, req, format!("topics/{id}"))
 }
 
 /// `POST /discussions/topics/{id}/comments` (`body`; a locked topic takes no comment) and
@@ -462,7 +390,7 @@ pub fn write_comment(
             let i = next_key(&c.comments, COMMENT_ID_BASE);
             let html = html.clone().unwrap_or_default();
             c.comments
-                .insert(i, new_comment(i, topic_id, v.id, html, now));
+                .insert(i, Comment::new(i, topic_id, v.id, html, now));
             i
         }
     };
@@ -471,24 +399,19 @@ pub fn write_comment(
             x.body_text = html_to_text(&h);
             x.body_html = h;
         }
-        if let Some(a) = answer {
-            x.answer = a;
-        }
+        set(&mut x.answer, answer);
         x.updated_at = now;
     }
     if let Some(t) = c.topics.get_mut(&topic_id) {
         t.updated_at = now;
     }
     let view = comment_view(&c.comments[&id], c);
-    if create {
-        created(view, req, format!("comments/{id}"))
-    } else {
-        Ok(Reply::value(&view))
-    }
+    written(create, view, req, format!("comments/{id}"))
 }
 
-/// What a `DELETE /discussions/…` removes.
-pub enum Doomed {
+/// One record of the forums, by kind and id.
+#[derive(Clone, Copy, Debug)]
+pub enum Item {
     Category(i64),
     Forum(i64),
     Topic(i64),
@@ -497,29 +420,27 @@ pub enum Doomed {
 
 /// Deletes a record and what it holds (a category its forums, a forum its topics, a topic its
 /// comments). Categories and forums are admins' to delete; 204.
-pub fn delete(desk: &mut HelpDesk, v: &Viewer, what: Doomed) -> Answer {
+pub fn delete(desk: &mut HelpDesk, v: &Viewer, what: Item) -> Answer {
     let c = &mut desk.community;
     let gone = match what {
-        Doomed::Category(id) => {
+        Item::Category(id) => {
             v.require_admin()?;
-            let forums: Vec<i64> = c
+            while let Some(f) = c
                 .forums
                 .values()
-                .filter(|f| f.category_id == id)
+                .find(|f| f.category_id == id)
                 .map(|f| f.id)
-                .collect();
-            let found = c.categories.remove(&id).is_some();
-            for f in forums {
+            {
                 c.remove_forum(f);
             }
-            found
+            c.categories.remove(&id).is_some()
         }
-        Doomed::Forum(id) => {
+        Item::Forum(id) => {
             v.require_admin()?;
             c.remove_forum(id).is_some()
         }
-        Doomed::Topic(id) => c.remove_topic(id).is_some(),
-        Doomed::Comment(id) => c.comments.remove(&id).is_some(),
+        Item::Topic(id) => c.remove_topic(id).is_some(),
+        Item::Comment(id) => c.comments.remove(&id).is_some(),
     };
     if gone {
         Ok(Reply::no_content())

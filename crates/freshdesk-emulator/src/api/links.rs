@@ -10,7 +10,7 @@ use serde_json::{Map, Value, json};
 
 use super::error::FieldError;
 use super::tickets::{self, Kind, writable};
-use super::writes::unknown;
+use super::writes::{flag, unknown};
 use super::{ApiError, Reply, Req, Viewer, json_body, listed};
 use crate::model::{Association, HelpDesk, Trash};
 use crate::render;
@@ -87,21 +87,21 @@ fn add_note(desk: &mut HelpDesk, req: &Req, v: &Viewer, id: i64, text: &str, pri
     let _ = tickets::add_conversation(desk, &each, v, id, Kind::Note);
 }
 
+/// What a merge request may hold (Freshdesk spells `recepients` so).
+const MERGE_FIELDS: [&str; 5] = [
+    "primary_id",
+    "ticket_ids",
+    "note_in_primary",
+    "note_in_secondary",
+    "convert_recepients_to_cc",
+];
+
 /// `PUT /tickets/merge`: the secondary tickets are closed with a note saying where they went,
 /// and the primary gets a note naming them (or the notes the caller wrote). With
 /// `convert_recepients_to_cc` the secondaries' requesters join the primary's CC list. 204.
 pub fn merge(desk: &mut HelpDesk, req: &Req, v: &Viewer) -> Answer {
     let body = json_body(req)?;
-    let mut errors = unknown(
-        &body,
-        &[
-            "primary_id",
-            "ticket_ids",
-            "note_in_primary",
-            "note_in_secondary",
-            "convert_recepients_to_cc",
-        ],
-    );
+    let mut errors = unknown(&body, &MERGE_FIELDS);
     let primary = match body.get("primary_id") {
         None => {
             errors.push(FieldError::missing("primary_id"));
@@ -121,17 +121,7 @@ pub fn merge(desk: &mut HelpDesk, req: &Req, v: &Viewer) -> Answer {
     let ids = id_list(&body, "ticket_ids", &mut errors);
     let in_primary = note(&body, "note_in_primary", &mut errors);
     let in_secondary = note(&body, "note_in_secondary", &mut errors);
-    let to_cc = match body.get("convert_recepients_to_cc") {
-        None => false,
-        Some(Value::Bool(b)) => *b,
-        Some(_) => {
-            errors.push(FieldError::mismatch(
-                "convert_recepients_to_cc",
-                "It should be a/an Boolean",
-            ));
-            false
-        }
-    };
+    let to_cc = flag(&body, "convert_recepients_to_cc", &mut errors).unwrap_or(false);
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
@@ -398,14 +388,6 @@ pub fn archived_delete(desk: &mut HelpDesk, v: &Viewer, id: i64) -> Answer {
     v.require_admin()?;
     archived_visible(desk, v, id)?;
     desk.archived.remove(&id);
-    for c in desk
-        .conversations_of(id)
-        .iter()
-        .map(|c| c.id)
-        .collect::<Vec<_>>()
-    {
-        desk.remove_conversation(c);
-    }
-    desk.conversations_by_ticket.remove(&id);
+    desk.remove_thread(id);
     Ok(Reply::no_content())
 }

@@ -5,6 +5,7 @@
 pub(crate) mod activities;
 mod catalog;
 pub(crate) mod discussions;
+use discussions::Item;
 pub mod error;
 pub(crate) mod links;
 pub(crate) mod people;
@@ -527,13 +528,13 @@ pub fn dispatch_read(
         ArchivedTicket(id) => links::archived_show(desk, v, id),
         ArchivedConversations(id) => links::archived_conversations(desk, req, v, id),
         TicketActivitiesExport => activities::export(desk, req, v),
-        ForumCategories => discussions::categories(desk, req),
-        ForumCategory(id) => discussions::category(desk, id),
-        ForumCategoryForums(id) => discussions::forums(desk, req, id),
-        Forum(id) => discussions::forum(desk, id),
-        ForumTopics(id) => discussions::topics(desk, req, id),
-        Topic(id) => discussions::topic(desk, id),
-        TopicComments(id) => discussions::comments(desk, req, id),
+        ForumCategories => discussions::list(desk, req, None),
+        ForumCategory(id) => discussions::show(desk, Item::Category(id)),
+        ForumCategoryForums(id) => discussions::list(desk, req, Some(Item::Category(id))),
+        Forum(id) => discussions::show(desk, Item::Forum(id)),
+        ForumTopics(id) => discussions::list(desk, req, Some(Item::Forum(id))),
+        Topic(id) => discussions::show(desk, Item::Topic(id)),
+        TopicComments(id) => discussions::list(desk, req, Some(Item::Topic(id))),
         // Served by the edge, which holds the account's rules (`automations::rules_view`).
         AutomationRules(_) => Err(ApiError::Internal),
         Contacts => people::contacts(desk, req),
@@ -655,12 +656,10 @@ pub fn dispatch_write(
         (Topic(id), "PUT") => discussions::write_topic(desk, req, v, None, Some(id)),
         (TopicComments(id), "POST") => discussions::write_comment(desk, req, v, Some(id), None),
         (Comment(id), "PUT") => discussions::write_comment(desk, req, v, None, Some(id)),
-        (ForumCategory(id), "DELETE") => {
-            discussions::delete(desk, v, discussions::Doomed::Category(id))
-        }
-        (Forum(id), "DELETE") => discussions::delete(desk, v, discussions::Doomed::Forum(id)),
-        (Topic(id), "DELETE") => discussions::delete(desk, v, discussions::Doomed::Topic(id)),
-        (Comment(id), "DELETE") => discussions::delete(desk, v, discussions::Doomed::Comment(id)),
+        (ForumCategory(id), "DELETE") => discussions::delete(desk, v, Item::Category(id)),
+        (Forum(id), "DELETE") => discussions::delete(desk, v, Item::Forum(id)),
+        (Topic(id), "DELETE") => discussions::delete(desk, v, Item::Topic(id)),
+        (Comment(id), "DELETE") => discussions::delete(desk, v, Item::Comment(id)),
         _ => Err(ApiError::MethodNotAllowed {
             method: req.method.into(),
             allowed: route.methods().to_vec(),

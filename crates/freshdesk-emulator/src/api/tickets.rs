@@ -449,7 +449,7 @@ fn string_list(
 }
 
 /// An id that must name an existing record (`null` clears it where allowed).
-fn reference(
+pub(super) fn reference(
     body: &Map<String, Value>,
     key: &str,
     resource: &str,
@@ -630,28 +630,18 @@ fn parse_input(desk: &HelpDesk, body: &Map<String, Value>) -> Result<TicketInput
 pub fn create(desk: &mut HelpDesk, req: &Req, v: &Viewer) -> Result<Reply, ApiError> {
     let mut body = json_body(req)?;
     let link = super::links::link_on_create(desk, v, &mut body)?;
-    let mut reply = create_with(desk, req, v, body, None)?;
-    if let Some(link) = link {
-        let id = desk.next_ticket_id - 1;
-        super::links::link_created(desk, id, &link, req.now);
-        reply.touched = link.with.clone();
-        if let Some(t) = desk.tickets.get_mut(&id) {
-            t.association = Some(link);
-        }
-        let value = render::ticket_detail(&desk.tickets[&id], false);
-        reply.body = serde_json::to_vec(&value).unwrap_or_default();
-    }
-    Ok(reply)
+    create_with(desk, req, v, body, None, link)
 }
 
 /// Creates a ticket from `body`; `outbound` (an email config id) makes it an outbound email
-/// (source 10, sent from that address).
+/// (source 10, sent from that address); `link` places it in a parent–child or tracker link.
 pub fn create_with(
     desk: &mut HelpDesk,
     req: &Req,
     v: &Viewer,
     body: Map<String, Value>,
     outbound: Option<i64>,
+    link: Option<crate::model::Association>,
 ) -> Result<Reply, ApiError> {
     let input = parse_input(desk, &body)?;
     let mut errors = Vec::new();
@@ -710,15 +700,19 @@ pub fn create_with(
         cf_order_number: input.cf_order_number.clone().flatten(),
         due_by: input.due_by.unwrap_or(base.due_by),
         fr_due_by: input.fr_due_by.unwrap_or(base.fr_due_by),
+        association: link.clone(),
         ..base
     }
     .created_by(&format!("api_key:{}", v.id));
     desk.insert_ticket(ticket);
+    if let Some(link) = &link {
+        super::links::link_created(desk, id, link, now);
+    }
     let value = render::ticket_detail(&desk.tickets[&id], false);
-    Ok(Reply::created(
-        &value,
-        format!("{}/api/v2/tickets/{id}", req.origin),
-    ))
+    let mut reply = Reply::created(&value, format!("{}/api/v2/tickets/{id}", req.origin));
+    // The linked tickets changed too: their rules fire.
+    reply.touched = link.map(|l| l.with).unwrap_or_default();
+    Ok(reply)
 }
 
 fn find_or_create_contact(desk: &mut HelpDesk, email: &str, name: Option<&str>, now: i64) -> i64 {

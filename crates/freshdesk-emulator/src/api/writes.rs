@@ -90,7 +90,7 @@ fn unique_name(
 }
 
 /// Replaces `slot` when the request gave a value for it.
-fn set<T>(slot: &mut T, given: Option<T>) {
+pub(super) fn set<T>(slot: &mut T, given: Option<T>) {
     if let Some(v) = given {
         *slot = v;
     }
@@ -704,7 +704,7 @@ pub fn outbound_email(desk: &mut HelpDesk, req: &Req, v: &Viewer) -> Answer {
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
-    super::tickets::create_with(desk, req, v, body, config)
+    super::tickets::create_with(desk, req, v, body, config, None)
 }
 
 fn summary_view(ticket: i64, s: &crate::model::TicketSummary) -> Value {

@@ -32,12 +32,7 @@ async fn a_wrong_or_missing_key_gets_invalid_credentials_without_a_challenge() {
     assert_eq!(wrong.status(), 401);
     assert!(wrong.headers().get("www-authenticate").is_none());
     assert_eq!(wrong.text().await.unwrap(), INVALID_CREDENTIALS);
-    let none = t
-        .client
-        .get(format!("{}/api/v2/tickets", t.base))
-        .send()
-        .await
-        .unwrap();
+    let none = t.anonymous(&format!("{}/api/v2/tickets", t.base)).await;
     assert_eq!(none.status(), 401);
     assert_eq!(none.text().await.unwrap(), INVALID_CREDENTIALS);
 }

@@ -184,6 +184,11 @@ impl TestEmulator {
         }
     }
 
+    /// A GET of a whole URL with no key at all.
+    pub async fn anonymous(&self, url: &str) -> Response {
+        self.client.get(url).send().await.expect("request")
+    }
+
     pub async fn get_as(&self, path: &str, key: &str) -> Response {
         self.call_as(Method::GET, path, key).await
     }

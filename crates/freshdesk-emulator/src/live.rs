@@ -96,7 +96,7 @@ pub fn start(account: &Arc<Account>, config: LiveConfig) -> Result<(), String> {
     let weak = Arc::downgrade(account);
     // Each hosted account walks the test split in its own order (the first keeps the order it
     // always had), so that many accounts do not all open the same tickets at once.
-    let index = account.desk.read().account.account_id - 1_234_567;
+    let index = account.desk.read().account.account_id - crate::seed::ACCOUNT_ID_BASE;
     let sim = Simulation::new(&config, index as u64);
     let task = tokio::spawn(run(weak, sim, every, resolve_after, counts.clone()));
     *account.live.lock() = Some(LiveRun {

@@ -30,6 +30,8 @@ pub const CONVERSATION_ID_BASE: i64 = 43_100_000_000;
 pub const EMAIL_CONFIG_ID: i64 = 43_000_000_777;
 /// The default satisfaction survey every rating answers.
 pub const SURVEY_ID: i64 = 43_000_000_901;
+/// The first hosted account's `account_id`; the others follow in order.
+pub const ACCOUNT_ID_BASE: i64 = 1_234_567;
 /// Larger than 2^53, as real organisation ids are: a JavaScript double would corrupt it.
 pub const ORGANISATION_ID: i64 = 284_960_733_419_037_820;
 
@@ -205,7 +207,7 @@ pub fn generate(cfg: &SeedConfig) -> HelpDesk {
     };
     let account = Account {
         organisation_id: ORGANISATION_ID + cfg.index as i64 * 1_000_003,
-        account_id: 1_234_567 + cfg.index as i64,
+        account_id: ACCOUNT_ID_BASE + cfg.index as i64,
         name,
         domain: cfg.domain.clone(),
         plan: cfg.plan,

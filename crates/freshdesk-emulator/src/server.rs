@@ -24,11 +24,7 @@ impl From<ApiError> for Reply {
         let (body, _) = e.body();
         Reply {
             status: e.status(),
-            body,
-            location: None,
-            link: None,
-            extra_credits: 0,
-            touched: Vec::new(),
+            ..Reply::json(body)
         }
     }
 }

@@ -12,12 +12,14 @@ use super::Error;
 use super::render::when;
 use super::routes::Routes;
 use super::session::Signed;
+use crate::accounts::tokens::Scope;
 use crate::connections::{self, Integration};
 use crate::runtime;
 
 pub fn routes() -> Routes {
     Routes::default()
         .get("/api/v1/openapi.json", openapi)
+        .scope(Scope::IntegrationsWrite)
         .get("/api/v1/integrations", api_list)
         .post("/api/v1/integrations", api_connect)
         .get("/api/v1/integrations/{id}", api_get)

@@ -19,9 +19,10 @@ use crate::vault::Binding;
 
 pub fn routes() -> Routes {
     Routes::default()
-        .get("/api/v1/integrations/{id}/health", api_health)
         .get("/settings/alerts", alerts_page)
         .post("/settings/alerts", alerts_save)
+        .scope(crate::accounts::tokens::Scope::IntegrationsWrite)
+        .get("/api/v1/integrations/{id}/health", api_health)
 }
 
 async fn api_health(Signed(state, s): Signed, Path(id): Path<i64>) -> Response {

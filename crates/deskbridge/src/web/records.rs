@@ -9,10 +9,12 @@ use serde_json::json;
 use super::Error;
 use super::routes::Routes;
 use super::session::Signed;
+use crate::accounts::tokens::Scope;
 use crate::{connections, records};
 
 pub fn routes() -> Routes {
     Routes::default()
+        .scope(Scope::RecordsRead)
         .get("/api/v1/integrations/{id}/records", streams)
         .get("/api/v1/integrations/{id}/records/{stream}", page)
 }

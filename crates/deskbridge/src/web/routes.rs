@@ -1,6 +1,7 @@
 //! A router that remembers what it serves. Every page group adds its routes through [`Routes`],
 //! which registers each method and path with axum and keeps the pair, so the list that the CSRF
-//! and OpenAPI tests walk is the router's own, not a hand-kept copy.
+//! and OpenAPI tests walk is the router's own, not a hand-kept copy. API routes also say which
+//! token scope they need ([`Routes::scope`]); a route that says nothing needs `admin`.
 
 use std::sync::Arc;
 
@@ -9,10 +10,12 @@ use axum::handler::Handler;
 use axum::routing::{self, MethodRouter};
 
 use super::state::AppState;
+use crate::accounts::tokens::Scope;
 
 pub struct Routes {
     router: Router<Arc<AppState>>,
     served: Vec<(&'static str, &'static str)>,
+    scope: Option<Scope>,
 }
 
 impl Default for Routes {
@@ -20,8 +23,18 @@ impl Default for Routes {
         Routes {
             router: Router::new(),
             served: Vec::new(),
+            scope: None,
         }
     }
+}
+
+/// The token scope a request's route needs, as the route declared it (`admin` when it did not).
+pub fn needed_scope(parts: &axum::http::request::Parts) -> Scope {
+    parts
+        .extensions
+        .get::<Scope>()
+        .copied()
+        .unwrap_or(Scope::Admin)
 }
 
 impl Routes {
@@ -32,8 +45,18 @@ impl Routes {
         path: &'static str,
         route: MethodRouter<Arc<AppState>>,
     ) -> Self {
+        let route = match self.scope {
+            Some(scope) => route.layer(axum::Extension(scope)),
+            None => route,
+        };
         self.router = self.router.route(path, route);
         self.served.push((method, path));
+        self
+    }
+
+    /// The token scope the routes added after this call need.
+    pub fn scope(mut self, scope: Scope) -> Self {
+        self.scope = Some(scope);
         self
     }
 

@@ -64,21 +64,6 @@ pub(super) async fn session_from_headers(
     Ok(Some(s))
 }
 
-/// The scope a token needs for an API call: reading records and changes needs `records:read`,
-/// the integrations API `integrations:write`, anything else `admin`.
-pub fn required_scope(method: &axum::http::Method, path: &str) -> accounts::tokens::Scope {
-    use accounts::tokens::Scope;
-    let rest = path.strip_prefix("/api/v1/integrations").unwrap_or("");
-    let reads_records = rest.contains("/records") || rest.ends_with("/changes");
-    if reads_records && method == axum::http::Method::GET {
-        Scope::RecordsRead
-    } else if path.starts_with("/api/v1/integrations") {
-        Scope::IntegrationsWrite
-    } else {
-        Scope::Admin
-    }
-}
-
 /// The signed-in user's session; pages redirect to sign-in without one, the API answers 401.
 pub struct Authenticated(pub Session);
 
@@ -94,10 +79,8 @@ where
             && let Some(token) = bearer(&parts.headers)
         {
             return match accounts::tokens::resolve(&state.store, token).await {
-                Ok(Some((_, scopes)))
-                    if !scopes.allow(required_scope(&parts.method, parts.uri.path())) =>
-                {
-                    let needed = required_scope(&parts.method, parts.uri.path());
+                Ok(Some((_, scopes))) if !scopes.allow(super::routes::needed_scope(parts)) => {
+                    let needed = super::routes::needed_scope(parts);
                     Err(Error::ForbiddenFor(format!(
                         "this token lacks the {} scope this call needs",
                         needed.code()

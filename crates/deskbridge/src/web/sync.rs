@@ -40,6 +40,7 @@ pub fn routes() -> Routes {
         .post("/settings/integrations/{id}/sync/webhook", new_secret)
         .get("/static/sync.js", script)
         .post("/hooks/freshdesk/{id}", hook)
+        .scope(crate::accounts::tokens::Scope::IntegrationsWrite)
         .get("/api/v1/integrations/{id}/sync", api_view)
 }
 

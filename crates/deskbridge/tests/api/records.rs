@@ -309,6 +309,18 @@ async fn bad_requests_for_records_get_clear_errors_and_a_token_needs_the_scope()
         .unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     assert!(error_of(r).await.contains("integrations:write"));
+    let r = app
+        .http
+        .get(format!("{}/api/v1/integrations", app.base))
+        .header("authorization", format!("Bearer {}", c.token))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::FORBIDDEN,
+        "reading integrations needs its scope too"
+    );
     assert_eq!(app.integration_count().await, 1, "nothing was disconnected");
     let other = app.login("admin@other.test").await;
     let path = format!("/api/v1/integrations/{}/records/tickets", t.integration_id);

@@ -68,22 +68,15 @@ impl Reply {
     pub fn no_content() -> Reply {
         Reply {
             status: 204,
-            body: Vec::new(),
-            location: None,
-            link: None,
-            extra_credits: 0,
-            touched: Vec::new(),
+            ..Reply::json(Vec::new())
         }
     }
 
     pub fn created(v: &Value, location: String) -> Reply {
         Reply {
             status: 201,
-            body: serde_json::to_vec(v).unwrap_or_default(),
             location: Some(location),
-            link: None,
-            extra_credits: 0,
-            touched: Vec::new(),
+            ..Reply::value(v)
         }
     }
 }

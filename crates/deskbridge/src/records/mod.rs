@@ -220,6 +220,55 @@ pub async fn list(
     })
 }
 
+/// One stream's part of a change notification: how many of its records changed, and the
+/// cursor to read them from.
+#[derive(Debug, serde::Serialize)]
+pub struct StreamChanges {
+    pub stream: String,
+    pub changed: i64,
+    pub cursor: String,
+}
+
+/// What changed after position `after` of the integration's feed (every stream shares one
+/// sequence), with the position to ask from next; `None` asks where the feed is now.
+pub async fn changed_since(
+    store: &Store,
+    org_id: i64,
+    integration_id: i64,
+    after: Option<i64>,
+) -> Result<(i64, Vec<StreamChanges>), RecordsError> {
+    connections::get(store, org_id, integration_id).await?;
+    let t = Target {
+        org_id,
+        integration_id,
+    };
+    let Some(after) = after else {
+        return Ok((changes::head(store, t).await?, Vec::new()));
+    };
+    let counts = changes::counts_after(store, t, after).await?;
+    if counts.is_empty() {
+        return Ok((after, Vec::new()));
+    }
+    let key = changes::cursor_key(store, t).await?;
+    let newest = counts.iter().map(|(_, _, max)| *max).max().unwrap_or(after);
+    let streams = counts
+        .into_iter()
+        .map(|(stream, changed, _)| {
+            let cursor = Cursor {
+                integration_id,
+                stream: stream.clone(),
+                seq: after,
+            };
+            StreamChanges {
+                cursor: cursor.encode(&key),
+                stream,
+                changed,
+            }
+        })
+        .collect();
+    Ok((newest, streams))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

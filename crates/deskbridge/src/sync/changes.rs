@@ -260,5 +260,33 @@ async fn stored_key(store: &Store, t: Target) -> Result<Option<String>, sqlx::Er
     Ok(key.flatten())
 }
 
+/// The newest number handed out for the integration (0 before any change).
+pub async fn head(store: &Store, t: Target) -> Result<i64, sqlx::Error> {
+    let sql = "SELECT seq FROM change_counters WHERE org_id = $1 AND integration_id = $2";
+    let seq: Option<i64> = sqlx::query_scalar(sql)
+        .bind(t.org_id)
+        .bind(t.integration_id)
+        .fetch_optional(&store.pool)
+        .await?;
+    Ok(seq.unwrap_or(0))
+}
+
+/// Per stream, the records changed after number `after`: `(stream, how many, newest number)`.
+pub async fn counts_after(
+    store: &Store,
+    t: Target,
+    after: i64,
+) -> Result<Vec<(String, i64, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT stream, COUNT(*), MAX(seq) FROM record_changes \
+         WHERE org_id = $1 AND integration_id = $2 AND seq > $3 GROUP BY stream ORDER BY stream",
+    )
+    .bind(t.org_id)
+    .bind(t.integration_id)
+    .bind(after)
+    .fetch_all(&store.pool)
+    .await
+}
+
 /// The feed's tables, for disconnect.
 pub(super) const TABLES: [&str; 2] = ["record_changes", "change_counters"];

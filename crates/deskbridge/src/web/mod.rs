@@ -57,8 +57,13 @@ fn pages() -> Routes {
 /// no state-changing route can escape it.
 pub fn route_list() -> Vec<(&'static str, &'static str)> {
     let mut all = pages().served().to_vec();
-    all.extend_from_slice(sync::stream_routes().served());
+    all.extend_from_slice(streams().served());
     all
+}
+
+/// The long-lived event streams.
+fn streams() -> Routes {
+    sync::stream_routes().merge(records::stream_routes())
 }
 
 /// The router with every layer, outermost first: a request id (a new one for every request: a
@@ -70,7 +75,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     let header_name = axum::http::HeaderName::from_static(REQUEST_ID);
     let timeout = std::time::Duration::from_secs(state.config.server.request_timeout_secs);
     let secure = state.config.server.secure_cookies;
-    let streams = sync::stream_routes().into_router();
+    let streams = streams().into_router();
     pages()
         .into_router()
         .fallback(|| async { Error::NotFound })

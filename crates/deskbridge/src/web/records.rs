@@ -1,8 +1,16 @@
 //! `/api/v1/integrations/{id}/records[/{stream}]`: the synced copy for products, read with a
-//! `records:read` token (or any signed-in member): parse, call `records`, render JSON.
+//! `records:read` token (or any signed-in member): parse, call `records`, render JSON. And
+//! `/api/v1/integrations/{id}/changes`: the same feed as server-sent events, one `changes` event
+//! per batch naming each stream that changed, how many records, and the cursor to read them from;
+//! its id is the feed position, so a client that reconnects with `Last-Event-ID` misses nothing.
+
+use std::convert::Infallible;
+use std::time::Duration;
 
 use axum::Json;
 use axum::extract::{Path, Query};
+use axum::http::HeaderMap;
+use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
@@ -17,6 +25,59 @@ pub fn routes() -> Routes {
         .scope(Scope::RecordsRead)
         .get("/api/v1/integrations/{id}/records", streams)
         .get("/api/v1/integrations/{id}/records/{stream}", page)
+}
+
+/// Long-lived: served outside the request timeout.
+pub fn stream_routes() -> Routes {
+    Routes::default()
+        .scope(Scope::RecordsRead)
+        .get("/api/v1/integrations/{id}/changes", changes)
+}
+
+/// How often an open change stream looks for news, and how long one stays open (the client
+/// reconnects with its last event id).
+const POLL: Duration = Duration::from_secs(1);
+const OPEN_FOR: Duration = Duration::from_secs(3600);
+
+async fn changes(
+    Signed(state, s): Signed,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+) -> Result<Response, Error> {
+    let org = s.user.org_id;
+    let (now, _) = records::changed_since(&state.store, org, id, None).await?;
+    let from = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<i64>().ok())
+        .filter(|n| (0..=now).contains(n))
+        .unwrap_or(now);
+    let until = tokio::time::Instant::now() + OPEN_FOR;
+    let events = futures_util::stream::unfold(from, move |mut at| {
+        let state = state.clone();
+        async move {
+            while tokio::time::Instant::now() < until {
+                match records::changed_since(&state.store, org, id, Some(at)).await {
+                    Ok((_, streams)) if streams.is_empty() => tokio::time::sleep(POLL).await,
+                    Ok((next, streams)) => {
+                        at = next;
+                        let data = json!({ "streams": streams }).to_string();
+                        let event = Event::default().event("changes").id(next.to_string());
+                        return Some((Ok::<_, Infallible>(event.data(data)), at));
+                    }
+                    // Disconnected meanwhile, or the database is gone: the stream ends.
+                    Err(e) => {
+                        tracing::info!(error = %e, "change stream ended");
+                        return None;
+                    }
+                }
+            }
+            None
+        }
+    });
+    Ok(Sse::new(events)
+        .keep_alive(KeepAlive::default())
+        .into_response())
 }
 
 /// The streams a consumer can read.

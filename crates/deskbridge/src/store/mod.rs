@@ -147,7 +147,7 @@ impl Store {
 
     async fn migrate(&self) -> Result<(), StoreError> {
         match self.engine {
-            Engine::Sqlite => SOURCE.run(&self.pool).await,
+            Engine::Sqlite => MIGRATIONS.run(&self.pool).await,
             Engine::Postgres => postgres_migrations().run(&self.pool).await,
         }
         .map_err(StoreError::Migrate)
@@ -155,7 +155,7 @@ impl Store {
 }
 
 /// The migrations, as written: in SQLite's dialect.
-static SOURCE: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+pub static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 
 /// The one line the engines spell differently: an auto-numbered 64-bit id.
 pub const SQLITE_ID: &str = "id INTEGER PRIMARY KEY AUTOINCREMENT,";
@@ -167,7 +167,7 @@ pub const POSTGRES_ID: &str = "id BIGSERIAL PRIMARY KEY,";
 pub fn postgres_migrations() -> sqlx::migrate::Migrator {
     use sqlx::SqlSafeStr;
     sqlx::migrate::Migrator::with_migrations(
-        SOURCE
+        MIGRATIONS
             .migrations
             .iter()
             .map(|m| {

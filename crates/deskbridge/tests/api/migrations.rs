@@ -5,8 +5,9 @@
 use deskbridge::store::{POSTGRES_ID, SQLITE_ID, postgres_migrations};
 
 /// SHA-384 of each PostgreSQL migration as released (the files of `migrations/postgres` up to
-/// 0008), which sqlx compares with what a database recorded when it applied them.
-const RELEASED: [(i64, &str); 8] = [
+/// 0008, then as rendered from 0009 on), which sqlx compares with what a database recorded when
+/// it applied them.
+const RELEASED: [(i64, &str); 9] = [
     (
         1,
         "68bb45c80c5a06a691716aadb1f8f3d7367356631c0ec58dc6dae58bf0b510305eddae5daddc2e0697a608100200db3f",
@@ -38,6 +39,10 @@ const RELEASED: [(i64, &str); 8] = [
     (
         8,
         "e1a0dc94d4f2d8dd6890ae61cc037525fbb71724ca18d9f23b3acf71977d6b2fd493fdcf5daba685c4ae5a17e803584e",
+    ),
+    (
+        9,
+        "de5a2eac6154e56c66cf030872e51254c3e93c6943193520d36687d2036e3c4296ab27c3f61f162920642ae898718502",
     ),
 ];
 
@@ -75,4 +80,65 @@ fn the_rendered_postgres_migrations_match_what_earlier_releases_applied() {
             .unwrap_or_else(|| panic!("migration {version} is gone"));
         assert_eq!(hex(&m.checksum), want, "migration {version} changed");
     }
+}
+
+/// A copy synced by a release without the change feed enters the feed once when 0009 runs: every
+/// record with its own number, numbered per integration, and each counter at its last number.
+#[tokio::test]
+async fn a_copy_synced_before_the_change_feed_enters_it_once_on_upgrade() {
+    let dir = std::env::temp_dir().join(format!(
+        "deskbridge-upgrade-{}",
+        uuid::Uuid::new_v4().simple()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let url = format!("sqlite://{}", dir.join("old.db").display());
+    let opts = <sqlx::sqlite::SqliteConnectOptions as std::str::FromStr>::from_str(&url)
+        .unwrap()
+        .create_if_missing(true);
+    let old = sqlx::sqlite::SqlitePool::connect_with(opts).await.unwrap();
+    let released: Vec<_> = deskbridge::store::MIGRATIONS
+        .migrations
+        .iter()
+        .filter(|m| m.version <= 8)
+        .cloned()
+        .collect();
+    sqlx::migrate::Migrator::with_migrations(released)
+        .run(&old)
+        .await
+        .unwrap();
+    for (integration, id) in [(1, 10), (1, 11), (2, 10)] {
+        sqlx::query("INSERT INTO fd_tickets (org_id, integration_id, id, status, priority, state, created_at, updated_at, raw) VALUES (1, ?, ?, 2, 1, 'live', 5, 6, '{}')")
+            .bind(integration)
+            .bind(id)
+            .execute(&old)
+            .await
+            .unwrap();
+    }
+    sqlx::query("INSERT INTO fd_records (org_id, integration_id, stream, id, state, raw) VALUES (1, 1, 'roles', 3, 'active', '{}')")
+        .execute(&old)
+        .await
+        .unwrap();
+    old.close().await;
+    let store = deskbridge::store::Store::connect(&secrecy::SecretString::from(url), 2)
+        .await
+        .expect("the new release opens the old database");
+    let rows: Vec<(i64, String, i64, i64)> = sqlx::query_as(
+        "SELECT integration_id, stream, record_id, seq FROM record_changes ORDER BY integration_id, seq",
+    )
+    .fetch_all(&store.pool)
+    .await
+    .unwrap();
+    let want: Vec<(i64, String, i64, i64)> = vec![
+        (1, "roles".into(), 3, 1),
+        (1, "tickets".into(), 10, 2),
+        (1, "tickets".into(), 11, 3),
+        (2, "tickets".into(), 10, 1),
+    ];
+    assert_eq!(rows, want);
+    let counters: Vec<(i64, i64)> =
+        sqlx::query_as("SELECT integration_id, seq FROM change_counters ORDER BY integration_id")
+            .fetch_all(&store.pool)
+            .await
+            .unwrap();
+    assert_eq!(counters, vec![(1, 3), (2, 1)]);
 }

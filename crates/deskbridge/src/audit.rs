@@ -61,6 +61,25 @@ pub struct Entry {
     pub at: i64,
 }
 
+/// What an action code means, in the words the dashboard shows; an unknown code as it is.
+pub fn words(action: &str) -> &str {
+    match action {
+        "sign_in" => "signed in",
+        "sign_in_failed" => "failed to sign in",
+        "connect" => "connected Freshdesk",
+        "connect_failed" => "could not connect Freshdesk",
+        "reauthorize" => "re-authorized Freshdesk with a new key",
+        "disconnect" => "disconnected Freshdesk",
+        "api_token_created" => "created the API token",
+        "api_token_revoked" => "revoked an API token",
+        "alert_webhook" => "changed the alert webhook",
+        "webhook_secret" => "made a new Freshdesk webhook secret",
+        "vault_key_added" => "added a master key version",
+        "vault_rewrap" => "re-encrypted the stored keys",
+        other => other,
+    }
+}
+
 pub async fn recent(store: &Store, org_id: i64, limit: i64) -> Vec<Entry> {
     let rows: Vec<(String, String, String, i64)> = sqlx::query_as("SELECT actor, action, detail, at FROM audit_log WHERE org_id = $1 ORDER BY id DESC LIMIT $2").bind(org_id).bind(limit).fetch_all(&store.pool).await.unwrap_or_default();
     rows.into_iter()

@@ -1,4 +1,4 @@
-//! The dashboard (the organisation's connections and recent audit entries), the stylesheet, the
+//! The dashboard (the organisation's connections and recent audit entries in words), the stylesheet, the
 //! root redirect and the liveness probe.
 
 use askama::Template;
@@ -59,7 +59,7 @@ async fn dashboard(Signed(state, s): Signed) -> Result<Html<String>, Error> {
         .map(|e| AuditView {
             at: when(e.at),
             actor: e.actor,
-            action: e.action,
+            action: audit::words(&e.action).to_string(),
             detail: e.detail,
         })
         .collect();

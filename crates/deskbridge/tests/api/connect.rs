@@ -32,6 +32,14 @@ async fn connecting_the_integration_admin_shows_connected_and_the_connector_unde
     let list = app.page(&b, "/settings/integrations").await;
     assert!(list.contains("data-testid=\"active-connector\""));
     assert!(list.contains("acme.freshdesk.com"));
+    // The dashboard tells what happened in words, not action codes.
+    let dashboard = app.page(&b, "/dashboard").await;
+    assert!(
+        dashboard.contains("admin@acme.test connected Freshdesk"),
+        "{dashboard}"
+    );
+    assert!(dashboard.contains("admin@acme.test signed in"));
+    assert!(!dashboard.contains("sign_in"));
 }
 
 async fn refused(app: &TestApp, domain: &str, key: &str) -> String {

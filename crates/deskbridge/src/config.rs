@@ -235,10 +235,12 @@ pub struct AlertsConfig {
     pub from: String,
     /// While an incident stays open, remind after this long (0: never).
     pub reminder_secs: u64,
-    /// Attempts per alert before it is marked failed, with doubling waits from `retry_base_secs`.
+    /// Attempts per alert or change notification before it is marked failed, with doubling waits
+    /// from `retry_base_secs`.
     pub max_attempts: u32,
     pub retry_base_secs: u64,
-    /// Development and tests only: let alert webhooks go to private and loopback addresses.
+    /// Development and tests only: let webhooks (alerts, change notifications) go to private and
+    /// loopback addresses.
     pub allow_private_webhook_targets: bool,
 }
 

@@ -36,5 +36,7 @@ pub mod sync;
 pub mod vault;
 /// Pages, the JSON API and the middleware around them.
 pub mod web;
+/// Signed webhooks to organisations' URLs: alerts and change notifications.
+pub mod webhook;
 
 pub use errors::error_chain;

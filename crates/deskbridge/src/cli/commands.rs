@@ -66,11 +66,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Vault(VaultCommand::Rewrap) => {
             let (store, vault) = app::open(&config).await?;
-            let mut report = crate::connections::rewrap::rewrap_keys(&store, &vault, |n, total| {
+            let report = crate::connections::rewrap::rewrap_all(&store, &vault, |n, total| {
                 eprintln!("rewrapped {n}/{total}")
             })
             .await?;
-            crate::health::alerts::rewrap_secrets(&store, &vault, &mut report).await?;
             let moved = report.rewrapped;
             crate::audit::record(
                 &store,

@@ -81,3 +81,16 @@ pub async fn rewrap_keys(
     }
     Ok(report)
 }
+
+/// What `deskbridge vault rewrap` runs: the integrations' keys, then every webhook secret.
+pub async fn rewrap_all(
+    store: &Store,
+    vault: &Vault,
+    progress: impl FnMut(usize, usize),
+) -> Result<RewrapReport, VaultError> {
+    let mut report = rewrap_keys(store, vault, progress).await?;
+    for slot in [crate::webhook::ALERTS, crate::webhook::CHANGES] {
+        crate::webhook::rewrap_secrets(store, vault, slot, &mut report).await?;
+    }
+    Ok(report)
+}

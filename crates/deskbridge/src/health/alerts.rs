@@ -1,25 +1,23 @@
 //! Alerts about incidents: an email to the organisation's admins (SMTP with `lettre`, off when no
 //! server is configured) and a signed webhook to a URL the organisation sets. One "opened" alert
 //! per incident, one "resolved" notice, and a reminder while it stays open. Deliveries are rows
-//! first and sent by a worker with retries, so a restart loses none. The webhook body is signed
-//! with HMAC-SHA256 over `timestamp.body` (`X-Deskbridge-Signature: t=…,v1=<hex>`), and its target
-//! must resolve to public addresses only: checked before any packet leaves, and pinned.
+//! first and sent by a worker with retries, so a restart loses none. The webhook goes out through
+//! [`crate::webhook`]: signed, to public addresses only.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
-use hmac::{Hmac, Mac};
 use secrecy::ExposeSecret;
 use serde_json::json;
-use sha2::Sha256;
 
 use super::probe::{Cause, HealthError};
 use crate::config::AlertsConfig;
 use crate::connections::Target;
 use crate::connections::table;
-use crate::jobs::{NewJob, Queue};
+use crate::jobs::Queue;
 use crate::store::{Store, now};
-use crate::vault::{Binding, RewrapReport, Vault, VaultError};
+use crate::vault::Vault;
+use crate::webhook::{self, ALERTS};
+pub use crate::webhook::{Attempt, DeliveryError};
 
 /// What alerting needs: where deliveries are kept and queued, the vault that holds the webhook
 /// secrets, and the `[alerts]` settings.
@@ -48,58 +46,14 @@ impl Kind {
     }
 }
 
-pub const SIGNATURE_HEADER: &str = "X-Deskbridge-Signature";
-
 /// The job kind that sends one delivery.
 pub const JOB_KIND: &str = "alert_delivery";
-
-/// The associated data an organisation's webhook signing secret is sealed with.
-fn secret_binding(org_id: i64) -> Binding<'static> {
-    Binding {
-        org_id,
-        integration_id: 0,
-        field: "alert_webhook_secret",
-    }
-}
 
 /// The message of one delivery: subject and text, and the webhook JSON.
 struct Message {
     subject: String,
     text: String,
     json: serde_json::Value,
-}
-
-/// How one attempt at a delivery ended.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Attempt {
-    /// Sent, or nothing is left to send (sent before a worker died, or gone with its integration).
-    Done,
-    /// Not delivered; may be tried again that much later (the job queue retries it).
-    Retry { error: String, after: Duration },
-    /// Not delivered and out of attempts: the delivery stays `failed` with its reason.
-    GaveUp(String),
-}
-
-/// Why an alert could not be delivered (or a webhook target is refused), in words an admin can act
-/// on; they are shown on the health settings page and kept with the delivery.
-#[derive(Debug, thiserror::Error)]
-pub enum DeliveryError {
-    #[error("{0}")]
-    Refused(String),
-    #[error("deskbridge could not read its database")]
-    Store(#[from] sqlx::Error),
-}
-
-impl From<String> for DeliveryError {
-    fn from(words: String) -> Self {
-        DeliveryError::Refused(words)
-    }
-}
-
-impl From<&str> for DeliveryError {
-    fn from(words: &str) -> Self {
-        DeliveryError::Refused(words.to_string())
-    }
 }
 
 impl Alerts {
@@ -119,38 +73,18 @@ impl Alerts {
 
     /// The organisation's alert-webhook URL, if it set one.
     pub async fn webhook_url(&self, org_id: i64) -> Result<Option<String>, sqlx::Error> {
-        let url: Option<(Option<String>,)> =
-            sqlx::query_as("SELECT alert_webhook_url FROM organisations WHERE id = $1")
-                .bind(org_id)
-                .fetch_optional(&self.store.pool)
-                .await?;
-        Ok(url.and_then(|(u,)| u))
+        webhook::url(&self.store, ALERTS, org_id).await
     }
 
     /// Removes the organisation's webhook and its secret.
     pub async fn clear_webhook(&self, org_id: i64) -> Result<(), sqlx::Error> {
-        sqlx::query("UPDATE organisations SET alert_webhook_url = NULL, alert_webhook_secret = NULL WHERE id = $1")
-            .bind(org_id)
-            .execute(&self.store.pool)
-            .await?;
-        Ok(())
+        webhook::clear(&self.store, ALERTS, org_id).await
     }
 
-    /// Checks a webhook URL (as every delivery does again, since DNS can change), then stores it
-    /// with a new signing secret, which is returned to be shown once.
+    /// Checks a webhook URL, then stores it with a new signing secret, returned to be shown once.
     pub async fn set_webhook(&self, org_id: i64, url: &str) -> Result<String, DeliveryError> {
-        check_target(url, self.cfg.allow_private_webhook_targets).await?;
-        let secret = format!("dbw_{}", crate::accounts::random_token());
-        let (_, sealed) = self.vault.encrypt(&secret, secret_binding(org_id));
-        sqlx::query(
-            "UPDATE organisations SET alert_webhook_url = $1, alert_webhook_secret = $2 WHERE id = $3",
-        )
-        .bind(url)
-        .bind(sealed)
-        .bind(org_id)
-        .execute(&self.store.pool)
-        .await?;
-        Ok(secret)
+        let private = self.cfg.allow_private_webhook_targets;
+        webhook::set(&self.store, &self.vault, ALERTS, org_id, url, private).await
     }
 
     /// Queues the alerts of one incident event on every configured channel: each delivery is a row
@@ -161,12 +95,7 @@ impl Alerts {
         if state.cfg.smtp_url.is_some() {
             channels.push("email");
         }
-        let hook: Option<(Option<String>,)> =
-            sqlx::query_as("SELECT alert_webhook_url FROM organisations WHERE id = $1")
-                .bind(t.org_id)
-                .fetch_optional(&state.store.pool)
-                .await?;
-        if hook.and_then(|(u,)| u).is_some() {
+        if self.webhook_url(t.org_id).await?.is_some() {
             channels.push("webhook");
         }
         let mut tx = state.store.pool.begin().await?;
@@ -180,16 +109,8 @@ impl Alerts {
                 .bind(now())
                 .fetch_one(&mut *tx)
                 .await?;
-            crate::jobs::enqueue(
-                &mut *tx,
-                NewJob::new(JOB_KIND)
-                    .integration(t.org_id, t.integration_id)
-                    .payload(json!({ "delivery": delivery }))
-                    .dedupe(format!("alert:{delivery}"))
-                    .priority(10)
-                    .max_attempts(state.cfg.max_attempts),
-            )
-            .await?;
+            let job = webhook::delivery_job(JOB_KIND, t, delivery, state.cfg.max_attempts);
+            crate::jobs::enqueue(&mut *tx, job).await?;
         }
         tx.commit().await?;
         state.queue.ring();
@@ -271,6 +192,7 @@ impl Alerts {
         };
         let json = json!({
             "event": format!("integration.incident.{kind}"),
+            "event_id": format!("alert_{delivery}"),
             "integration_id": integration_id,
             "domain": domain,
             "cause": cause.map(Cause::code),
@@ -324,24 +246,25 @@ impl Alerts {
             }
             Err(e) => {
                 tracing::warn!(delivery = id, channel = %channel, attempts, error = %e, "alert not delivered");
-                let give_up = attempts >= cfg.max_attempts as i64;
-                let backoff = cfg.retry_base_secs as i64 * (1 << (attempts - 1).min(10));
+                let attempt = Attempt::failed(
+                    e.to_string(),
+                    attempts,
+                    cfg.max_attempts,
+                    cfg.retry_base_secs,
+                );
+                let after = match &attempt {
+                    Attempt::Retry { after, .. } => after.as_secs() as i64,
+                    _ => 0,
+                };
                 sqlx::query("UPDATE alert_deliveries SET status = $1, attempts = $2, last_error = $3, next_attempt_at = $4 WHERE id = $5")
-                    .bind(if give_up { "failed" } else { "pending" })
+                    .bind(attempt.status())
                     .bind(attempts)
                     .bind(e.to_string())
-                    .bind(now() + backoff)
+                    .bind(now() + after)
                     .bind(id)
                     .execute(&state.store.pool)
                     .await?;
-                Ok(if give_up {
-                    Attempt::GaveUp(e.to_string())
-                } else {
-                    Attempt::Retry {
-                        error: e.to_string(),
-                        after: Duration::from_secs(backoff as u64),
-                    }
-                })
+                Ok(attempt)
             }
         }
     }
@@ -383,150 +306,18 @@ impl Alerts {
     }
 
     async fn send_webhook(&self, org_id: i64, msg: &Message) -> Result<(), DeliveryError> {
-        let state = self;
-        let row: Option<(Option<String>, Option<String>)> = sqlx::query_as(
-            "SELECT alert_webhook_url, alert_webhook_secret FROM organisations WHERE id = $1",
-        )
-        .bind(org_id)
-        .fetch_optional(&state.store.pool)
-        .await?;
-        let Some((Some(url), Some(sealed))) = row else {
-            return Err("the organisation has no alert webhook".into());
-        };
-        let secret = state
-            .vault
-            .decrypt(&sealed, secret_binding(org_id))
-            .map_err(|e| e.to_string())?;
-        let allow_private = state.cfg.allow_private_webhook_targets;
-        let (u, addrs) = check_target(&url, allow_private).await?;
         let body = msg.json.to_string();
-        let ts = now();
-        let signature = sign(secret.expose_secret(), ts, &body);
-        let host = u.host_str().unwrap_or_default().to_string();
-        let tls = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
-        .with_root_certificates(rustls::RootCertStore {
-            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-        })
-        .with_no_client_auth();
-        // Pinned to the addresses just checked, so DNS cannot change between check and connect.
-        let client = reqwest::Client::builder()
-            .tls_backend_preconfigured(tls)
-            .no_proxy()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(Duration::from_secs(15))
-            .resolve_to_addrs(&host, &addrs)
-            .build()
-            .map_err(|e| e.to_string())?;
-        let res = client
-            .post(u)
-            .header("content-type", "application/json")
-            .header("user-agent", "deskbridge-alerts")
-            .header(SIGNATURE_HEADER, format!("t={ts},v1={signature}"))
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| format!("webhook: {e}"))?;
-        if res.status().is_success() {
-            Ok(())
-        } else {
-            Err(format!("webhook answered {}", res.status()).into())
-        }
-    }
-}
-
-/// Signs `timestamp.body` with the organisation's secret.
-pub fn sign(secret: &str, timestamp: i64, body: &str) -> String {
-    let mut mac =
-        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
-    mac.update(timestamp.to_string().as_bytes());
-    mac.update(b".");
-    mac.update(body.as_bytes());
-    mac.finalize()
-        .into_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-/// Whether an address may receive alert webhooks: public unicast only, unless the operator
-/// allowed private targets (development, tests).
-pub fn allowed(addr: &std::net::IpAddr, allow_private: bool) -> bool {
-    allow_private || freshdesk::net::is_global(*addr)
-}
-
-/// Checks a webhook URL: http(s), a host, and (resolved) only allowed addresses. Returns the
-/// host and the addresses to pin the connection to.
-pub async fn check_target(
-    url: &str,
-    allow_private: bool,
-) -> Result<(url::Url, Vec<SocketAddr>), DeliveryError> {
-    let u = url::Url::parse(url).map_err(|_| "the webhook URL is not a valid URL".to_string())?;
-    if !matches!(u.scheme(), "https" | "http") {
-        return Err("the webhook URL must start with https://".into());
-    }
-    if u.scheme() == "http" && !allow_private {
-        return Err("the webhook URL must start with https://".into());
-    }
-    if !u.username().is_empty() || u.password().is_some() {
-        return Err("the webhook URL must not carry a user name or password".into());
-    }
-    let host = u
-        .host_str()
-        .ok_or("the webhook URL needs a host")?
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .to_string();
-    let port = u.port_or_known_default().unwrap_or(443);
-    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), port))
-        .await
-        .map_err(|_| format!("{host} does not resolve"))?
-        .collect();
-    if addrs.is_empty() {
-        return Err(format!("{host} does not resolve").into());
-    }
-    if let Some(bad) = addrs.iter().find(|a| !allowed(&a.ip(), allow_private)) {
-        return Err(format!(
-            "{host} resolves to {}, a private or internal address; alerts go to public addresses only",
-            bad.ip()
+        let event = msg.json["event_id"].as_str().unwrap_or_default();
+        let private = self.cfg.allow_private_webhook_targets;
+        webhook::post(
+            &self.store,
+            &self.vault,
+            ALERTS,
+            org_id,
+            event,
+            &body,
+            private,
         )
-        .into());
+        .await
     }
-    Ok((u, addrs))
-}
-
-/// Key rotation for the organisations' webhook signing secrets: few, so each is resealed under
-/// the active version whatever version it had (idempotent). Ones that cannot be decrypted are
-/// added to the report and left as they are.
-pub async fn rewrap_secrets(
-    store: &Store,
-    vault: &Vault,
-    report: &mut RewrapReport,
-) -> Result<(), VaultError> {
-    let orgs: Vec<(i64, String)> = sqlx::query_as(
-        "SELECT id, alert_webhook_secret FROM organisations WHERE alert_webhook_secret IS NOT NULL ORDER BY id",
-    )
-    .fetch_all(&store.pool)
-    .await?;
-    for (org_id, sealed) in orgs {
-        let resealed = match vault.reseal(&sealed, secret_binding(org_id)) {
-            Ok(r) => r,
-            Err(e) => {
-                report.failed.push(format!(
-                    "the alert-webhook secret of organisation {org_id} ({e})"
-                ));
-                continue;
-            }
-        };
-        sqlx::query("UPDATE organisations SET alert_webhook_secret = $1 WHERE id = $2 AND alert_webhook_secret = $3")
-            .bind(resealed)
-            .bind(org_id)
-            .bind(sealed)
-            .execute(&store.pool)
-            .await?;
-    }
-    Ok(())
 }

@@ -13,6 +13,7 @@ use crate::connections::fault::{Call, Fault, fault};
 use crate::connections::{ConnectError, Target, table};
 use crate::health::alerts::Attempt;
 use crate::jobs::{Claimed, Finish, Handler, NewJob, Queue, Registry};
+use crate::records::notify;
 use crate::store::{Store, now};
 use crate::sync::{self, SyncError};
 
@@ -29,6 +30,17 @@ pub fn registry(state: &Services) -> Registry {
             crate::health::alerts::JOB_KIND,
             AlertDelivery(state.clone()),
         )
+        .register(notify::JOB_KIND, ChangesDelivery(state.clone()))
+}
+
+/// Queues the change notification of what a sync or refresh just wrote. A failure here loses
+/// nothing: the next announcement covers the same changes.
+async fn announce(state: &Services, t: Target) {
+    if let Err(e) = notify::announce(&state.store, t, &state.alerts).await {
+        tracing::warn!(integration = t.integration_id, error = %crate::error_chain(&e), "could not queue a change notification");
+    } else {
+        state.queue.ring();
+    }
 }
 
 fn target(job: &Claimed) -> Option<Target> {
@@ -126,6 +138,8 @@ impl Handler for SyncRun {
                 |_| {},
             )
             .await;
+            // Whatever the run's end, the pages it committed are announced.
+            announce(state, t).await;
             match r {
                 Ok(_) => Finish::Succeeded,
                 Err(SyncError::AlreadyRunning) => {
@@ -197,7 +211,10 @@ impl Handler for HookRefresh {
                 }
             };
             let outcome = match sync::refresh_ticket(&state.store, &client, t, ticket).await {
-                Ok(true) => "refreshed",
+                Ok(true) => {
+                    announce(state, t).await;
+                    "refreshed"
+                }
                 Ok(false) => "not visible in Freshdesk",
                 Err(SyncError::Disconnected) => "integration disconnected",
                 Err(e) => {
@@ -304,6 +321,25 @@ impl Handler for AlertDelivery {
                         after: Duration::from_secs(30),
                     }
                 }
+            }
+        })
+    }
+}
+
+struct ChangesDelivery(Services);
+
+impl Handler for ChangesDelivery {
+    fn run<'a>(&'a self, job: &'a Claimed, _cancel: CancellationToken) -> BoxFuture<'a, Finish> {
+        Box::pin(async move {
+            let state = &self.0;
+            let Some(id) = job.payload["delivery"].as_i64() else {
+                return Finish::Failed("the job names no notification".into());
+            };
+            match notify::deliver(&state.store, &state.vault, &state.alerts, id).await {
+                Ok(Attempt::Done) => Finish::Succeeded,
+                Ok(Attempt::Retry { error, after }) => Finish::Retry { error, after },
+                Ok(Attempt::GaveUp(error)) => Finish::Failed(error),
+                Err(e) => retry_store(e),
             }
         })
     }

@@ -1,12 +1,13 @@
 //! The handles background work runs over: the store, the job queue, the client factory, the
-//! health monitor (with its alerts) and the `[sync]` settings. Built once at startup; each job
+//! health monitor (with its alerts), the vault, and the `[sync]` and `[alerts]` settings. Built once at startup; each job
 //! handler and the scheduler hold a clone, and none of them sees the web state.
 
-use crate::config::SyncConfig;
+use crate::config::{AlertsConfig, SyncConfig};
 use crate::connections::Clients;
 use crate::health::Monitor;
 use crate::jobs::Queue;
 use crate::store::Store;
+use crate::vault::Vault;
 
 #[derive(Clone)]
 pub struct Services {
@@ -14,5 +15,8 @@ pub struct Services {
     pub queue: Queue,
     pub clients: Clients,
     pub monitor: Monitor,
+    pub vault: Vault,
     pub sync: SyncConfig,
+    /// Delivery settings of every webhook (alerts and change notifications).
+    pub alerts: AlertsConfig,
 }

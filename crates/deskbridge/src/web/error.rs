@@ -94,7 +94,7 @@ impl From<crate::records::RecordsError> for Error {
             R::NotFound => Error::NotFound,
             R::UnknownStream(_) => Error::NotFoundWith(e.to_string()),
             R::BadLimit | R::BadSince | R::BadCursor(_) => Error::BadRequest(e.to_string()),
-            R::Store(_) => Error::internal(e),
+            R::Store(_) | R::Queue(_) => Error::internal(e),
         }
     }
 }

@@ -13,9 +13,9 @@ use super::routes::Routes;
 use super::session::{Signed, admin_only};
 use super::{AppState, Error};
 use crate::accounts::{Role, Session, User};
-use crate::health::{self, HealthError, alerts};
+use crate::health::{self, HealthError};
 use crate::sync::Target;
-use crate::vault::Binding;
+use crate::webhook::{self, DeliveryError};
 
 pub fn routes() -> Routes {
     Routes::default()
@@ -47,7 +47,9 @@ struct AlertsPage {
     is_admin: bool,
     email_on: bool,
     url: String,
-    secret: Option<String>,
+    changes_url: String,
+    /// A new signing secret, shown once, and which webhook it belongs to.
+    secret: Option<(&'static str, String)>,
     notice: Option<String>,
     error: Option<String>,
 }
@@ -55,22 +57,20 @@ struct AlertsPage {
 async fn render(
     state: &AppState,
     s: &Session,
-    secret: Option<String>,
+    secret: Option<(&'static str, String)>,
     notice: Option<String>,
     error: Option<String>,
 ) -> Result<Html<String>, Error> {
-    let url: Option<(Option<String>,)> =
-        sqlx::query_as("SELECT alert_webhook_url FROM organisations WHERE id = $1")
-            .bind(s.user.org_id)
-            .fetch_optional(&state.store.pool)
-            .await
-            .map_err(Error::internal)?;
+    let org = s.user.org_id;
+    let url = webhook::url(&state.store, webhook::ALERTS, org).await;
+    let changes_url = webhook::url(&state.store, webhook::CHANGES, org).await;
     AlertsPage {
         user: Some(s.user.clone()),
         csrf: s.csrf.clone(),
         is_admin: s.user.role == Role::Admin,
         email_on: state.config.alerts.smtp_url.is_some(),
-        url: url.and_then(|(u,)| u).unwrap_or_default(),
+        url: url.map_err(Error::internal)?.unwrap_or_default(),
+        changes_url: changes_url.map_err(Error::internal)?.unwrap_or_default(),
         secret,
         notice,
         error,
@@ -87,64 +87,55 @@ async fn alerts_page(Signed(state, s): Signed) -> Result<Html<String>, Error> {
 #[derive(Deserialize)]
 struct AlertsForm {
     webhook_url: String,
+    /// `changes` for the change-notification webhook; the alert webhook otherwise.
+    #[serde(default)]
+    kind: String,
 }
 
-/// Saves (or clears) the webhook URL. A new URL gets a new signing secret, shown once.
+/// Saves (or clears) a webhook URL. A new URL gets a new signing secret, shown once.
 async fn alerts_save(
     Signed(state, s): Signed,
     Form(f): Form<AlertsForm>,
 ) -> Result<Response, Error> {
-    admin_only(&s, "only admins can change alerts")?;
+    admin_only(&s, "only admins can change webhooks")?;
+    let (slot, kind, what) = if f.kind == "changes" {
+        (webhook::CHANGES, "changes", "Change webhook")
+    } else {
+        (webhook::ALERTS, "alerts", "Alert webhook")
+    };
+    let org = s.user.org_id;
     let url = f.webhook_url.trim();
     if url.is_empty() {
-        sqlx::query("UPDATE organisations SET alert_webhook_url = NULL, alert_webhook_secret = NULL WHERE id = $1")
-            .bind(s.user.org_id)
-            .execute(&state.store.pool)
+        webhook::clear(&state.store, slot, org)
             .await
             .map_err(Error::internal)?;
-        return Ok(render(
-            &state,
-            &s,
-            None,
-            Some("Alert webhook removed.".into()),
-            None,
-        )
-        .await?
-        .into_response());
-    }
-    // Checked before it is saved, and again before every delivery (DNS can change).
-    if let Err(msg) =
-        alerts::check_target(url, state.config.alerts.allow_private_webhook_targets).await
-    {
-        return Ok((
-            StatusCode::UNPROCESSABLE_ENTITY,
-            render(&state, &s, None, None, Some(msg.to_string())).await?,
-        )
+        let notice = Some(format!("{what} removed."));
+        return Ok(render(&state, &s, None, notice, None)
+            .await?
             .into_response());
     }
-    let secret = format!("dbw_{}", crate::accounts::random_token());
-    let (_, sealed) = state.vault.encrypt(
-        &secret,
-        Binding {
-            org_id: s.user.org_id,
-            integration_id: 0,
-            field: "alert_webhook_secret",
-        },
-    );
-    sqlx::query(
-        "UPDATE organisations SET alert_webhook_url = $1, alert_webhook_secret = $2 WHERE id = $3",
-    )
-    .bind(url)
-    .bind(sealed)
-    .bind(s.user.org_id)
-    .execute(&state.store.pool)
-    .await
-    .map_err(Error::internal)?;
+    // Checked before it is saved, and again before every delivery (DNS can change).
+    let private = state.config.alerts.allow_private_webhook_targets;
+    let secret = match webhook::set(&state.store, &state.vault, slot, org, url, private).await {
+        Ok(secret) => secret,
+        Err(DeliveryError::Refused(msg)) => {
+            return Ok((
+                StatusCode::UNPROCESSABLE_ENTITY,
+                render(&state, &s, None, None, Some(msg)).await?,
+            )
+                .into_response());
+        }
+        Err(e) => return Err(Error::internal(e)),
+    };
     crate::audit::record(
         &state.store,
-        Some(s.user.org_id),
+        Some(org),
         &s.user.email,
-        "alert_webhook",
+        if kind == "changes" {
+            "changes_webhook"
+        } else {
+            "alert_webhook"
+        },
         // Webhook URLs often carry a token in their path or query: the audit keeps the host only.
         &format!(
             "host={}",
@@ -158,7 +149,7 @@ async fn alerts_save(
     Ok(render(
         &state,
         &s,
-        Some(secret),
+        Some((kind, secret)),
         Some("Saved. Copy the signing secret now: it is not shown again.".into()),
         None,
     )

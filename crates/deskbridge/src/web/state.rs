@@ -56,7 +56,9 @@ impl AppState {
             queue: self.queue.clone(),
             clients: self.clients.clone(),
             monitor: self.monitor.clone(),
+            vault: self.vault.clone(),
             sync: self.config.sync.clone(),
+            alerts: self.config.alerts.clone(),
         }
     }
 }

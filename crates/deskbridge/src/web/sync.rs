@@ -198,6 +198,7 @@ fn job_label(kind: &str) -> String {
         runtime::handlers::HOOK_REFRESH => "Webhook refresh".into(),
         runtime::handlers::HEALTH_CHECK => "Health check".into(),
         crate::health::alerts::JOB_KIND => "Alert delivery".into(),
+        crate::records::notify::JOB_KIND => "Change notification".into(),
         other => other.replace('_', " "),
     }
 }

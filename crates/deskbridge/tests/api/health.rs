@@ -67,36 +67,12 @@ async fn smtp_listener() -> (String, Inbox) {
     (url, inbox)
 }
 
-/// Webhooks received: (signature header, body).
-type Hooks = Arc<Mutex<Vec<(String, String)>>>;
-
-async fn webhook_receiver() -> (String, Hooks) {
-    let seen: Hooks = Arc::default();
-    let keep = seen.clone();
-    let app = axum::Router::new().fallback(move |headers: axum::http::HeaderMap, body: String| {
-        let keep = keep.clone();
-        async move {
-            let sig = headers
-                .get("x-deskbridge-signature")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default()
-                .to_string();
-            keep.lock().push((sig, body));
-            "ok"
-        }
-    });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/alerts", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (url, seen)
-}
-
 struct World {
     app: helpers::TestApp,
     t: Target,
     b: helpers::Browser,
     inbox: Inbox,
-    hooks: Hooks,
+    hooks: helpers::Hooks,
     secret: String,
     client: freshdesk::Client,
 }
@@ -122,7 +98,7 @@ async fn world_with(tweak: impl FnOnce(&mut deskbridge::config::Config)) -> Worl
     let b = app.login("admin@acme.test").await;
     let r = app.connect(&b, "acme", &app.admin_key()).await;
     assert_eq!(r.status(), reqwest::StatusCode::SEE_OTHER);
-    let (hook_url, hooks) = webhook_receiver().await;
+    let (hook_url, hooks) = helpers::webhook_receiver(0).await;
     let page = app
         .post_page(
             &b,
@@ -188,15 +164,6 @@ async fn alerts_settle(w: &World, n: usize) {
     assert_eq!(w.hooks.lock().len(), n, "exactly {n} webhooks");
 }
 
-fn verify_signature(secret: &str, header: &str, body: &str) {
-    let (t, v1) = header
-        .split_once(',')
-        .map(|(t, v)| (t.trim_start_matches("t="), v.trim_start_matches("v1=")))
-        .expect("t=…,v1=…");
-    let want = deskbridge::health::alerts::sign(secret, t.parse().unwrap(), body);
-    assert_eq!(v1, want, "the webhook signature verifies");
-}
-
 /// Breaks the integration with `breaks`, checks the cause everywhere, then mends it with `mends`
 /// and checks the recovery, the alerts and the data.
 async fn break_and_mend(breaks: (&str, Value), mends: (&str, Value), cause: &str, words: &str) {
@@ -237,8 +204,8 @@ async fn break_and_mend(breaks: (&str, Value), mends: (&str, Value), cause: &str
             .unwrap()
     );
     alerts_settle(&w, 1).await;
-    let (sig, body) = w.hooks.lock()[0].clone();
-    verify_signature(&w.secret, &sig, &body);
+    let body = w.hooks.lock()[0].body.clone();
+    helpers::verify_signature(&w.secret, &w.hooks.lock()[0].signature, &body);
     let event: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(event["event"], "integration.incident.opened");
     assert_eq!(event["cause"], cause);
@@ -249,8 +216,8 @@ async fn break_and_mend(breaks: (&str, Value), mends: (&str, Value), cause: &str
     check(&w).await;
     assert_eq!(status(&w).await.0, "connected");
     alerts_settle(&w, 2).await;
-    let (sig, body) = w.hooks.lock()[1].clone();
-    verify_signature(&w.secret, &sig, &body);
+    let body = w.hooks.lock()[1].body.clone();
+    helpers::verify_signature(&w.secret, &w.hooks.lock()[1].signature, &body);
     assert_eq!(
         serde_json::from_str::<Value>(&body).unwrap()["event"],
         "integration.incident.resolved"
@@ -448,7 +415,7 @@ async fn re_authorizing_with_another_agent_asks_for_confirmation_and_shows_what_
 }
 
 #[tokio::test]
-async fn a_private_or_metadata_alert_webhook_is_refused_before_any_packet_leaves() {
+async fn a_private_or_metadata_webhook_of_either_kind_is_refused_before_any_packet_leaves() {
     let app = helpers::spawn_app().await;
     let b = app.login("admin@acme.test").await;
     for url in [
@@ -464,21 +431,25 @@ async fn a_private_or_metadata_alert_webhook_is_refused_before_any_packet_leaves
         "https://[64:ff9b::a9fe:a9fe]/hook",
         "https://[2002:a00:1::1]/hook",
     ] {
-        let r = app
-            .post(&b, "/settings/alerts", &[("webhook_url", url)])
-            .await;
-        assert_eq!(
-            r.status(),
-            reqwest::StatusCode::UNPROCESSABLE_ENTITY,
-            "{url}"
-        );
+        for kind in ["alerts", "changes"] {
+            let fields = [("kind", kind), ("webhook_url", url)];
+            let r = app.post(&b, "/settings/alerts", &fields).await;
+            assert_eq!(
+                r.status(),
+                reqwest::StatusCode::UNPROCESSABLE_ENTITY,
+                "{kind} {url}"
+            );
+            let page = r.text().await.unwrap();
+            assert!(page.contains("id=\"alerts-error\""), "{page}");
+        }
     }
-    let (saved,): (Option<String>,) =
-        sqlx::query_as("SELECT alert_webhook_url FROM organisations WHERE name = 'Acme'")
-            .fetch_one(&app.store.pool)
-            .await
-            .unwrap();
-    assert_eq!(saved, None);
+    let saved: (Option<String>, Option<String>) = sqlx::query_as(
+        "SELECT alert_webhook_url, changes_webhook_url FROM organisations WHERE name = 'Acme'",
+    )
+    .fetch_one(&app.store.pool)
+    .await
+    .unwrap();
+    assert_eq!(saved, (None, None));
 }
 
 #[tokio::test]
@@ -493,7 +464,7 @@ async fn an_incident_that_stays_open_sends_a_reminder() {
             && w.hooks
                 .lock()
                 .iter()
-                .any(|(_, b)| b.contains("integration.incident.reminder"))
+                .any(|h| h.body.contains("integration.incident.reminder"))
     };
     while !reminded(&w) {
         assert!(

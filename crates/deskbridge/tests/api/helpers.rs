@@ -508,15 +508,25 @@ pub async fn rewrap(
     vault: &deskbridge::vault::Vault,
     progress: impl FnMut(usize, usize),
 ) -> Result<deskbridge::vault::RewrapReport, deskbridge::vault::VaultError> {
-    let mut report = deskbridge::connections::rewrap::rewrap_keys(store, vault, progress).await?;
-    deskbridge::health::alerts::rewrap_secrets(store, vault, &mut report).await?;
-    Ok(report)
+    deskbridge::connections::rewrap::rewrap_all(store, vault, progress).await
 }
 
 /// A value a page shows once (a new token or secret): the text of the element with that id.
 /// Sends a request whose answer must be JSON, and reads it.
 pub async fn json_of(request: reqwest::RequestBuilder) -> Value {
     request.send().await.unwrap().json().await.unwrap()
+}
+
+/// A `records:read` API token made in Settings by `b`.
+pub async fn records_token(app: &TestApp, b: &Browser) -> String {
+    let page = app
+        .post_page(
+            b,
+            "/settings/api-tokens",
+            &[("name", "consumer"), ("scopes", "records:read")],
+        )
+        .await;
+    shown_once(&page, "new-token")
 }
 
 pub fn shown_once(page: &str, id: &str) -> String {
@@ -555,4 +565,58 @@ pub fn set_cookie(r: &Response) -> String {
         .to_str()
         .unwrap()
         .to_string()
+}
+
+/// One request a [`webhook_receiver`] took.
+#[derive(Clone, Debug)]
+pub struct Hook {
+    pub signature: String,
+    pub event_id: String,
+    pub body: String,
+    /// Whether the receiver answered 500 to it.
+    pub failed: bool,
+}
+
+pub type Hooks = Arc<parking_lot::Mutex<Vec<Hook>>>;
+
+/// A loopback webhook receiver that answers 500 to the first `fail_first` requests, then 200.
+pub async fn webhook_receiver(fail_first: usize) -> (String, Hooks) {
+    let seen: Hooks = Arc::default();
+    let keep = seen.clone();
+    let app = axum::Router::new().fallback(move |headers: axum::http::HeaderMap, body: String| {
+        let keep = keep.clone();
+        async move {
+            let header = |name: &str| {
+                let v = headers.get(name).and_then(|v| v.to_str().ok());
+                v.unwrap_or_default().to_string()
+            };
+            let mut seen = keep.lock();
+            let failed = seen.len() < fail_first;
+            seen.push(Hook {
+                signature: header("x-deskbridge-signature"),
+                event_id: header("x-deskbridge-event-id"),
+                body,
+                failed,
+            });
+            if failed {
+                StatusCode::INTERNAL_SERVER_ERROR
+            } else {
+                StatusCode::OK
+            }
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, seen)
+}
+
+/// Checks a webhook's `X-Deskbridge-Signature` (`t=…,v1=…`) against its body and the secret.
+pub fn verify_signature(secret: &str, header: &str, body: &str) {
+    let (t, v1) = header
+        .split_once(',')
+        .map(|(t, v)| (t.trim_start_matches("t="), v.trim_start_matches("v1=")))
+        .expect("t=…,v1=…");
+    let want = deskbridge::webhook::sign(secret, t.parse().unwrap(), body);
+    assert_eq!(v1, want, "the webhook signature verifies");
 }

@@ -14,6 +14,7 @@ mod help;
 mod jobs;
 mod logs;
 mod migrations;
+mod notify;
 mod records;
 mod review;
 mod security;

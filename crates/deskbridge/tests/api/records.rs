@@ -78,14 +78,7 @@ async fn synced(tickets: usize) -> (TestApp, freshdesk::Client, Target, String) 
     let (b, t) = app.connect_acme().await;
     let client = app.client(t).await;
     sync::run(&app.store, &client, t, |_| {}).await.unwrap();
-    let page = app
-        .post_page(
-            &b,
-            "/settings/api-tokens",
-            &[("name", "consumer"), ("scopes", "records:read")],
-        )
-        .await;
-    let token = helpers::shown_once(&page, "new-token");
+    let token = helpers::records_token(&app, &b).await;
     (app, client, t, token)
 }
 

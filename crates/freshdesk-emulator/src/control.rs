@@ -603,6 +603,9 @@ async fn create_ticket(Acct(s): Acct, body: Bytes) -> R {
         subject: String,
         #[serde(default)]
         description: String,
+        /// The description as the customer's mail client sent it (HTML, kept as given); the
+        /// plain `description` is then its text.
+        description_html: Option<String>,
         requester_id: Option<i64>,
         #[serde(flatten)]
         change: TicketChangeCreate,
@@ -647,7 +650,9 @@ async fn create_ticket(Acct(s): Acct, body: Bytes) -> R {
     let priority = change.priority.unwrap_or(1);
     let ticket = Ticket {
         subject: b.subject,
-        description_html: tk::html_from_text(&b.description),
+        description_html: b
+            .description_html
+            .unwrap_or_else(|| tk::html_from_text(&b.description)),
         description_text: b.description,
         source: change.source.unwrap_or(2),
         company_id: d.contacts.get(&requester).and_then(|c| c.company_id),

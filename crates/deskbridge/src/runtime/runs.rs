@@ -2,6 +2,8 @@
 //! one run, across processes, the CLI included), records itself in `sync_runs` with live progress
 //! twice a second, and ends with its status and, when it did not finish, the reason in plain words.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use freshdesk::Client;
@@ -92,13 +94,14 @@ pub async fn execute(
     }
     let (tx, rx) = watch::channel(Progress::default());
     // Dropped with this future: a run abandoned mid-way stops renewing its lease.
+    let counted = Arc::new(AtomicU64::new(0));
     let keeper = tokio_util::task::AbortOnDropHandle::new(tokio::spawn(keep(
         store.clone(),
-        lease.clone(),
-        run_id,
+        (t, lease.clone(), run_id),
         rx,
         cancel.clone(),
         lease_stale_secs,
+        counted.clone(),
     )));
     let result = sync::run_with(store, client, t, opts, cancel, |p| {
         tx.send_replace(p.clone());
@@ -146,6 +149,10 @@ pub async fn execute(
     if let Err(e) = ended {
         tracing::warn!(run = run_id, error = %e, "could not record the end of a sync run");
     }
+    count_credits(store, t, &progress, &counted).await;
+    if let Err(e) = sync::activity::prune(store, t).await {
+        tracing::debug!(run = run_id, error = %e, "old activity not pruned");
+    }
     if let Err(e) = sync::release(store, &lease).await {
         // It expires by itself after lease_stale_secs.
         tracing::warn!(run = run_id, error = %e, "could not release the sync lease");
@@ -157,11 +164,11 @@ pub async fn execute(
 /// over, the run is cancelled.
 async fn keep(
     store: Store,
-    lease: sync::Lease,
-    run_id: i64,
+    (t, lease, run_id): (Target, sync::Lease, i64),
     mut rx: watch::Receiver<Progress>,
     cancel: CancellationToken,
     stale_secs: i64,
+    counted: Arc<AtomicU64>,
 ) {
     let renew_every = Duration::from_millis((stale_secs as u64 * 1000 / 3).max(500));
     let mut last_renew = tokio::time::Instant::now();
@@ -180,6 +187,7 @@ async fn keep(
             if let Err(e) = written {
                 tracing::debug!(run = run_id, error = %e, "progress not written");
             }
+            count_credits(&store, t, &p, &counted).await;
         }
         if last_renew.elapsed() >= renew_every {
             last_renew = tokio::time::Instant::now();
@@ -211,4 +219,16 @@ pub async fn last_started(
         .into_iter()
         .filter_map(|(id, at)| Some((id, at?)))
         .collect())
+}
+
+/// Adds the credits the run spent since they were last counted to the minute's activity.
+async fn count_credits(store: &Store, t: Target, p: &Progress, counted: &AtomicU64) {
+    let before = counted.swap(p.credits, Ordering::Relaxed);
+    let spent = p.credits.saturating_sub(before);
+    if spent == 0 {
+        return;
+    }
+    if let Err(e) = sync::activity::add_credits(store, t, spent, p.budget_per_minute).await {
+        tracing::debug!(integration = t.integration_id, error = %e, "credits not counted");
+    }
 }

@@ -157,7 +157,10 @@ impl Store {
 /// The migrations, as written: in SQLite's dialect.
 pub static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 
-/// The one line the engines spell differently: an auto-numbered 64-bit id.
+/// What the engines spell differently: an auto-numbered 64-bit id (this line in each), and what
+/// a migration marks as one engine's own: lines between `-- sqlite only: begin` and
+/// `-- sqlite only: end` run on SQLite only, and a line `-- postgres: <statement>` on PostgreSQL
+/// only (SQLite reads it as a comment).
 pub const SQLITE_ID: &str = "id INTEGER PRIMARY KEY AUTOINCREMENT,";
 pub const POSTGRES_ID: &str = "id BIGSERIAL PRIMARY KEY,";
 
@@ -175,11 +178,37 @@ pub fn postgres_migrations() -> sqlx::migrate::Migrator {
                     m.version,
                     m.description.clone(),
                     m.migration_type,
-                    sqlx::AssertSqlSafe(m.sql.as_str().replace(SQLITE_ID, POSTGRES_ID))
-                        .into_sql_str(),
+                    sqlx::AssertSqlSafe(for_postgres(m.sql.as_str())).into_sql_str(),
                     m.no_tx,
                 )
             })
             .collect(),
     )
 }
+
+/// A migration's text as PostgreSQL runs it. Migrations without engine marks (all before 0011)
+/// render as before, so their checksums do not change.
+fn for_postgres(sql: &str) -> String {
+    if !sql.contains(SQLITE_ONLY_BEGIN) && !sql.contains(POSTGRES_ONLY) {
+        return sql.replace(SQLITE_ID, POSTGRES_ID);
+    }
+    let mut out = String::with_capacity(sql.len());
+    let mut sqlite_only = false;
+    for line in sql.lines() {
+        match line.trim() {
+            SQLITE_ONLY_BEGIN => sqlite_only = true,
+            SQLITE_ONLY_END => sqlite_only = false,
+            _ if sqlite_only => {}
+            l => match l.strip_prefix(POSTGRES_ONLY) {
+                Some(statement) => out.push_str(statement.trim_start()),
+                None => out.push_str(&line.replace(SQLITE_ID, POSTGRES_ID)),
+            },
+        }
+        out.push('\n');
+    }
+    out
+}
+
+const SQLITE_ONLY_BEGIN: &str = "-- sqlite only: begin";
+const SQLITE_ONLY_END: &str = "-- sqlite only: end";
+const POSTGRES_ONLY: &str = "-- postgres:";

@@ -95,6 +95,7 @@ pub(crate) async fn record(
     .fetch_one(&mut **tx)
     .await?;
     let first = top - n + 1;
+    super::activity::count_changes(tx, t, n).await?;
     let at = now();
     for (c, chunk) in unique.chunks(100).enumerate() {
         let sql = format!(

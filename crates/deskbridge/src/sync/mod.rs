@@ -9,7 +9,9 @@
 //! goes on. One lease per integration makes two triggers one run. A periodic reconciliation walks
 //! every id to find what was deleted for good.
 
+pub mod activity;
 mod base;
+pub mod browse;
 pub mod changes;
 pub mod lease;
 mod specs;
@@ -137,6 +139,8 @@ pub async fn forget(tx: &mut Tx, t: Target) -> Result<(), sqlx::Error> {
             "sync_streams",
             changes::TABLES[0],
             changes::TABLES[1],
+            activity::TABLES[0],
+            activity::TABLES[1],
         ],
         t.org_id,
         t.integration_id,

@@ -5,6 +5,8 @@
 
 mod api;
 mod auth;
+mod browse;
+mod charts;
 mod dashboard;
 mod error;
 mod guard;
@@ -51,6 +53,7 @@ fn pages() -> Routes {
         .merge(sync::routes())
         .merge(health::routes())
         .merge(records::routes())
+        .merge(browse::routes())
 }
 
 /// Every method and path the router serves, as it registered them. The CSRF test walks this, so

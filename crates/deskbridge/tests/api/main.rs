@@ -6,9 +6,11 @@
 mod helpers;
 
 mod auth;
+mod browse;
 mod browser;
 mod cli;
 mod connect;
+mod dashboard;
 mod health;
 mod help;
 mod jobs;

@@ -51,7 +51,7 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 #[test]
-fn the_postgres_migrations_are_the_sqlite_ones_with_the_id_column_spelled_for_postgres() {
+fn the_postgres_migrations_are_the_sqlite_ones_with_the_id_column_and_engine_lines_for_postgres() {
     let pg = postgres_migrations();
     assert!(
         pg.migrations.len() >= RELEASED.len(),
@@ -67,6 +67,28 @@ fn the_postgres_migrations_are_the_sqlite_ones_with_the_id_column_spelled_for_po
         );
     }
     assert!(pg.migrations[0].sql.as_str().contains(POSTGRES_ID));
+    // One engine's own lines: SQLite's FTS5 table stays out, PostgreSQL's index comes in.
+    let browse = pg.migrations.iter().find(|m| m.version == 11).unwrap();
+    let sql = browse.sql.as_str();
+    assert!(
+        !sql.contains("fts5") && !sql.contains("CREATE TRIGGER"),
+        "{sql}"
+    );
+    assert!(
+        sql.contains("\nCREATE INDEX fd_tickets_search ON fd_tickets USING GIN"),
+        "{sql}"
+    );
+    let sqlite = deskbridge::store::MIGRATIONS
+        .migrations
+        .iter()
+        .find(|m| m.version == 11);
+    assert!(
+        !sqlite
+            .unwrap()
+            .sql
+            .as_str()
+            .contains("\nCREATE INDEX fd_tickets_search")
+    );
 }
 
 #[test]

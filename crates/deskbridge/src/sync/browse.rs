@@ -1,0 +1,379 @@
+//! Reading the synced copy for people: the data browser's queries over the tables this module's
+//! parent owns. Tickets are listed newest change first and keyset-paged on
+//! `fd_tickets_recent`, filtered by status, priority, group and type, and found by words through
+//! the engine's own full-text index (SQLite FTS5, PostgreSQL `tsvector`, see migration 0011); a
+//! ticket comes with its conversation thread; contacts, companies and articles are paged by id.
+//! Every list is bounded and walks an index, so no request can be slow by construction.
+
+use sqlx::FromRow;
+
+use super::Target;
+use crate::store::{Engine, Store};
+
+/// How many rows a browser page holds.
+pub const PAGE: i64 = 50;
+
+/// Search words as typed, reduced to what every engine reads the same way: letters and digits
+/// only (no operators, quotes or syntax a user could trip on), at most eight words. The last word
+/// also matches as a prefix, so results appear while a word is half typed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Words(Vec<String>);
+
+impl Words {
+    /// `None` when the text holds no word.
+    pub fn parse(text: &str) -> Option<Words> {
+        let words: Vec<String> = text
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .take(8)
+            .map(|w| w.chars().take(40).collect::<String>().to_lowercase())
+            .collect();
+        (!words.is_empty()).then_some(Words(words))
+    }
+
+    /// An FTS5 query: every word, quoted, the last one as a prefix.
+    fn fts5(&self) -> String {
+        let n = self.0.len();
+        let quoted: Vec<String> = self
+            .0
+            .iter()
+            .enumerate()
+            .map(|(i, w)| format!("\"{w}\"{}", if i + 1 == n { "*" } else { "" }))
+            .collect();
+        quoted.join(" ")
+    }
+
+    /// A PostgreSQL `to_tsquery` text: every word, the last one as a prefix.
+    fn tsquery(&self) -> String {
+        let n = self.0.len();
+        let parts: Vec<String> = self
+            .0
+            .iter()
+            .enumerate()
+            .map(|(i, w)| format!("'{w}'{}", if i + 1 == n { ":*" } else { "" }))
+            .collect();
+        parts.join(" & ")
+    }
+}
+
+/// What the ticket list is narrowed to. Every field was parsed by the caller.
+#[derive(Debug, Clone, Default)]
+pub struct TicketFilter {
+    pub words: Option<Words>,
+    pub status: Option<i64>,
+    pub priority: Option<i64>,
+    pub group: Option<i64>,
+    pub kind: Option<String>,
+    /// Keyset position: tickets changed before this `(updated_at, id)`.
+    pub before: Option<(i64, i64)>,
+}
+
+/// A ticket as the list shows it.
+#[derive(Debug, Clone, FromRow)]
+pub struct TicketRow {
+    pub id: i64,
+    pub subject: Option<String>,
+    pub status: i64,
+    pub priority: i64,
+    pub group_name: Option<String>,
+    pub ticket_type: Option<String>,
+    pub requester: Option<String>,
+    pub state: String,
+    pub updated_at: i64,
+}
+
+const TICKET_COLUMNS: &str = "t.id, t.subject, t.status, t.priority, g.name AS group_name, \
+     t.ticket_type, COALESCE(c.name, c.email) AS requester, t.state, t.updated_at";
+
+const TICKET_JOINS: &str = "FROM fd_tickets t \
+     LEFT JOIN fd_groups g ON g.org_id = t.org_id AND g.integration_id = t.integration_id AND g.id = t.group_id \
+     LEFT JOIN fd_contacts c ON c.org_id = t.org_id AND c.integration_id = t.integration_id AND c.id = t.requester_id";
+
+/// The PostgreSQL text the search index is built on (migration 0011): the same expression, so the
+/// planner uses the index.
+const PG_SEARCH_TEXT: &str = "to_tsvector('simple', coalesce(t.subject, '') || ' ' || coalesce(t.raw::jsonb ->> 'description_text', ''))";
+
+/// One page of tickets, newest change first, and the position of the next page if there is one.
+pub async fn tickets(
+    store: &Store,
+    t: Target,
+    f: &TicketFilter,
+) -> Result<(Vec<TicketRow>, Option<(i64, i64)>), sqlx::Error> {
+    // Written with `?` and numbered at the end, since which clauses are present varies.
+    let mut sql = format!(
+        "SELECT {TICKET_COLUMNS} {TICKET_JOINS} WHERE t.org_id = ? AND t.integration_id = ?"
+    );
+    if f.words.is_some() {
+        sql.push_str(&match store.engine {
+            Engine::Sqlite => {
+                " AND t.rowid IN (SELECT rowid FROM fd_tickets_fts WHERE fd_tickets_fts MATCH ?)"
+                    .to_string()
+            }
+            Engine::Postgres => format!(" AND {PG_SEARCH_TEXT} @@ to_tsquery('simple', ?)"),
+        });
+    }
+    for (on, clause) in [
+        (f.status.is_some(), " AND t.status = ?"),
+        (f.priority.is_some(), " AND t.priority = ?"),
+        (f.group.is_some(), " AND t.group_id = ?"),
+        (f.kind.is_some(), " AND t.ticket_type = ?"),
+        (
+            f.before.is_some(),
+            " AND (t.updated_at < ? OR (t.updated_at = ? AND t.id < ?))",
+        ),
+    ] {
+        if on {
+            sql.push_str(clause);
+        }
+    }
+    sql.push_str(&format!(
+        " ORDER BY t.updated_at DESC, t.id DESC LIMIT {}",
+        PAGE + 1
+    ));
+    let sql = numbered(&sql);
+    let mut q = sqlx::query_as::<_, TicketRow>(sqlx::AssertSqlSafe(sql))
+        .bind(t.org_id)
+        .bind(t.integration_id);
+    if let Some(w) = &f.words {
+        q = q.bind(match store.engine {
+            Engine::Sqlite => w.fts5(),
+            Engine::Postgres => w.tsquery(),
+        });
+    }
+    for v in [f.status, f.priority, f.group].into_iter().flatten() {
+        q = q.bind(v);
+    }
+    if let Some(k) = &f.kind {
+        q = q.bind(k.clone());
+    }
+    if let Some((at, id)) = f.before {
+        q = q.bind(at).bind(at).bind(id);
+    }
+    let mut rows = q.fetch_all(&store.pool).await?;
+    let more = rows.len() as i64 > PAGE;
+    rows.truncate(PAGE as usize);
+    let next = more
+        .then(|| rows.last().map(|r| (r.updated_at, r.id)))
+        .flatten();
+    Ok((rows, next))
+}
+
+/// `?` placeholders numbered `$1`, `$2`, … as both engines read them (the SQL holds no other `?`).
+fn numbered(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len() + 16);
+    let mut n = 0;
+    for c in sql.chars() {
+        if c == '?' {
+            n += 1;
+            out.push_str(&format!("${n}"));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// When the newest ticket change the copy holds was made in Freshdesk (`fd_tickets_recent`
+/// answers it from its last entry).
+pub async fn newest_change(store: &Store, t: Target) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT MAX(updated_at) FROM fd_tickets WHERE org_id = $1 AND integration_id = $2",
+    )
+    .bind(t.org_id)
+    .bind(t.integration_id)
+    .fetch_one(&store.pool)
+    .await
+}
+
+/// A ticket with its raw JSON (for the description and the fields the list leaves out).
+pub async fn ticket(
+    store: &Store,
+    t: Target,
+    id: i64,
+) -> Result<Option<(TicketRow, String)>, sqlx::Error> {
+    let sql = format!(
+        "SELECT {TICKET_COLUMNS}, t.raw {TICKET_JOINS} \
+         WHERE t.org_id = $1 AND t.integration_id = $2 AND t.id = $3"
+    );
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(t.org_id)
+        .bind(t.integration_id)
+        .bind(id)
+        .fetch_optional(&store.pool)
+        .await?;
+    row.map(|r| {
+        use sqlx::Row;
+        Ok((TicketRow::from_row(&r)?, r.try_get::<String, _>("raw")?))
+    })
+    .transpose()
+}
+
+/// One message of a ticket's thread.
+#[derive(Debug, Clone, FromRow)]
+pub struct Message {
+    pub id: i64,
+    pub incoming: i64,
+    pub private: i64,
+    pub created_at: i64,
+    pub raw: String,
+}
+
+/// A ticket's conversation thread, oldest first (a long thread is cut at 500 messages).
+pub async fn thread(store: &Store, t: Target, ticket: i64) -> Result<Vec<Message>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, incoming, private, created_at, raw FROM fd_conversations \
+         WHERE org_id = $1 AND integration_id = $2 AND ticket_id = $3 ORDER BY created_at, id LIMIT 500",
+    )
+    .bind(t.org_id)
+    .bind(t.integration_id)
+    .bind(ticket)
+    .fetch_all(&store.pool)
+    .await
+}
+
+/// A row of the contacts, companies or articles lists: id, a name, two more columns, and state.
+#[derive(Debug, Clone, FromRow)]
+pub struct Row {
+    pub id: i64,
+    pub name: Option<String>,
+    pub second: Option<String>,
+    pub third: Option<String>,
+    pub state: String,
+}
+
+/// The people-and-knowledge lists of the browser, each paged by id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listing {
+    Contacts,
+    Companies,
+    Articles,
+}
+
+impl Listing {
+    pub fn parse(name: &str) -> Option<Listing> {
+        match name {
+            "contacts" => Some(Listing::Contacts),
+            "companies" => Some(Listing::Companies),
+            "articles" => Some(Listing::Articles),
+            _ => None,
+        }
+    }
+
+    fn select(self) -> &'static str {
+        match self {
+            Listing::Contacts => {
+                "SELECT x.id, x.name, x.email AS second, co.name AS third, x.state FROM fd_contacts x \
+                 LEFT JOIN fd_companies co ON co.org_id = x.org_id AND co.integration_id = x.integration_id AND co.id = x.company_id"
+            }
+            Listing::Companies => {
+                "SELECT x.id, x.name, x.raw AS second, NULL AS third, x.state FROM fd_companies x"
+            }
+            Listing::Articles => {
+                "SELECT x.id, x.title AS name, f.raw AS second, CAST(x.status AS TEXT) AS third, x.state FROM fd_articles x \
+                 LEFT JOIN fd_records f ON f.org_id = x.org_id AND f.integration_id = x.integration_id AND f.stream = 'solution_folders' AND f.id = x.folder_id"
+            }
+        }
+    }
+}
+
+/// One page of a listing after id `after`, and the id to continue from if there is more.
+pub async fn listing(
+    store: &Store,
+    t: Target,
+    what: Listing,
+    after: i64,
+) -> Result<(Vec<Row>, Option<i64>), sqlx::Error> {
+    let sql = format!(
+        "{} WHERE x.org_id = $1 AND x.integration_id = $2 AND x.id > $3 ORDER BY x.id LIMIT {}",
+        what.select(),
+        PAGE + 1
+    );
+    let mut rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(t.org_id)
+        .bind(t.integration_id)
+        .bind(after)
+        .fetch_all(&store.pool)
+        .await?;
+    let more = rows.len() as i64 > PAGE;
+    rows.truncate(PAGE as usize);
+    // Companies show their domains, articles their folder's name: both read from raw JSON here,
+    // the same way on either engine.
+    if what != Listing::Contacts {
+        for r in &mut rows {
+            let raw = r.second.take().unwrap_or_default();
+            let v: serde_json::Value = serde_json::from_str(&raw).unwrap_or_default();
+            r.second = match what {
+                Listing::Companies => v["domains"].as_array().map(|d| {
+                    let names: Vec<&str> = d.iter().filter_map(|x| x.as_str()).collect();
+                    names.join(", ")
+                }),
+                _ => v["name"].as_str().map(str::to_string),
+            };
+        }
+    }
+    let next = more.then(|| rows.last().map(|r| r.id)).flatten();
+    Ok((rows, next))
+}
+
+/// An article's title and raw JSON.
+pub async fn article(
+    store: &Store,
+    t: Target,
+    id: i64,
+) -> Result<Option<(Option<String>, String)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT title, raw FROM fd_articles WHERE org_id = $1 AND integration_id = $2 AND id = $3",
+    )
+    .bind(t.org_id)
+    .bind(t.integration_id)
+    .bind(id)
+    .fetch_optional(&store.pool)
+    .await
+}
+
+/// The choices of the ticket filters: the integration's groups, and the ticket types in use.
+pub async fn choices(
+    store: &Store,
+    t: Target,
+) -> Result<(Vec<(i64, String)>, Vec<String>), sqlx::Error> {
+    let groups = sqlx::query_as(
+        "SELECT id, COALESCE(name, '') FROM fd_groups WHERE org_id = $1 AND integration_id = $2 ORDER BY name LIMIT 200",
+    )
+    .bind(t.org_id)
+    .bind(t.integration_id)
+    .fetch_all(&store.pool)
+    .await?;
+    // The type choices come from the account's ticket field, not a scan of the tickets.
+    let field: Option<(String,)> = sqlx::query_as(
+        "SELECT raw FROM fd_ticket_fields WHERE org_id = $1 AND integration_id = $2 AND name = 'ticket_type'",
+    )
+    .bind(t.org_id)
+    .bind(t.integration_id)
+    .fetch_optional(&store.pool)
+    .await?;
+    let types = field
+        .and_then(|(raw,)| serde_json::from_str::<serde_json::Value>(&raw).ok())
+        .and_then(|v| v["choices"].as_array().cloned())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|c| c.as_str().map(str::to_string))
+        .collect();
+    Ok((groups, types))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn search_words_drop_every_operator_and_quote_and_the_last_is_a_prefix() {
+        let w = Words::parse(r#"  Card "declined" OR NEAR(x) -refund*  "#).unwrap();
+        assert_eq!(w.fts5(), r#""card" "declined" "or" "near" "x" "refund"*"#);
+        assert_eq!(
+            w.tsquery(),
+            "'card' & 'declined' & 'or' & 'near' & 'x' & 'refund':*"
+        );
+        assert_eq!(Words::parse(" -- \"\" ()"), None);
+        assert_eq!(Words::parse(&"a ".repeat(20)).unwrap().0.len(), 8);
+    }
+}

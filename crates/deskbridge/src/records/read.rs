@@ -18,6 +18,10 @@ pub const MAX_LIMIT: i64 = 1000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RecordsError {
+    #[error("the records could not be read")]
+    Store(#[from] sqlx::Error),
+    #[error("the change notification could not be queued")]
+    Queue(#[from] crate::jobs::QueueError),
     #[error("there is no stream {0:?}; the streams are: {names}", names = stream_names().join(", "))]
     UnknownStream(String),
     #[error("limit must be a whole number from 1 to {MAX_LIMIT}")]
@@ -28,10 +32,6 @@ pub enum RecordsError {
     BadCursor(&'static str),
     #[error("not found")]
     NotFound,
-    #[error("the records could not be read")]
-    Store(#[from] sqlx::Error),
-    #[error("the change notification could not be queued")]
-    Queue(#[from] crate::jobs::QueueError),
 }
 
 impl From<ConnectError> for RecordsError {

@@ -20,25 +20,44 @@ pub const TIMELINE_SECS: i64 = 30 * 86_400;
 pub struct Overview {
     pub t: Target,
     pub health: health::Health,
-    pub held: i64,
+    /// The sync page's view: the last run, records held per table, the interval.
+    pub sync: super::SyncView,
+    pub facts: Facts,
+}
+
+/// What the dashboard works out from the figures.
+#[derive(Debug, Clone)]
+pub struct Facts {
     /// `updated_at` of the newest ticket change held.
     pub newest_change: Option<i64>,
-    pub running: bool,
-    pub last_status: Option<String>,
-    pub last_finished: Option<i64>,
     /// When the scheduler will start the next run (`None` when scheduled syncs are off).
     pub next_sync: Option<i64>,
     /// Where the pictures end (now), as of reading.
     pub at: i64,
-    /// Per 5-minute slot, oldest first: the busiest minute's credits, and the budget then.
-    pub credits: Vec<f64>,
-    pub budget: Vec<Option<f64>>,
-    pub credits_24h: i64,
-    /// Per hour, oldest first: records changed.
-    pub changes: Vec<f64>,
-    pub changes_48h: i64,
+    /// Per 5-minute slot over 24 hours: the busiest minute's credits, and the budget then.
+    pub credits: Series,
+    /// Per hour over 48 hours: records changed (no limit).
+    pub changes: Series,
     /// The health timeline: (from, to, status code), oldest first.
     pub spans: Vec<(i64, i64, String)>,
+}
+
+/// Values per slot, oldest first, an optional limit per slot, and the sum of what was counted.
+#[derive(Debug, Clone)]
+pub struct Series {
+    pub values: Vec<f64>,
+    pub limit: Vec<Option<f64>>,
+    pub total: i64,
+}
+
+impl Series {
+    fn new(slots: usize) -> Series {
+        Series {
+            values: vec![0.0; slots],
+            limit: vec![None; slots],
+            total: 0,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -65,25 +84,21 @@ pub async fn overview(
     let newest_change = browse::newest_change(store, t).await?;
 
     let start = (at / CREDIT_SLOT + 1) * CREDIT_SLOT - CREDIT_SLOT * CREDIT_SLOTS as i64;
-    let mut credits = vec![0.0; CREDIT_SLOTS];
-    let mut budget = vec![None; CREDIT_SLOTS];
-    let mut credits_24h = 0;
-    for (minute, spent, limit) in activity::credits_since(store, t, start).await? {
-        let slot = ((minute - start) / CREDIT_SLOT) as usize;
-        if slot < CREDIT_SLOTS {
-            credits[slot] = f64::max(credits[slot], spent as f64);
-            budget[slot] = limit.map(|l| l as f64).or(budget[slot]);
-            credits_24h += spent;
+    let hour_start = (at / 3600 + 1) * 3600 - 3600 * CHANGE_SLOTS as i64;
+    let (minutes, hours) = activity::since(store, t, start.min(hour_start)).await?;
+    let mut credits = Series::new(CREDIT_SLOTS);
+    for (minute, spent, limit) in minutes {
+        if let Ok(slot @ 0..CREDIT_SLOTS) = usize::try_from((minute - start) / CREDIT_SLOT) {
+            credits.values[slot] = f64::max(credits.values[slot], spent as f64);
+            credits.limit[slot] = limit.map(|l| l as f64).or(credits.limit[slot]);
+            credits.total += spent;
         }
     }
-    let hour_start = (at / 3600 + 1) * 3600 - 3600 * CHANGE_SLOTS as i64;
-    let mut changes = vec![0.0; CHANGE_SLOTS];
-    let mut changes_48h = 0;
-    for (hour, n) in activity::changes_since(store, t, hour_start).await? {
-        let slot = ((hour - hour_start) / 3600) as usize;
-        if slot < CHANGE_SLOTS {
-            changes[slot] += n as f64;
-            changes_48h += n;
+    let mut changes = Series::new(CHANGE_SLOTS);
+    for (hour, n) in hours {
+        if let Ok(slot @ 0..CHANGE_SLOTS) = usize::try_from((hour - hour_start) / 3600) {
+            changes.values[slot] += n as f64;
+            changes.total += n;
         }
     }
     let spans = spans(&health, at);
@@ -93,20 +108,16 @@ pub async fn overview(
     });
     Ok(Overview {
         t,
-        held: view.held.iter().map(|(_, n)| n).sum(),
-        newest_change,
-        running: view.running,
-        last_status: view.status,
-        last_finished: view.finished_at,
-        next_sync,
-        at,
-        credits,
-        budget,
-        credits_24h,
-        changes,
-        changes_48h,
-        spans,
         health,
+        sync: view,
+        facts: Facts {
+            newest_change,
+            next_sync,
+            at,
+            credits,
+            changes,
+            spans,
+        },
     })
 }
 

@@ -49,36 +49,33 @@ pub async fn add_credits(
     Ok(())
 }
 
-/// Credits per minute since `from`: `(minute, credits, budget)`, minutes without calls left out.
-pub async fn credits_since(
-    store: &Store,
-    t: Target,
-    from: i64,
-) -> Result<Vec<(i64, i64, Option<i64>)>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT minute, credits, budget FROM api_usage WHERE org_id = $1 AND integration_id = $2 AND minute >= $3 ORDER BY minute",
-    )
-    .bind(t.org_id)
-    .bind(t.integration_id)
-    .bind(from)
-    .fetch_all(&store.pool)
-    .await
-}
+/// Activity since `from`: credits per minute `(minute, credits, budget)` and records changed per
+/// hour `(hour, changed)`, oldest first; quiet minutes and hours are left out.
+pub type Activity = (Vec<(i64, i64, Option<i64>)>, Vec<(i64, i64)>);
 
-/// Records changed per hour since `from`: `(hour, changed)`, quiet hours left out.
-pub async fn changes_since(
-    store: &Store,
-    t: Target,
-    from: i64,
-) -> Result<Vec<(i64, i64)>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT hour, changed FROM change_hours WHERE org_id = $1 AND integration_id = $2 AND hour >= $3 ORDER BY hour",
-    )
-    .bind(t.org_id)
-    .bind(t.integration_id)
-    .bind(from)
-    .fetch_all(&store.pool)
-    .await
+pub async fn since(store: &Store, t: Target, from: i64) -> Result<Activity, sqlx::Error> {
+    let key = "WHERE org_id = $1 AND integration_id = $2";
+    let credits = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT minute, credits, budget FROM api_usage {key} AND minute >= $3 ORDER BY minute"
+    )));
+    let changes = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT hour, changed FROM change_hours {key} AND hour >= $3 ORDER BY hour"
+    )));
+    let (ids, pool) = ((t.org_id, t.integration_id), &store.pool);
+    Ok((
+        credits
+            .bind(ids.0)
+            .bind(ids.1)
+            .bind(from)
+            .fetch_all(pool)
+            .await?,
+        changes
+            .bind(ids.0)
+            .bind(ids.1)
+            .bind(from)
+            .fetch_all(pool)
+            .await?,
+    ))
 }
 
 /// Drops activity older than eight days (each row's key starts with its integration, so this is

@@ -33,57 +33,67 @@ impl Words {
 
     /// An FTS5 query: every word, quoted, the last one as a prefix.
     fn fts5(&self) -> String {
-        let n = self.0.len();
-        let quoted: Vec<String> = self
-            .0
-            .iter()
-            .enumerate()
-            .map(|(i, w)| format!("\"{w}\"{}", if i + 1 == n { "*" } else { "" }))
-            .collect();
-        quoted.join(" ")
+        self.join(('"', '"'), "*", " ")
     }
 
     /// A PostgreSQL `to_tsquery` text: every word, the last one as a prefix.
     fn tsquery(&self) -> String {
-        let n = self.0.len();
-        let parts: Vec<String> = self
-            .0
-            .iter()
-            .enumerate()
-            .map(|(i, w)| format!("'{w}'{}", if i + 1 == n { ":*" } else { "" }))
+        self.join(('\'', '\''), ":*", " & ")
+    }
+
+    fn join(&self, (open, close): (char, char), prefix: &str, between: &str) -> String {
+        let last = self.0.len() - 1;
+        let parts: Vec<String> = (self.0.iter().enumerate())
+            .map(|(i, w)| format!("{open}{w}{close}{}", if i == last { prefix } else { "" }))
             .collect();
-        parts.join(" & ")
+        parts.join(between)
     }
 }
 
-/// What the ticket list is narrowed to. Every field was parsed by the caller.
+/// One thing the ticket list can be narrowed to, with its value (parsed by the caller).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Only {
+    Status(i64),
+    Priority(i64),
+    Group(i64),
+    Type(String),
+}
+
+impl Only {
+    fn clause(&self) -> &'static str {
+        match self {
+            Only::Status(_) => " AND t.status = ?",
+            Only::Priority(_) => " AND t.priority = ?",
+            Only::Group(_) => " AND t.group_id = ?",
+            Only::Type(_) => " AND t.ticket_type = ?",
+        }
+    }
+}
+
+/// What the ticket list is narrowed to: words, and any of [`Only`].
 #[derive(Debug, Clone, Default)]
 pub struct TicketFilter {
     pub words: Option<Words>,
-    pub status: Option<i64>,
-    pub priority: Option<i64>,
-    pub group: Option<i64>,
-    pub kind: Option<String>,
-    /// Keyset position: tickets changed before this `(updated_at, id)`.
-    pub before: Option<(i64, i64)>,
+    pub only: Vec<Only>,
 }
 
-/// A ticket as the list shows it.
-#[derive(Debug, Clone, FromRow)]
-pub struct TicketRow {
-    pub id: i64,
-    pub subject: Option<String>,
-    pub status: i64,
-    pub priority: i64,
-    pub group_name: Option<String>,
-    pub ticket_type: Option<String>,
-    pub requester: Option<String>,
-    pub state: String,
-    pub updated_at: i64,
-}
+/// A ticket as the list shows it, in the order of [`TICKET_COLUMNS`]: id, subject, status,
+/// priority, state, `updated_at`, then the names of its group, type and requester where the copy
+/// has them.
+pub type TicketRow = (
+    i64,
+    Option<String>,
+    i64,
+    i64,
+    String,
+    i64,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
 
-const TICKET_COLUMNS: &str = "t.id, t.subject, t.status, t.priority, g.name AS group_name, \
-     t.ticket_type, COALESCE(c.name, c.email) AS requester, t.state, t.updated_at";
+const TICKET_COLUMNS: &str = "t.id, t.subject, t.status, t.priority, t.state, t.updated_at, \
+     g.name AS group_name, t.ticket_type, COALESCE(c.name, c.email) AS requester";
 
 const TICKET_JOINS: &str = "FROM fd_tickets t \
      LEFT JOIN fd_groups g ON g.org_id = t.org_id AND g.integration_id = t.integration_id AND g.id = t.group_id \
@@ -93,11 +103,13 @@ const TICKET_JOINS: &str = "FROM fd_tickets t \
 /// planner uses the index.
 const PG_SEARCH_TEXT: &str = "to_tsvector('simple', coalesce(t.subject, '') || ' ' || coalesce(t.raw::jsonb ->> 'description_text', ''))";
 
-/// One page of tickets, newest change first, and the position of the next page if there is one.
+/// One page of tickets changed before `before` (`(updated_at, id)`, keyset), newest change first,
+/// and the position of the next page if there is one.
 pub async fn tickets(
     store: &Store,
     t: Target,
     f: &TicketFilter,
+    before: Option<(i64, i64)>,
 ) -> Result<(Vec<TicketRow>, Option<(i64, i64)>), sqlx::Error> {
     // Written with `?` and numbered at the end, since which clauses are present varies.
     let mut sql = format!(
@@ -112,19 +124,11 @@ pub async fn tickets(
             Engine::Postgres => format!(" AND {PG_SEARCH_TEXT} @@ to_tsquery('simple', ?)"),
         });
     }
-    for (on, clause) in [
-        (f.status.is_some(), " AND t.status = ?"),
-        (f.priority.is_some(), " AND t.priority = ?"),
-        (f.group.is_some(), " AND t.group_id = ?"),
-        (f.kind.is_some(), " AND t.ticket_type = ?"),
-        (
-            f.before.is_some(),
-            " AND (t.updated_at < ? OR (t.updated_at = ? AND t.id < ?))",
-        ),
-    ] {
-        if on {
-            sql.push_str(clause);
-        }
+    for only in &f.only {
+        sql.push_str(only.clause());
+    }
+    if before.is_some() {
+        sql.push_str(" AND (t.updated_at < ? OR (t.updated_at = ? AND t.id < ?))");
     }
     sql.push_str(&format!(
         " ORDER BY t.updated_at DESC, t.id DESC LIMIT {}",
@@ -140,21 +144,19 @@ pub async fn tickets(
             Engine::Postgres => w.tsquery(),
         });
     }
-    for v in [f.status, f.priority, f.group].into_iter().flatten() {
-        q = q.bind(v);
+    for only in &f.only {
+        q = match only {
+            Only::Status(v) | Only::Priority(v) | Only::Group(v) => q.bind(*v),
+            Only::Type(v) => q.bind(v.clone()),
+        };
     }
-    if let Some(k) = &f.kind {
-        q = q.bind(k.clone());
-    }
-    if let Some((at, id)) = f.before {
+    if let Some((at, id)) = before {
         q = q.bind(at).bind(at).bind(id);
     }
     let mut rows = q.fetch_all(&store.pool).await?;
     let more = rows.len() as i64 > PAGE;
     rows.truncate(PAGE as usize);
-    let next = more
-        .then(|| rows.last().map(|r| (r.updated_at, r.id)))
-        .flatten();
+    let next = more.then(|| rows.last().map(|r| (r.5, r.0))).flatten();
     Ok((rows, next))
 }
 
@@ -192,26 +194,29 @@ pub async fn ticket(
     id: i64,
 ) -> Result<Option<(TicketRow, String)>, sqlx::Error> {
     let sql = format!(
-        "SELECT {TICKET_COLUMNS}, t.raw {TICKET_JOINS} \
+        "SELECT {TICKET_COLUMNS} {TICKET_JOINS} \
          WHERE t.org_id = $1 AND t.integration_id = $2 AND t.id = $3"
     );
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+    let row: Option<TicketRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(t.org_id)
         .bind(t.integration_id)
         .bind(id)
         .fetch_optional(&store.pool)
         .await?;
-    row.map(|r| {
-        use sqlx::Row;
-        Ok((TicketRow::from_row(&r)?, r.try_get::<String, _>("raw")?))
-    })
-    .transpose()
+    let raw: Option<String> = sqlx::query_scalar(
+        "SELECT raw FROM fd_tickets WHERE org_id = $1 AND integration_id = $2 AND id = $3",
+    )
+    .bind(t.org_id)
+    .bind(t.integration_id)
+    .bind(id)
+    .fetch_optional(&store.pool)
+    .await?;
+    Ok(row.zip(raw))
 }
 
-/// One message of a ticket's thread.
+/// One message of a ticket's thread (`incoming` and `private` are 0 or 1).
 #[derive(Debug, Clone, FromRow)]
 pub struct Message {
-    pub id: i64,
     pub incoming: i64,
     pub private: i64,
     pub created_at: i64,
@@ -221,7 +226,7 @@ pub struct Message {
 /// A ticket's conversation thread, oldest first (a long thread is cut at 500 messages).
 pub async fn thread(store: &Store, t: Target, ticket: i64) -> Result<Vec<Message>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT id, incoming, private, created_at, raw FROM fd_conversations \
+        "SELECT incoming, private, created_at, raw FROM fd_conversations \
          WHERE org_id = $1 AND integration_id = $2 AND ticket_id = $3 ORDER BY created_at, id LIMIT 500",
     )
     .bind(t.org_id)
@@ -231,14 +236,14 @@ pub async fn thread(store: &Store, t: Target, ticket: i64) -> Result<Vec<Message
     .await
 }
 
-/// A row of the contacts, companies or articles lists: id, a name, two more columns, and state.
-#[derive(Debug, Clone, FromRow)]
+/// A row of the contacts, companies or articles lists: id, a name, two more cells, and whether
+/// Freshdesk deleted it.
+#[derive(Debug, Clone)]
 pub struct Row {
     pub id: i64,
-    pub name: Option<String>,
-    pub second: Option<String>,
-    pub third: Option<String>,
-    pub state: String,
+    pub name: String,
+    pub cells: [String; 2],
+    pub deleted: bool,
 }
 
 /// The people-and-knowledge lists of the browser, each paged by id.
@@ -257,6 +262,24 @@ impl Listing {
             "articles" => Some(Listing::Articles),
             _ => None,
         }
+    }
+
+    /// The second column as shown: companies their domains and articles their folder's name,
+    /// both read from raw JSON here, the same way on either engine.
+    fn second(self, value: Option<String>) -> String {
+        let value = value.unwrap_or_default();
+        if self == Listing::Contacts {
+            return value;
+        }
+        let v: serde_json::Value = serde_json::from_str(&value).unwrap_or_default();
+        let shown = match self {
+            Listing::Companies => v["domains"].as_array().map(|d| {
+                let names: Vec<&str> = d.iter().filter_map(|x| x.as_str()).collect();
+                names.join(", ")
+            }),
+            _ => v["name"].as_str().map(str::to_string),
+        };
+        shown.unwrap_or_default()
     }
 
     fn select(self) -> &'static str {
@@ -288,7 +311,8 @@ pub async fn listing(
         what.select(),
         PAGE + 1
     );
-    let mut rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+    type Raw = (i64, Option<String>, Option<String>, Option<String>, String);
+    let mut rows: Vec<Raw> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(t.org_id)
         .bind(t.integration_id)
         .bind(after)
@@ -296,21 +320,15 @@ pub async fn listing(
         .await?;
     let more = rows.len() as i64 > PAGE;
     rows.truncate(PAGE as usize);
-    // Companies show their domains, articles their folder's name: both read from raw JSON here,
-    // the same way on either engine.
-    if what != Listing::Contacts {
-        for r in &mut rows {
-            let raw = r.second.take().unwrap_or_default();
-            let v: serde_json::Value = serde_json::from_str(&raw).unwrap_or_default();
-            r.second = match what {
-                Listing::Companies => v["domains"].as_array().map(|d| {
-                    let names: Vec<&str> = d.iter().filter_map(|x| x.as_str()).collect();
-                    names.join(", ")
-                }),
-                _ => v["name"].as_str().map(str::to_string),
-            };
-        }
-    }
+    let rows: Vec<Row> = rows
+        .into_iter()
+        .map(|(id, name, second, third, state)| Row {
+            id,
+            name: name.unwrap_or_default(),
+            cells: [what.second(second), third.unwrap_or_default()],
+            deleted: state != "live",
+        })
+        .collect();
     let next = more.then(|| rows.last().map(|r| r.id)).flatten();
     Ok((rows, next))
 }

@@ -16,10 +16,10 @@ use super::Error;
 use super::render::{render, when};
 use super::routes::Routes;
 use super::session::Signed;
-use crate::accounts::User;
-use crate::connections;
+use super::state::AppState;
+use crate::accounts::{Session, User};
 use crate::sync::Target;
-use crate::sync::browse::{self, Listing, TicketFilter, TicketRow, Words};
+use crate::sync::browse::{self, Listing, Only, TicketFilter, TicketRow, Words};
 
 pub fn routes() -> Routes {
     Routes::default()
@@ -39,19 +39,60 @@ pub fn clean(html: &str) -> String {
         .to_string()
 }
 
+/// A record's raw JSON and its body made safe: the HTML field cleaned, or else the text field
+/// escaped.
+fn body_of(raw: &str, html: &str, text: &str) -> (serde_json::Value, String) {
+    let v: serde_json::Value = serde_json::from_str(raw).unwrap_or_default();
+    let body = match v[html].as_str() {
+        Some(h) => clean(h),
+        None => text_as_html(v[text].as_str().unwrap_or_default()),
+    };
+    (v, body)
+}
+
 /// Plain text shown where HTML is expected: escaped, line breaks kept.
 fn text_as_html(text: &str) -> String {
     clean(&ammonia::clean_text(text).replace("&#10;", "<br>"))
 }
 
-/// The integration, if it is this organisation's.
-async fn target(state: &super::AppState, user: &User, id: i64) -> Result<(Target, String), Error> {
-    let i = connections::get(&state.store, user.org_id, id).await?;
+/// The path of a browser page: the integration's `{id}`, and a second parameter on some.
+type Params = Path<Vec<(String, String)>>;
+
+/// The integration the path names (this organisation's; another's is not found), with its
+/// domain for the page.
+async fn open(
+    state: &AppState,
+    s: &Session,
+    p: &[(String, String)],
+) -> Result<(Target, Place), Error> {
+    let i = super::session::integration_named(state, s, p).await?;
     let t = Target {
-        org_id: user.org_id,
-        integration_id: id,
+        org_id: i.org_id,
+        integration_id: i.id,
     };
-    Ok((t, i.domain))
+    Ok((
+        t,
+        Place {
+            id: i.id,
+            domain: i.domain,
+        },
+    ))
+}
+
+/// Which integration a page shows: its id (for links) and domain (for the title).
+struct Place {
+    id: i64,
+    domain: String,
+}
+
+/// The path's second parameter.
+fn second(p: &[(String, String)]) -> &str {
+    p.get(1).map(|(_, v)| v.as_str()).unwrap_or_default()
+}
+
+/// The path's second parameter as a record id.
+fn item(p: &[(String, String)]) -> Result<i64, Error> {
+    second(p).parse().map_err(|_| Error::NotFound)
 }
 
 fn status_name(status: i64) -> String {
@@ -80,16 +121,17 @@ struct TicketView {
 
 impl From<TicketRow> for TicketView {
     fn from(r: TicketRow) -> Self {
+        let (id, subject, status, priority, state, updated_at, group, kind, requester) = r;
         TicketView {
-            id: r.id,
-            subject: r.subject.unwrap_or_else(|| "(no subject)".into()),
-            status: status_name(r.status),
-            priority: priority_name(r.priority),
-            group: r.group_name.unwrap_or_default(),
-            kind: r.ticket_type.unwrap_or_default(),
-            requester: r.requester.unwrap_or_default(),
-            deleted: r.state != "live",
-            updated: when(r.updated_at),
+            id,
+            subject: subject.unwrap_or_else(|| "(no subject)".into()),
+            status: status_name(status),
+            priority: priority_name(priority),
+            group: group.unwrap_or_default(),
+            kind: kind.unwrap_or_default(),
+            requester: requester.unwrap_or_default(),
+            deleted: state != "live",
+            updated: when(updated_at),
         }
     }
 }
@@ -117,7 +159,8 @@ fn number(value: &Option<String>, what: &str) -> Result<Option<i64>, Error> {
 }
 
 impl TicketQuery {
-    fn filter(&self) -> Result<TicketFilter, Error> {
+    /// The filter, and the keyset position of the page asked for.
+    fn filter(&self) -> Result<(TicketFilter, Option<(i64, i64)>), Error> {
         let before = match self.before.as_deref() {
             None | Some("") => None,
             Some(b) => {
@@ -129,14 +172,17 @@ impl TicketQuery {
                 ))
             }
         };
-        Ok(TicketFilter {
-            words: self.q.as_deref().and_then(Words::parse),
-            status: number(&self.status, "status")?,
-            priority: number(&self.priority, "priority")?,
-            group: number(&self.group, "group")?,
-            kind: self.kind.clone().filter(|k| !k.trim().is_empty()),
-            before,
-        })
+        let mut only = Vec::new();
+        only.extend(number(&self.status, "status")?.map(Only::Status));
+        only.extend(number(&self.priority, "priority")?.map(Only::Priority));
+        only.extend(number(&self.group, "group")?.map(Only::Group));
+        only.extend(
+            (self.kind.clone())
+                .filter(|k| !k.trim().is_empty())
+                .map(Only::Type),
+        );
+        let words = self.q.as_deref().and_then(Words::parse);
+        Ok((TicketFilter { words, only }, before))
     }
 
     /// The link to the page after `(updated_at, id)`, keeping the filters.
@@ -167,8 +213,7 @@ impl TicketQuery {
 struct TicketsPage {
     user: Option<User>,
     csrf: String,
-    id: i64,
-    domain: String,
+    at: Place,
     q: String,
     status: String,
     priority: String,
@@ -184,19 +229,18 @@ struct TicketsPage {
 
 async fn tickets(
     Signed(state, s): Signed,
-    Path(id): Path<i64>,
+    Path(p): Params,
     Query(q): Query<TicketQuery>,
 ) -> Result<Html<String>, Error> {
-    let (t, domain) = target(&state, &s.user, id).await?;
-    let filter = q.filter()?;
-    let (rows, next) = browse::tickets(&state.store, t, &filter).await?;
+    let (t, at) = open(&state, &s, &p).await?;
+    let (filter, before) = q.filter()?;
+    let (rows, next) = browse::tickets(&state.store, t, &filter, before).await?;
     let (groups, kinds) = browse::choices(&state.store, t).await?;
     let named = |pairs: &[(i64, &'static str)]| pairs.to_vec();
     render(&TicketsPage {
         user: Some(s.user),
         csrf: s.csrf,
-        id,
-        domain,
+        at,
         q: q.q.clone().unwrap_or_default(),
         status: q.status.clone().unwrap_or_default(),
         priority: q.priority.clone().unwrap_or_default(),
@@ -210,7 +254,7 @@ async fn tickets(
             .collect(),
         kinds,
         tickets: rows.into_iter().map(TicketView::from).collect(),
-        next: next.map(|n| q.next_link(id, n)),
+        next: next.map(|n| q.next_link(t.integration_id, n)),
     })
 }
 
@@ -227,27 +271,20 @@ struct MessageView {
 struct TicketPage {
     user: Option<User>,
     csrf: String,
-    id: i64,
-    domain: String,
+    at: Place,
     ticket: TicketView,
     description: String,
     tags: Vec<String>,
     messages: Vec<MessageView>,
 }
 
-async fn ticket(
-    Signed(state, s): Signed,
-    Path((id, ticket)): Path<(i64, i64)>,
-) -> Result<Html<String>, Error> {
-    let (t, domain) = target(&state, &s.user, id).await?;
+async fn ticket(Signed(state, s): Signed, Path(p): Params) -> Result<Html<String>, Error> {
+    let (t, at) = open(&state, &s, &p).await?;
+    let ticket = item(&p)?;
     let (row, raw) = browse::ticket(&state.store, t, ticket)
         .await?
         .ok_or(Error::NotFound)?;
-    let raw: serde_json::Value = serde_json::from_str(&raw).unwrap_or_default();
-    let description = match raw["description"].as_str() {
-        Some(html) => clean(html),
-        None => text_as_html(raw["description_text"].as_str().unwrap_or_default()),
-    };
+    let (raw, description) = body_of(&raw, "description", "description_text");
     let tags = raw["tags"]
         .as_array()
         .map(|a| {
@@ -260,11 +297,7 @@ async fn ticket(
         .await?
         .into_iter()
         .map(|m| {
-            let raw: serde_json::Value = serde_json::from_str(&m.raw).unwrap_or_default();
-            let body = match raw["body"].as_str() {
-                Some(html) => clean(html),
-                None => text_as_html(raw["body_text"].as_str().unwrap_or_default()),
-            };
+            let (raw, body) = body_of(&m.raw, "body", "body_text");
             let from = raw["from_email"].as_str().map(str::to_string);
             MessageView {
                 from: from.unwrap_or_else(|| {
@@ -280,8 +313,7 @@ async fn ticket(
     render(&TicketPage {
         user: Some(s.user),
         csrf: s.csrf,
-        id,
-        domain,
+        at,
         ticket: row.into(),
         description,
         tags,
@@ -294,8 +326,7 @@ async fn ticket(
 struct ListPage {
     user: Option<User>,
     csrf: String,
-    id: i64,
-    domain: String,
+    at: Place,
     listing: &'static str,
     headings: [&'static str; 3],
     rows: Vec<browse::Row>,
@@ -309,11 +340,11 @@ struct After {
 
 async fn listing(
     Signed(state, s): Signed,
-    Path((id, name)): Path<(i64, String)>,
+    Path(p): Params,
     Query(a): Query<After>,
 ) -> Result<Html<String>, Error> {
-    let what = Listing::parse(&name).ok_or(Error::NotFound)?;
-    let (t, domain) = target(&state, &s.user, id).await?;
+    let what = Listing::parse(second(&p)).ok_or(Error::NotFound)?;
+    let (t, at) = open(&state, &s, &p).await?;
     let after = number(&a.after, "after")?.unwrap_or(0);
     let (mut rows, next) = browse::listing(&state.store, t, what, after).await?;
     let (listing, headings) = match what {
@@ -323,18 +354,17 @@ async fn listing(
     };
     if what == Listing::Articles {
         for r in &mut rows {
-            r.third = r.third.take().map(|s| match s.as_str() {
+            r.cells[1] = match r.cells[1].as_str() {
                 "1" => "Draft".to_string(),
                 "2" => "Published".to_string(),
-                _ => s,
-            });
+                other => other.to_string(),
+            };
         }
     }
     render(&ListPage {
         user: Some(s.user),
         csrf: s.csrf,
-        id,
-        domain,
+        at,
         listing,
         headings,
         rows,
@@ -347,30 +377,22 @@ async fn listing(
 struct ArticlePage {
     user: Option<User>,
     csrf: String,
-    id: i64,
-    domain: String,
+    at: Place,
     title: String,
     body: String,
 }
 
-async fn article(
-    Signed(state, s): Signed,
-    Path((id, article)): Path<(i64, i64)>,
-) -> Result<Html<String>, Error> {
-    let (t, domain) = target(&state, &s.user, id).await?;
+async fn article(Signed(state, s): Signed, Path(p): Params) -> Result<Html<String>, Error> {
+    let (t, at) = open(&state, &s, &p).await?;
+    let article = item(&p)?;
     let (title, raw) = browse::article(&state.store, t, article)
         .await?
         .ok_or(Error::NotFound)?;
-    let raw: serde_json::Value = serde_json::from_str(&raw).unwrap_or_default();
-    let body = match raw["description"].as_str() {
-        Some(html) => clean(html),
-        None => text_as_html(raw["description_text"].as_str().unwrap_or_default()),
-    };
+    let (_, body) = body_of(&raw, "description", "description_text");
     render(&ArticlePage {
         user: Some(s.user),
         csrf: s.csrf,
-        id,
-        domain,
+        at,
         title: title.unwrap_or_else(|| "(untitled)".into()),
         body,
     })

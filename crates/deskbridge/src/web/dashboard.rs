@@ -88,24 +88,22 @@ fn day(t: i64) -> String {
 }
 
 fn card(domain: String, o: Overview) -> Card {
-    let now = o.at;
-    let budget_now = o.budget.iter().rev().flatten().next().copied();
-    let peak = o.credits.iter().fold(0.0f64, |a, b| a.max(*b));
+    let f = &o.facts;
+    let now = f.at;
+    let budget_now = f.credits.limit.iter().rev().flatten().next().copied();
+    let peak = f.credits.values.iter().fold(0.0f64, |a, b| a.max(*b));
+    let total = f.credits.total;
     let credits_svg = charts::bars(
         &format!("credits-{}", o.t.integration_id),
         "API credits per minute, last 24 hours",
         &match budget_now {
             Some(b) => format!(
-                "{} credits in 24 hours; the busiest minute used {peak:.0} of a budget of {b:.0} a minute",
-                o.credits_24h
+                "{total} credits in 24 hours; the busiest minute used {peak:.0} of a budget of {b:.0} a minute"
             ),
-            None => format!(
-                "{} credits in 24 hours; budget not learned yet",
-                o.credits_24h
-            ),
+            None => format!("{total} credits in 24 hours; budget not learned yet"),
         },
-        &o.credits,
-        Some(&o.budget),
+        &f.credits.values,
+        Some(&f.credits.limit),
         (
             &hour_minute(now - CREDIT_SLOT * overview::CREDIT_SLOTS as i64),
             "now",
@@ -114,12 +112,12 @@ fn card(domain: String, o: Overview) -> Card {
     let changes_svg = charts::bars(
         &format!("changes-{}", o.t.integration_id),
         "Records changed per hour, last 48 hours",
-        &format!("{} records changed in 48 hours", o.changes_48h),
-        &o.changes,
+        &format!("{} records changed in 48 hours", f.changes.total),
+        &f.changes.values,
         None,
         (&day(now - 48 * 3600), "now"),
     );
-    let spans: Vec<Span> = o
+    let spans: Vec<Span> = f
         .spans
         .iter()
         .map(|(from, to, status)| Span {
@@ -144,21 +142,21 @@ fn card(domain: String, o: Overview) -> Card {
         status: o.health.status.code(),
         status_label: o.health.status_label,
         cause: o.health.title,
-        freshness: o.newest_change.map_or_else(
+        freshness: f.newest_change.map_or_else(
             || "nothing synced yet".into(),
             |t| format!("the newest change held is {} old", ago(now, t)),
         ),
-        held: o.held,
-        last_sync: match (o.running, o.last_finished) {
+        held: o.sync.held.iter().map(|(_, n)| n).sum(),
+        last_sync: match (o.sync.running, o.sync.finished_at) {
             (true, _) => "running now".into(),
-            (false, Some(f)) => format!(
+            (false, Some(at)) => format!(
                 "{} ago ({})",
-                ago(now, f),
-                o.last_status.unwrap_or_default()
+                ago(now, at),
+                o.sync.status.clone().unwrap_or_default()
             ),
             (false, None) => "none yet".into(),
         },
-        next_sync: match o.next_sync {
+        next_sync: match f.next_sync {
             Some(t) if t <= now => "due now".into(),
             Some(t) => format!("in {}", ago(t, now)),
             None => "not scheduled (paused, or scheduled syncs are off)".into(),

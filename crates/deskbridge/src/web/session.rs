@@ -131,3 +131,18 @@ impl FromRequestParts<Arc<AppState>> for Signed {
         Ok(Signed(state.clone(), s))
     }
 }
+
+/// The integration a page's path names (its `{id}`), if it is the signed-in organisation's;
+/// another organisation's, or none, is not found.
+pub async fn integration_named(
+    state: &AppState,
+    s: &Session,
+    params: &[(String, String)],
+) -> Result<crate::connections::Integration, Error> {
+    let id = params
+        .iter()
+        .find(|(k, _)| k == "id")
+        .and_then(|(_, v)| v.parse::<i64>().ok())
+        .ok_or(Error::NotFound)?;
+    Ok(crate::connections::get(&state.store, s.user.org_id, id).await?)
+}

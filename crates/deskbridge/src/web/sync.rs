@@ -9,8 +9,7 @@ use std::time::Duration;
 use askama::Template;
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Form, FromRequestParts, Path, State};
-use axum::http::request::Parts;
+use axum::extract::{Form, Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -73,28 +72,11 @@ async fn target(state: &AppState, user: &User, id: i64) -> Result<Target, Error>
     })
 }
 
-/// An admin's change to one integration of their organisation: signed in, an admin, and the
-/// integration in the path theirs, checked in that order before the handler runs.
-struct Managed(Arc<AppState>, Session, Target);
-
-impl FromRequestParts<Arc<AppState>> for Managed {
-    type Rejection = Response;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &Arc<AppState>,
-    ) -> Result<Self, Self::Rejection> {
-        let Signed(state, s) = Signed::from_request_parts(parts, state).await?;
-        let Path(id) = Path::<i64>::from_request_parts(parts, &state)
-            .await
-            .map_err(IntoResponse::into_response)?;
-        admin_only(&s, "only admins can change how an integration syncs")
-            .map_err(IntoResponse::into_response)?;
-        let t = target(&state, &s.user, id)
-            .await
-            .map_err(IntoResponse::into_response)?;
-        Ok(Managed(state, s, t))
-    }
+/// An admin's change to one integration of their organisation: an admin, and the integration
+/// theirs, checked in that order before anything else.
+async fn managed(state: &AppState, s: &Session, id: i64) -> Result<Target, Error> {
+    admin_only(s, "only admins can change how an integration syncs")?;
+    target(state, &s.user, id).await
 }
 
 fn duration(secs: u64) -> String {
@@ -284,7 +266,12 @@ async fn page(
     render_page(&state, &s, t, &headers, None, None).await
 }
 
-async fn sync_now(Managed(state, s, t): Managed, headers: HeaderMap) -> Result<Response, Error> {
+async fn sync_now(
+    Signed(state, s): Signed,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+) -> Result<Response, Error> {
+    let t = managed(&state, &s, id).await?;
     if runtime::start_sync(&state.queue, t, "manual")
         .await
         .map_err(Error::internal)?
@@ -320,10 +307,12 @@ struct ScheduleForm {
 }
 
 async fn schedule(
-    Managed(state, s, t): Managed,
+    Signed(state, s): Signed,
+    Path(id): Path<i64>,
     headers: HeaderMap,
     Form(f): Form<ScheduleForm>,
 ) -> Result<Response, Error> {
+    let t = managed(&state, &s, id).await?;
     let minutes: i64 = f.interval_minutes.trim().parse().map_err(|_| {
         Error::BadRequest("the interval is a whole number of minutes, from 1 to 1440".into())
     })?;
@@ -353,7 +342,12 @@ fn digest(secret: &str) -> String {
 }
 
 /// A new webhook secret, shown once; only its hash is kept.
-async fn new_secret(Managed(state, s, t): Managed, headers: HeaderMap) -> Result<Response, Error> {
+async fn new_secret(
+    Signed(state, s): Signed,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+) -> Result<Response, Error> {
+    let t = managed(&state, &s, id).await?;
     let mut bytes = [0u8; 24];
     getrandom::fill(&mut bytes).map_err(|e| Error::internal(e.to_string()))?;
     use base64::Engine;

@@ -3,8 +3,6 @@
 //! records changed per hour and the health timeline as server-side SVG whose numbers are the
 //! stored ones.
 
-use std::time::{Duration, Instant};
-
 use crate::helpers;
 
 /// The text of the `<desc>` of picture `id`.
@@ -30,20 +28,7 @@ async fn after_a_sync_the_dashboard_draws_credits_changes_and_health_from_the_st
     deskbridge::runtime::start_sync(&app.state.queue, t, "test")
         .await
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let done: Option<(String,)> =
-            sqlx::query_as("SELECT status FROM sync_runs WHERE status <> 'running' LIMIT 1")
-                .fetch_optional(&app.store.pool)
-                .await
-                .unwrap();
-        if let Some((status,)) = done {
-            assert_eq!(status, "succeeded");
-            break;
-        }
-        assert!(Instant::now() < deadline, "the sync finished");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    assert_eq!(app.first_run_ended().await.1, "succeeded");
 
     // Act
     let page = app.page(&b, "/dashboard").await;

@@ -432,6 +432,24 @@ impl TestApp {
     }
 
     /// How many rows a table holds.
+    /// Waits (up to a minute) for the first sync run to end; its trigger and status.
+    pub async fn first_run_ended(&self) -> (String, String) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let done: Option<(String, String)> = sqlx::query_as(
+                "SELECT trigger, status FROM sync_runs WHERE status <> 'running' ORDER BY id LIMIT 1",
+            )
+            .fetch_optional(&self.store.pool)
+            .await
+            .unwrap();
+            if let Some(run) = done {
+                return run;
+            }
+            assert!(std::time::Instant::now() < deadline, "a sync run ended");
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
     pub async fn count(&self, table: &str) -> i64 {
         let (n,): (i64,) =
             sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))

@@ -714,20 +714,8 @@ async fn the_scheduler_syncs_a_connected_integration_by_itself_and_the_page_show
         .fetch_one(&app.store.pool)
         .await
         .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    loop {
-        let done: Option<(String,)> =
-            sqlx::query_as("SELECT trigger FROM sync_runs WHERE status = 'succeeded'")
-                .fetch_optional(&app.store.pool)
-                .await
-                .unwrap();
-        if let Some((trigger,)) = done {
-            assert_eq!(trigger, "schedule");
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "a scheduled sync ran");
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let run = app.first_run_ended().await;
+    assert_eq!(run, ("schedule".to_string(), "succeeded".to_string()));
     let page = app
         .page(&b, &format!("/settings/integrations/{id}/sync"))
         .await;

@@ -48,7 +48,7 @@ async fn after_a_sync_the_dashboard_draws_credits_changes_and_health_from_the_st
         format!("{changes} records changed in 48 hours")
     );
     assert!(svg(&page, &format!("changes-{id}")).contains("<rect"));
-    let (credits,): (i64,) = sqlx::query_as("SELECT SUM(credits) FROM api_usage")
+    let (credits,): (i64,) = sqlx::query_as("SELECT CAST(SUM(credits) AS BIGINT) FROM api_usage")
         .fetch_one(&app.store.pool)
         .await
         .unwrap();

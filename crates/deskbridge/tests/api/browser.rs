@@ -372,3 +372,70 @@ async fn a_broken_integration_is_seen_explained_and_repaired_in_a_real_browser()
     assert_eq!(count().await, synced);
     d.cmd(reqwest::Method::DELETE, "", Value::Null).await;
 }
+
+#[tokio::test]
+async fn a_person_finds_a_ticket_by_a_word_reads_its_thread_and_its_hostile_html_does_nothing() {
+    // Arrange: a ticket whose description tries a script and an event handler, and a synced copy.
+    let app = helpers::spawn_app_full(60, freshdesk_emulator::Plan::Unlimited, |_| {}).await;
+    let Some(d) = Driver::start().await else {
+        return;
+    };
+    let hostile = r#"<p>My <b>Zanzibar</b> transfer never arrived</p><script>window.owned = 1; document.title = 'owned'</script><img src="x" onerror="window.owned = 2; document.title = 'owned'">"#;
+    let created = app
+        .control
+        .create_ticket(json!({
+            "subject": "Zanzibar transfer never arrived",
+            "description": "My Zanzibar transfer never arrived",
+            "description_html": hostile,
+        }))
+        .await
+        .unwrap();
+    let ticket = created["id"].as_i64().unwrap();
+    app.control
+        .add_conversation(ticket, json!({"body": "We are looking into it"}))
+        .await
+        .unwrap();
+    d.sign_in(&app.base, "admin@acme.test").await;
+    d.connect_freshdesk(&app.base, "acme", &app.admin_key())
+        .await;
+    d.wait_text("#status", "Connected").await;
+    let t = app.the_integration().await;
+    let client = app.client(t).await;
+    deskbridge::sync::run(&app.store, &client, t, |_| {})
+        .await
+        .unwrap();
+    let id = t.integration_id;
+
+    // Act and assert: the dashboard draws its pictures and links to the data.
+    d.go(&format!("{}/dashboard", app.base)).await;
+    for picture in ["credits", "changes", "health"] {
+        d.find(&format!("svg#{picture}-{id}")).await;
+    }
+    d.screenshot("dashboard.png").await;
+    d.click(&format!("a[href='/data/{id}/tickets']")).await;
+
+    // Search for a word, open the ticket, read its thread.
+    d.type_into("#ticket-search", "zanzibar").await;
+    d.click("form.filters button[type=submit]").await;
+    d.wait_text("#tickets", "Zanzibar transfer never arrived")
+        .await;
+    d.click("#tickets tbody a").await;
+    d.wait_text("#ticket-subject", "Zanzibar transfer never arrived")
+        .await;
+    d.wait_text("#thread", "We are looking into it").await;
+    d.wait_text("#description", "My Zanzibar transfer never arrived")
+        .await;
+    d.screenshot("data-ticket.png").await;
+
+    // Nothing the description carried ran.
+    let owned = d
+        .cmd(
+            reqwest::Method::POST,
+            "/execute/sync",
+            json!({"script": "return [document.title, typeof window.owned, document.querySelectorAll('#description script, #description img, [onerror]').length];", "args": []}),
+        )
+        .await;
+    assert_ne!(owned[0], "owned", "{owned}");
+    assert_eq!(owned[1], "undefined", "{owned}");
+    assert_eq!(owned[2], 0, "{owned}");
+}

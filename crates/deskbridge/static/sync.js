@@ -18,6 +18,17 @@
     set("sync-conversations", String(f.conversations));
     set("sync-credits", f.credits + " (" + f.credits_run + " this run)");
     set("sync-eta", f.eta);
+    var bar = document.getElementById("sync-bar");
+    var box = document.getElementById("sync-progress");
+    if (bar && box) {
+      box.hidden = f.percent === null || f.percent === undefined;
+      if (!box.hidden) {
+        bar.value = f.percent;
+        bar.textContent = f.percent + "%";
+        set("sync-percent", f.percent + "%");
+        set("sync-bar-eta", f.eta);
+      }
+    }
     var body = document.querySelector("#sync-held tbody");
     if (body && f.held) {
       while (body.firstChild) { body.removeChild(body.firstChild); }

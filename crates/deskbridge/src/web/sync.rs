@@ -129,9 +129,19 @@ fn figures(v: &SyncView) -> Value {
         (true, None) => "estimating…".into(),
         (false, _) => "—".into(),
     };
+    // The backfill's share done, when the account's ticket count is known: tickets listed, and
+    // for each its conversations fetched, weigh the same.
+    let percent = match (v.running, p.phase.as_str(), p.tickets_expected) {
+        (true, "backfill", Some(expected)) if expected > 0 => {
+            let done = (p.tickets + p.conversation_calls) as f64 / (2 * expected) as f64;
+            Some((done * 100.0).clamp(0.0, 100.0).floor() as u64)
+        }
+        _ => None,
+    };
     json!({
         "state": state,
         "running": v.running,
+        "percent": percent,
         "phase": p.phase,
         "tickets": p.tickets,
         "conversations": p.conversations,
@@ -158,6 +168,8 @@ struct SyncPage {
     credits: String,
     credits_run: u64,
     eta: String,
+    /// The backfill's progress in percent, while it is known.
+    percent: Option<u64>,
     held: Vec<(String, i64)>,
     skipped: Vec<(String, String)>,
     interval_secs: i64,
@@ -237,6 +249,7 @@ async fn render_page(
         credits: f["credits"].as_str().unwrap_or_default().into(),
         credits_run: v.progress.credits,
         eta: f["eta"].as_str().unwrap_or_default().into(),
+        percent: f["percent"].as_u64(),
         held: v.held.clone(),
         skipped: v
             .skipped

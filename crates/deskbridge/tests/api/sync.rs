@@ -774,3 +774,52 @@ async fn every_kind_of_fault_loses_and_duplicates_nothing() {
     );
     helpers::assert_copy_matches(&app, t, &export(&app, EVERYTHING).await).await;
 }
+
+#[tokio::test]
+async fn a_running_backfill_shows_a_progress_bar_that_moves_with_its_time_left() {
+    let app = helpers::spawn_app_full(200, Plan::Unlimited, |_| {}).await;
+    let (b, t) = app.connect_acme().await;
+    // Slow conversations calls, so the backfill is seen mid-way.
+    control(
+        &app,
+        reqwest::Method::POST,
+        "/_emulator/faults",
+        Some(serde_json::json!({"path_prefix": "/api/v2/tickets/", "kind": "delay", "delay_ms": 150, "count": 100000})),
+    )
+    .await;
+    deskbridge::runtime::start_sync(&app.state.queue, t, "test")
+        .await
+        .unwrap();
+    let path = format!("/settings/integrations/{}/sync", t.integration_id);
+    let percent = |page: &str| -> Option<u64> {
+        let at = page.find("id=\"sync-progress\">")?;
+        let rest = &page[at..];
+        let v = rest.find("value=\"")? + 7;
+        rest[v..v + rest[v..].find('"')?].parse().ok()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let mut seen = Vec::new();
+    while seen.len() < 2 {
+        let page = app.page(&b, &path).await;
+        if let Some(p) = percent(&page).filter(|p| seen.last() != Some(p)) {
+            assert!(p <= 100);
+            assert!(
+                page.contains("left") || page.contains("estimating"),
+                "{page}"
+            );
+            seen.push(p);
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "progress seen: {seen:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert!(seen[1] > seen[0], "the bar moves forward: {seen:?}");
+    app.first_run_ended().await;
+    let page = app.page(&b, &path).await;
+    assert!(
+        page.contains("id=\"sync-progress\" hidden"),
+        "no bar once done"
+    );
+}

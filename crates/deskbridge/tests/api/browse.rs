@@ -40,20 +40,8 @@ fn next_link(page: &str) -> Option<String> {
 async fn a_word_finds_its_ticket_and_the_thread_shows_with_hostile_html_made_inert() {
     // Arrange: a ticket whose description carries a script and an event handler.
     let (app, b, t, client) = synced().await;
-    let created = app
-        .control
-        .create_ticket(json!({
-            "subject": "Zanzibar transfer never arrived",
-            "description": "My transfer to Zanzibar never arrived",
-            "description_html": "<p>My transfer <b>never</b> arrived<script>document.title='owned'</script><img src=x onerror=\"alert(1)\"><a href=\"javascript:alert(2)\">see</a></p>",
-        }))
-        .await
-        .unwrap();
-    let id = created["id"].as_i64().unwrap();
-    app.control
-        .add_conversation(id, json!({"body": "We are looking into it"}))
-        .await
-        .unwrap();
+    let hostile = "<p>My transfer <b>never</b> arrived<script>document.title='owned'</script><img src=x onerror=\"alert(1)\"><a href=\"javascript:alert(2)\">see</a></p>";
+    let id = helpers::zanzibar_ticket(&app, hostile).await;
     sync::run(&app.store, &client, t, |_| {}).await.unwrap();
 
     // Act: search by a word (and by its first letters), then open the ticket.

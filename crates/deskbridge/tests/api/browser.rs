@@ -39,6 +39,20 @@ impl Driver {
         self.click("#connect").await;
     }
 
+    /// Connects Acme's help desk with the integration admin's key, sees it connected, and syncs a
+    /// copy in the foreground.
+    async fn connect_and_sync(&self, app: &helpers::TestApp) -> deskbridge::sync::Target {
+        self.connect_freshdesk(&app.base, "acme", &app.admin_key())
+            .await;
+        self.wait_text("#status", "Connected").await;
+        let t = app.the_integration().await;
+        let client = app.client(t).await;
+        deskbridge::sync::run(&app.store, &client, t, |_| {})
+            .await
+            .unwrap();
+        t
+    }
+
     /// Signs in through the form, as a person would, and waits for the dashboard.
     async fn sign_in(&self, base: &str, email: &str) {
         self.go(&format!("{base}/login")).await;
@@ -291,14 +305,7 @@ async fn a_broken_integration_is_seen_explained_and_repaired_in_a_real_browser()
     d.sign_in(&app.base, "admin@acme.test").await;
 
     // 1. Connect, and sync a copy.
-    d.connect_freshdesk(&app.base, "acme", &app.admin_key())
-        .await;
-    d.wait_text("#status", "Connected").await;
-    let t = app.the_integration().await;
-    let client = app.client(t).await;
-    deskbridge::sync::run(&app.store, &client, t, |_| {})
-        .await
-        .unwrap();
+    d.connect_and_sync(&app).await;
     let count = || async { app.count("fd_tickets").await };
     let synced = count().await;
     assert!(synced > 0);
@@ -381,29 +388,9 @@ async fn a_person_finds_a_ticket_by_a_word_reads_its_thread_and_its_hostile_html
         return;
     };
     let hostile = r#"<p>My <b>Zanzibar</b> transfer never arrived</p><script>window.owned = 1; document.title = 'owned'</script><img src="x" onerror="window.owned = 2; document.title = 'owned'">"#;
-    let created = app
-        .control
-        .create_ticket(json!({
-            "subject": "Zanzibar transfer never arrived",
-            "description": "My Zanzibar transfer never arrived",
-            "description_html": hostile,
-        }))
-        .await
-        .unwrap();
-    let ticket = created["id"].as_i64().unwrap();
-    app.control
-        .add_conversation(ticket, json!({"body": "We are looking into it"}))
-        .await
-        .unwrap();
+    helpers::zanzibar_ticket(&app, hostile).await;
     d.sign_in(&app.base, "admin@acme.test").await;
-    d.connect_freshdesk(&app.base, "acme", &app.admin_key())
-        .await;
-    d.wait_text("#status", "Connected").await;
-    let t = app.the_integration().await;
-    let client = app.client(t).await;
-    deskbridge::sync::run(&app.store, &client, t, |_| {})
-        .await
-        .unwrap();
+    let t = d.connect_and_sync(&app).await;
     let id = t.integration_id;
 
     // Act and assert: the dashboard draws its pictures and links to the data.

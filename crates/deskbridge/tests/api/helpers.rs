@@ -535,6 +535,24 @@ pub async fn json_of(request: reqwest::RequestBuilder) -> Value {
     request.send().await.unwrap().json().await.unwrap()
 }
 
+/// A customer's ticket "Zanzibar transfer never arrived" whose HTML description is `html` (the
+/// text says "My transfer to Zanzibar never arrived"), with one reply "We are looking into it".
+pub async fn zanzibar_ticket(app: &TestApp, html: &str) -> i64 {
+    let created = app
+        .control
+        .create_ticket(serde_json::json!({
+            "subject": "Zanzibar transfer never arrived",
+            "description": "My transfer to Zanzibar never arrived",
+            "description_html": html,
+        }))
+        .await
+        .unwrap();
+    let id = created["id"].as_i64().unwrap();
+    let reply = serde_json::json!({"body": "We are looking into it"});
+    app.control.add_conversation(id, reply).await.unwrap();
+    id
+}
+
 /// A `records:read` API token made in Settings by `b`.
 pub async fn records_token(app: &TestApp, b: &Browser) -> String {
     let page = app

@@ -29,10 +29,14 @@ pub struct Monitor {
 }
 
 /// The health of one integration as stored.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Health {
+    /// `connected`, `connected_with_warnings`, `needs_attention` or `unavailable`.
+    #[schema(value_type = String, example = "needs_attention")]
     pub status: Status,
     pub status_label: &'static str,
+    /// Why it needs attention, as a code (`agent_deleted`, `key_rejected`, …).
+    #[schema(value_type = Option<String>)]
     pub cause: Option<Cause>,
     pub title: Option<&'static str>,
     pub fix: Option<&'static str>,
@@ -42,7 +46,8 @@ pub struct Health {
     pub history: Vec<Transition>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// One change of status, with its cause.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Transition {
     pub at: i64,
     pub from: String,

@@ -155,10 +155,12 @@ pub struct Claimed {
 }
 
 /// One job as status pages and the API show it.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct JobView {
     pub id: i64,
     pub kind: String,
+    /// `queued`, `running`, `succeeded`, `failed` or `cancelled`.
+    #[schema(value_type = String)]
     pub state: JobState,
     pub attempts: i64,
     pub max_attempts: i64,

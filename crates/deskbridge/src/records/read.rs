@@ -59,21 +59,31 @@ pub struct Query {
 
 /// One page: the records, and where the next page starts (also when this one was empty: a
 /// consumer keeps it and asks again later).
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[schema(as = RecordsPage)]
 pub struct Page {
+    #[schema(example = "tickets")]
     pub stream: &'static str,
     pub records: Vec<Record>,
     pub next_cursor: String,
 }
 
 /// A record as the API serves it.
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct Record {
     pub id: i64,
+    /// When deskbridge changed it (RFC 3339).
+    #[schema(format = DateTime, example = "2026-12-06T08:00:00Z")]
     pub changed_at: String,
+    /// Spam, trashed, purged or deleted in Freshdesk, or gone from the copy: a tombstone.
     pub deleted: bool,
+    /// `live`, `spam`, `deleted` or `purged`, for streams that keep a state.
     pub state: Option<String>,
+    /// The typed columns deskbridge keeps.
+    #[schema(value_type = Object)]
     pub fields: serde_json::Map<String, serde_json::Value>,
+    /// The record's Freshdesk JSON; null for a record deleted outright.
+    #[schema(value_type = Option<Object>)]
     pub raw: Option<Box<serde_json::value::RawValue>>,
 }
 
@@ -218,7 +228,7 @@ pub async fn list(
 
 /// One stream's part of a change notification: how many of its records changed, and the
 /// cursor to read them from.
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct StreamChanges {
     pub stream: String,
     pub changed: i64,

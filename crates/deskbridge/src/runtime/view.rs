@@ -17,7 +17,7 @@ pub enum ViewError {
 }
 
 /// What the integration page shows about syncing.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SyncView {
     pub running: bool,
     pub run_id: Option<i64>,
@@ -28,8 +28,10 @@ pub struct SyncView {
     pub finished_at: Option<i64>,
     pub progress: Progress,
     /// Records held, per table.
+    #[schema(value_type = Vec<(String, i64)>)]
     pub held: Vec<(String, i64)>,
     /// Streams skipped, with the reason.
+    #[schema(value_type = Vec<(String, String)>)]
     pub skipped: Vec<(String, String)>,
     pub interval_secs: i64,
     pub hooks_received: i64,

@@ -63,7 +63,7 @@ impl Default for Options {
 }
 
 /// Where a run is, for progress displays. Stored as JSON on the run row for the live page.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Progress {
     /// `backfill` until the first full pass of tickets is done, then `incremental`.
     pub phase: String,

@@ -240,3 +240,17 @@ struct ErrorPage<'a> {
     message: &'a str,
     reference: Option<String>,
 }
+
+/// An error as every API route returns it.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[schema(as = Error)]
+pub struct ErrorBody {
+    /// What went wrong, in words; for a server error only generic text.
+    #[schema(example = "limit must be a whole number from 1 to 1000")]
+    error: String,
+    #[schema(example = 400)]
+    status: u16,
+    /// Quote it to the operator: the server's log has the whole story under it.
+    #[schema(example = "2b1f0c8e-4a57-4c4e-9a55-0d1c7e1d2f9a")]
+    request_id: String,
+}

@@ -7,7 +7,6 @@ use axum::extract::{Form, Path};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
-use serde_json::json;
 
 use super::routes::Routes;
 use super::session::{Signed, admin_only};
@@ -25,16 +24,15 @@ pub fn routes() -> Routes {
         .get("/api/v1/integrations/{id}/health", api_health)
 }
 
-async fn api_health(Signed(state, s): Signed, Path(id): Path<i64>) -> Response {
+#[utoipa::path(get, path = "/api/v1/integrations/{id}/health", tag = "health", summary = "The integration's health: state, cause, what to do, and its history", params(("id" = i64, Path, description = "The integration")), responses((status = 200, description = "Its health", body = crate::health::Health), (status = 404, description = "Not this organisation's", body = super::error::ErrorBody)))]
+pub(super) async fn api_health(Signed(state, s): Signed, Path(id): Path<i64>) -> Response {
     let t = Target {
         org_id: s.user.org_id,
         integration_id: id,
     };
     match health::get(&state.store, t).await {
         Ok(h) => Json(h).into_response(),
-        Err(HealthError::Gone) => {
-            (StatusCode::NOT_FOUND, Json(json!({"error": "not found"}))).into_response()
-        }
+        Err(HealthError::Gone) => Error::NotFound.into_response(),
         Err(e) => Error::internal(e).into_response(),
     }
 }

@@ -14,6 +14,7 @@ mod guide;
 mod health;
 mod help;
 mod integrations;
+pub mod openapi;
 mod records;
 mod render;
 mod routes;
@@ -42,18 +43,23 @@ use routes::Routes;
 /// Every page group's routes, merged (the long-lived event streams apart: they skip the
 /// request timeout).
 fn pages() -> Routes {
-    Routes::default()
-        .merge(dashboard::routes())
-        .merge(auth::routes())
-        .merge(integrations::routes())
-        .merge(guide::routes())
-        .merge(help::routes())
-        .merge(tokens::routes())
-        .merge(api::routes())
-        .merge(sync::routes())
-        .merge(health::routes())
-        .merge(records::routes())
-        .merge(browse::routes())
+    let groups = [
+        dashboard::routes,
+        auth::routes,
+        integrations::routes,
+        guide::routes,
+        help::routes,
+        tokens::routes,
+        api::routes,
+        sync::routes,
+        health::routes,
+        records::routes,
+        browse::routes,
+        openapi::routes,
+    ];
+    groups
+        .iter()
+        .fold(Routes::default(), |all, group| all.merge(group()))
 }
 
 /// Every method and path the router serves, as it registered them. The CSRF test walks this, so

@@ -39,7 +39,8 @@ pub fn stream_routes() -> Routes {
 const POLL: Duration = Duration::from_secs(1);
 const OPEN_FOR: Duration = Duration::from_secs(3600);
 
-async fn changes(
+#[utoipa::path(get, path = "/api/v1/integrations/{id}/changes", tag = "records", summary = "The change feed as server-sent events", description = "One `changes` event per batch: `{\"streams\": [StreamChanges]}`, whose id is the feed position; reconnect with `Last-Event-ID` to miss nothing. Needs `records:read`.", params(("id" = i64, Path, description = "The integration"), ("Last-Event-ID" = Option<i64>, Header, description = "The last event id seen")), responses((status = 200, description = "An event stream", content_type = "text/event-stream", body = String), (status = 404, description = "Not this organisation's", body = super::error::ErrorBody)))]
+pub(super) async fn changes(
     Signed(state, s): Signed,
     Path(id): Path<i64>,
     headers: HeaderMap,
@@ -81,12 +82,27 @@ async fn changes(
 }
 
 /// The streams a consumer can read.
-async fn streams(Signed(state, s): Signed, Path(id): Path<i64>) -> Result<Response, Error> {
-    connections::get(&state.store, s.user.org_id, id).await?;
-    Ok(Json(json!({"streams": records::stream_names()})).into_response())
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(super) struct Streams {
+    #[schema(example = json!(["tickets", "conversations"]))]
+    streams: Vec<&'static str>,
 }
 
-async fn page(
+/// The streams a consumer can read.
+#[utoipa::path(get, path = "/api/v1/integrations/{id}/records", tag = "records", summary = "The streams whose records can be read", params(("id" = i64, Path, description = "The integration")), responses((status = 200, description = "The stream names", body = Streams), (status = 404, description = "Not this organisation's", body = super::error::ErrorBody)))]
+pub(super) async fn streams(
+    Signed(state, s): Signed,
+    Path(id): Path<i64>,
+) -> Result<Response, Error> {
+    connections::get(&state.store, s.user.org_id, id).await?;
+    Ok(Json(Streams {
+        streams: records::stream_names(),
+    })
+    .into_response())
+}
+
+#[utoipa::path(get, path = "/api/v1/integrations/{id}/records/{stream}", tag = "records", summary = "A page of a stream's records in change order, from a cursor", description = "Every record deskbridge changed after the cursor, once, in order, tombstones included. Keep `next_cursor` and ask again; an empty page means up to date. Needs `records:read`.", params(("id" = i64, Path, description = "The integration"), ("stream" = String, Path, description = "A stream name, from `/records`"), ("limit" = Option<i64>, Query, description = "1 to 1000, default 100"), ("cursor" = Option<String>, Query, description = "The `next_cursor` of the last page"), ("since" = Option<String>, Query, description = "Start at changes made from this RFC 3339 time")), responses((status = 200, description = "A page", body = crate::records::Page), (status = 400, description = "A bad limit, since or cursor", body = super::error::ErrorBody), (status = 403, description = "The token lacks records:read", body = super::error::ErrorBody), (status = 404, description = "No such integration or stream (the message lists the streams)", body = super::error::ErrorBody)))]
+pub(super) async fn page(
     Signed(state, s): Signed,
     Path((id, stream)): Path<(i64, String)>,
     Query(q): Query<records::Query>,

@@ -422,12 +422,10 @@ async fn events(Signed(state, s): Signed, Path(id): Path<i64>) -> Result<Respons
         .into_response())
 }
 
-async fn api_view(Signed(state, s): Signed, Path(id): Path<i64>) -> Response {
+#[utoipa::path(get, path = "/api/v1/integrations/{id}/sync", tag = "sync", summary = "The integration's sync: the last run with its progress, records held, skipped streams, webhooks and jobs", params(("id" = i64, Path, description = "The integration")), responses((status = 200, description = "Its sync", body = crate::runtime::SyncView), (status = 404, description = "Not this organisation's", body = super::error::ErrorBody)))]
+pub(super) async fn api_view(Signed(state, s): Signed, Path(id): Path<i64>) -> Response {
     let t = match target(&state, &s.user, id).await {
         Ok(t) => t,
-        Err(Error::NotFound) => {
-            return (StatusCode::NOT_FOUND, Json(json!({"error": "not found"}))).into_response();
-        }
         Err(e) => return e.into_response(),
     };
     match view(&state, t).await {

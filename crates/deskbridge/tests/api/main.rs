@@ -17,6 +17,7 @@ mod jobs;
 mod logs;
 mod migrations;
 mod notify;
+mod openapi;
 mod records;
 mod review;
 mod security;

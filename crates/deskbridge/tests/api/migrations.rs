@@ -7,7 +7,7 @@ use deskbridge::store::{POSTGRES_ID, SQLITE_ID, postgres_migrations};
 /// SHA-384 of each PostgreSQL migration as released (the files of `migrations/postgres` up to
 /// 0008, then as rendered from 0009 on), which sqlx compares with what a database recorded when
 /// it applied them.
-const RELEASED: [(i64, &str); 9] = [
+const RELEASED: [(i64, &str); 12] = [
     (
         1,
         "68bb45c80c5a06a691716aadb1f8f3d7367356631c0ec58dc6dae58bf0b510305eddae5daddc2e0697a608100200db3f",
@@ -43,6 +43,18 @@ const RELEASED: [(i64, &str); 9] = [
     (
         9,
         "de5a2eac6154e56c66cf030872e51254c3e93c6943193520d36687d2036e3c4296ab27c3f61f162920642ae898718502",
+    ),
+    (
+        10,
+        "f60d633aa67ab52be052584eced4a511faf2c1e5d4aa59417331a0a18132c5c2739cf9137c05af9bcd4cc2ef21b88c5a",
+    ),
+    (
+        11,
+        "71b1ac719400937dba0a6e26b2945cff3685320dc9afc9fe7f8d71aee3667df966fc1e6564a474ecec4339b031aca0d0",
+    ),
+    (
+        12,
+        "3d9f8eb2f4b2e1d1598fe3d93a768cd0d51b77b3bea6350e32e9d1758b0359741921f12ec8d1b7e6e73bce35bb22760e",
     ),
 ];
 

@@ -331,14 +331,17 @@ async fn write_conversations(
         changed.extend(super::changes::returned_ids(q, tx).await?);
     }
     super::changes::record(tx, t, "conversations", &changed).await?;
-    // `id IN` finds the rows by key; the CASE then checks each one's updated_at.
+    // `id IN` finds the rows by key; the CASE then checks each one's updated_at. The check is in
+    // the SET, not the WHERE: there SQLite's planner would take it for a range on
+    // `fd_tickets_recent` and scan the integration's every ticket per batch.
     let ids: Vec<String> = done.iter().map(|f| f.ticket_id.to_string()).collect();
     let when: String = done
         .iter()
         .map(|f| format!(" WHEN {} THEN {}", f.ticket_id, f.updated_at))
         .collect();
     sqlx::query(sqlx::AssertSqlSafe(format!(
-        "UPDATE fd_tickets SET conversations_synced_at = $1 WHERE org_id = $2 AND integration_id = $3 AND id IN ({}) AND updated_at = CASE id{when} END",
+        "UPDATE fd_tickets SET conversations_synced_at = CASE WHEN updated_at = CASE id{when} END THEN $1 ELSE conversations_synced_at END \
+         WHERE org_id = $2 AND integration_id = $3 AND id IN ({})",
         ids.join(",")
     )))
     .bind(now())

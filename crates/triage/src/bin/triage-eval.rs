@@ -82,7 +82,9 @@ fn sample(rows: &[(String, String)], k: usize, seed: u64) -> Vec<(String, String
     out
 }
 
-/// The threshold that maximises the mean of in-scope accuracy and out-of-scope recall.
+/// The threshold that maximises accuracy on the validation file with "none of the above" as one
+/// more value: an in-scope text is right when answered with its value, an out-of-scope one when
+/// the model abstains (Larson et al.'s way of choosing it).
 fn choose_threshold(model: &Model, val: &[(String, String)], none: &str) -> f32 {
     let scored: Vec<(f32, bool, bool)> = val
         .iter()
@@ -98,13 +100,13 @@ fn choose_threshold(model: &Model, val: &[(String, String)], none: &str) -> f32 
     let mut candidates: Vec<f32> = scored.iter().map(|s| s.0).collect();
     candidates.sort_by(f32::total_cmp);
     candidates.dedup();
-    let inside = scored.iter().filter(|s| !s.1).count().max(1) as f32;
-    let outside = scored.iter().filter(|s| s.1).count().max(1) as f32;
     let mut best = (0.0f32, f32::MIN);
     for th in candidates {
-        let acc = scored.iter().filter(|s| !s.1 && s.2 && s.0 >= th).count() as f32 / inside;
-        let rec = scored.iter().filter(|s| s.1 && s.0 < th).count() as f32 / outside;
-        let objective = (acc + rec) / 2.0;
+        let right = scored
+            .iter()
+            .filter(|s| if s.1 { s.0 < th } else { s.2 && s.0 >= th })
+            .count();
+        let objective = right as f32 / scored.len().max(1) as f32;
         if objective > best.1 {
             best = (th, objective);
         }

@@ -24,6 +24,8 @@ pub mod health;
 pub mod help;
 /// The one durable job queue.
 pub mod jobs;
+/// Products on the synced copy: Triage.
+pub mod products;
 /// The synced copy for products: records of every stream in change order, from a cursor.
 pub mod records;
 /// Background work composed: job kinds and handlers, the scheduler, sync runs.

@@ -69,6 +69,7 @@ pub struct EmulatorControl {
 pub struct LoggedRequest {
     pub seq: u64,
     pub agent_id: Option<i64>,
+    pub method: String,
     pub path: String,
 }
 
@@ -265,6 +266,7 @@ impl EmulatorControl {
             .map(|e| LoggedRequest {
                 seq: e["seq"].as_u64().unwrap_or(0),
                 agent_id: e["agent_id"].as_i64(),
+                method: e["method"].as_str().unwrap_or("").to_string(),
                 path: e["path"].as_str().unwrap_or("").to_string(),
             })
             .collect())

@@ -13,6 +13,7 @@ use crate::connections::fault::{Call, Fault, fault};
 use crate::connections::{ConnectError, Target, table};
 use crate::health::alerts::Attempt;
 use crate::jobs::{Claimed, Finish, Handler, NewJob, Queue, Registry};
+use crate::products::triage;
 use crate::records::notify;
 use crate::store::{Store, now};
 use crate::sync::{self, SyncError};
@@ -31,6 +32,8 @@ pub fn registry(state: &Services) -> Registry {
             AlertDelivery(state.clone()),
         )
         .register(notify::JOB_KIND, ChangesDelivery(state.clone()))
+        .register(triage::TRAIN_JOB, TriageTrain(state.clone()))
+        .register(triage::live::PREDICT_JOB, TriagePredict(state.clone()))
 }
 
 /// Queues the change notification of what a sync or refresh just wrote. A failure here loses
@@ -40,6 +43,9 @@ async fn announce(state: &Services, t: Target) {
         tracing::warn!(integration = t.integration_id, error = %crate::error_chain(&e), "could not queue a change notification");
     } else {
         state.queue.ring();
+    }
+    if let Err(e) = triage::live::wake(&state.queue, t).await {
+        tracing::warn!(integration = t.integration_id, error = %crate::error_chain(&e), "could not queue Triage's predictions");
     }
 }
 
@@ -340,6 +346,44 @@ impl Handler for ChangesDelivery {
                 Ok(Attempt::Retry { error, after }) => Finish::Retry { error, after },
                 Ok(Attempt::GaveUp(error)) => Finish::Failed(error),
                 Err(e) => retry_store(e),
+            }
+        })
+    }
+}
+
+struct TriageTrain(Services);
+
+impl Handler for TriageTrain {
+    fn run<'a>(&'a self, job: &'a Claimed, _cancel: CancellationToken) -> BoxFuture<'a, Finish> {
+        Box::pin(async move {
+            let (Some(t), Some(id)) = (target(job), job.payload["model"].as_i64()) else {
+                return Finish::Failed("the job names no integration or model".into());
+            };
+            match triage::run_training(&self.0.store, t, id).await {
+                Ok(()) => Finish::Succeeded,
+                Err(e) => {
+                    tracing::warn!(model = id, error = %crate::error_chain(&e), "Triage training");
+                    backoff(job, "Triage could not train; it tries again".into())
+                }
+            }
+        })
+    }
+}
+
+struct TriagePredict(Services);
+
+impl Handler for TriagePredict {
+    fn run<'a>(&'a self, job: &'a Claimed, _cancel: CancellationToken) -> BoxFuture<'a, Finish> {
+        Box::pin(async move {
+            let Some(t) = target(job) else {
+                return Finish::Failed("the job names no integration".into());
+            };
+            match triage::live::run(&self.0.store, t).await {
+                Ok(_) => Finish::Succeeded,
+                Err(e) => {
+                    tracing::warn!(integration = t.integration_id, error = %crate::error_chain(&e), "Triage predictions");
+                    backoff(job, "Triage could not predict; it tries again".into())
+                }
             }
         })
     }

@@ -42,6 +42,7 @@ pub async fn disconnect(clients: &Clients, user: &User, id: i64) -> Result<(), C
     sync::forget(&mut tx, t).await?;
     health::forget(&mut tx, t).await?;
     crate::records::notify::forget(&mut tx, t).await?;
+    crate::products::triage::forget(&mut tx, t).await?;
     // This module's own tables: runs (`runs.rs`) and webhook events (`handlers.rs`).
     crate::store::delete_integration_rows(&mut tx, &["sync_runs", "hook_events"], t.org_id, id)
         .await?;

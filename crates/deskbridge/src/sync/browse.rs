@@ -326,7 +326,7 @@ pub async fn listing(
             id,
             name: name.unwrap_or_default(),
             cells: [what.second(second), third.unwrap_or_default()],
-            deleted: state != "live",
+            deleted: matches!(state.as_str(), "spam" | "deleted" | "purged"),
         })
         .collect();
     let next = more.then(|| rows.last().map(|r| r.id)).flatten();
@@ -377,6 +377,57 @@ pub async fn choices(
         .filter_map(|c| c.as_str().map(str::to_string))
         .collect();
     Ok((groups, types))
+}
+
+/// The labelled history Triage learns from: every live ticket's creation time and raw JSON,
+/// oldest first (at most `limit`, the newest kept when there are more).
+pub async fn history(
+    store: &Store,
+    t: Target,
+    limit: i64,
+) -> Result<Vec<(i64, i64, String)>, sqlx::Error> {
+    let mut rows: Vec<(i64, i64, String)> = sqlx::query_as(
+        "SELECT id, created_at, raw FROM fd_tickets WHERE org_id = $1 AND integration_id = $2 \
+         AND state = 'live' ORDER BY created_at DESC, id DESC LIMIT $3",
+    )
+    .bind(t.org_id)
+    .bind(t.integration_id)
+    .bind(limit)
+    .fetch_all(&store.pool)
+    .await?;
+    rows.reverse();
+    Ok(rows)
+}
+
+/// The account's custom dropdown ticket fields: (name, label, choices).
+pub async fn dropdowns(
+    store: &Store,
+    t: Target,
+) -> Result<Vec<(String, String, Vec<String>)>, sqlx::Error> {
+    let rows: Vec<(Option<String>, Option<String>, String)> = sqlx::query_as(
+        "SELECT name, label, raw FROM fd_ticket_fields WHERE org_id = $1 AND integration_id = $2 \
+         AND field_type = 'custom_dropdown' AND state NOT IN ('deleted', 'purged') ORDER BY id",
+    )
+    .bind(t.org_id)
+    .bind(t.integration_id)
+    .fetch_all(&store.pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(name, label, raw)| {
+            let v: serde_json::Value = serde_json::from_str(&raw).ok()?;
+            let choices = v["choices"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|c| c.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let name = name?;
+            Some((name.clone(), label.unwrap_or(name), choices))
+        })
+        .collect())
 }
 
 #[cfg(test)]

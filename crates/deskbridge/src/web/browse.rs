@@ -130,7 +130,7 @@ impl From<TicketRow> for TicketView {
             group: group.unwrap_or_default(),
             kind: kind.unwrap_or_default(),
             requester: requester.unwrap_or_default(),
-            deleted: state != "live",
+            deleted: matches!(state.as_str(), "spam" | "deleted" | "purged"),
             updated: when(updated_at),
         }
     }

@@ -198,6 +198,56 @@ pub fn timeline(
     s
 }
 
+/// Precision (up) against coverage (across) as the threshold falls, with the target precision
+/// as a dashed line and the chosen point marked. `points` are (coverage, precision), both 0–1.
+pub fn curve(
+    id: &str,
+    title: &str,
+    summary: &str,
+    points: &[(f64, f64)],
+    target: f64,
+    chosen: Option<(f64, f64)>,
+) -> String {
+    let plot_w = W - LEFT;
+    let plot_h = H - TOP - BOTTOM;
+    let x = |c: f64| LEFT + c.clamp(0.0, 1.0) * plot_w;
+    // Precision from 50% to 100%: below half, a prediction is a coin toss.
+    let y = |p: f64| TOP + (1.0 - (p.clamp(0.5, 1.0) - 0.5) * 2.0) * plot_h;
+    let mut s = open(id, title, summary);
+    for (p, label) in [(1.0, "100%"), (0.75, "75%"), (0.5, "50%")] {
+        let _ = write!(
+            s,
+            r#"<line x1="{LEFT}" x2="{W}" y1="{0:.1}" y2="{0:.1}" stroke="{LINE}"/><text x="{1}" y="{2:.1}" text-anchor="end" font-size="11" fill="{MUTED}">{label}</text>"#,
+            y(p),
+            LEFT - 6.0,
+            y(p) + 4.0
+        );
+    }
+    let line: String = points
+        .iter()
+        .map(|(c, p)| format!("{:.1},{:.1} ", x(*c), y(*p)))
+        .collect();
+    let _ = write!(
+        s,
+        r#"<polyline class="curve" points="{0}" fill="none" stroke="{ACCENT}" stroke-width="2"/><line class="target" x1="{LEFT}" x2="{W}" y1="{1:.1}" y2="{1:.1}" stroke="{LIMIT}" stroke-dasharray="5 3"/>"#,
+        line.trim_end(),
+        y(target)
+    );
+    if let Some((c, p)) = chosen {
+        let _ = write!(
+            s,
+            r#"<circle class="chosen" cx="{:.1}" cy="{:.1}" r="5" fill="{LIMIT}"/>"#,
+            x(c),
+            y(p)
+        );
+    }
+    let _ = write!(
+        s,
+        r#"<text x="{LEFT}" y="{H}" font-size="11" fill="{MUTED}">answers nothing</text><text x="{W}" y="{H}" font-size="11" text-anchor="end" fill="{MUTED}">answers every ticket</text></svg>"#
+    );
+    s
+}
+
 /// A number for an axis: 1200 as 1.2k.
 fn compact(v: f64) -> String {
     if v >= 1_000_000.0 {

@@ -22,6 +22,7 @@ mod session;
 mod state;
 mod sync;
 mod tokens;
+mod triage;
 
 pub use error::{Error, REQUEST_ID};
 pub use guard::client_address;
@@ -55,6 +56,7 @@ fn pages() -> Routes {
         health::routes,
         records::routes,
         browse::routes,
+        triage::routes,
         openapi::routes,
     ];
     groups

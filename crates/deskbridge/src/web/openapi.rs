@@ -51,6 +51,7 @@ impl utoipa::Modify for Security {
         super::api::api_disconnect, super::api::api_check, super::api::api_reauthorize,
         super::sync::api_view, super::health::api_health,
         super::records::streams, super::records::page, super::records::changes,
+        super::triage::api_predict, super::triage::api_models, super::triage::api_predictions,
     ),
     components(schemas(super::error::ErrorBody, crate::records::StreamChanges)),
     modifiers(&Security),

@@ -193,6 +193,8 @@ fn job_label(kind: &str) -> String {
         runtime::handlers::HEALTH_CHECK => "Health check".into(),
         crate::health::alerts::JOB_KIND => "Alert delivery".into(),
         crate::records::notify::JOB_KIND => "Change notification".into(),
+        crate::products::triage::TRAIN_JOB => "Triage training".into(),
+        crate::products::triage::live::PREDICT_JOB => "Triage predictions".into(),
         other => other.replace('_', " "),
     }
 }

@@ -22,4 +22,5 @@ mod records;
 mod review;
 mod security;
 mod sync;
+mod triage;
 mod vault;

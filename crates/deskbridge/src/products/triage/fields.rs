@@ -1,0 +1,132 @@
+//! The ticket fields Triage can learn, and how much labelled history each has: group,
+//! priority, type and every custom dropdown of the account, each read from the synced tickets'
+//! JSON. A value needs [`MIN_EXAMPLES`] labelled tickets to be learnt.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::store::Store;
+use crate::sync::{Target, browse};
+
+/// The job kind that trains one field.
+pub const TRAIN_JOB: &str = "triage_train";
+/// How many labelled tickets a value needs before it is learnt.
+pub const MIN_EXAMPLES: usize = 10;
+/// The most history one training reads (the newest tickets).
+pub const MAX_HISTORY: i64 = 200_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TriageError {
+    #[error("there is no such field to triage")]
+    NoSuchField,
+    #[error("{0}")]
+    Refused(String),
+    #[error("Triage could not read or write its tables")]
+    Store(#[from] sqlx::Error),
+    #[error("the training could not be queued")]
+    Queue(#[from] crate::jobs::QueueError),
+}
+
+/// A ticket field Triage can learn, by its key in the ticket JSON.
+#[derive(Debug, Clone, Serialize)]
+pub struct Field {
+    /// `group_id`, `priority`, `type` or a custom field's name (`cf_…`).
+    pub key: String,
+    pub label: String,
+}
+
+impl Field {
+    /// The field's value on a ticket, as text (None when empty).
+    pub fn value(&self, raw: &Value) -> Option<String> {
+        let v = if self.key.starts_with("cf_") {
+            &raw["custom_fields"][&self.key]
+        } else {
+            &raw[&self.key]
+        };
+        match v {
+            Value::String(s) if !s.trim().is_empty() => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        }
+    }
+}
+
+/// What the classifier reads of a ticket: its subject and description.
+pub fn text_of(raw: &Value) -> String {
+    let subject = raw["subject"].as_str().unwrap_or_default();
+    let description = raw["description_text"].as_str().unwrap_or_default();
+    format!("{subject}\n{description}")
+}
+
+/// The fields of this help desk Triage offers: group, priority, type and every custom dropdown.
+pub async fn candidates(store: &Store, t: Target) -> Result<Vec<Field>, sqlx::Error> {
+    let mut out = vec![
+        Field {
+            key: "group_id".into(),
+            label: "Group".into(),
+        },
+        Field {
+            key: "priority".into(),
+            label: "Priority".into(),
+        },
+        Field {
+            key: "type".into(),
+            label: "Type".into(),
+        },
+    ];
+    for (name, label, _) in browse::dropdowns(store, t).await? {
+        out.push(Field { key: name, label });
+    }
+    Ok(out)
+}
+
+pub(super) async fn field(store: &Store, t: Target, key: &str) -> Result<Field, TriageError> {
+    candidates(store, t)
+        .await?
+        .into_iter()
+        .find(|f| f.key == key)
+        .ok_or(TriageError::NoSuchField)
+}
+
+/// Per value, how many labelled tickets there are.
+pub(super) fn counts(
+    field: &Field,
+    history: &[(i64, i64, String)],
+) -> (usize, BTreeMap<String, usize>) {
+    let mut by = BTreeMap::new();
+    let mut labelled = 0;
+    for (_, _, raw) in history {
+        let v: Value = serde_json::from_str(raw).unwrap_or_default();
+        if let Some(value) = field.value(&v) {
+            labelled += 1;
+            *by.entry(value).or_insert(0) += 1;
+        }
+    }
+    (labelled, by)
+}
+
+/// Values with their counts.
+pub type Counted = Vec<(String, usize)>;
+
+/// The values with enough examples, and those left out; most first.
+pub(super) fn split_values(by: BTreeMap<String, usize>) -> (Counted, Counted) {
+    let (mut enough, mut too_few): (Vec<_>, Vec<_>) =
+        by.into_iter().partition(|(_, n)| *n >= MIN_EXAMPLES);
+    enough.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    too_few.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    (enough, too_few)
+}
+
+pub(super) fn blocked(labelled: usize, enough: &[(String, usize)]) -> Option<String> {
+    if labelled == 0 {
+        Some("no synced ticket has a value in this field yet".into())
+    } else if enough.len() < 2 {
+        Some(format!(
+            "fewer than two values have {MIN_EXAMPLES} or more labelled tickets; there is nothing to choose between"
+        ))
+    } else {
+        None
+    }
+}

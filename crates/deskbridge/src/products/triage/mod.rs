@@ -1,0 +1,20 @@
+//! Triage, per integration and ticket field: which fields can be learnt from the synced history
+//! and how much labelled history each has, training (a job: a time-ordered evaluation on the
+//! newest fifth, then a final model on everything), the settings (mode off or shadow, the target
+//! precision and the threshold that reaches it), predictions for a ticket's text, and the
+//! predictions made for new tickets. Owns `triage_fields`, `triage_models`, `triage_predictions`
+//! and `triage_cursors`; reads the copy through `sync`.
+
+mod fields;
+pub mod live;
+mod models;
+mod train;
+
+pub use fields::{
+    Counted, Field, MAX_HISTORY, MIN_EXAMPLES, TRAIN_JOB, TriageError, candidates, text_of,
+};
+pub use models::{
+    FieldPrediction, FieldSummary, ModelRow, Settings, fields, forget, models, predict, set_mode,
+    settings, start_training,
+};
+pub use train::run as run_training;

@@ -1,0 +1,367 @@
+//! Triage's models and settings: every model trained (status, evaluation report, the stored
+//! model), each field's mode and threshold, starting a training (row and job committed together),
+//! predicting a ticket's text with the fields switched on, and forgetting an integration.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::fields::{
+    Counted, Field, MAX_HISTORY, TRAIN_JOB, TriageError, blocked, candidates, counts, field,
+    split_values, text_of,
+};
+use crate::jobs::NewJob;
+use crate::store::{Store, Tx, now};
+use crate::sync::changes;
+use crate::sync::{Target, browse};
+
+/// A field as the setup page shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct FieldSummary {
+    pub field: Field,
+    pub labelled: usize,
+    /// Values with enough examples, most first.
+    pub enough: Counted,
+    /// Values left out for too little history.
+    pub too_few: Counted,
+    /// Why it cannot be trained, if it cannot.
+    pub blocked: Option<String>,
+    pub settings: Settings,
+    pub latest: Option<ModelRow>,
+}
+
+/// Every field Triage offers, with its labelled history, settings and latest model.
+pub async fn fields(store: &Store, t: Target) -> Result<Vec<FieldSummary>, TriageError> {
+    let history = browse::history(store, t, MAX_HISTORY).await?;
+    let mut out = Vec::new();
+    for field in candidates(store, t).await? {
+        let (labelled, by) = counts(&field, &history);
+        let (enough, too_few) = split_values(by);
+        out.push(FieldSummary {
+            blocked: blocked(labelled, &enough),
+            settings: settings(store, t, &field.key).await?,
+            latest: models(store, t, Some(&field.key)).await?.into_iter().next(),
+            field,
+            labelled,
+            enough,
+            too_few,
+        });
+    }
+    Ok(out)
+}
+
+/// A field's settings.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Settings {
+    /// `off` or `shadow` (predict new tickets, write nothing).
+    pub mode: String,
+    pub target_precision: f64,
+    pub model_id: Option<i64>,
+    /// The confidence under which a prediction abstains.
+    pub threshold: Option<f64>,
+}
+
+pub async fn settings(store: &Store, t: Target, key: &str) -> Result<Settings, sqlx::Error> {
+    let row: Option<(String, f64, Option<i64>, Option<f64>)> = sqlx::query_as(
+        "SELECT mode, target_precision, model_id, threshold FROM triage_fields \
+         WHERE org_id = $1 AND integration_id = $2 AND field = $3",
+    )
+    .bind(t.org_id)
+    .bind(t.integration_id)
+    .bind(key)
+    .fetch_optional(&store.pool)
+    .await?;
+    Ok(match row {
+        Some((mode, target_precision, model_id, threshold)) => Settings {
+            mode,
+            target_precision,
+            model_id,
+            threshold,
+        },
+        None => Settings {
+            mode: "off".into(),
+            target_precision: 0.9,
+            model_id: None,
+            threshold: None,
+        },
+    })
+}
+
+/// A trained (or training) model.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ModelRow {
+    pub id: i64,
+    pub field: String,
+    /// `training`, `ready` or `failed`.
+    pub status: String,
+    pub message: Option<String>,
+    pub examples: Option<i64>,
+    pub created_at: i64,
+    pub finished_at: Option<i64>,
+    /// The evaluation on the newest fifth of the history (JSON).
+    #[schema(value_type = Option<Object>)]
+    pub report: Option<Value>,
+}
+
+type Row = (
+    i64,
+    String,
+    String,
+    Option<String>,
+    Option<i64>,
+    i64,
+    Option<i64>,
+    Option<String>,
+);
+
+/// The integration's models, newest first (of one field, when given).
+pub async fn models(
+    store: &Store,
+    t: Target,
+    field: Option<&str>,
+) -> Result<Vec<ModelRow>, sqlx::Error> {
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT id, field, status, message, examples, created_at, finished_at, report FROM triage_models \
+         WHERE org_id = $1 AND integration_id = $2 AND ($3 = '' OR field = $3) ORDER BY id DESC LIMIT 50",
+    )
+    .bind(t.org_id)
+    .bind(t.integration_id)
+    .bind(field.unwrap_or_default())
+    .fetch_all(&store.pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(id, field, status, message, examples, created_at, finished_at, report)| ModelRow {
+                id,
+                field,
+                status,
+                message,
+                examples,
+                created_at,
+                finished_at,
+                report: report.and_then(|r| serde_json::from_str(&r).ok()),
+            },
+        )
+        .collect())
+}
+
+/// Queues the training of `key`: the model row and its job are committed together.
+pub async fn start_training(store: &Store, t: Target, key: &str) -> Result<i64, TriageError> {
+    let f = field(store, t, key).await?;
+    let history = browse::history(store, t, MAX_HISTORY).await?;
+    let (labelled, by) = counts(&f, &history);
+    let (enough, _) = split_values(by);
+    if let Some(why) = blocked(labelled, &enough) {
+        return Err(TriageError::Refused(format!(
+            "{} cannot be learnt: {why}",
+            f.label
+        )));
+    }
+    let mut tx = store.pool.begin().await?;
+    let (id,): (i64,) = sqlx::query_as(
+        "INSERT INTO triage_models (org_id, integration_id, field, status, created_at) \
+         VALUES ($1, $2, $3, 'training', $4) RETURNING id",
+    )
+    .bind(t.org_id)
+    .bind(t.integration_id)
+    .bind(key)
+    .bind(now())
+    .fetch_one(&mut *tx)
+    .await?;
+    let job = NewJob::new(TRAIN_JOB)
+        .integration(t.org_id, t.integration_id)
+        .payload(serde_json::json!({ "model": id }))
+        .dedupe(format!("{TRAIN_JOB}:{id}"));
+    crate::jobs::enqueue(&mut *tx, job).await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// Sets a field's mode and target precision. Shadow needs a ready model: its curve gives the
+/// threshold that reaches the target (refused when none does).
+pub async fn set_mode(
+    store: &Store,
+    t: Target,
+    key: &str,
+    mode: &str,
+    target_precision: f64,
+) -> Result<Settings, TriageError> {
+    field(store, t, key).await?;
+    if !(0.5..=1.0).contains(&target_precision) {
+        return Err(TriageError::Refused(
+            "the target precision is a share from 50% to 100%".into(),
+        ));
+    }
+    let (model_id, threshold) = match mode {
+        "off" => (None, None),
+        "shadow" => {
+            let ready = models(store, t, Some(key))
+                .await?
+                .into_iter()
+                .find(|m| m.status == "ready")
+                .ok_or_else(|| {
+                    TriageError::Refused("train the field first: there is no ready model".into())
+                })?;
+            let th = threshold_for(ready.report.as_ref(), target_precision).ok_or_else(|| {
+                TriageError::Refused(format!(
+                    "no threshold reaches {:.0}% precision on the held-out tickets; lower the target",
+                    target_precision * 100.0
+                ))
+            })?;
+            (Some(ready.id), Some(th))
+        }
+        _ => {
+            return Err(TriageError::Refused(
+                "the mode is off or shadow (write-back is not available yet)".into(),
+            ));
+        }
+    };
+    sqlx::query(
+        "INSERT INTO triage_fields (org_id, integration_id, field, mode, target_precision, model_id, threshold, enabled_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+         ON CONFLICT (org_id, integration_id, field) DO UPDATE SET mode = excluded.mode, \
+         target_precision = excluded.target_precision, model_id = excluded.model_id, \
+         threshold = excluded.threshold, enabled_at = excluded.enabled_at",
+    )
+    .bind(t.org_id)
+    .bind(t.integration_id)
+    .bind(key)
+    .bind(mode)
+    .bind(target_precision)
+    .bind(model_id)
+    .bind(threshold)
+    .bind(now())
+    .execute(&store.pool)
+    .await?;
+    if mode != "off" {
+        start_cursor(store, t).await?;
+    }
+    Ok(settings(store, t, key).await?)
+}
+
+/// Starts Triage's cursor over the ticket changes at the feed's head when a field is switched on,
+/// so that only later changes are read (an existing cursor stays).
+async fn start_cursor(store: &Store, t: Target) -> Result<(), sqlx::Error> {
+    let head = changes::head(store, t).await?;
+    sqlx::query(
+        "INSERT INTO triage_cursors (org_id, integration_id, seq) VALUES ($1, $2, $3) \
+         ON CONFLICT (org_id, integration_id) DO NOTHING",
+    )
+    .bind(t.org_id)
+    .bind(t.integration_id)
+    .bind(head)
+    .execute(&store.pool)
+    .await?;
+    Ok(())
+}
+
+/// The lowest threshold of a report's curve that reaches `target` precision.
+fn threshold_for(report: Option<&Value>, target: f64) -> Option<f64> {
+    let curve = report?["curve"].as_array()?;
+    curve
+        .iter()
+        .find(|p| p["precision"].as_f64().is_some_and(|v| v + 1e-9 >= target))
+        .and_then(|p| p["threshold"].as_f64())
+}
+
+/// Models in use are kept decoded, by id (a model never changes once ready).
+fn cache() -> &'static parking_lot::Mutex<BTreeMap<i64, Arc<triage::Model>>> {
+    static CACHE: std::sync::OnceLock<parking_lot::Mutex<BTreeMap<i64, Arc<triage::Model>>>> =
+        std::sync::OnceLock::new();
+    CACHE.get_or_init(Default::default)
+}
+
+pub(crate) async fn load(
+    store: &Store,
+    id: i64,
+) -> Result<Option<Arc<triage::Model>>, sqlx::Error> {
+    if let Some(m) = cache().lock().get(&id) {
+        return Ok(Some(m.clone()));
+    }
+    let row: Option<(Option<String>,)> =
+        sqlx::query_as("SELECT model FROM triage_models WHERE id = $1 AND status = 'ready'")
+            .bind(id)
+            .fetch_optional(&store.pool)
+            .await?;
+    use base64::Engine;
+    let model = row
+        .and_then(|(m,)| m)
+        .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+        .and_then(|bytes| triage::Model::from_bytes(&bytes).ok())
+        .map(Arc::new);
+    if let Some(m) = &model {
+        cache().lock().insert(id, m.clone());
+    }
+    Ok(model)
+}
+
+/// One field's prediction for a ticket.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct FieldPrediction {
+    pub field: String,
+    /// The value, or none when it abstained.
+    pub value: Option<String>,
+    pub confidence: f64,
+    /// The three likeliest values with their calibrated probabilities.
+    #[schema(value_type = Vec<(String, f64)>)]
+    pub top: Vec<(String, f32)>,
+    /// Why it abstained, in words.
+    pub abstained: Option<String>,
+    pub model_id: i64,
+}
+
+/// Predicts every field that is not off for a ticket's subject and description.
+pub async fn predict(
+    store: &Store,
+    t: Target,
+    subject: &str,
+    description: &str,
+) -> Result<Vec<FieldPrediction>, TriageError> {
+    let raw = serde_json::json!({"subject": subject, "description_text": description});
+    let mut out = Vec::new();
+    for f in candidates(store, t).await? {
+        let s = settings(store, t, &f.key).await?;
+        let (Some(id), Some(th)) = (s.model_id, s.threshold) else {
+            continue;
+        };
+        if s.mode == "off" {
+            continue;
+        }
+        if let Some(model) = load(store, id).await? {
+            out.push(predict_with(&model, &f.key, id, th, &raw));
+        }
+    }
+    Ok(out)
+}
+
+pub(crate) fn predict_with(
+    model: &triage::Model,
+    field: &str,
+    model_id: i64,
+    threshold: f64,
+    raw: &Value,
+) -> FieldPrediction {
+    let p = model.predict(&text_of(raw), threshold as f32);
+    FieldPrediction {
+        field: field.to_string(),
+        value: p.label().map(str::to_string),
+        confidence: p.confidence() as f64,
+        abstained: p.abstain.as_ref().map(|a| a.reason()),
+        top: p.top,
+        model_id,
+    }
+}
+
+/// Deletes everything Triage kept about an integration, inside the caller's transaction.
+pub async fn forget(tx: &mut Tx, t: Target) -> Result<(), sqlx::Error> {
+    let tables = [
+        "triage_fields",
+        "triage_models",
+        "triage_predictions",
+        "triage_cursors",
+    ];
+    crate::store::delete_integration_rows(tx, &tables, t.org_id, t.integration_id).await
+}

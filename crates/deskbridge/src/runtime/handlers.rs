@@ -32,8 +32,8 @@ pub fn registry(state: &Services) -> Registry {
             AlertDelivery(state.clone()),
         )
         .register(notify::JOB_KIND, ChangesDelivery(state.clone()))
-        .register(triage::TRAIN_JOB, TriageTrain(state.clone()))
-        .register(triage::live::PREDICT_JOB, TriagePredict(state.clone()))
+        .register(triage::TRAIN_JOB, Triage(state.clone()))
+        .register(triage::live::PREDICT_JOB, Triage(state.clone()))
 }
 
 /// Queues the change notification of what a sync or refresh just wrote. A failure here loses
@@ -351,38 +351,25 @@ impl Handler for ChangesDelivery {
     }
 }
 
-struct TriageTrain(Services);
+/// Both Triage job kinds: a training (the payload names the model) and a pass over new tickets.
+struct Triage(Services);
 
-impl Handler for TriageTrain {
-    fn run<'a>(&'a self, job: &'a Claimed, _cancel: CancellationToken) -> BoxFuture<'a, Finish> {
-        Box::pin(async move {
-            let (Some(t), Some(id)) = (target(job), job.payload["model"].as_i64()) else {
-                return Finish::Failed("the job names no integration or model".into());
-            };
-            match triage::run_training(&self.0.store, t, id).await {
-                Ok(()) => Finish::Succeeded,
-                Err(e) => {
-                    tracing::warn!(model = id, error = %crate::error_chain(&e), "Triage training");
-                    backoff(job, "Triage could not train; it tries again".into())
-                }
-            }
-        })
-    }
-}
-
-struct TriagePredict(Services);
-
-impl Handler for TriagePredict {
+impl Handler for Triage {
     fn run<'a>(&'a self, job: &'a Claimed, _cancel: CancellationToken) -> BoxFuture<'a, Finish> {
         Box::pin(async move {
             let Some(t) = target(job) else {
                 return Finish::Failed("the job names no integration".into());
             };
-            match triage::live::run(&self.0.store, t).await {
-                Ok(_) => Finish::Succeeded,
+            let store = &self.0.store;
+            let done = match job.payload["model"].as_i64() {
+                Some(model) => triage::run_training(store, t, model).await,
+                None => triage::live::run(store, t).await.map(|_| ()),
+            };
+            match done {
+                Ok(()) => Finish::Succeeded,
                 Err(e) => {
-                    tracing::warn!(integration = t.integration_id, error = %crate::error_chain(&e), "Triage predictions");
-                    backoff(job, "Triage could not predict; it tries again".into())
+                    tracing::warn!(integration = t.integration_id, kind = %job.kind, error = %crate::error_chain(&e), "Triage");
+                    backoff(job, "Triage could not finish; it tries again".into())
                 }
             }
         })

@@ -371,12 +371,18 @@ pub async fn choices(
     .await?;
     let types = field
         .and_then(|(raw,)| serde_json::from_str::<serde_json::Value>(&raw).ok())
-        .and_then(|v| v["choices"].as_array().cloned())
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|c| c.as_str().map(str::to_string))
-        .collect();
+        .map(|v| strings(&v["choices"]))
+        .unwrap_or_default();
     Ok((groups, types))
+}
+
+/// The strings of a JSON array (a field's choices, a ticket's tags); none for anything else.
+pub fn strings(v: &serde_json::Value) -> Vec<String> {
+    let items = v.as_array().map(Vec::as_slice).unwrap_or_default();
+    items
+        .iter()
+        .filter_map(|x| x.as_str().map(str::to_string))
+        .collect()
 }
 
 /// The labelled history Triage learns from: every live ticket's creation time and raw JSON,
@@ -416,14 +422,7 @@ pub async fn dropdowns(
         .into_iter()
         .filter_map(|(name, label, raw)| {
             let v: serde_json::Value = serde_json::from_str(&raw).ok()?;
-            let choices = v["choices"]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|c| c.as_str().map(str::to_string))
-                        .collect()
-                })
-                .unwrap_or_default();
+            let choices = strings(&v["choices"]);
             let name = name?;
             Some((name.clone(), label.unwrap_or(name), choices))
         })

@@ -285,14 +285,7 @@ async fn ticket(Signed(state, s): Signed, Path(p): Params) -> Result<Html<String
         .await?
         .ok_or(Error::NotFound)?;
     let (raw, description) = body_of(&raw, "description", "description_text");
-    let tags = raw["tags"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|x| x.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default();
+    let tags = browse::strings(&raw["tags"]);
     let messages = browse::thread(&state.store, t, ticket)
         .await?
         .into_iter()

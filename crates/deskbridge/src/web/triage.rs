@@ -5,7 +5,7 @@
 
 use askama::Template;
 use axum::Json;
-use axum::extract::{Form, Path};
+use axum::extract::{Form, Path, Query};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
@@ -22,8 +22,7 @@ use crate::sync::Target;
 pub fn routes() -> Routes {
     Routes::default()
         .get("/settings/integrations/{id}/triage", page)
-        .post("/settings/integrations/{id}/triage/train", train)
-        .post("/settings/integrations/{id}/triage/mode", mode)
+        .post("/settings/integrations/{id}/triage", change)
         .get("/settings/integrations/{id}/triage/models/{model}", model)
         .scope(Scope::RecordsRead)
         .post("/api/v1/integrations/{id}/triage/predict", api_predict)
@@ -105,42 +104,35 @@ async fn page(Signed(state, s): Signed, Path(id): Path<i64>) -> Result<Html<Stri
     })
 }
 
+/// A change on the Triage page: train a field, or set its mode and target precision.
 #[derive(Deserialize)]
-struct TrainForm {
+struct Change {
+    /// `train` or `mode`.
+    action: String,
     field: String,
-}
-
-async fn train(
-    Signed(state, s): Signed,
-    Path(id): Path<i64>,
-    Form(f): Form<TrainForm>,
-) -> Result<Response, Error> {
-    admin_only(&s, "only admins can train Triage")?;
-    let (t, _) = open(&state, &s, id).await?;
-    triage::start_training(&state.store, t, &f.field).await?;
-    state.queue.ring();
-    Ok(Redirect::to(&format!("/settings/integrations/{id}/triage")).into_response())
-}
-
-#[derive(Deserialize)]
-struct ModeForm {
-    field: String,
+    #[serde(default)]
     mode: String,
     /// In percent, as the form shows it.
+    #[serde(default)]
     target: String,
 }
 
-async fn mode(
+async fn change(
     Signed(state, s): Signed,
     Path(id): Path<i64>,
-    Form(f): Form<ModeForm>,
+    Form(f): Form<Change>,
 ) -> Result<Response, Error> {
-    admin_only(&s, "only admins can switch Triage")?;
+    admin_only(&s, "only admins can change Triage")?;
     let (t, _) = open(&state, &s, id).await?;
-    let target: f64 = f.target.trim().trim_end_matches('%').parse().map_err(|_| {
-        Error::Unprocessable("the target precision is a number of percent, like 90".into())
-    })?;
-    triage::set_mode(&state.store, t, &f.field, &f.mode, target / 100.0).await?;
+    if f.action == "train" {
+        triage::start_training(&state.store, t, &f.field).await?;
+        state.queue.ring();
+    } else {
+        let target: f64 = f.target.trim().trim_end_matches('%').parse().map_err(|_| {
+            Error::Unprocessable("the target precision is a number of percent, like 90".into())
+        })?;
+        triage::set_mode(&state.store, t, &f.field, &f.mode, target / 100.0).await?;
+    }
     Ok(Redirect::to(&format!("/settings/integrations/{id}/triage")).into_response())
 }
 
@@ -331,18 +323,35 @@ pub(super) async fn api_models(
     Ok(Json(Models { models }).into_response())
 }
 
+#[derive(Deserialize)]
+pub(super) struct Limit {
+    limit: Option<String>,
+}
+
 /// The newest predictions.
 #[derive(serde::Serialize, utoipa::ToSchema)]
 pub(super) struct Made {
     predictions: Vec<live::Made>,
 }
 
-#[utoipa::path(get, path = "/api/v1/integrations/{id}/triage/predictions", tag = "triage", summary = "The newest predictions Triage made for new tickets", params(("id" = i64, Path, description = "The integration")), responses((status = 200, description = "The predictions", body = Made), (status = 404, description = "Not this organisation's", body = super::error::ErrorBody)))]
+#[utoipa::path(get, path = "/api/v1/integrations/{id}/triage/predictions", tag = "triage", summary = "The newest predictions Triage made for new tickets", params(("id" = i64, Path, description = "The integration"), ("limit" = Option<i64>, Query, description = "1 to 1000, default 100")), responses((status = 200, description = "The predictions", body = Made), (status = 404, description = "Not this organisation's", body = super::error::ErrorBody)))]
 pub(super) async fn api_predictions(
     Signed(state, s): Signed,
     Path(id): Path<i64>,
+    Query(q): Query<Limit>,
 ) -> Result<Response, Error> {
+    let limit = match q.limit.as_deref() {
+        None => 100,
+        Some(n) => n
+            .trim()
+            .parse()
+            .ok()
+            .filter(|n| (1..=1000).contains(n))
+            .ok_or_else(|| {
+                Error::BadRequest("limit must be a whole number from 1 to 1000".into())
+            })?,
+    };
     let (t, _) = open(&state, &s, id).await?;
-    let predictions = live::recent(&state.store, t, 100).await?;
+    let predictions = live::recent(&state.store, t, limit).await?;
     Ok(Json(Made { predictions }).into_response())
 }

@@ -13,9 +13,26 @@ use serde_json::{Value, json};
 
 use crate::helpers::{self, Browser, TestApp};
 
-/// A synced help desk with enough labelled history for the category field.
-async fn synced() -> (TestApp, Browser, Target) {
-    let app = helpers::spawn_app_full(600, Plan::Unlimited, |_| {}).await;
+/// Posts the Triage page's form: `train` a field, or set its `mode` with a target in percent.
+async fn change(app: &TestApp, b: &Browser, t: Target, fields: &[(&str, &str)]) -> StatusCode {
+    let path = format!("/settings/integrations/{}/triage", t.integration_id);
+    app.post(b, &path, fields).await.status()
+}
+
+/// Switches the category field to shadow with a target precision of `target` percent.
+async fn shadow(app: &TestApp, b: &Browser, t: Target, target: &str) -> StatusCode {
+    let form = [
+        ("action", "mode"),
+        ("field", "cf_category"),
+        ("mode", "shadow"),
+        ("target", target),
+    ];
+    change(app, b, t, &form).await
+}
+
+/// A synced help desk of `tickets` tickets (600 hold enough labelled history for the category).
+async fn synced(tickets: usize) -> (TestApp, Browser, Target) {
+    let app = helpers::spawn_app_full(tickets, Plan::Unlimited, |_| {}).await;
     let (b, t) = app.connect_acme().await;
     let client = app.client(t).await;
     deskbridge::sync::run(&app.store, &client, t, |_| {})
@@ -32,15 +49,8 @@ async fn models(app: &TestApp, b: &Browser, t: Target) -> Vec<Value> {
 
 /// Trains the category field through the page and waits for the model to be ready.
 async fn trained(app: &TestApp, b: &Browser, t: Target) -> Value {
-    let id = t.integration_id;
-    let r = app
-        .post(
-            b,
-            &format!("/settings/integrations/{id}/triage/train"),
-            &[("field", "cf_category")],
-        )
-        .await;
-    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let form = [("action", "train"), ("field", "cf_category")];
+    assert_eq!(change(app, b, t, &form).await, StatusCode::SEE_OTHER);
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let ms = models(app, b, t).await;
@@ -55,7 +65,7 @@ async fn trained(app: &TestApp, b: &Browser, t: Target) -> Value {
 
 #[tokio::test]
 async fn a_field_with_history_is_trained_by_a_job_and_its_evaluation_shows_the_curve() {
-    let (app, b, t) = synced().await;
+    let (app, b, t) = synced(600).await;
     let id = t.integration_id;
     let page = app
         .page(&b, &format!("/settings/integrations/{id}/triage"))
@@ -85,21 +95,10 @@ async fn a_field_with_history_is_trained_by_a_job_and_its_evaluation_shows_the_c
 
 #[tokio::test]
 async fn in_shadow_mode_a_new_ticket_is_predicted_once_and_nothing_is_written() {
-    let (app, b, t) = synced().await;
+    let (app, b, t) = synced(600).await;
     let id = t.integration_id;
     trained(&app, &b, t).await;
-    let r = app
-        .post(
-            &b,
-            &format!("/settings/integrations/{id}/triage/mode"),
-            &[
-                ("field", "cf_category"),
-                ("mode", "shadow"),
-                ("target", "50"),
-            ],
-        )
-        .await;
-    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(shadow(&app, &b, t, "50").await, StatusCode::SEE_OTHER);
     let before = app.request_marker().await;
     let created = app
         .control
@@ -172,42 +171,16 @@ async fn in_shadow_mode_a_new_ticket_is_predicted_once_and_nothing_is_written() 
 #[tokio::test]
 async fn a_field_with_too_little_history_cannot_be_trained_and_says_why() {
     // Fifteen tickets: no value of any field has ten examples.
-    let app = helpers::spawn_app_full(15, Plan::Unlimited, |_| {}).await;
-    let (b, t) = app.connect_acme().await;
-    let client = app.client(t).await;
-    deskbridge::sync::run(&app.store, &client, t, |_| {})
-        .await
-        .unwrap();
-    let id = t.integration_id;
-    let r = app
-        .post(
-            &b,
-            &format!("/settings/integrations/{id}/triage/train"),
-            &[("field", "cf_category")],
-        )
-        .await;
+    let (app, b, t) = synced(15).await;
+    let path = format!("/settings/integrations/{}/triage", t.integration_id);
+    let form = [("action", "train"), ("field", "cf_category")];
+    let r = app.post(&b, &path, &form).await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let text = r.text().await.unwrap();
     assert!(text.contains("cannot be learnt"), "{text}");
-    let r = app
-        .post(
-            &b,
-            &format!("/settings/integrations/{id}/triage/mode"),
-            &[
-                ("field", "cf_category"),
-                ("mode", "shadow"),
-                ("target", "90"),
-            ],
-        )
-        .await;
-    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "no model yet");
-    let r = app
-        .post(
-            &b,
-            &format!("/settings/integrations/{id}/triage/train"),
-            &[("field", "cf_nonexistent")],
-        )
-        .await;
-    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let no_model = shadow(&app, &b, t, "90").await;
+    assert_eq!(no_model, StatusCode::UNPROCESSABLE_ENTITY, "no model yet");
+    let unknown = [("action", "train"), ("field", "cf_nonexistent")];
+    assert_eq!(change(&app, &b, t, &unknown).await, StatusCode::NOT_FOUND);
     assert!(models(&app, &b, t).await.is_empty(), "nothing was queued");
 }

@@ -20,13 +20,16 @@ pub const PREDICT_JOB: &str = "triage_predict";
 /// How many ticket changes one pass reads.
 const PAGE: i64 = 200;
 
-/// A field switched on: its key, model, threshold and since when.
-type Active = (String, i64, f64, i64);
+/// A field switched on: its key, model, threshold and since when; and where Triage's cursor
+/// over the ticket changes stands.
+type Active = (String, i64, f64, i64, Option<i64>);
 
 async fn active(store: &Store, t: Target) -> Result<Vec<Active>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT field, model_id, threshold, enabled_at FROM triage_fields WHERE org_id = $1 \
-         AND integration_id = $2 AND mode <> 'off' AND model_id IS NOT NULL AND threshold IS NOT NULL",
+        "SELECT f.field, f.model_id, f.threshold, f.enabled_at, \
+         (SELECT c.seq FROM triage_cursors c WHERE c.org_id = f.org_id AND c.integration_id = f.integration_id) \
+         FROM triage_fields f WHERE f.org_id = $1 AND f.integration_id = $2 AND f.mode <> 'off' \
+         AND f.model_id IS NOT NULL AND f.threshold IS NOT NULL",
     )
     .bind(t.org_id)
     .bind(t.integration_id)
@@ -36,17 +39,15 @@ async fn active(store: &Store, t: Target) -> Result<Vec<Active>, sqlx::Error> {
 
 /// Queues a pass over new tickets when any field is switched on (one waits at a time).
 pub async fn wake(queue: &Queue, t: Target) -> Result<(), TriageError> {
-    if active(queue.store(), t).await?.is_empty() {
-        return Ok(());
+    if !active(queue.store(), t).await?.is_empty() {
+        let key = format!("{PREDICT_JOB}:{}", t.integration_id);
+        let job = NewJob::new(PREDICT_JOB)
+            .dedupe_while_queued(key)
+            .priority(15);
+        queue
+            .enqueue(job.integration(t.org_id, t.integration_id))
+            .await?;
     }
-    queue
-        .enqueue(
-            NewJob::new(PREDICT_JOB)
-                .integration(t.org_id, t.integration_id)
-                .dedupe_while_queued(format!("{PREDICT_JOB}:{}", t.integration_id))
-                .priority(15),
-        )
-        .await?;
     Ok(())
 }
 
@@ -59,15 +60,8 @@ pub async fn run(store: &Store, t: Target) -> Result<usize, TriageError> {
     }
     let feed = Feed::named("tickets").expect("tickets are a stream");
     let mut made = 0;
+    let mut after = fields[0].4.unwrap_or(0);
     loop {
-        let cursor: Option<i64> = sqlx::query_scalar(
-            "SELECT seq FROM triage_cursors WHERE org_id = $1 AND integration_id = $2",
-        )
-        .bind(t.org_id)
-        .bind(t.integration_id)
-        .fetch_optional(&store.pool)
-        .await?;
-        let after = cursor.unwrap_or(0);
         let page = changes::page(store, t, feed, after, None, PAGE).await?;
         let Some(last) = page.last().map(|c| c.seq) else {
             return Ok(made);
@@ -82,7 +76,7 @@ pub async fn run(store: &Store, t: Target) -> Result<usize, TriageError> {
                 .and_then(Value::as_i64)
                 .unwrap_or(0);
             let raw: Value = serde_json::from_str(raw.get()).unwrap_or_default();
-            for (key, model_id, threshold, since) in &fields {
+            for (key, model_id, threshold, since, _) in &fields {
                 if created < *since {
                     continue;
                 }
@@ -110,44 +104,42 @@ pub async fn run(store: &Store, t: Target) -> Result<usize, TriageError> {
                 made += written.rows_affected() as usize;
             }
         }
-        sqlx::query("UPDATE triage_cursors SET seq = $1 WHERE org_id = $2 AND integration_id = $3 AND seq = $4")
+        // Moved only from where this pass read it: a second pass at once changes nothing twice.
+        let moved = sqlx::query("UPDATE triage_cursors SET seq = $1 WHERE org_id = $2 AND integration_id = $3 AND seq = $4")
             .bind(last)
             .bind(t.org_id)
             .bind(t.integration_id)
             .bind(after)
             .execute(&store.pool)
             .await?;
+        if moved.rows_affected() == 0 {
+            return Ok(made);
+        }
+        after = last;
     }
 }
 
 /// A prediction as the Triage page and API show it.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Made {
     pub ticket_id: i64,
+    #[schema(example = "cf_category")]
     pub field: String,
+    #[schema(example = "Card payment declined")]
     pub value: Option<String>,
+    #[schema(example = 0.93)]
     pub confidence: f64,
     pub abstained: Option<String>,
     pub model_id: i64,
     pub predicted_at: i64,
     /// `shadow`: kept, nothing written.
+    #[schema(example = "shadow")]
     pub outcome: String,
 }
 
-type MadeRow = (
-    i64,
-    String,
-    Option<String>,
-    f64,
-    Option<String>,
-    i64,
-    i64,
-    String,
-);
-
-/// The newest predictions of the integration.
+/// The newest `limit` predictions of the integration.
 pub async fn recent(store: &Store, t: Target, limit: i64) -> Result<Vec<Made>, sqlx::Error> {
-    let rows: Vec<MadeRow> = sqlx::query_as(
+    sqlx::query_as(
         "SELECT ticket_id, field, value, confidence, abstained, model_id, predicted_at, outcome \
          FROM triage_predictions WHERE org_id = $1 AND integration_id = $2 \
          ORDER BY predicted_at DESC, ticket_id DESC LIMIT $3",
@@ -156,22 +148,5 @@ pub async fn recent(store: &Store, t: Target, limit: i64) -> Result<Vec<Made>, s
     .bind(t.integration_id)
     .bind(limit)
     .fetch_all(&store.pool)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(
-            |(ticket_id, field, value, confidence, abstained, model_id, predicted_at, outcome)| {
-                Made {
-                    ticket_id,
-                    field,
-                    value,
-                    confidence,
-                    abstained,
-                    model_id,
-                    predicted_at,
-                    outcome,
-                }
-            },
-        )
-        .collect())
+    .await
 }

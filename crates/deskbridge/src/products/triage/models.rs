@@ -21,15 +21,19 @@ use crate::sync::{Target, browse};
 #[derive(Debug, Clone, Serialize)]
 pub struct FieldSummary {
     pub field: Field,
-    pub labelled: usize,
-    /// Values with enough examples, most first.
-    pub enough: Counted,
-    /// Values left out for too little history.
-    pub too_few: Counted,
-    /// Why it cannot be trained, if it cannot.
-    pub blocked: Option<String>,
+    pub history: History,
     pub settings: Settings,
     pub latest: Option<ModelRow>,
+}
+
+/// How much labelled history a field has.
+#[derive(Debug, Clone, Serialize)]
+pub struct History {
+    pub labelled: usize,
+    /// Values with enough examples, most first; and those left out for too little history.
+    pub values: (Counted, Counted),
+    /// Why it cannot be trained, if it cannot.
+    pub blocked: Option<String>,
 }
 
 /// Every field Triage offers, with its labelled history, settings and latest model.
@@ -40,13 +44,14 @@ pub async fn fields(store: &Store, t: Target) -> Result<Vec<FieldSummary>, Triag
         let (labelled, by) = counts(&field, &history);
         let (enough, too_few) = split_values(by);
         out.push(FieldSummary {
-            blocked: blocked(labelled, &enough),
+            history: History {
+                blocked: blocked(labelled, &enough),
+                labelled,
+                values: (enough, too_few),
+            },
             settings: settings(store, t, &field.key).await?,
             latest: models(store, t, Some(&field.key)).await?.into_iter().next(),
             field,
-            labelled,
-            enough,
-            too_few,
         });
     }
     Ok(out)
@@ -93,8 +98,10 @@ pub async fn settings(store: &Store, t: Target, key: &str) -> Result<Settings, s
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ModelRow {
     pub id: i64,
+    #[schema(example = "cf_category")]
     pub field: String,
     /// `training`, `ready` or `failed`.
+    #[schema(example = "ready")]
     pub status: String,
     pub message: Option<String>,
     pub examples: Option<i64>,
@@ -162,12 +169,12 @@ pub async fn start_training(store: &Store, t: Target, key: &str) -> Result<i64, 
     }
     let mut tx = store.pool.begin().await?;
     let (id,): (i64,) = sqlx::query_as(
-        "INSERT INTO triage_models (org_id, integration_id, field, status, created_at) \
+        "INSERT INTO triage_models (field, org_id, integration_id, status, created_at) \
          VALUES ($1, $2, $3, 'training', $4) RETURNING id",
     )
+    .bind(key)
     .bind(t.org_id)
     .bind(t.integration_id)
-    .bind(key)
     .bind(now())
     .fetch_one(&mut *tx)
     .await?;
@@ -301,6 +308,7 @@ pub(crate) async fn load(
 /// One field's prediction for a ticket.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct FieldPrediction {
+    #[schema(example = "cf_category")]
     pub field: String,
     /// The value, or none when it abstained.
     pub value: Option<String>,

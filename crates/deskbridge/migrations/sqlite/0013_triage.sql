@@ -1,11 +1,11 @@
 -- Triage, the first product on the synced copy: per integration and ticket field, its settings
 -- (mode off, shadow or write; the target precision and the threshold that reaches it; the model
--- in use), every model trained (status, evaluation report as JSON, the stored model as base64),
+-- in use; why write-back was paused, if it was), every model trained (status, evaluation report as JSON, the stored model as base64),
 -- and every prediction of a ticket by a model, with what was written back.
 CREATE TABLE triage_fields (
     org_id BIGINT NOT NULL, integration_id BIGINT NOT NULL, field TEXT NOT NULL,
     mode TEXT NOT NULL, target_precision DOUBLE PRECISION NOT NULL,
-    model_id BIGINT, threshold DOUBLE PRECISION, enabled_at BIGINT,
+    model_id BIGINT, threshold DOUBLE PRECISION, enabled_at BIGINT, note TEXT,
     PRIMARY KEY (org_id, integration_id, field)
 );
 CREATE TABLE triage_models (
@@ -21,8 +21,9 @@ CREATE TABLE triage_predictions (
     -- The value chosen, or NULL with the reason it abstained.
     value TEXT, confidence DOUBLE PRECISION NOT NULL, abstained TEXT, top TEXT NOT NULL,
     predicted_at BIGINT NOT NULL,
-    -- shadow (nothing written), written, kept (a person's value was there), failed.
-    outcome TEXT NOT NULL, written_at BIGINT,
+    -- shadow (nothing written), pending (to write), written, kept (a person's value was there),
+    -- failed (Freshdesk refused it; the reason in note).
+    outcome TEXT NOT NULL, written_at BIGINT, note TEXT,
     PRIMARY KEY (org_id, integration_id, field, ticket_id, model_id)
 );
 CREATE INDEX triage_predictions_recent ON triage_predictions(org_id, integration_id, predicted_at);

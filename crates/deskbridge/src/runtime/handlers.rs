@@ -363,7 +363,14 @@ impl Handler for Triage {
             let store = &self.0.store;
             let done = match job.payload["model"].as_i64() {
                 Some(model) => triage::run_training(store, t, model).await,
-                None => triage::live::run(store, t).await.map(|_| ()),
+                None => {
+                    // Without a client (a key that cannot be read), predictions still run and
+                    // writes wait for the next pass.
+                    let client = self.0.clients.client_for(t).await.ok();
+                    triage::live::run(store, t, client.as_ref())
+                        .await
+                        .map(|_| ())
+                }
             };
             match done {
                 Ok(()) => Finish::Succeeded,

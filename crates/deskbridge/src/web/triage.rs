@@ -60,6 +60,7 @@ struct PredictionView {
     field: String,
     value: String,
     confidence: String,
+    outcome: String,
     at: String,
 }
 
@@ -89,6 +90,12 @@ async fn page(Signed(state, s): Signed, Path(id): Path<i64>) -> Result<Html<Stri
                 .value
                 .unwrap_or_else(|| format!("abstained: {}", p.abstained.unwrap_or_default())),
             confidence: format!("{:.0}%", p.confidence * 100.0),
+            outcome: match p.outcome.as_str() {
+                "shadow" => "no (shadow)".into(),
+                "kept" => "no: a person's value was there".into(),
+                "pending" => "about to".into(),
+                other => other.into(),
+            },
             at: when(p.predicted_at),
         })
         .collect();

@@ -1,8 +1,9 @@
 //! Triage against the emulator: a field with labelled history is trained by a job and its
 //! evaluation (accuracy, per value, the precision-coverage picture) shows; in shadow mode a new
 //! ticket is predicted once, through the sync's change feed, nothing is written to Freshdesk, and
-//! the predict API abstains on empty text with its reason; a field with too little history says
-//! why it cannot be learnt.
+//! the predict API abstains on empty text with its reason; in write mode only an empty field is
+//! written, once, and a person's value is kept; a field with too little history says why it
+//! cannot be learnt.
 
 use std::time::{Duration, Instant};
 
@@ -183,4 +184,110 @@ async fn a_field_with_too_little_history_cannot_be_trained_and_says_why() {
     let unknown = [("action", "train"), ("field", "cf_nonexistent")];
     assert_eq!(change(&app, &b, t, &unknown).await, StatusCode::NOT_FOUND);
     assert!(models(&app, &b, t).await.is_empty(), "nothing was queued");
+}
+
+/// The category of ticket `id` in Freshdesk (the emulator's export).
+async fn category_in_freshdesk(app: &TestApp, id: i64) -> Value {
+    let export = app.control.export(Some("tickets")).await.unwrap();
+    let tickets = export["tickets"].as_array().cloned().unwrap_or_default();
+    let ticket = tickets
+        .iter()
+        .find(|t| t["id"] == id)
+        .expect("the ticket is exported");
+    ticket["custom_fields"]["cf_category"].clone()
+}
+
+/// The outcome of ticket `id`'s prediction, once it is settled.
+async fn settled(app: &TestApp, id: i64) -> (Option<String>, String) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let row: Option<(Option<String>, String)> = sqlx::query_as(
+            "SELECT value, outcome FROM triage_predictions WHERE ticket_id = $1 AND outcome <> 'pending'",
+        )
+        .bind(id)
+        .fetch_optional(&app.store.pool)
+        .await
+        .unwrap();
+        if let Some(r) = row {
+            return r;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "ticket {id} was predicted and settled"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn write_back_fills_only_an_empty_field_once_and_keeps_a_persons_value() {
+    // Arrange: a trained field in write mode; one new ticket without a category and one whose
+    // customer's form already set it.
+    let (app, b, t) = synced(600).await;
+    trained(&app, &b, t).await;
+    let form = [
+        ("action", "mode"),
+        ("field", "cf_category"),
+        ("mode", "write"),
+        ("target", "50"),
+    ];
+    assert_eq!(change(&app, &b, t, &form).await, StatusCode::SEE_OTHER);
+    let before = app.request_marker().await;
+    // Words like those of a categorised ticket in the history, so the model is sure.
+    let (raw,): (String,) = sqlx::query_as(
+        "SELECT raw FROM fd_tickets WHERE raw LIKE '%\"cf_category\":\"%' ORDER BY id LIMIT 1",
+    )
+    .fetch_one(&app.store.pool)
+    .await
+    .unwrap();
+    let known: Value = serde_json::from_str(&raw).unwrap();
+    let open = |category: Option<&str>| {
+        let mut body = json!({
+            "subject": known["subject"],
+            "description": known["description_text"],
+        });
+        if let Some(c) = category {
+            body["cf_category"] = json!(c);
+        }
+        body
+    };
+    let control = &app.control;
+    let create = |body: Value| async move {
+        let created = control.create_ticket(body).await.unwrap();
+        created["id"].as_i64().unwrap()
+    };
+    let empty = create(open(None)).await;
+    let choice = category_in_freshdesk(&app, empty).await;
+    assert_eq!(choice, Value::Null, "the new ticket has no category");
+    let theirs = create(open(Some("Billing"))).await;
+
+    // Act: two syncs through the queue (the second must change nothing).
+    for _ in 0..2 {
+        deskbridge::runtime::start_sync(&app.state.queue, t, "test")
+            .await
+            .unwrap();
+        settled(&app, empty).await;
+        settled(&app, theirs).await;
+    }
+
+    // Assert: the empty field got the prediction, the person's value stayed, one write in all.
+    let (value, outcome) = settled(&app, empty).await;
+    assert_eq!(outcome, "written");
+    assert_eq!(
+        category_in_freshdesk(&app, empty).await,
+        json!(value.unwrap())
+    );
+    let (_, outcome) = settled(&app, theirs).await;
+    assert_eq!(outcome, "kept");
+    assert_eq!(category_in_freshdesk(&app, theirs).await, "Billing");
+    let writes: Vec<_> = app
+        .control
+        .requests()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.seq > before && r.method == "PUT")
+        .collect();
+    assert_eq!(writes.len(), 1, "{writes:?}");
+    assert_eq!(writes[0].path, format!("/api/v2/tickets/{empty}"));
 }

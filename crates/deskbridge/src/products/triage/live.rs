@@ -2,12 +2,19 @@
 //! `triage_predict` job reads the integration's ticket changes after Triage's cursor (the change
 //! feed gives each change once, in order), and predicts every ticket created since its field was
 //! switched on, once per ticket, field and model. In shadow mode that is all: the prediction is
-//! kept and shown, nothing is written to Freshdesk.
+//! kept and shown, nothing is written to Freshdesk. In write mode a confident prediction is
+//! first kept as `pending`, then written: the ticket is re-read just before, and only a field
+//! that is still empty gets the value, alone in a `PUT /tickets/{id}`; a value a person set is
+//! kept. The prediction row is the ticket × field × model's only right to write, so a retry, a
+//! second worker or a restart after a crash never writes twice (a `pending` row is finished by
+//! the next pass, and its re-read sees a value already written). A 403 pauses write-back for
+//! the field with the reason in words; 429s and 5xx leave the row pending for the job's retry.
 
+use freshdesk::{Client, Priority};
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{Value, json};
 
-use super::fields::TriageError;
+use super::fields::{Field, TriageError};
 use super::models::{load, predict_with};
 use crate::jobs::{NewJob, Queue};
 use crate::store::{Store, now};
@@ -20,13 +27,13 @@ pub const PREDICT_JOB: &str = "triage_predict";
 /// How many ticket changes one pass reads.
 const PAGE: i64 = 200;
 
-/// A field switched on: its key, model, threshold and since when; and where Triage's cursor
-/// over the ticket changes stands.
-type Active = (String, i64, f64, i64, Option<i64>);
+/// A field switched on: its key, model, threshold, since when and mode; and where Triage's
+/// cursor over the ticket changes stands.
+type Active = (String, i64, f64, i64, String, Option<i64>);
 
 async fn active(store: &Store, t: Target) -> Result<Vec<Active>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT f.field, f.model_id, f.threshold, f.enabled_at, \
+        "SELECT f.field, f.model_id, f.threshold, f.enabled_at, f.mode, \
          (SELECT c.seq FROM triage_cursors c WHERE c.org_id = f.org_id AND c.integration_id = f.integration_id) \
          FROM triage_fields f WHERE f.org_id = $1 AND f.integration_id = $2 AND f.mode <> 'off' \
          AND f.model_id IS NOT NULL AND f.threshold IS NOT NULL",
@@ -51,16 +58,24 @@ pub async fn wake(queue: &Queue, t: Target) -> Result<(), TriageError> {
     Ok(())
 }
 
-/// Reads every ticket change after the cursor and predicts the new tickets; how many
-/// predictions it made.
-pub async fn run(store: &Store, t: Target) -> Result<usize, TriageError> {
+/// Reads every ticket change after the cursor and predicts the new tickets, then writes the
+/// pending ones back when a client is given; how many predictions it made.
+pub async fn run(store: &Store, t: Target, client: Option<&Client>) -> Result<usize, TriageError> {
     let fields = active(store, t).await?;
     if fields.is_empty() {
         return Ok(0);
     }
+    let made = predict_new(store, t, &fields).await?;
+    if let Some(client) = client {
+        write_pending(store, t, client).await?;
+    }
+    Ok(made)
+}
+
+async fn predict_new(store: &Store, t: Target, fields: &[Active]) -> Result<usize, TriageError> {
     let feed = Feed::named("tickets").expect("tickets are a stream");
     let mut made = 0;
-    let mut after = fields[0].4.unwrap_or(0);
+    let mut after = fields[0].5.unwrap_or(0);
     loop {
         let page = changes::page(store, t, feed, after, None, PAGE).await?;
         let Some(last) = page.last().map(|c| c.seq) else {
@@ -76,7 +91,7 @@ pub async fn run(store: &Store, t: Target) -> Result<usize, TriageError> {
                 .and_then(Value::as_i64)
                 .unwrap_or(0);
             let raw: Value = serde_json::from_str(raw.get()).unwrap_or_default();
-            for (key, model_id, threshold, since, _) in &fields {
+            for (key, model_id, threshold, since, mode, _) in fields {
                 if created < *since {
                     continue;
                 }
@@ -84,9 +99,14 @@ pub async fn run(store: &Store, t: Target) -> Result<usize, TriageError> {
                     continue;
                 };
                 let p = predict_with(&model, key, *model_id, *threshold, &raw);
+                let outcome = if mode == "write" && p.value.is_some() {
+                    "pending"
+                } else {
+                    "shadow"
+                };
                 let written = sqlx::query(
                     "INSERT INTO triage_predictions (org_id, integration_id, field, ticket_id, model_id, value, confidence, abstained, top, predicted_at, outcome) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'shadow') \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
                      ON CONFLICT (org_id, integration_id, field, ticket_id, model_id) DO NOTHING",
                 )
                 .bind(t.org_id)
@@ -99,6 +119,7 @@ pub async fn run(store: &Store, t: Target) -> Result<usize, TriageError> {
                 .bind(p.abstained)
                 .bind(serde_json::to_string(&p.top).unwrap_or_default())
                 .bind(now())
+                .bind(outcome)
                 .execute(&store.pool)
                 .await?;
                 made += written.rows_affected() as usize;
@@ -119,6 +140,105 @@ pub async fn run(store: &Store, t: Target) -> Result<usize, TriageError> {
     }
 }
 
+/// Writes every pending prediction of the integration whose field is still in write mode.
+async fn write_pending(store: &Store, t: Target, client: &Client) -> Result<(), TriageError> {
+    let pending: Vec<(String, i64, i64, String)> = sqlx::query_as(
+        "SELECT p.field, p.ticket_id, p.model_id, p.value FROM triage_predictions p \
+         JOIN triage_fields f ON f.org_id = p.org_id AND f.integration_id = p.integration_id AND f.field = p.field \
+         WHERE p.org_id = $1 AND p.integration_id = $2 AND p.outcome = 'pending' AND f.mode = 'write' \
+         ORDER BY p.predicted_at, p.ticket_id LIMIT 500",
+    )
+    .bind(t.org_id)
+    .bind(t.integration_id)
+    .fetch_all(&store.pool)
+    .await?;
+    for (key, ticket, model, value) in pending {
+        let field = Field {
+            label: key.clone(),
+            key,
+        };
+        let (outcome, note) = match write_one(client, &field, ticket, &value).await {
+            Ok(outcome) => (outcome, None),
+            Err(freshdesk::Error::AccessDenied) => {
+                pause(store, t, &field.key, PAUSED).await?;
+                ("failed", Some(PAUSED))
+            }
+            Err(freshdesk::Error::Validation { .. }) => ("failed", Some(REFUSED)),
+            Err(freshdesk::Error::NotFound) => {
+                ("failed", Some("the ticket is gone from Freshdesk"))
+            }
+            // 429s, 5xx, timeouts: the row stays pending and the job is retried.
+            Err(e) => return Err(TriageError::Refused(format!("write-back waits: {e}"))),
+        };
+        sqlx::query(
+            "UPDATE triage_predictions SET outcome = $1, note = $2, written_at = $3 \
+             WHERE org_id = $4 AND integration_id = $5 AND field = $6 AND ticket_id = $7 AND model_id = $8 AND outcome = 'pending'",
+        )
+        .bind(outcome)
+        .bind(note)
+        .bind(now())
+        .bind(t.org_id)
+        .bind(t.integration_id)
+        .bind(&field.key)
+        .bind(ticket)
+        .bind(model)
+        .execute(&store.pool)
+        .await?;
+    }
+    Ok(())
+}
+
+const PAUSED: &str = "Triage cannot write: the integration user lacks permission to edit these tickets. Give it an admin role with ticket scope Global (or the tickets' groups), then switch write-back on again";
+const REFUSED: &str = "Freshdesk refused the value (it may have been removed from the field's choices); retrain the field";
+
+/// Re-reads the ticket and, if the field is still empty, puts the value there alone. `kept`
+/// when a value was there already (a person's, or ours from a pass that died after writing).
+async fn write_one(
+    client: &Client,
+    field: &Field,
+    ticket: i64,
+    value: &str,
+) -> Result<&'static str, freshdesk::Error> {
+    let current: Value = client
+        .get(&freshdesk::endpoints::ticket(ticket), Priority::Interactive)
+        .await?;
+    match field.value(&current) {
+        Some(v) if v == value => return Ok("written"),
+        Some(_) => return Ok("kept"),
+        None => {}
+    }
+    let body = match field.key.as_str() {
+        k if k.starts_with("cf_") => json!({ "custom_fields": { k: value } }),
+        "group_id" | "priority" => json!({ field.key.as_str(): value.parse::<i64>().ok() }),
+        k => json!({ k: value }),
+    };
+    let url = client.url(&format!("tickets/{ticket}"))?;
+    client
+        .send(
+            reqwest::Method::PUT,
+            url,
+            Some(&body),
+            Priority::Interactive,
+            false,
+        )
+        .await?;
+    Ok("written")
+}
+
+/// Takes a field out of write mode (back to shadow) with the reason.
+async fn pause(store: &Store, t: Target, key: &str, why: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE triage_fields SET mode = 'shadow', note = $1 WHERE org_id = $2 AND integration_id = $3 AND field = $4 AND mode = 'write'",
+    )
+    .bind(why)
+    .bind(t.org_id)
+    .bind(t.integration_id)
+    .bind(key)
+    .execute(&store.pool)
+    .await?;
+    Ok(())
+}
+
 /// A prediction as the Triage page and API show it.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Made {
@@ -132,7 +252,8 @@ pub struct Made {
     pub abstained: Option<String>,
     pub model_id: i64,
     pub predicted_at: i64,
-    /// `shadow`: kept, nothing written.
+    /// `shadow` (nothing written), `pending`, `written`, `kept` (a person's value was there) or
+    /// `failed`.
     #[schema(example = "shadow")]
     pub outcome: String,
 }

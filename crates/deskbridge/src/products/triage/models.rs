@@ -58,19 +58,22 @@ pub async fn fields(store: &Store, t: Target) -> Result<Vec<FieldSummary>, Triag
 }
 
 /// A field's settings.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Settings {
-    /// `off` or `shadow` (predict new tickets, write nothing).
+    /// `off`, `shadow` (predict new tickets, write nothing) or `write` (write the value back
+    /// where the field is still empty).
     pub mode: String,
     pub target_precision: f64,
     pub model_id: Option<i64>,
     /// The confidence under which a prediction abstains.
     pub threshold: Option<f64>,
+    /// Why write-back was paused, if it was.
+    pub note: Option<String>,
 }
 
 pub async fn settings(store: &Store, t: Target, key: &str) -> Result<Settings, sqlx::Error> {
-    let row: Option<(String, f64, Option<i64>, Option<f64>)> = sqlx::query_as(
-        "SELECT mode, target_precision, model_id, threshold FROM triage_fields \
+    let row: Option<Settings> = sqlx::query_as(
+        "SELECT mode, target_precision, model_id, threshold, note FROM triage_fields \
          WHERE org_id = $1 AND integration_id = $2 AND field = $3",
     )
     .bind(t.org_id)
@@ -78,20 +81,13 @@ pub async fn settings(store: &Store, t: Target, key: &str) -> Result<Settings, s
     .bind(key)
     .fetch_optional(&store.pool)
     .await?;
-    Ok(match row {
-        Some((mode, target_precision, model_id, threshold)) => Settings {
-            mode,
-            target_precision,
-            model_id,
-            threshold,
-        },
-        None => Settings {
-            mode: "off".into(),
-            target_precision: 0.9,
-            model_id: None,
-            threshold: None,
-        },
-    })
+    Ok(row.unwrap_or(Settings {
+        mode: "off".into(),
+        target_precision: 0.9,
+        model_id: None,
+        threshold: None,
+        note: None,
+    }))
 }
 
 /// A trained (or training) model.
@@ -204,7 +200,7 @@ pub async fn set_mode(
     }
     let (model_id, threshold) = match mode {
         "off" => (None, None),
-        "shadow" => {
+        "shadow" | "write" => {
             let ready = models(store, t, Some(key))
                 .await?
                 .into_iter()
@@ -222,7 +218,7 @@ pub async fn set_mode(
         }
         _ => {
             return Err(TriageError::Refused(
-                "the mode is off or shadow (write-back is not available yet)".into(),
+                "the mode is off, shadow or write".into(),
             ));
         }
     };
@@ -231,7 +227,7 @@ pub async fn set_mode(
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
          ON CONFLICT (org_id, integration_id, field) DO UPDATE SET mode = excluded.mode, \
          target_precision = excluded.target_precision, model_id = excluded.model_id, \
-         threshold = excluded.threshold, enabled_at = excluded.enabled_at",
+         threshold = excluded.threshold, enabled_at = excluded.enabled_at, note = NULL",
     )
     .bind(t.org_id)
     .bind(t.integration_id)

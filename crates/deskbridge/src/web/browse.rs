@@ -332,9 +332,9 @@ struct After {
 }
 
 async fn listing(
+    Query(a): Query<After>,
     Signed(state, s): Signed,
     Path(p): Params,
-    Query(a): Query<After>,
 ) -> Result<Html<String>, Error> {
     let what = Listing::parse(second(&p)).ok_or(Error::NotFound)?;
     let (t, at) = open(&state, &s, &p).await?;

@@ -7,7 +7,7 @@ use deskbridge::store::{POSTGRES_ID, SQLITE_ID, postgres_migrations};
 /// SHA-384 of each PostgreSQL migration as released (the files of `migrations/postgres` up to
 /// 0008, then as rendered from 0009 on), which sqlx compares with what a database recorded when
 /// it applied them.
-const RELEASED: [(i64, &str); 12] = [
+const RELEASED: [(i64, &str); 13] = [
     (
         1,
         "68bb45c80c5a06a691716aadb1f8f3d7367356631c0ec58dc6dae58bf0b510305eddae5daddc2e0697a608100200db3f",
@@ -55,6 +55,10 @@ const RELEASED: [(i64, &str); 12] = [
     (
         12,
         "3d9f8eb2f4b2e1d1598fe3d93a768cd0d51b77b3bea6350e32e9d1758b0359741921f12ec8d1b7e6e73bce35bb22760e",
+    ),
+    (
+        13,
+        "ba025f9ff3b966f15e96e1ca9197cd4af205985e99470f06fdd6dff604c1e30fd9ea6867b7b53d0bfe882ba8d751f7fa",
     ),
 ];
 

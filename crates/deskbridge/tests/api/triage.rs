@@ -20,6 +20,17 @@ async fn change(app: &TestApp, b: &Browser, t: Target, fields: &[(&str, &str)]) 
     app.post(b, &path, fields).await.status()
 }
 
+/// Every request after `before` that was not a read.
+async fn writes_since(
+    app: &TestApp,
+    before: u64,
+) -> Vec<freshdesk_emulator::control_client::LoggedRequest> {
+    let log = app.control.requests().await.unwrap();
+    log.into_iter()
+        .filter(|r| r.seq > before && r.method != "GET")
+        .collect()
+}
+
 /// Switches the category field to shadow with a target precision of `target` percent.
 async fn shadow(app: &TestApp, b: &Browser, t: Target, target: &str) -> StatusCode {
     let form = [
@@ -132,14 +143,7 @@ async fn in_shadow_mode_a_new_ticket_is_predicted_once_and_nothing_is_written() 
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
-    let writes: Vec<_> = app
-        .control
-        .requests()
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|r| r.seq > before && r.method != "GET")
-        .collect();
+    let writes = writes_since(&app, before).await;
     assert!(
         writes.is_empty(),
         "shadow mode wrote to Freshdesk: {writes:?}"
@@ -280,14 +284,7 @@ async fn write_back_fills_only_an_empty_field_once_and_keeps_a_persons_value() {
     let (_, outcome) = settled(&app, theirs).await;
     assert_eq!(outcome, "kept");
     assert_eq!(category_in_freshdesk(&app, theirs).await, "Billing");
-    let writes: Vec<_> = app
-        .control
-        .requests()
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|r| r.seq > before && r.method == "PUT")
-        .collect();
+    let writes = writes_since(&app, before).await;
     assert_eq!(writes.len(), 1, "{writes:?}");
     assert_eq!(writes[0].path, format!("/api/v2/tickets/{empty}"));
 }

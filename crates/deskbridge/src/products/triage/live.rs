@@ -227,15 +227,13 @@ async fn write_one(
 
 /// Takes a field out of write mode (back to shadow) with the reason.
 async fn pause(store: &Store, t: Target, key: &str, why: &str) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE triage_fields SET mode = 'shadow', note = $1 WHERE org_id = $2 AND integration_id = $3 AND field = $4 AND mode = 'write'",
-    )
-    .bind(why)
-    .bind(t.org_id)
-    .bind(t.integration_id)
-    .bind(key)
-    .execute(&store.pool)
-    .await?;
+    let sql = "UPDATE triage_fields SET mode = 'shadow', note = $4 \
+               WHERE field = $1 AND org_id = $2 AND integration_id = $3 AND mode = 'write'";
+    let q = sqlx::query(sql)
+        .bind(key)
+        .bind(t.org_id)
+        .bind(t.integration_id);
+    q.bind(why).execute(&store.pool).await?;
     Ok(())
 }
 

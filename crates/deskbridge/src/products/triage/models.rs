@@ -62,7 +62,9 @@ pub async fn fields(store: &Store, t: Target) -> Result<Vec<FieldSummary>, Triag
 pub struct Settings {
     /// `off`, `shadow` (predict new tickets, write nothing) or `write` (write the value back
     /// where the field is still empty).
+    #[schema(example = "shadow")]
     pub mode: String,
+    #[schema(example = 0.9)]
     pub target_precision: f64,
     pub model_id: Option<i64>,
     /// The confidence under which a prediction abstains.

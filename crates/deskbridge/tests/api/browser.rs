@@ -426,3 +426,90 @@ async fn a_person_finds_a_ticket_by_a_word_reads_its_thread_and_its_hostile_html
     assert_eq!(owned[1], "undefined", "{owned}");
     assert_eq!(owned[2], 0, "{owned}");
 }
+
+#[tokio::test]
+async fn an_admin_trains_triage_reads_its_evaluation_and_sees_a_new_ticket_get_its_category() {
+    let app = helpers::spawn_app_full(600, freshdesk_emulator::Plan::Unlimited, |_| {}).await;
+    let Some(d) = Driver::start().await else {
+        return;
+    };
+    d.sign_in(&app.base, "admin@acme.test").await;
+    let t = d.connect_and_sync(&app).await;
+    let page = format!(
+        "{}/settings/integrations/{}/triage",
+        app.base, t.integration_id
+    );
+    let row = "tr[data-field=cf_category]";
+
+    // Train the category, and wait for the model.
+    d.go(&page).await;
+    d.click(&format!("{row} button.train")).await;
+    let started = Instant::now();
+    loop {
+        d.go(&page).await;
+        if d.text(&format!("{row} td:nth-child(4)"))
+            .await
+            .contains("ready")
+        {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the model was trained"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+
+    // Its evaluation: accuracy and the precision-coverage picture.
+    d.click(&format!("{row} a.model-link")).await;
+    d.wait_text("#model-accuracy", "%").await;
+    d.find("svg polyline.curve").await;
+    d.screenshot("triage-evaluation.png").await;
+
+    // Write-back with a target of 50%, then a new ticket in the words of a categorised one.
+    d.go(&page).await;
+    d.click(&format!("{row} select[name=mode] option[value=write]"))
+        .await;
+    d.type_into(&format!("{row} input[name=target]"), "50")
+        .await;
+    d.click(&format!("{row} form.mode button")).await;
+    d.wait_text(&format!("{row} td:nth-child(5)"), "sure or more")
+        .await;
+    let (raw,): (String,) = sqlx::query_as(
+        "SELECT raw FROM fd_tickets WHERE raw LIKE '%\"cf_category\":\"%' ORDER BY id LIMIT 1",
+    )
+    .fetch_one(&app.store.pool)
+    .await
+    .unwrap();
+    let known: Value = serde_json::from_str(&raw).unwrap();
+    let created = app
+        .control
+        .create_ticket(
+            json!({"subject": known["subject"], "description": known["description_text"]}),
+        )
+        .await
+        .unwrap();
+    let ticket = created["id"].as_i64().unwrap();
+    deskbridge::runtime::start_sync(&app.state.queue, t, "test")
+        .await
+        .unwrap();
+    let started = Instant::now();
+    loop {
+        d.go(&page).await;
+        let html = d
+            .cmd(reqwest::Method::GET, "/source", Value::Null)
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        if html.contains(&format!("#{ticket}</a>")) && html.contains("<td>written</td>") {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the ticket got its category"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    d.screenshot("triage-written.png").await;
+}

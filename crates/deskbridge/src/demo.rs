@@ -146,7 +146,9 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     println!();
     println!("  After Connect, the help desk syncs by itself: open the integration, then Sync, to");
     println!("  watch it live. The Dashboard then draws credits, changes and health, and links to");
-    println!("  the synced tickets (search them by a word). Triage, on the integration's page, learns");
+    println!(
+        "  the synced tickets (search them by a word). Triage, on the integration's page, learns"
+    );
     println!("  the Category field from the history: Train, read the evaluation, then Shadow or");
     println!("  Write back. To see a break explained and repaired, delete the integration user");
     println!("  in the emulator; within 30 seconds the dashboard shows why:");

@@ -1,7 +1,8 @@
 -- Triage, the first product on the synced copy: per integration and ticket field, its settings
 -- (mode off, shadow or write; the target precision and the threshold that reaches it; the model
 -- in use; why write-back was paused, if it was), every model trained (status, evaluation report as JSON, the stored model as base64),
--- and every prediction of a ticket by a model, with what was written back.
+-- and every prediction of a ticket by a model, with what was written back and, once the ticket
+-- was resolved or closed, the field's value then (the prediction was right if it is unchanged).
 CREATE TABLE triage_fields (
     org_id BIGINT NOT NULL, integration_id BIGINT NOT NULL, field TEXT NOT NULL,
     mode TEXT NOT NULL, target_precision DOUBLE PRECISION NOT NULL,
@@ -24,6 +25,7 @@ CREATE TABLE triage_predictions (
     -- shadow (nothing written), pending (to write), written, kept (a person's value was there),
     -- failed (Freshdesk refused it; the reason in note).
     outcome TEXT NOT NULL, written_at BIGINT, note TEXT,
+    final_value TEXT, correct BIGINT, closed_at BIGINT,
     PRIMARY KEY (org_id, integration_id, field, ticket_id, model_id)
 );
 CREATE INDEX triage_predictions_recent ON triage_predictions(org_id, integration_id, predicted_at);

@@ -74,7 +74,15 @@ struct TriagePage {
     is_admin: bool,
     fields: Vec<FieldSummary>,
     predictions: Vec<PredictionView>,
+    tally: Vec<TallyView>,
     min_examples: usize,
+}
+
+/// A field's live accuracy next to its held-out estimate.
+struct TallyView {
+    tally: live::Tally,
+    at_close: String,
+    held_out: String,
 }
 
 async fn page(Signed(state, s): Signed, Path(id): Path<i64>) -> Result<Html<String>, Error> {
@@ -99,7 +107,35 @@ async fn page(Signed(state, s): Signed, Path(id): Path<i64>) -> Result<Html<Stri
             at: when(p.predicted_at),
         })
         .collect();
+    let tally = live::tally(&state.store, t)
+        .await?
+        .into_iter()
+        .map(|tally| {
+            let held_out = fields
+                .iter()
+                .find(|f| f.field.key == tally.field)
+                .and_then(|f| f.latest.as_ref())
+                .and_then(|m| m.report.as_ref())
+                .and_then(|r| r["accuracy"].as_f64())
+                .map_or_else(|| "—".into(), |a| format!("{:.1}%", a * 100.0));
+            let at_close = if tally.closed == 0 {
+                "no ticket closed yet".into()
+            } else {
+                format!(
+                    "{:.1}% of {}",
+                    tally.correct as f64 * 100.0 / tally.closed as f64,
+                    tally.closed
+                )
+            };
+            TallyView {
+                tally,
+                at_close,
+                held_out,
+            }
+        })
+        .collect();
     render(&TriagePage {
+        tally,
         is_admin: s.user.role == Role::Admin,
         user: Some(s.user),
         csrf: s.csrf,
@@ -335,10 +371,11 @@ pub(super) struct Limit {
     limit: Option<String>,
 }
 
-/// The newest predictions.
+/// The newest predictions, and per field how they fared.
 #[derive(serde::Serialize, utoipa::ToSchema)]
 pub(super) struct Made {
     predictions: Vec<live::Made>,
+    tally: Vec<live::Tally>,
 }
 
 #[utoipa::path(get, path = "/api/v1/integrations/{id}/triage/predictions", tag = "triage", summary = "The newest predictions Triage made for new tickets", params(("id" = i64, Path, description = "The integration"), ("limit" = Option<i64>, Query, description = "1 to 1000, default 100")), responses((status = 200, description = "The predictions", body = Made), (status = 404, description = "Not this organisation's", body = super::error::ErrorBody)))]
@@ -360,5 +397,6 @@ pub(super) async fn api_predictions(
     };
     let (t, _) = open(&state, &s, id).await?;
     let predictions = live::recent(&state.store, t, limit).await?;
-    Ok(Json(Made { predictions }).into_response())
+    let tally = live::tally(&state.store, t).await?;
+    Ok(Json(Made { predictions, tally }).into_response())
 }

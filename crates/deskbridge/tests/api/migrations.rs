@@ -58,7 +58,7 @@ const RELEASED: [(i64, &str); 13] = [
     ),
     (
         13,
-        "ba025f9ff3b966f15e96e1ca9197cd4af205985e99470f06fdd6dff604c1e30fd9ea6867b7b53d0bfe882ba8d751f7fa",
+        "cca535dd74ee5d333c72a9c16f3b48023c05ce201f8e9f0a243324d4f0870d1d5444f736f5c8dcd8bdb9de6d05495348",
     ),
 ];
 
@@ -180,3 +180,4 @@ async fn a_copy_synced_before_the_change_feed_enters_it_once_on_upgrade() {
             .unwrap();
     assert_eq!(counters, vec![(1, 3), (2, 1)]);
 }
+

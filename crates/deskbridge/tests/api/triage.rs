@@ -31,6 +31,18 @@ async fn writes_since(
         .collect()
 }
 
+/// Queues a sync once the one before has finished (a sync queued or running takes no second).
+async fn sync_after_the_last(app: &TestApp, t: Target) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !deskbridge::runtime::start_sync(&app.state.queue, t, "test")
+        .await
+        .unwrap()
+    {
+        assert!(Instant::now() < deadline, "the last sync finished");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Switches the category field to shadow with a target precision of `target` percent.
 async fn shadow(app: &TestApp, b: &Browser, t: Target, target: &str) -> StatusCode {
     let form = [
@@ -124,9 +136,7 @@ async fn in_shadow_mode_a_new_ticket_is_predicted_once_and_nothing_is_written() 
 
     // Two syncs through the queue: the first brings the ticket, the second changes nothing.
     for _ in 0..2 {
-        deskbridge::runtime::start_sync(&app.state.queue, t, "test")
-            .await
-            .unwrap();
+        sync_after_the_last(&app, t).await;
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let (n,): (i64,) =
@@ -267,9 +277,7 @@ async fn write_back_fills_only_an_empty_field_once_and_keeps_a_persons_value() {
 
     // Act: two syncs through the queue (the second must change nothing).
     for _ in 0..2 {
-        deskbridge::runtime::start_sync(&app.state.queue, t, "test")
-            .await
-            .unwrap();
+        sync_after_the_last(&app, t).await;
         settled(&app, empty).await;
         settled(&app, theirs).await;
     }
@@ -287,4 +295,43 @@ async fn write_back_fills_only_an_empty_field_once_and_keeps_a_persons_value() {
     let writes = writes_since(&app, before).await;
     assert_eq!(writes.len(), 1, "{writes:?}");
     assert_eq!(writes[0].path, format!("/api/v2/tickets/{empty}"));
+
+    // Act: both tickets are resolved, and the next sync brings that.
+    for id in [empty, theirs] {
+        let resolved = json!({"status": 4});
+        app.control.update_ticket(id, resolved).await.unwrap();
+    }
+    sync_after_the_last(&app, t).await;
+
+    // Assert: right at close where the value was still the prediction, as Freshdesk says.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let closed = loop {
+        let rows: Vec<(i64, Option<String>, Option<i64>)> = sqlx::query_as(
+            "SELECT ticket_id, final_value, correct FROM triage_predictions WHERE closed_at IS NOT NULL ORDER BY ticket_id",
+        )
+        .fetch_all(&app.store.pool)
+        .await
+        .unwrap();
+        if rows.len() == 2 {
+            break rows;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "both predictions settled at close: {rows:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    for (id, final_value, correct) in &closed {
+        assert_eq!(json!(final_value), category_in_freshdesk(&app, *id).await);
+        assert_eq!(*correct, Some((*id == empty) as i64), "ticket {id}");
+    }
+    let path = format!(
+        "/api/v1/integrations/{}/triage/predictions",
+        t.integration_id
+    );
+    let tally = &app.api_json(&b, &path).await["tally"][0];
+    assert_eq!(
+        (tally["closed"].clone(), tally["correct"].clone()),
+        (json!(2), json!(1))
+    );
 }

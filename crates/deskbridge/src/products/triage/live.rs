@@ -91,6 +91,10 @@ async fn predict_new(store: &Store, t: Target, fields: &[Active]) -> Result<usiz
                 .and_then(Value::as_i64)
                 .unwrap_or(0);
             let raw: Value = serde_json::from_str(raw.get()).unwrap_or_default();
+            let status = c.fields.get("status").and_then(Value::as_i64);
+            if matches!(status, Some(4 | 5)) {
+                settle(store, t, c.id, &raw).await?;
+            }
             for (key, model_id, threshold, since, mode, _) in fields {
                 if created < *since {
                     continue;
@@ -138,6 +142,71 @@ async fn predict_new(store: &Store, t: Target, fields: &[Active]) -> Result<usiz
         }
         after = last;
     }
+}
+
+/// A ticket was resolved or closed: each of its predictions learns the field's value then, and
+/// was right if that is the value it predicted (a person changed nothing). Only the first
+/// resolution counts.
+async fn settle(store: &Store, t: Target, ticket: i64, raw: &Value) -> Result<(), sqlx::Error> {
+    let keys: Vec<(String,)> = sqlx::query_as(
+        "SELECT DISTINCT field FROM triage_predictions WHERE org_id = $1 AND integration_id = $2 \
+         AND ticket_id = $3 AND closed_at IS NULL AND value IS NOT NULL",
+    )
+    .bind(t.org_id)
+    .bind(t.integration_id)
+    .bind(ticket)
+    .fetch_all(&store.pool)
+    .await?;
+    for (key,) in keys {
+        let field = Field {
+            label: key.clone(),
+            key,
+        };
+        let value = field.value(raw);
+        sqlx::query(
+            "UPDATE triage_predictions SET final_value = $1, closed_at = $2, \
+             correct = CASE WHEN value = $1 THEN 1 ELSE 0 END \
+             WHERE field = $3 AND ticket_id = $4 AND org_id = $5 AND integration_id = $6 AND closed_at IS NULL AND value IS NOT NULL",
+        )
+        .bind(value)
+        .bind(now())
+        .bind(&field.key)
+        .bind(ticket)
+        .bind(t.org_id)
+        .bind(t.integration_id)
+        .execute(&store.pool)
+        .await?;
+    }
+    Ok(())
+}
+
+/// How a field's predictions have fared on new tickets.
+#[derive(Debug, Clone, Default, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct Tally {
+    pub field: String,
+    pub predicted: i64,
+    pub abstained: i64,
+    pub written: i64,
+    /// Predictions whose ticket was resolved or closed since, and of those, how many still held
+    /// the predicted value then.
+    pub closed: i64,
+    pub correct: i64,
+}
+
+/// Per field: predicted, abstained, written, closed and correct at close.
+pub async fn tally(store: &Store, t: Target) -> Result<Vec<Tally>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT field, COUNT(*) AS predicted, \
+         SUM(CASE WHEN value IS NULL THEN 1 ELSE 0 END) AS abstained, \
+         SUM(CASE WHEN outcome = 'written' THEN 1 ELSE 0 END) AS written, \
+         SUM(CASE WHEN closed_at IS NOT NULL THEN 1 ELSE 0 END) AS closed, \
+         SUM(CASE WHEN correct = 1 THEN 1 ELSE 0 END) AS correct \
+         FROM triage_predictions WHERE org_id = $1 AND integration_id = $2 GROUP BY field ORDER BY field",
+    )
+    .bind(t.org_id)
+    .bind(t.integration_id)
+    .fetch_all(&store.pool)
+    .await
 }
 
 /// Writes every pending prediction of the integration whose field is still in write mode.

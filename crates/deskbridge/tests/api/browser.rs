@@ -53,6 +53,12 @@ impl Driver {
         t
     }
 
+    /// The page's HTML as the browser holds it now.
+    async fn source(&self) -> String {
+        let v = self.cmd(reqwest::Method::GET, "/source", Value::Null).await;
+        v.as_str().unwrap_or_default().to_string()
+    }
+
     /// Signs in through the form, as a person would, and waits for the dashboard.
     async fn sign_in(&self, base: &str, email: &str) {
         self.go(&format!("{base}/login")).await;
@@ -318,12 +324,7 @@ async fn a_broken_integration_is_seen_explained_and_repaired_in_a_real_browser()
     let started = Instant::now();
     loop {
         d.go(&format!("{}/dashboard", app.base)).await;
-        let html = d
-            .cmd(reqwest::Method::GET, "/source", Value::Null)
-            .await
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
+        let html = d.source().await;
         if html.contains("attention-banner") {
             break;
         }
@@ -475,20 +476,8 @@ async fn an_admin_trains_triage_reads_its_evaluation_and_sees_a_new_ticket_get_i
     d.click(&format!("{row} form.mode button")).await;
     d.wait_text(&format!("{row} td:nth-child(5)"), "sure or more")
         .await;
-    let (raw,): (String,) = sqlx::query_as(
-        "SELECT raw FROM fd_tickets WHERE raw LIKE '%\"cf_category\":\"%' ORDER BY id LIMIT 1",
-    )
-    .fetch_one(&app.store.pool)
-    .await
-    .unwrap();
-    let known: Value = serde_json::from_str(&raw).unwrap();
-    let created = app
-        .control
-        .create_ticket(
-            json!({"subject": known["subject"], "description": known["description_text"]}),
-        )
-        .await
-        .unwrap();
+    let known = helpers::categorised_words(&app).await;
+    let created = app.control.create_ticket(known).await.unwrap();
     let ticket = created["id"].as_i64().unwrap();
     deskbridge::runtime::start_sync(&app.state.queue, t, "test")
         .await
@@ -496,12 +485,7 @@ async fn an_admin_trains_triage_reads_its_evaluation_and_sees_a_new_ticket_get_i
     let started = Instant::now();
     loop {
         d.go(&page).await;
-        let html = d
-            .cmd(reqwest::Method::GET, "/source", Value::Null)
-            .await
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
+        let html = d.source().await;
         if html.contains(&format!("#{ticket}</a>")) && html.contains("<td>written</td>") {
             break;
         }

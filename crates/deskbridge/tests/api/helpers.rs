@@ -553,6 +553,19 @@ pub async fn zanzibar_ticket(app: &TestApp, html: &str) -> i64 {
     id
 }
 
+/// The words of the first synced ticket that has a category, as a new ticket's subject and
+/// description: a model trained on the history is sure of them.
+pub async fn categorised_words(app: &TestApp) -> Value {
+    let (raw,): (String,) = sqlx::query_as(
+        "SELECT raw FROM fd_tickets WHERE raw LIKE '%\"cf_category\":\"%' ORDER BY id LIMIT 1",
+    )
+    .fetch_one(&app.store.pool)
+    .await
+    .unwrap();
+    let known: Value = serde_json::from_str(&raw).unwrap();
+    serde_json::json!({"subject": known["subject"], "description": known["description_text"]})
+}
+
 /// A `records:read` API token made in Settings by `b`.
 pub async fn records_token(app: &TestApp, b: &Browser) -> String {
     let page = app

@@ -180,4 +180,3 @@ async fn a_copy_synced_before_the_change_feed_enters_it_once_on_upgrade() {
             .unwrap();
     assert_eq!(counters, vec![(1, 3), (2, 1)]);
 }
-

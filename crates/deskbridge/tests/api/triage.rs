@@ -248,18 +248,9 @@ async fn write_back_fills_only_an_empty_field_once_and_keeps_a_persons_value() {
     assert_eq!(change(&app, &b, t, &form).await, StatusCode::SEE_OTHER);
     let before = app.request_marker().await;
     // Words like those of a categorised ticket in the history, so the model is sure.
-    let (raw,): (String,) = sqlx::query_as(
-        "SELECT raw FROM fd_tickets WHERE raw LIKE '%\"cf_category\":\"%' ORDER BY id LIMIT 1",
-    )
-    .fetch_one(&app.store.pool)
-    .await
-    .unwrap();
-    let known: Value = serde_json::from_str(&raw).unwrap();
+    let known = helpers::categorised_words(&app).await;
     let open = |category: Option<&str>| {
-        let mut body = json!({
-            "subject": known["subject"],
-            "description": known["description_text"],
-        });
+        let mut body = known.clone();
         if let Some(c) = category {
             body["cf_category"] = json!(c);
         }

@@ -40,6 +40,12 @@ pub async fn run(state: Services, shutdown: CancellationToken) {
             if let Err(e) = state.queue.prune(KEEP_FINISHED).await {
                 tracing::warn!(error = %crate::error_chain(&e), "pruning finished jobs");
             }
+            let every = crate::products::triage::RETRAIN_EVERY_SECS;
+            match crate::products::triage::retrain_due(&state.store, every).await {
+                Ok(0) => {}
+                Ok(_) => state.queue.ring(),
+                Err(e) => tracing::warn!(error = %crate::error_chain(&e), "Triage retraining"),
+            }
         }
         tokio::select! {
             _ = tokio::time::sleep(tick) => {}

@@ -147,12 +147,15 @@ async fn page(Signed(state, s): Signed, Path(id): Path<i64>) -> Result<Html<Stri
     })
 }
 
-/// A change on the Triage page: train a field, or set its mode and target precision.
+/// A change on the Triage page: train a field, set its mode and target precision, or `use` a
+/// model (a rollback, or one the admin wants despite its score).
 #[derive(Deserialize)]
 struct Change {
-    /// `train` or `mode`.
+    /// `train`, `mode` or `use`.
     action: String,
     field: String,
+    #[serde(default)]
+    model: Option<i64>,
     #[serde(default)]
     mode: String,
     /// In percent, as the form shows it.
@@ -170,11 +173,22 @@ async fn change(
     if f.action == "train" {
         triage::start_training(&state.store, t, &f.field).await?;
         state.queue.ring();
+    } else if f.action == "use" {
+        let s = triage::settings(&state.store, t, &f.field).await?;
+        triage::set_mode(
+            &state.store,
+            t,
+            &f.field,
+            &s.mode,
+            s.target_precision,
+            f.model,
+        )
+        .await?;
     } else {
         let target: f64 = f.target.trim().trim_end_matches('%').parse().map_err(|_| {
             Error::Unprocessable("the target precision is a number of percent, like 90".into())
         })?;
-        triage::set_mode(&state.store, t, &f.field, &f.mode, target / 100.0).await?;
+        triage::set_mode(&state.store, t, &f.field, &f.mode, target / 100.0, None).await?;
     }
     Ok(Redirect::to(&format!("/settings/integrations/{id}/triage")).into_response())
 }
@@ -203,6 +217,8 @@ struct ModelPage {
     left_out: Vec<(String, u64)>,
     curve_svg: String,
     chosen: String,
+    in_use: bool,
+    is_admin: bool,
 }
 
 async fn model(
@@ -294,6 +310,7 @@ async fn model(
                 .collect()
         })
         .unwrap_or_default();
+    let is_admin = s.user.role == Role::Admin;
     render(&ModelPage {
         user: Some(s.user),
         csrf: s.csrf,
@@ -307,6 +324,8 @@ async fn model(
         confused,
         left_out,
         curve_svg,
+        in_use: settings.model_id == Some(model_id),
+        is_admin,
         chosen: match chosen {
             Some((c, _, th)) => format!(
                 "To be right {:.0}% of the time Triage answers when at least {:.2} sure: {:.0}% of new tickets.",

@@ -326,3 +326,51 @@ async fn write_back_fills_only_an_empty_field_once_and_keeps_a_persons_value() {
         (json!(2), json!(1))
     );
 }
+
+#[tokio::test]
+async fn a_retrained_model_that_is_not_worse_replaces_the_old_and_one_click_rolls_back() {
+    let (app, b, t) = synced(600).await;
+    let first = trained(&app, &b, t).await["id"].as_i64().unwrap();
+    assert_eq!(shadow(&app, &b, t, "50").await, StatusCode::SEE_OTHER);
+    let in_use = || async {
+        let path = format!("/api/v1/integrations/{}/triage/predict", t.integration_id);
+        let body = json!({"subject": "card declined at the shop", "description": "twice"});
+        let v: Value = app.api_post(&b, &path, body).await.json().await.unwrap();
+        v["predictions"][0]["model_id"].as_i64().unwrap()
+    };
+    assert_eq!(in_use().await, first);
+
+    // The same history again: the new model scores the same, so it takes over.
+    let second = trained(&app, &b, t).await["id"].as_i64().unwrap();
+    assert_ne!(second, first);
+    assert_eq!(in_use().await, second);
+
+    // Rollback from the first model's page.
+    let page = app
+        .page(
+            &b,
+            &format!(
+                "/settings/integrations/{}/triage/models/{first}",
+                t.integration_id
+            ),
+        )
+        .await;
+    assert!(page.contains("id=\"use-model\""), "{page}");
+    let model = first.to_string();
+    let form = [
+        ("action", "use"),
+        ("field", "cf_category"),
+        ("model", model.as_str()),
+    ];
+    assert_eq!(change(&app, &b, t, &form).await, StatusCode::SEE_OTHER);
+    assert_eq!(in_use().await, first);
+    let other = [
+        ("action", "use"),
+        ("field", "cf_category"),
+        ("model", "999999"),
+    ];
+    assert_eq!(
+        change(&app, &b, t, &other).await,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+}

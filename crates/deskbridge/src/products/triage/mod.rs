@@ -14,7 +14,10 @@ pub use fields::{
     Counted, Field, MAX_HISTORY, MIN_EXAMPLES, TRAIN_JOB, TriageError, candidates, text_of,
 };
 pub use models::{
-    FieldPrediction, FieldSummary, ModelRow, Settings, fields, forget, models, predict, set_mode,
-    settings, start_training,
+    FieldPrediction, FieldSummary, ModelRow, Settings, fields, forget, models, predict,
+    retrain_due, set_mode, settings, start_training,
 };
 pub use train::run as run_training;
+
+/// How old a switched-on field's newest model may get before it is retrained on its own.
+pub const RETRAIN_EVERY_SECS: i64 = 7 * 86_400;

@@ -185,14 +185,16 @@ pub async fn start_training(store: &Store, t: Target, key: &str) -> Result<i64, 
     Ok(id)
 }
 
-/// Sets a field's mode and target precision. Shadow needs a ready model: its curve gives the
-/// threshold that reaches the target (refused when none does).
+/// Sets a field's mode, target precision and model: the one given (a rollback, or a model the
+/// admin wants despite a lower score), else the one in use, else the newest ready one. Shadow and
+/// write need a ready model whose curve has a threshold that reaches the target.
 pub async fn set_mode(
     store: &Store,
     t: Target,
     key: &str,
     mode: &str,
     target_precision: f64,
+    model: Option<i64>,
 ) -> Result<Settings, TriageError> {
     field(store, t, key).await?;
     if !(0.5..=1.0).contains(&target_precision) {
@@ -200,16 +202,28 @@ pub async fn set_mode(
             "the target precision is a share from 50% to 100%".into(),
         ));
     }
+    let ready: Vec<ModelRow> = models(store, t, Some(key))
+        .await?
+        .into_iter()
+        .filter(|m| m.status == "ready")
+        .collect();
+    let wanted = model.or(settings(store, t, key).await?.model_id);
+    let chosen = match wanted {
+        Some(id) => ready.iter().find(|m| m.id == id),
+        None => ready.first(),
+    };
+    if model.is_some() && chosen.is_none() {
+        return Err(TriageError::Refused(
+            "that model is not a ready model of this field".into(),
+        ));
+    }
+    let chosen = chosen.or(ready.first());
     let (model_id, threshold) = match mode {
-        "off" => (None, None),
+        "off" => (chosen.map(|m| m.id), None),
         "shadow" | "write" => {
-            let ready = models(store, t, Some(key))
-                .await?
-                .into_iter()
-                .find(|m| m.status == "ready")
-                .ok_or_else(|| {
-                    TriageError::Refused("train the field first: there is no ready model".into())
-                })?;
+            let ready = chosen.ok_or_else(|| {
+                TriageError::Refused("train the field first: there is no ready model".into())
+            })?;
             let th = threshold_for(ready.report.as_ref(), target_precision).ok_or_else(|| {
                 TriageError::Refused(format!(
                     "no threshold reaches {:.0}% precision on the held-out tickets; lower the target",
@@ -245,6 +259,81 @@ pub async fn set_mode(
         start_cursor(store, t).await?;
     }
     Ok(settings(store, t, key).await?)
+}
+
+/// A model just finished training: it replaces the field's model if its held-out accuracy is not
+/// worse (and its curve reaches the target); otherwise the field keeps its model and says why.
+pub(super) async fn adopt(
+    store: &Store,
+    t: Target,
+    key: &str,
+    new: i64,
+) -> Result<(), TriageError> {
+    let s = settings(store, t, key).await?;
+    let all = models(store, t, Some(key)).await?;
+    let accuracy = |id: Option<i64>| {
+        let m = all.iter().find(|m| Some(m.id) == id)?;
+        m.report.as_ref()?["accuracy"].as_f64()
+    };
+    let (Some(ours), current) = (accuracy(Some(new)), s.model_id) else {
+        return Ok(());
+    };
+    let Some(current) = current.filter(|id| *id != new) else {
+        return Ok(());
+    };
+    let theirs = accuracy(Some(current)).unwrap_or(0.0);
+    if ours + 1e-9 >= theirs {
+        let mode = s.mode.clone();
+        if let Err(e) = set_mode(store, t, key, &mode, s.target_precision, Some(new)).await {
+            note(
+                store,
+                t,
+                key,
+                &format!("Model {new} was not put in use: {e}"),
+            )
+            .await?;
+        }
+    } else {
+        let words = format!(
+            "Model {new} scored {:.1}% on the held-out tickets against {:.1}% for model {current}, so model {current} stays in use; choose model {new} on its page to use it anyway.",
+            ours * 100.0,
+            theirs * 100.0
+        );
+        note(store, t, key, &words).await?;
+    }
+    Ok(())
+}
+
+async fn note(store: &Store, t: Target, key: &str, words: &str) -> Result<(), sqlx::Error> {
+    let sql = "UPDATE triage_fields SET note = $4 WHERE field = $1 AND org_id = $2 AND integration_id = $3";
+    let q = sqlx::query(sql)
+        .bind(key)
+        .bind(t.org_id)
+        .bind(t.integration_id);
+    q.bind(words).execute(&store.pool).await?;
+    Ok(())
+}
+
+/// Fields switched on whose newest model is older than `every_secs` (and none is training): each
+/// gets a training queued. How many were.
+pub async fn retrain_due(store: &Store, every_secs: i64) -> Result<usize, TriageError> {
+    let due: Vec<(i64, i64, String)> = sqlx::query_as(
+        "SELECT f.org_id, f.integration_id, f.field FROM triage_fields f WHERE f.mode <> 'off' \
+         AND NOT EXISTS (SELECT 1 FROM triage_models m WHERE m.org_id = f.org_id \
+         AND m.integration_id = f.integration_id AND m.field = f.field \
+         AND (m.status = 'training' OR m.created_at > $1))",
+    )
+    .bind(now() - every_secs)
+    .fetch_all(&store.pool)
+    .await?;
+    for (org_id, integration_id, key) in &due {
+        let t = Target {
+            org_id: *org_id,
+            integration_id: *integration_id,
+        };
+        start_training(store, t, key).await?;
+    }
+    Ok(due.len())
 }
 
 /// Starts Triage's cursor over the ticket changes at the feed's head when a field is switched on,

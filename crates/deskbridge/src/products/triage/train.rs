@@ -62,6 +62,7 @@ pub async fn run(store: &Store, t: Target, id: i64) -> Result<(), TriageError> {
             .bind(id)
             .execute(&store.pool)
             .await?;
+            super::models::adopt(store, t, &key, id).await?;
         }
         Err(e) => {
             sqlx::query(

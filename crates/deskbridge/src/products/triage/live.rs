@@ -15,7 +15,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::fields::{Field, TriageError};
-use super::models::{load, predict_with};
+use super::models::{load, note, predict_with};
 use crate::jobs::{NewJob, Queue};
 use crate::store::{Store, now};
 use crate::sync::Target;
@@ -229,7 +229,7 @@ async fn write_pending(store: &Store, t: Target, client: &Client) -> Result<(), 
         let (outcome, note) = match write_one(client, &field, ticket, &value).await {
             Ok(outcome) => (outcome, None),
             Err(freshdesk::Error::AccessDenied) => {
-                pause(store, t, &field.key, PAUSED).await?;
+                note(store, t, &field.key, PAUSED, true).await?;
                 ("failed", Some(PAUSED))
             }
             Err(freshdesk::Error::Validation { .. }) => ("failed", Some(REFUSED)),
@@ -292,18 +292,6 @@ async fn write_one(
         )
         .await?;
     Ok("written")
-}
-
-/// Takes a field out of write mode (back to shadow) with the reason.
-async fn pause(store: &Store, t: Target, key: &str, why: &str) -> Result<(), sqlx::Error> {
-    let sql = "UPDATE triage_fields SET mode = 'shadow', note = $4 \
-               WHERE field = $1 AND org_id = $2 AND integration_id = $3 AND mode = 'write'";
-    let q = sqlx::query(sql)
-        .bind(key)
-        .bind(t.org_id)
-        .bind(t.integration_id);
-    q.bind(why).execute(&store.pool).await?;
-    Ok(())
 }
 
 /// A prediction as the Triage page and API show it.

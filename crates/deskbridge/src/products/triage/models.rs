@@ -285,13 +285,8 @@ pub(super) async fn adopt(
     if ours + 1e-9 >= theirs {
         let mode = s.mode.clone();
         if let Err(e) = set_mode(store, t, key, &mode, s.target_precision, Some(new)).await {
-            note(
-                store,
-                t,
-                key,
-                &format!("Model {new} was not put in use: {e}"),
-            )
-            .await?;
+            let words = format!("Model {new} was not put in use: {e}");
+            note(store, t, key, &words, false).await?;
         }
     } else {
         let words = format!(
@@ -299,18 +294,31 @@ pub(super) async fn adopt(
             ours * 100.0,
             theirs * 100.0
         );
-        note(store, t, key, &words).await?;
+        note(store, t, key, &words, false).await?;
     }
     Ok(())
 }
 
-async fn note(store: &Store, t: Target, key: &str, words: &str) -> Result<(), sqlx::Error> {
-    let sql = "UPDATE triage_fields SET note = $4 WHERE field = $1 AND org_id = $2 AND integration_id = $3";
+/// Keeps a note on the field for its page; with `pause`, also takes it out of write mode (back
+/// to shadow).
+pub(super) async fn note(
+    store: &Store,
+    t: Target,
+    key: &str,
+    words: &str,
+    pause: bool,
+) -> Result<(), sqlx::Error> {
+    let sql = "UPDATE triage_fields SET note = $4, \
+               mode = CASE WHEN $5 = 1 AND mode = 'write' THEN 'shadow' ELSE mode END \
+               WHERE field = $1 AND org_id = $2 AND integration_id = $3";
     let q = sqlx::query(sql)
         .bind(key)
         .bind(t.org_id)
         .bind(t.integration_id);
-    q.bind(words).execute(&store.pool).await?;
+    q.bind(words)
+        .bind(pause as i64)
+        .execute(&store.pool)
+        .await?;
     Ok(())
 }
 

@@ -33,12 +33,16 @@ fn header_str(h: &HeaderMap, name: header::HeaderName) -> Option<&str> {
     h.get(name).and_then(|v| v.to_str().ok())
 }
 
-/// Takes one use of the first fault whose prefix matches.
-fn take_fault(shared: &Account, path: &str) -> Option<crate::state::Fault> {
+/// Takes one use of the first fault whose prefix (and method, if it names one) matches.
+fn take_fault(shared: &Account, method: &Method, path: &str) -> Option<crate::state::Fault> {
     let mut faults = shared.faults.lock();
-    let idx = faults
-        .iter()
-        .position(|f| path.starts_with(&f.path_prefix) && f.count > 0)?;
+    let idx = faults.iter().position(|f| {
+        path.starts_with(&f.path_prefix)
+            && f.count > 0
+            && f.method
+                .as_deref()
+                .is_none_or(|m| m.eq_ignore_ascii_case(method.as_str()))
+    })?;
     let f = faults[idx].clone();
     faults[idx].count -= 1;
     if faults[idx].count == 0 {
@@ -110,7 +114,7 @@ pub async fn api_handler(
     let Some(shared) = all.by_host(&host).cloned() else {
         return plain_not_found();
     };
-    let fault = take_fault(&shared, &path);
+    let fault = take_fault(&shared, &method, &path);
     let mut log = LogEntry {
         seq: shared.next_seq(),
         at: format_ts(shared.now()),
@@ -433,6 +437,10 @@ fn status_fault(status: u16) -> Response<Body> {
     let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut r = match status {
         404 => Response::new(Body::from(" ")),
+        // Freshdesk's answer when the key's user may not do this.
+        403 => Response::new(Body::from(
+            r#"{"code":"access_denied","message":"You are not authorized to perform this action."}"#,
+        )),
         429 => {
             let mut r = Response::new(Body::from(
                 r#"{"message":"You have exceeded the limit of requests per minute"}"#,

@@ -193,6 +193,9 @@ pub struct Fault {
     pub status: Option<u16>,
     #[serde(default)]
     pub delay_ms: Option<u64>,
+    /// Only requests with this method (`PUT`, …); every method when absent.
+    #[serde(default)]
+    pub method: Option<String>,
     /// How many matching requests this fault applies to.
     pub count: u32,
 }

@@ -43,6 +43,20 @@ async fn sync_after_the_last(app: &TestApp, t: Target) {
     }
 }
 
+/// A synced help desk whose category field is trained and in write mode (target 50%).
+async fn writing() -> (TestApp, Browser, Target) {
+    let (app, b, t) = synced(600).await;
+    trained(&app, &b, t).await;
+    let form = [
+        ("action", "mode"),
+        ("field", "cf_category"),
+        ("mode", "write"),
+        ("target", "50"),
+    ];
+    assert_eq!(change(&app, &b, t, &form).await, StatusCode::SEE_OTHER);
+    (app, b, t)
+}
+
 /// Switches the category field to shadow with a target precision of `target` percent.
 async fn shadow(app: &TestApp, b: &Browser, t: Target, target: &str) -> StatusCode {
     let form = [
@@ -237,15 +251,7 @@ async fn settled(app: &TestApp, id: i64) -> (Option<String>, String) {
 async fn write_back_fills_only_an_empty_field_once_and_keeps_a_persons_value() {
     // Arrange: a trained field in write mode; one new ticket without a category and one whose
     // customer's form already set it.
-    let (app, b, t) = synced(600).await;
-    trained(&app, &b, t).await;
-    let form = [
-        ("action", "mode"),
-        ("field", "cf_category"),
-        ("mode", "write"),
-        ("target", "50"),
-    ];
-    assert_eq!(change(&app, &b, t, &form).await, StatusCode::SEE_OTHER);
+    let (app, b, t) = writing().await;
     let before = app.request_marker().await;
     // Words like those of a categorised ticket in the history, so the model is sure.
     let known = helpers::categorised_words(&app).await;
@@ -373,4 +379,61 @@ async fn a_retrained_model_that_is_not_worse_replaces_the_old_and_one_click_roll
         change(&app, &b, t, &other).await,
         StatusCode::UNPROCESSABLE_ENTITY
     );
+}
+
+#[tokio::test]
+async fn a_403_on_write_back_pauses_the_field_with_the_reason_and_tries_no_more() {
+    // Arrange: write-back on, and Freshdesk refusing every ticket update with 403.
+    let (app, b, t) = writing().await;
+    let fault = json!({"path_prefix": "/api/v2/tickets/", "method": "PUT", "kind": "status", "status": 403, "count": 1000});
+    app.control.add_fault(fault).await.unwrap();
+    let before = app.request_marker().await;
+
+    // Act: two new tickets, and two syncs.
+    let known = helpers::categorised_words(&app).await;
+    let mut tickets = Vec::new();
+    for _ in 0..2 {
+        let created = app.control.create_ticket(known.clone()).await.unwrap();
+        tickets.push(created["id"].as_i64().unwrap());
+    }
+    sync_after_the_last(&app, t).await;
+    let (_, outcome) = settled(&app, tickets[0]).await;
+    sync_after_the_last(&app, t).await;
+    settled(&app, tickets[1]).await;
+
+    // Assert: the first refusal paused the field, with the reason; one write was tried.
+    assert_eq!(outcome, "failed");
+    let s = &app
+        .api_json(
+            &b,
+            &format!(
+                "/api/v1/integrations/{}/triage/predictions",
+                t.integration_id
+            ),
+        )
+        .await;
+    let outcomes: Vec<&str> = s["predictions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["outcome"].as_str().unwrap())
+        .collect();
+    assert!(outcomes.contains(&"failed"), "{outcomes:?}");
+    let page = app
+        .page(
+            &b,
+            &format!("/settings/integrations/{}/triage", t.integration_id),
+        )
+        .await;
+    assert!(
+        page.contains("lacks permission to edit these tickets"),
+        "{page}"
+    );
+    let (mode,): (String,) = sqlx::query_as("SELECT mode FROM triage_fields")
+        .fetch_one(&app.store.pool)
+        .await
+        .unwrap();
+    assert_eq!(mode, "shadow", "write-back is paused");
+    let puts = writes_since(&app, before).await;
+    assert_eq!(puts.len(), 1, "one refused write, no retry storm: {puts:?}");
 }

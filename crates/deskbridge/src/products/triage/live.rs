@@ -221,7 +221,11 @@ async fn write_pending(store: &Store, t: Target, client: &Client) -> Result<(), 
     .bind(t.integration_id)
     .fetch_all(&store.pool)
     .await?;
+    let mut paused: Vec<String> = Vec::new();
     for (key, ticket, model, value) in pending {
+        if paused.contains(&key) {
+            continue;
+        }
         let field = Field {
             label: key.clone(),
             key,
@@ -230,6 +234,15 @@ async fn write_pending(store: &Store, t: Target, client: &Client) -> Result<(), 
             Ok(outcome) => (outcome, None),
             Err(freshdesk::Error::AccessDenied) => {
                 note(store, t, &field.key, PAUSED, true).await?;
+                // The field's other waiting writes are not tried: they stay predictions only.
+                let rest = "UPDATE triage_predictions SET outcome = 'shadow', note = $4 \
+                            WHERE field = $1 AND org_id = $2 AND integration_id = $3 AND outcome = 'pending' AND ticket_id <> $5";
+                let q = sqlx::query(rest)
+                    .bind(&field.key)
+                    .bind(t.org_id)
+                    .bind(t.integration_id);
+                q.bind(PAUSED).bind(ticket).execute(&store.pool).await?;
+                paused.push(field.key.clone());
                 ("failed", Some(PAUSED))
             }
             Err(freshdesk::Error::Validation { .. }) => ("failed", Some(REFUSED)),

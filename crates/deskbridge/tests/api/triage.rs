@@ -437,3 +437,62 @@ async fn a_403_on_write_back_pauses_the_field_with_the_reason_and_tries_no_more(
     let puts = writes_since(&app, before).await;
     assert_eq!(puts.len(), 1, "one refused write, no retry storm: {puts:?}");
 }
+
+/// A measurement, not a check (run it with `--ignored --nocapture`): how long a new ticket takes
+/// from its creation in Freshdesk, through the automation rule's webhook, to its category written
+/// back, over 20 tickets one after another.
+#[tokio::test]
+#[ignore]
+async fn measure_the_webhook_to_write_latency() {
+    let (app, b, t) = writing().await;
+    let id = t.integration_id;
+    let page = app
+        .post_page(
+            &b,
+            &format!("/settings/integrations/{id}/sync/webhook"),
+            &[],
+        )
+        .await;
+    let secret = helpers::shown_once(&page, "hook-secret");
+    let rule = json!({
+        "events": ["ticket_created"],
+        "url": format!("{}/hooks/freshdesk/{id}", app.base),
+        "headers": {deskbridge::web::HOOK_HEADER: secret},
+        "content": "{\"ticket_id\": {{ticket.id}}}"
+    });
+    app.emulator(reqwest::Method::POST, "/_emulator/automations", Some(rule))
+        .await;
+    let known = helpers::categorised_words(&app).await;
+    let mut ms = Vec::new();
+    for _ in 0..20 {
+        let started = Instant::now();
+        let created = app.control.create_ticket(known.clone()).await.unwrap();
+        let ticket = created["id"].as_i64().unwrap();
+        loop {
+            let (done,): (i64,) = sqlx::query_as(
+                "SELECT COUNT(*) FROM triage_predictions WHERE ticket_id = $1 AND outcome = 'written'",
+            )
+            .bind(ticket)
+            .fetch_one(&app.store.pool)
+            .await
+            .unwrap();
+            if done == 1 {
+                break;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "ticket {ticket} written"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        ms.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    ms.sort_by(f64::total_cmp);
+    eprintln!(
+        "webhook_to_write_ms p50={:.0} p95={:.0} max={:.0} n={}",
+        ms[ms.len() / 2],
+        ms[ms.len() * 95 / 100],
+        ms[ms.len() - 1],
+        ms.len()
+    );
+}

@@ -90,16 +90,21 @@ pub(super) async fn field(store: &Store, t: Target, key: &str) -> Result<Field, 
         .ok_or(TriageError::NoSuchField)
 }
 
+/// The synced tickets' JSON, parsed once for every field that is counted over it.
+pub(super) async fn parsed_history(store: &Store, t: Target) -> Result<Vec<Value>, sqlx::Error> {
+    let rows = browse::history(store, t, MAX_HISTORY).await?;
+    Ok(rows
+        .iter()
+        .map(|(_, _, raw)| serde_json::from_str(raw).unwrap_or_default())
+        .collect())
+}
+
 /// Per value, how many labelled tickets there are.
-pub(super) fn counts(
-    field: &Field,
-    history: &[(i64, i64, String)],
-) -> (usize, BTreeMap<String, usize>) {
+pub(super) fn counts(field: &Field, history: &[Value]) -> (usize, BTreeMap<String, usize>) {
     let mut by = BTreeMap::new();
     let mut labelled = 0;
-    for (_, _, raw) in history {
-        let v: Value = serde_json::from_str(raw).unwrap_or_default();
-        if let Some(value) = field.value(&v) {
+    for v in history {
+        if let Some(value) = field.value(v) {
             labelled += 1;
             *by.entry(value).or_insert(0) += 1;
         }

@@ -9,13 +9,13 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::fields::{
-    Counted, Field, MAX_HISTORY, TRAIN_JOB, TriageError, blocked, candidates, counts, field,
+    Counted, Field, TRAIN_JOB, TriageError, blocked, candidates, counts, field, parsed_history,
     split_values, text_of,
 };
 use crate::jobs::NewJob;
 use crate::store::{Store, Tx, now};
+use crate::sync::Target;
 use crate::sync::changes;
-use crate::sync::{Target, browse};
 
 /// A field as the setup page shows it.
 #[derive(Debug, Clone, Serialize)]
@@ -38,7 +38,7 @@ pub struct History {
 
 /// Every field Triage offers, with its labelled history, settings and latest model.
 pub async fn fields(store: &Store, t: Target) -> Result<Vec<FieldSummary>, TriageError> {
-    let history = browse::history(store, t, MAX_HISTORY).await?;
+    let history = parsed_history(store, t).await?;
     let mut out = Vec::new();
     for field in candidates(store, t).await? {
         let (labelled, by) = counts(&field, &history);
@@ -156,7 +156,7 @@ pub async fn models(
 /// Queues the training of `key`: the model row and its job are committed together.
 pub async fn start_training(store: &Store, t: Target, key: &str) -> Result<i64, TriageError> {
     let f = field(store, t, key).await?;
-    let history = browse::history(store, t, MAX_HISTORY).await?;
+    let history = parsed_history(store, t).await?;
     let (labelled, by) = counts(&f, &history);
     let (enough, _) = split_values(by);
     if let Some(why) = blocked(labelled, &enough) {

@@ -183,6 +183,10 @@ fn routes() -> Router<Arc<Shared>> {
             "/_emulator/faults",
             post(add_fault).delete(clear_faults).get(list_faults),
         )
+        .route(
+            "/_emulator/ticket_fields/{name}/remove_choice",
+            post(remove_choice),
+        )
         .route("/_emulator/tickets", post(create_ticket))
         .route(
             "/_emulator/tickets/{id}",
@@ -447,6 +451,34 @@ async fn account_domain(State(all): State<Arc<Shared>>, Acct(s): Acct, body: Byt
     }
     s.desk_write().account.domain = label.clone();
     ok(json!({"domain": label}))
+}
+
+/// The choice to remove from a dropdown field.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Choice {
+    value: String,
+}
+
+/// An admin removes a value from a dropdown field's choices: from then on a ticket write that
+/// sets it is refused with a validation error, as Freshdesk refuses any value not offered.
+async fn remove_choice(Acct(s): Acct, Path(name): Path<String>, body: Bytes) -> R {
+    let Choice { value } = parse(&body)?;
+    let mut d = s.desk_write();
+    let field = d
+        .ticket_fields
+        .iter_mut()
+        .find(|f| f.name == name)
+        .ok_or_else(|| bad(format!("no ticket field named {name}")))?;
+    let FieldChoices::List(choices) = &mut field.choices else {
+        return Err(bad(format!("{name} is not a plain dropdown")));
+    };
+    let before = choices.len();
+    choices.retain(|c| *c != value);
+    if choices.len() == before {
+        return Err(bad(format!("{value:?} is not one of {name}'s choices")));
+    }
+    ok(json!({"field": name, "choices": choices}))
 }
 
 async fn add_fault(Acct(s): Acct, body: Bytes) -> R {

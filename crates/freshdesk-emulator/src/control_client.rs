@@ -223,6 +223,13 @@ impl EmulatorControl {
         self.call(Method::DELETE, "/_emulator/faults", None).await
     }
 
+    /// Removes `value` from the dropdown field `name`'s choices, as an admin would in Freshdesk.
+    pub async fn remove_choice(&self, name: &str, value: &str) -> Result<Value, ControlError> {
+        let path = format!("/_emulator/ticket_fields/{name}/remove_choice");
+        self.post(&path, serde_json::json!({ "value": value }))
+            .await
+    }
+
     pub async fn create_ticket(&self, ticket: Value) -> Result<Value, ControlError> {
         self.post("/_emulator/tickets", ticket).await
     }

@@ -482,6 +482,35 @@ impl Client {
             .await?;
         decode(&reply.body)
     }
+
+    /// `PUT /tickets/{id}` with only the fields in `changes` (top-level fields, `custom_fields`,
+    /// `tags`, which replaces the ticket's list); Freshdesk leaves the rest as it is.
+    pub async fn update_ticket(
+        &self,
+        id: i64,
+        changes: &serde_json::Value,
+        priority: Priority,
+    ) -> Result<(), Error> {
+        let url = self.url(&format!("tickets/{id}"))?;
+        self.send(Method::PUT, url, Some(changes), priority, false)
+            .await?;
+        Ok(())
+    }
+
+    /// `POST /tickets/{id}/notes`: a private note (agents see it, the customer does not). Not
+    /// retried by the client: a POST that may have landed is not sent twice.
+    pub async fn add_private_note(
+        &self,
+        id: i64,
+        body_html: &str,
+        priority: Priority,
+    ) -> Result<(), Error> {
+        let url = self.url(&format!("tickets/{id}/notes"))?;
+        let body = serde_json::json!({ "body": body_html, "private": true });
+        self.send(Method::POST, url, Some(&body), priority, false)
+            .await?;
+        Ok(())
+    }
 }
 
 pub fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, Error> {

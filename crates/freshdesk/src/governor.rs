@@ -2,7 +2,9 @@
 //! the account's per-minute budget from `X-RateLimit-Total`, spends at most a configured share of it
 //! (the customer's other apps keep the rest), honours the per-endpoint sub-limits and `include`
 //! credits, backs off as `X-RateLimit-Remaining` falls, stops everyone for exactly `Retry-After`
-//! on a 429, and lets interactive calls go ahead of background sync.
+//! on a 429, and lets interactive calls go ahead of background sync, up to
+//! [`INTERACTIVE_SHARE`] of the budget: past that they wait for their share to refill, so that a
+//! burst of write-backs cannot starve the sync.
 
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock, Weak};
@@ -61,6 +63,9 @@ struct State {
     subs: HashMap<SubLimit, Bucket>,
     blocked_until: Option<Instant>,
     interactive_waiting: usize,
+    /// What interactive calls may still take ahead of background work (refills at
+    /// [`INTERACTIVE_SHARE`] of the budget).
+    interactive: Bucket,
     /// Credits spent since the governor was made; for progress displays and benchmarks.
     spent: u64,
     throttled: u64,
@@ -85,6 +90,10 @@ pub struct Governor {
 /// Until the first reply teaches the real limit, assume the smallest paid budget.
 const ASSUMED_LIMIT: u32 = 50;
 
+/// The part of our budget interactive calls may take ahead of background work. A person waiting
+/// on a connection check spends a few credits; a burst of product writes could spend them all.
+pub const INTERACTIVE_SHARE: f64 = 0.5;
+
 impl Governor {
     pub fn new(share: f64, window: Duration) -> Self {
         let now = Instant::now();
@@ -101,6 +110,10 @@ impl Governor {
                 subs: HashMap::new(),
                 blocked_until: None,
                 interactive_waiting: 0,
+                interactive: Bucket {
+                    tokens: 8.0,
+                    at: now,
+                },
                 spent: 0,
                 throttled: 0,
             }),
@@ -125,16 +138,36 @@ impl Governor {
 
     /// Waits until `cost` credits may be spent (and one call against `sub`, if any), then spends them.
     pub async fn acquire(&self, cost: u32, sub: Option<SubLimit>, priority: Priority) {
-        if priority == Priority::Interactive {
-            self.state.lock().interactive_waiting += 1;
-        }
-        let _guard = scopeguard(priority, self);
+        // Counted as waiting only while within its share: an interactive call over the cap must
+        // not hold background work back.
+        let mut guard = Guard {
+            counted: false,
+            governor: self,
+        };
         loop {
             let wait = {
                 let mut s = self.state.lock();
                 let now = Instant::now();
                 let limit = s.limit.unwrap_or(ASSUMED_LIMIT);
                 let budget = limit as f64 * self.share;
+                let mut ahead = false;
+                let mut ahead_wait = 0.0f64;
+                if priority == Priority::Interactive {
+                    let share = budget * INTERACTIVE_SHARE;
+                    self.refill(&mut s.interactive, share, now);
+                    ahead = s.interactive.tokens >= (cost as f64).min(Self::cap(share));
+                    if !ahead {
+                        ahead_wait = (1.0 - s.interactive.tokens) / self.rate(share);
+                    }
+                    if ahead != guard.counted {
+                        if ahead {
+                            s.interactive_waiting += 1;
+                        } else {
+                            s.interactive_waiting -= 1;
+                        }
+                        guard.counted = ahead;
+                    }
+                }
                 if let Some(until) = s.blocked_until {
                     if until > now {
                         Some(until - now)
@@ -170,19 +203,30 @@ impl Governor {
                     // A call costing more than the burst cap waits for a full bucket and then
                     // runs it into debt, which later calls repay.
                     let need = (cost as f64).min(Self::cap(budget));
-                    // Interactive calls borrow the same way, so a person never waits behind a backfill.
-                    let ready =
-                        priority == Priority::Interactive || (bucket.tokens >= need && sub_ok);
+                    // Interactive calls within their share borrow the same way, so a person never
+                    // waits behind a backfill; past their share they wait for it to refill.
+                    let ready = match priority {
+                        Priority::Interactive => ahead,
+                        Priority::Background => bucket.tokens >= need && sub_ok,
+                    };
                     if ready {
                         bucket.tokens -= cost as f64;
                         if let Some(b) = sub.and_then(|k| s.subs.get_mut(&k)) {
                             b.tokens -= 1.0;
                         }
+                        if priority == Priority::Interactive {
+                            s.interactive.tokens -= cost as f64;
+                        }
                         s.bucket = bucket;
                         s.spent += cost as u64;
                         None
                     } else {
-                        let main_wait = ((need - bucket.tokens) / self.rate(budget)).max(0.0);
+                        let main_wait = match priority {
+                            Priority::Interactive => ahead_wait,
+                            Priority::Background => {
+                                ((need - bucket.tokens) / self.rate(budget)).max(0.0)
+                            }
+                        };
                         s.bucket = bucket;
                         Some(Duration::from_secs_f64(
                             main_wait.max(sub_wait).clamp(0.001, 60.0),
@@ -241,16 +285,15 @@ impl Governor {
     }
 }
 
-struct Guard<'a>(Priority, &'a Governor);
-
-fn scopeguard(p: Priority, g: &Governor) -> Guard<'_> {
-    Guard(p, g)
+struct Guard<'a> {
+    counted: bool,
+    governor: &'a Governor,
 }
 
 impl Drop for Guard<'_> {
     fn drop(&mut self) {
-        if self.0 == Priority::Interactive {
-            self.1.state.lock().interactive_waiting -= 1;
+        if self.counted {
+            self.governor.state.lock().interactive_waiting -= 1;
         }
     }
 }
@@ -307,6 +350,38 @@ mod tests {
         let start = Instant::now();
         g.acquire(1, None, Priority::Interactive).await;
         assert!(start.elapsed() < Duration::from_millis(10));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_burst_of_interactive_calls_leaves_background_work_its_part_of_the_budget() {
+        let g = Arc::new(Governor::new(0.5, Duration::from_secs(60)));
+        g.observe(Some(200), Some(199));
+        let burst = {
+            let g = g.clone();
+            tokio::spawn(async move {
+                loop {
+                    g.acquire(1, None, Priority::Interactive).await;
+                }
+            })
+        };
+        let background = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let sync = {
+            let (g, n) = (g.clone(), background.clone());
+            tokio::spawn(async move {
+                loop {
+                    g.acquire(1, None, Priority::Background).await;
+                    n.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+            })
+        };
+        tokio::time::sleep(Duration::from_secs(180)).await;
+        sync.abort();
+        let background = background.load(std::sync::atomic::Ordering::Relaxed);
+        burst.abort();
+        // 100 credits a minute, of which the burst may take half ahead of everyone: over three
+        // minutes the background gets the other half of 300.
+        assert!(background >= 120, "{background} background calls");
+        assert!(g.stats().credits_spent <= 330, "{:?}", g.stats());
     }
 
     #[tokio::test(start_paused = true)]

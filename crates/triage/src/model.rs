@@ -63,6 +63,8 @@ pub enum Abstain {
     TooShort,
     /// The best value's confidence is under the threshold.
     Unsure { best: String, confidence: f32 },
+    /// Every value the model knows was retired.
+    NothingLeft,
 }
 
 impl Abstain {
@@ -74,6 +76,7 @@ impl Abstain {
                 "not sure enough: the likeliest value, {best}, is only {:.0}% likely",
                 confidence * 100.0
             ),
+            Abstain::NothingLeft => "every value this model knows was retired; retrain it".into(),
         }
     }
 }
@@ -410,6 +413,13 @@ impl Model {
     /// The prediction for a ticket's text, abstaining under `threshold` (0 never abstains for
     /// want of confidence).
     pub fn predict(&self, raw: &str, threshold: f32) -> Prediction {
+        self.predict_among(raw, threshold, &[])
+    }
+
+    /// As [`Model::predict`], but never answering one of the `retired` labels (values the field
+    /// no longer offers): they are left out of the ranking, and the others keep their
+    /// probabilities, so the threshold still means what it says.
+    pub fn predict_among(&self, raw: &str, threshold: f32, retired: &[String]) -> Prediction {
         let text = text::normalise(raw);
         let words = text
             .split_whitespace()
@@ -422,7 +432,17 @@ impl Model {
             };
         }
         let p = self.probabilities(raw);
-        let mut ranked: Vec<(usize, f32)> = p.into_iter().enumerate().collect();
+        let mut ranked: Vec<(usize, f32)> = p
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| !retired.contains(&self.labels[*i]))
+            .collect();
+        if ranked.is_empty() {
+            return Prediction {
+                top: Vec::new(),
+                abstain: Some(Abstain::NothingLeft),
+            };
+        }
         ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         let top: Vec<(String, f32)> = ranked
             .iter()
@@ -582,6 +602,26 @@ mod tests {
         );
         assert!(unsure.abstain.unwrap().reason().contains("not sure enough"));
         assert!(m.predict("my card was declined", 0.5).abstain.is_none());
+    }
+
+    #[test]
+    fn a_retired_value_is_never_answered_and_the_others_keep_their_probabilities() {
+        let m = train(&separable(), &Config::default()).unwrap();
+        let text = "my card was declined at the shop";
+        let all = m.predict(text, 0.0);
+        let retired = vec!["card".to_string()];
+        let rest = m.predict_among(text, 0.0, &retired);
+        assert_eq!(all.label(), Some("card"));
+        assert_ne!(rest.label(), Some("card"));
+        assert!(rest.top.iter().all(|(l, _)| l != "card"), "{rest:?}");
+        let second = &all.top[1];
+        assert_eq!(&rest.top[0], second, "the runner-up, as sure as before");
+        // Unsure of what is left, it abstains rather than answer with the runner-up.
+        let unsure = m.predict_among(text, 0.5, &retired);
+        assert!(matches!(unsure.abstain, Some(Abstain::Unsure { .. })));
+        let every: Vec<String> = m.labels.clone();
+        let none = m.predict_among(text, 0.0, &every);
+        assert_eq!(none.abstain, Some(Abstain::NothingLeft));
     }
 
     #[test]

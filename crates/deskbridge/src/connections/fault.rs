@@ -70,6 +70,8 @@ pub enum Cause {
     BlockedAddress,
     KeyUnreadable,
     Unavailable,
+    /// Reads work, but Freshdesk refused a product's write: write-back is paused.
+    CannotWrite,
 }
 
 impl Cause {
@@ -84,6 +86,7 @@ impl Cause {
             Cause::BlockedAddress => "blocked_address",
             Cause::KeyUnreadable => "key_unreadable",
             Cause::Unavailable => "unavailable",
+            Cause::CannotWrite => "cannot_write",
         }
     }
 
@@ -98,6 +101,7 @@ impl Cause {
             Cause::BlockedAddress,
             Cause::KeyUnreadable,
             Cause::Unavailable,
+            Cause::CannotWrite,
         ]
         .into_iter()
         .find(|c| c.code() == code)
@@ -115,6 +119,9 @@ impl Cause {
             Cause::BlockedAddress => "The domain now points to an internal address",
             Cause::KeyUnreadable => "The stored API key cannot be read",
             Cause::Unavailable => "Freshdesk is unavailable",
+            Cause::CannotWrite => {
+                "Triage cannot write: the integration user lacks permission to edit these tickets"
+            }
         }
     }
 
@@ -146,6 +153,9 @@ impl Cause {
             Cause::Unavailable => {
                 "Nothing to do on your side: Freshdesk is failing or not answering. deskbridge keeps checking and resumes by itself."
             }
+            Cause::CannotWrite => {
+                "Syncing goes on; write-back is paused. In Freshdesk, give the integration user an Administrator role whose ticket scope covers these tickets (Global, or their groups), then switch write-back on again on the Triage page."
+            }
         }
     }
 
@@ -153,6 +163,7 @@ impl Cause {
     pub fn status(self) -> Status {
         match self {
             Cause::Unavailable => Status::Unavailable,
+            Cause::CannotWrite => Status::ConnectedWithWarnings,
             _ => Status::NeedsAttention,
         }
     }

@@ -134,6 +134,25 @@ pub async fn health_row(store: &Store, t: Target) -> Result<Option<HealthRow>, s
     }))
 }
 
+/// When Freshdesk last refused a product's write (403); `None` once write-back is allowed again
+/// (or when the integration is gone).
+pub async fn write_denied(store: &Store, t: Target) -> Result<Option<i64>, sqlx::Error> {
+    let sql = "SELECT write_denied_at FROM integrations WHERE id = $1 AND org_id = $2";
+    let row: Option<(Option<i64>,)> = on_as(t, sql).fetch_optional(&store.pool).await?;
+    Ok(row.and_then(|(at,)| at))
+}
+
+/// Marks (`Some(at)`) or clears (`None`) Freshdesk's refusal of our writes.
+pub async fn set_write_denied(
+    store: &Store,
+    t: Target,
+    at: Option<i64>,
+) -> Result<(), sqlx::Error> {
+    let sql = "UPDATE integrations SET write_denied_at = $3 WHERE id = $1 AND org_id = $2";
+    on(t, sql).bind(at).execute(&store.pool).await?;
+    Ok(())
+}
+
 /// The status alone; `None` when the integration is gone.
 pub async fn status(store: &Store, t: Target) -> Result<Option<Status>, sqlx::Error> {
     Ok(health_row(store, t).await?.map(|h| h.status))

@@ -266,12 +266,18 @@ impl Monitor {
         match finding {
             Finding::Healthy { warnings } => {
                 table::reset_failures(store, t).await?;
+                let denied = table::write_denied(store, t).await?.is_some();
+                let detail = (!warnings.is_empty()).then(|| warnings.join(" "));
+                // Reads work; the refused write stays the cause until write-back is allowed again.
+                if denied {
+                    let cause = Cause::CannotWrite;
+                    return self.record(t, cause.status(), Some(cause), detail).await;
+                }
                 let status = if warnings.is_empty() {
                     Status::Connected
                 } else {
                     Status::ConnectedWithWarnings
                 };
-                let detail = (!warnings.is_empty()).then(|| warnings.join(" "));
                 self.record(t, status, None, detail).await
             }
             Finding::Broken(cause) => {
@@ -294,6 +300,31 @@ impl Monitor {
             }
         }
     }
+}
+
+impl Monitor {
+    /// Freshdesk refused a product's write (403): remembered until write-back is allowed again,
+    /// and shown as the cause unless the connection itself is broken (that cause comes first).
+    pub async fn writes_denied(&self, t: Target) -> Result<(), HealthError> {
+        let store = self.clients.store();
+        table::set_write_denied(store, t, Some(now())).await?;
+        let row = table::health_row(store, t)
+            .await?
+            .ok_or(HealthError::Gone)?;
+        if row.status.is_broken() {
+            return Ok(());
+        }
+        let cause = Cause::CannotWrite;
+        self.record(t, cause.status(), Some(cause), row.detail)
+            .await
+    }
+}
+
+/// Write-back was switched on again: the refusal is forgotten, and the next check shows the
+/// connection as it is.
+pub async fn writes_allowed(store: &Store, t: Target) -> Result<(), HealthError> {
+    table::set_write_denied(store, t, None).await?;
+    Ok(())
 }
 
 /// Integrations whose check is due.

@@ -367,9 +367,15 @@ impl Handler for Triage {
                     // Without a client (a key that cannot be read), predictions still run and
                     // writes wait for the next pass.
                     let client = self.0.clients.client_for(t).await.ok();
-                    triage::live::run(store, t, client.as_ref())
-                        .await
-                        .map(|_| ())
+                    match triage::live::run(store, t, client.as_ref()).await {
+                        Ok(pass) if pass.denied => {
+                            if let Err(e) = self.0.monitor.writes_denied(t).await {
+                                tracing::warn!(integration = t.integration_id, error = %crate::error_chain(&e), "could not record the refused write");
+                            }
+                            Ok(())
+                        }
+                        other => other.map(|_| ()),
+                    }
                 }
             };
             match done {

@@ -17,6 +17,7 @@ use super::{AppState, Error};
 use crate::accounts::tokens::Scope;
 use crate::accounts::{Role, Session, User};
 use crate::products::triage::{self, FieldPrediction, FieldSummary, ModelRow, TriageError, live};
+use crate::runtime;
 use crate::sync::Target;
 
 pub fn routes() -> Routes {
@@ -76,13 +77,62 @@ struct TriagePage {
     predictions: Vec<PredictionView>,
     tally: Vec<TallyView>,
     min_examples: usize,
+    tag: &'static str,
 }
 
-/// A field's live accuracy next to its held-out estimate.
+/// A field's live accuracy next to its held-out estimate, with its picture over time.
 struct TallyView {
     tally: live::Tally,
     at_close: String,
     held_out: String,
+    chart: String,
+    caption: String,
+}
+
+/// Right at close per hour over two days, or per day over thirty once older tickets count: bars
+/// of the share right, under the held-out estimate as a dashed line.
+async fn accuracy_chart(
+    state: &AppState,
+    t: Target,
+    tally: &live::Tally,
+    held_out: Option<f64>,
+) -> Result<(String, String), Error> {
+    let now = crate::store::now();
+    let mut scale = (48, "hour", "48 hours ago");
+    let mut slots =
+        live::over_time(&state.store, t, &tally.field, now - 47 * 3_600, 3_600, 48).await?;
+    if slots.iter().map(|s| s.0).sum::<i64>() < tally.closed {
+        scale = (30, "day", "30 days ago");
+        slots =
+            live::over_time(&state.store, t, &tally.field, now - 29 * 86_400, 86_400, 30).await?;
+    }
+    let (n, unit, first) = scale;
+    let share: Vec<f64> = slots
+        .iter()
+        .map(|(closed, right)| match closed {
+            0 => 0.0,
+            c => *right as f64 * 100.0 / *c as f64,
+        })
+        .collect();
+    let limit: Vec<Option<f64>> = vec![held_out.map(|a| a * 100.0); n];
+    let summary = format!(
+        "Share of predictions right at close, per {unit}: {} of {} closed tickets over the period; held-out estimate {}.",
+        slots.iter().map(|s| s.1).sum::<i64>(),
+        slots.iter().map(|s| s.0).sum::<i64>(),
+        held_out.map_or_else(|| "unknown".into(), |a| format!("{:.1}%", a * 100.0)),
+    );
+    let svg = charts::bars(
+        &format!("accuracy-{}", tally.field),
+        &format!("{}: right at close over time", tally.field),
+        &summary,
+        &share,
+        Some(&limit),
+        (first, "now"),
+    );
+    let caption = format!(
+        "Per {unit}, the share of predictions still held when their ticket closed (a {unit} with none closed has no bar); the dashed line is the held-out estimate."
+    );
+    Ok((svg, caption))
 }
 
 async fn page(Signed(state, s): Signed, Path(id): Path<i64>) -> Result<Html<String>, Error> {
@@ -107,17 +157,18 @@ async fn page(Signed(state, s): Signed, Path(id): Path<i64>) -> Result<Html<Stri
             at: when(p.predicted_at),
         })
         .collect();
-    let tally = live::tally(&state.store, t)
-        .await?
-        .into_iter()
-        .map(|tally| {
-            let held_out = fields
-                .iter()
-                .find(|f| f.field.key == tally.field)
-                .and_then(|f| f.latest.as_ref())
-                .and_then(|m| m.report.as_ref())
-                .and_then(|r| r["accuracy"].as_f64())
-                .map_or_else(|| "—".into(), |a| format!("{:.1}%", a * 100.0));
+    let mut tally = Vec::new();
+    for row in live::tally(&state.store, t).await? {
+        let estimate = fields
+            .iter()
+            .find(|f| f.field.key == row.field)
+            .and_then(|f| f.latest.as_ref())
+            .and_then(|m| m.report.as_ref())
+            .and_then(|r| r["accuracy"].as_f64());
+        let (chart, caption) = accuracy_chart(&state, t, &row, estimate).await?;
+        tally.push({
+            let tally = row;
+            let held_out = estimate.map_or_else(|| "—".into(), |a| format!("{:.1}%", a * 100.0));
             let at_close = if tally.closed == 0 {
                 "no ticket closed yet".into()
             } else {
@@ -131,9 +182,11 @@ async fn page(Signed(state, s): Signed, Path(id): Path<i64>) -> Result<Html<Stri
                 tally,
                 at_close,
                 held_out,
+                chart,
+                caption,
             }
-        })
-        .collect();
+        });
+    }
     render(&TriagePage {
         tally,
         is_admin: s.user.role == Role::Admin,
@@ -144,6 +197,7 @@ async fn page(Signed(state, s): Signed, Path(id): Path<i64>) -> Result<Html<Stri
         fields,
         predictions,
         min_examples: triage::MIN_EXAMPLES,
+        tag: live::TAG,
     })
 }
 
@@ -151,11 +205,14 @@ async fn page(Signed(state, s): Signed, Path(id): Path<i64>) -> Result<Html<Stri
 /// model (a rollback, or one the admin wants despite its score).
 #[derive(Deserialize)]
 struct Change {
-    /// `train`, `mode` or `use`.
+    /// `train`, `mode`, `use` or `annotate`.
     action: String,
     field: String,
     #[serde(default)]
     model: Option<i64>,
+    /// `on` to tag each write and add a private note with the top three.
+    #[serde(default)]
+    annotate: Option<String>,
     #[serde(default)]
     mode: String,
     /// In percent, as the form shows it.
@@ -173,6 +230,9 @@ async fn change(
     if f.action == "train" {
         triage::start_training(&state.store, t, &f.field).await?;
         state.queue.ring();
+    } else if f.action == "annotate" {
+        let on = f.annotate.as_deref() == Some("on");
+        triage::set_annotate(&state.store, t, &f.field, on).await?;
     } else if f.action == "use" {
         let s = triage::settings(&state.store, t, &f.field).await?;
         triage::set_mode(
@@ -189,6 +249,10 @@ async fn change(
             Error::Unprocessable("the target precision is a number of percent, like 90".into())
         })?;
         triage::set_mode(&state.store, t, &f.field, &f.mode, target / 100.0, None).await?;
+        if f.mode == "write" {
+            // Write-back allowed again clears a refused write; a check shows the health as it is.
+            runtime::check_health(&state.queue, t).await?;
+        }
     }
     Ok(Redirect::to(&format!("/settings/integrations/{id}/triage")).into_response())
 }

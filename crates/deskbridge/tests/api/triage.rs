@@ -47,14 +47,19 @@ async fn sync_after_the_last(app: &TestApp, t: Target) {
 async fn writing() -> (TestApp, Browser, Target) {
     let (app, b, t) = synced(600).await;
     trained(&app, &b, t).await;
+    write_back_on(&app, &b, t).await;
+    (app, b, t)
+}
+
+/// Switches the category field to write-back, target 50%, through the page.
+async fn write_back_on(app: &TestApp, b: &Browser, t: Target) {
     let form = [
         ("action", "mode"),
         ("field", "cf_category"),
         ("mode", "write"),
         ("target", "50"),
     ];
-    assert_eq!(change(&app, &b, t, &form).await, StatusCode::SEE_OTHER);
-    (app, b, t)
+    assert_eq!(change(app, b, t, &form).await, StatusCode::SEE_OTHER);
 }
 
 /// Switches the category field to shadow with a target precision of `target` percent.
@@ -331,6 +336,19 @@ async fn write_back_fills_only_an_empty_field_once_and_keeps_a_persons_value() {
         (tally["closed"].clone(), tally["correct"].clone()),
         (json!(2), json!(1))
     );
+    // The picture over time counts the same, next to the held-out estimate.
+    let page = app
+        .page(
+            &b,
+            &format!("/settings/integrations/{}/triage", t.integration_id),
+        )
+        .await;
+    let chart = page
+        .split("id=\"accuracy-cf_category\"")
+        .nth(1)
+        .expect("a live-accuracy picture");
+    assert!(chart.contains("1 of 2 closed tickets"), "{chart}");
+    assert!(chart.contains("class=\"limit\""), "the held-out line");
 }
 
 #[tokio::test]
@@ -379,6 +397,13 @@ async fn a_retrained_model_that_is_not_worse_replaces_the_old_and_one_click_roll
         change(&app, &b, t, &other).await,
         StatusCode::UNPROCESSABLE_ENTITY
     );
+}
+
+/// The integration's health status and cause, as the API gives them.
+async fn health(app: &TestApp, b: &Browser, t: Target) -> (Value, Value) {
+    let path = format!("/api/v1/integrations/{}/health", t.integration_id);
+    let h = app.api_json(b, &path).await;
+    (h["status"].clone(), h["cause"].clone())
 }
 
 #[tokio::test]
@@ -436,6 +461,25 @@ async fn a_403_on_write_back_pauses_the_field_with_the_reason_and_tries_no_more(
     assert_eq!(mode, "shadow", "write-back is paused");
     let puts = writes_since(&app, before).await;
     assert_eq!(puts.len(), 1, "one refused write, no retry storm: {puts:?}");
+    // The integration's health names the cause; reads go on, so it is a warning.
+    let warned = (json!("connected_with_warnings"), json!("cannot_write"));
+    assert_eq!(health(&app, &b, t).await, warned);
+    let at = format!("/settings/integrations/{}", t.integration_id);
+    assert!(app.page(&b, &at).await.contains("Triage cannot write"));
+    // A health check while the refusal stands keeps the cause.
+    app.state.monitor.check(t).await.unwrap();
+    assert_eq!(health(&app, &b, t).await, warned);
+
+    // Act: the admin fixes the role in Freshdesk and switches write-back on again.
+    app.control.clear_faults().await.unwrap();
+    write_back_on(&app, &b, t).await;
+
+    // Assert: the queued check finds the connection as it is.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while health(&app, &b, t).await != (json!("connected"), Value::Null) {
+        assert!(Instant::now() < deadline, "{:?}", health(&app, &b, t).await);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// A measurement, not a check (run it with `--ignored --nocapture`): how long a new ticket takes
@@ -495,4 +539,153 @@ async fn measure_the_webhook_to_write_latency() {
         ms[ms.len() - 1],
         ms.len()
     );
+}
+
+/// What the predict API says of `body` for the category field: its value and model.
+async fn predicted(app: &TestApp, b: &Browser, t: Target, body: &Value) -> (Value, i64) {
+    let path = format!("/api/v1/integrations/{}/triage/predict", t.integration_id);
+    let v: Value = app
+        .api_post(b, &path, body.clone())
+        .await
+        .json()
+        .await
+        .unwrap();
+    let p = &v["predictions"][0];
+    (p["value"].clone(), p["model_id"].as_i64().unwrap())
+}
+
+#[tokio::test]
+async fn a_value_freshdesk_no_longer_offers_is_retired_until_the_field_is_retrained() {
+    // Arrange: write-back on; the value the model gives these words is then removed from the
+    // field's choices in Freshdesk.
+    let (app, b, t) = writing().await;
+    let known = helpers::categorised_words(&app).await;
+    let (value, first_model) = predicted(&app, &b, t, &known).await;
+    let value = value.as_str().expect("the model is sure").to_string();
+    app.control
+        .remove_choice("cf_category", &value)
+        .await
+        .unwrap();
+    let before = app.request_marker().await;
+
+    // Act: two new tickets with those words, one sync.
+    let mut tickets = Vec::new();
+    for _ in 0..2 {
+        let created = app.control.create_ticket(known.clone()).await.unwrap();
+        tickets.push(created["id"].as_i64().unwrap());
+    }
+    sync_after_the_last(&app, t).await;
+    settled(&app, tickets[0]).await;
+    settled(&app, tickets[1]).await;
+
+    // Assert: one refused write; the value is retired for this model and said so.
+    let refused: Vec<_> = writes_since(&app, before)
+        .await
+        .into_iter()
+        .filter(|w| w.method == "PUT")
+        .collect();
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    for id in &tickets {
+        assert_eq!(category_in_freshdesk(&app, *id).await, Value::Null);
+    }
+    let (now, _) = predicted(&app, &b, t, &known).await;
+    assert_ne!(now, json!(value), "the model no longer answers it");
+    let page = app
+        .page(
+            &b,
+            &format!("/settings/integrations/{}/triage", t.integration_id),
+        )
+        .await;
+    let retired = page.split("class=\"muted retired\"").nth(1).unwrap_or("");
+    assert!(retired.contains(value.as_str()), "{page}");
+
+    // Act: a retraining.
+    let second = trained(&app, &b, t).await["id"].as_i64().unwrap();
+
+    // Assert: the new model starts afresh.
+    assert_ne!(second, first_model);
+    let (_, in_use) = predicted(&app, &b, t, &known).await;
+    assert_eq!(in_use, second);
+    let page = app
+        .page(
+            &b,
+            &format!("/settings/integrations/{}/triage", t.integration_id),
+        )
+        .await;
+    assert!(!page.contains("class=\"muted retired\""), "{page}");
+}
+
+#[tokio::test]
+async fn with_annotation_on_a_write_also_tags_the_ticket_and_adds_one_private_note() {
+    // Arrange: write-back with annotation; a new ticket that already has a tag of its own.
+    let (app, b, t) = writing().await;
+    let form = [
+        ("action", "annotate"),
+        ("field", "cf_category"),
+        ("annotate", "on"),
+    ];
+    assert_eq!(change(&app, &b, t, &form).await, StatusCode::SEE_OTHER);
+    let mut body = helpers::categorised_words(&app).await;
+    body["tags"] = json!(["vip"]);
+    let id = app.control.create_ticket(body).await.unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let before = app.request_marker().await;
+
+    // Act: two syncs (the second must add nothing).
+    for _ in 0..2 {
+        sync_after_the_last(&app, t).await;
+        settled(&app, id).await;
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let annotation = loop {
+        let (a,): (Option<String>,) =
+            sqlx::query_as("SELECT annotation FROM triage_predictions WHERE ticket_id = $1")
+                .bind(id)
+                .fetch_one(&app.store.pool)
+                .await
+                .unwrap();
+        if a.as_deref() != Some("due") && a.as_deref() != Some("sending") {
+            break a;
+        }
+        assert!(Instant::now() < deadline, "the note was sent");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+
+    // Assert: the value and the tag in one PUT, the ticket's own tag kept, one private note.
+    assert_eq!(annotation.as_deref(), Some("sent"));
+    let (value, outcome) = settled(&app, id).await;
+    assert_eq!(outcome, "written");
+    let writes = writes_since(&app, before).await;
+    let paths: Vec<(&str, &str)> = writes
+        .iter()
+        .map(|w| (w.method.as_str(), w.path.as_str()))
+        .collect();
+    let ticket = format!("/api/v2/tickets/{id}");
+    let notes = format!("/api/v2/tickets/{id}/notes");
+    assert_eq!(
+        paths,
+        [("PUT", ticket.as_str()), ("POST", notes.as_str())],
+        "one write and one note"
+    );
+    let export = app.control.export(None).await.unwrap();
+    let exported = export["tickets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["id"] == id)
+        .unwrap()
+        .clone();
+    assert_eq!(exported["custom_fields"]["cf_category"], json!(value));
+    assert_eq!(exported["tags"], json!(["vip", "deskbridge-triage"]));
+    let notes: Vec<&Value> = export["conversations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["ticket_id"] == id && c["private"] == true)
+        .collect();
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    let text = notes[0]["body"].as_str().unwrap();
+    assert!(text.contains("three likeliest values"), "{text}");
+    assert!(text.contains(value.as_deref().unwrap()), "{text}");
 }

@@ -54,6 +54,19 @@ impl Field {
 }
 
 /// What the classifier reads of a ticket: its subject and description.
+/// A statement about one field of one integration, bound as `$1` org, `$2` integration and
+/// `$3` field; the caller binds the rest from `$4`.
+pub(super) fn on_field(
+    sql: &'static str,
+    t: Target,
+    key: &str,
+) -> sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments> {
+    sqlx::query(sql)
+        .bind(t.org_id)
+        .bind(t.integration_id)
+        .bind(key.to_string())
+}
+
 pub fn text_of(raw: &Value) -> String {
     let subject = raw["subject"].as_str().unwrap_or_default();
     let description = raw["description_text"].as_str().unwrap_or_default();

@@ -15,7 +15,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::fields::{Field, TriageError};
-use super::models::{load, note, predict_with};
+use super::models::{load, note, predict_with, retire, retired, settings};
 use crate::jobs::{NewJob, Queue};
 use crate::store::{Store, now};
 use crate::sync::Target;
@@ -58,24 +58,38 @@ pub async fn wake(queue: &Queue, t: Target) -> Result<(), TriageError> {
     Ok(())
 }
 
+/// What one pass did.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Pass {
+    /// Predictions made.
+    pub made: usize,
+    /// Freshdesk refused a write (403): the integration's health should say so.
+    pub denied: bool,
+}
+
 /// Reads every ticket change after the cursor and predicts the new tickets, then writes the
-/// pending ones back when a client is given; how many predictions it made.
-pub async fn run(store: &Store, t: Target, client: Option<&Client>) -> Result<usize, TriageError> {
+/// pending ones back when a client is given.
+pub async fn run(store: &Store, t: Target, client: Option<&Client>) -> Result<Pass, TriageError> {
     let fields = active(store, t).await?;
     if fields.is_empty() {
-        return Ok(0);
+        return Ok(Pass::default());
     }
     let made = predict_new(store, t, &fields).await?;
-    if let Some(client) = client {
-        write_pending(store, t, client).await?;
-    }
-    Ok(made)
+    let denied = match client {
+        Some(client) => write_pending(store, t, client).await?,
+        None => false,
+    };
+    Ok(Pass { made, denied })
 }
 
 async fn predict_new(store: &Store, t: Target, fields: &[Active]) -> Result<usize, TriageError> {
     let feed = Feed::named("tickets").expect("tickets are a stream");
     let mut made = 0;
     let mut after = fields[0].5.unwrap_or(0);
+    let mut refused = Vec::new();
+    for (key, model_id, ..) in fields {
+        refused.push(retired(store, t, key, *model_id).await?);
+    }
     loop {
         let page = changes::page(store, t, feed, after, None, PAGE).await?;
         let Some(last) = page.last().map(|c| c.seq) else {
@@ -95,14 +109,15 @@ async fn predict_new(store: &Store, t: Target, fields: &[Active]) -> Result<usiz
             if matches!(status, Some(4 | 5)) {
                 settle(store, t, c.id, &raw).await?;
             }
-            for (key, model_id, threshold, since, mode, _) in fields {
+            for ((key, model_id, threshold, since, mode, _), retired) in fields.iter().zip(&refused)
+            {
                 if created < *since {
                     continue;
                 }
                 let Some(model) = load(store, *model_id).await? else {
                     continue;
                 };
-                let p = predict_with(&model, key, *model_id, *threshold, &raw);
+                let p = predict_with(&model, key, *model_id, *threshold, retired, &raw);
                 let outcome = if mode == "write" && p.value.is_some() {
                     "pending"
                 } else {
@@ -209,10 +224,45 @@ pub async fn tally(store: &Store, t: Target) -> Result<Vec<Tally>, sqlx::Error> 
     .await
 }
 
-/// Writes every pending prediction of the integration whose field is still in write mode.
-async fn write_pending(store: &Store, t: Target, client: &Client) -> Result<(), TriageError> {
-    let pending: Vec<(String, i64, i64, String)> = sqlx::query_as(
-        "SELECT p.field, p.ticket_id, p.model_id, p.value FROM triage_predictions p \
+/// A prediction waiting to be written: field, ticket, model, value, and its top three (JSON).
+type Pending = (String, i64, i64, String, String);
+
+/// A field's predictions settled at close, per slot of `slot` seconds from `since`: how many
+/// closed in each, and how many of those were right. Oldest first; every slot is there.
+pub async fn over_time(
+    store: &Store,
+    t: Target,
+    key: &str,
+    since: i64,
+    slot: i64,
+    slots: usize,
+) -> Result<Vec<(i64, i64)>, sqlx::Error> {
+    let rows: Vec<(i64, i64, i64)> = sqlx::query_as(
+        "SELECT (closed_at - $4) / $5 AS n, COUNT(*), SUM(CASE WHEN correct = 1 THEN 1 ELSE 0 END) \
+         FROM triage_predictions WHERE org_id = $1 AND integration_id = $2 AND field = $3 \
+         AND closed_at >= $4 GROUP BY 1",
+    )
+    .bind(t.org_id)
+    .bind(t.integration_id)
+    .bind(key)
+    .bind(since)
+    .bind(slot)
+    .fetch_all(&store.pool)
+    .await?;
+    let mut out = vec![(0, 0); slots];
+    for (n, closed, correct) in rows {
+        if let Some(s) = usize::try_from(n).ok().and_then(|n| out.get_mut(n)) {
+            *s = (closed, correct);
+        }
+    }
+    Ok(out)
+}
+
+/// Writes every pending prediction of the integration whose field is still in write mode; true
+/// if Freshdesk refused one (403).
+async fn write_pending(store: &Store, t: Target, client: &Client) -> Result<bool, TriageError> {
+    let pending: Vec<Pending> = sqlx::query_as(
+        "SELECT p.field, p.ticket_id, p.model_id, p.value, p.top FROM triage_predictions p \
          JOIN triage_fields f ON f.org_id = p.org_id AND f.integration_id = p.integration_id AND f.field = p.field \
          WHERE p.org_id = $1 AND p.integration_id = $2 AND p.outcome = 'pending' AND f.mode = 'write' \
          ORDER BY p.predicted_at, p.ticket_id LIMIT 500",
@@ -222,17 +272,27 @@ async fn write_pending(store: &Store, t: Target, client: &Client) -> Result<(), 
     .fetch_all(&store.pool)
     .await?;
     let mut paused: Vec<String> = Vec::new();
-    for (key, ticket, model, value) in pending {
+    let mut refused: Vec<(String, String)> = Vec::new();
+    for (key, ticket, model, value, top) in pending {
         if paused.contains(&key) {
             continue;
         }
+        let annotate = settings(store, t, &key).await?.annotate.0;
         let field = Field {
             label: key.clone(),
             key,
         };
-        let (outcome, note) = match write_one(client, &field, ticket, &value).await {
-            Ok(outcome) => (outcome, None),
-            Err(freshdesk::Error::AccessDenied) => {
+        let retired = refused.contains(&(field.key.clone(), value.clone()));
+        let tag = annotate.then_some(TAG);
+        // A value refused earlier in this pass is not tried again.
+        let tried = match retired {
+            true => None,
+            false => Some(write_one(client, &field, ticket, &value, tag).await),
+        };
+        let (outcome, note) = match tried {
+            None => ("failed", Some(REFUSED)),
+            Some(Ok(outcome)) => (outcome, None),
+            Some(Err(freshdesk::Error::AccessDenied)) => {
                 note(store, t, &field.key, PAUSED, true).await?;
                 // The field's other waiting writes are not tried: they stay predictions only.
                 let rest = "UPDATE triage_predictions SET outcome = 'shadow', note = $4 \
@@ -245,15 +305,21 @@ async fn write_pending(store: &Store, t: Target, client: &Client) -> Result<(), 
                 paused.push(field.key.clone());
                 ("failed", Some(PAUSED))
             }
-            Err(freshdesk::Error::Validation { .. }) => ("failed", Some(REFUSED)),
-            Err(freshdesk::Error::NotFound) => {
+            Some(Err(freshdesk::Error::Validation { .. })) => {
+                // No longer one of the field's choices: retired until a retraining.
+                retire(store, t, &field.key, model, &value).await?;
+                refused.push((field.key.clone(), value.clone()));
+                ("failed", Some(REFUSED))
+            }
+            Some(Err(freshdesk::Error::NotFound)) => {
                 ("failed", Some("the ticket is gone from Freshdesk"))
             }
             // 429s, 5xx, timeouts: the row stays pending and the job is retried.
-            Err(e) => return Err(TriageError::Refused(format!("write-back waits: {e}"))),
+            Some(Err(e)) => return Err(TriageError::Refused(format!("write-back waits: {e}"))),
         };
+        let annotation = (annotate && outcome == "written").then_some("due");
         sqlx::query(
-            "UPDATE triage_predictions SET outcome = $1, note = $2, written_at = $3 \
+            "UPDATE triage_predictions SET outcome = $1, note = $2, written_at = $3, annotation = $9 \
              WHERE org_id = $4 AND integration_id = $5 AND field = $6 AND ticket_id = $7 AND model_id = $8 AND outcome = 'pending'",
         )
         .bind(outcome)
@@ -264,22 +330,98 @@ async fn write_pending(store: &Store, t: Target, client: &Client) -> Result<(), 
         .bind(&field.key)
         .bind(ticket)
         .bind(model)
+        .bind(annotation)
         .execute(&store.pool)
         .await?;
+        if annotation.is_some() {
+            annotate_one(store, t, client, &field, ticket, model, &top).await?;
+        }
     }
-    Ok(())
+    Ok(!paused.is_empty())
 }
 
 const PAUSED: &str = "Triage cannot write: the integration user lacks permission to edit these tickets. Give it an admin role with ticket scope Global (or the tickets' groups), then switch write-back on again";
-const REFUSED: &str = "Freshdesk refused the value (it may have been removed from the field's choices); retrain the field";
+const REFUSED: &str = "Freshdesk refused the value: it is no longer one of the field's choices, so it is retired until the field is retrained";
+/// The tag an annotated write adds, so that agents and automations can find Triage's work.
+pub const TAG: &str = "deskbridge-triage";
 
-/// Re-reads the ticket and, if the field is still empty, puts the value there alone. `kept`
-/// when a value was there already (a person's, or ours from a pass that died after writing).
+/// Posts the private note of a written prediction: at most once, since the row is marked
+/// `sending` before the POST (a crash then loses the note rather than posting it twice). A 429
+/// puts it back for the retry; any other failure is recorded.
+async fn annotate_one(
+    store: &Store,
+    t: Target,
+    client: &Client,
+    field: &Field,
+    ticket: i64,
+    model: i64,
+    top: &str,
+) -> Result<(), TriageError> {
+    let mark = |from: &'static str, to: Option<&'static str>| {
+        sqlx::query(
+            "UPDATE triage_predictions SET annotation = $1 WHERE annotation = $2 \
+             AND org_id = $3 AND integration_id = $4 AND field = $5 AND ticket_id = $6 AND model_id = $7",
+        )
+        .bind(to)
+        .bind(from)
+        .bind(t.org_id)
+        .bind(t.integration_id)
+        .bind(&field.key)
+        .bind(ticket)
+        .bind(model)
+    };
+    if mark("due", Some("sending"))
+        .execute(&store.pool)
+        .await?
+        .rows_affected()
+        == 0
+    {
+        return Ok(());
+    }
+    let top: Vec<(String, f64)> = serde_json::from_str(top).unwrap_or_default();
+    let listed: Vec<String> = top
+        .iter()
+        .map(|(v, p)| format!("{} ({:.0}%)", escape(v), p * 100.0))
+        .collect();
+    let body = format!(
+        "<p>deskbridge Triage set <b>{}</b> (model {model}). Its three likeliest values: {}.</p>",
+        escape(&field.key),
+        listed.join(", ")
+    );
+    let to = match client
+        .add_private_note(ticket, &body, Priority::Interactive)
+        .await
+    {
+        Ok(()) => "sent",
+        Err(freshdesk::Error::RateLimited { .. }) => {
+            mark("sending", Some("due")).execute(&store.pool).await?;
+            return Err(TriageError::Refused(
+                "the note waits for the rate limit".into(),
+            ));
+        }
+        Err(_) => "failed",
+    };
+    mark("sending", Some(to)).execute(&store.pool).await?;
+    Ok(())
+}
+
+/// Text for the note's HTML: the help desk's own values may hold markup characters.
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// Re-reads the ticket and, if the field is still empty, puts the value there alone (with `tag`
+/// added to the ticket's tags, when given). `kept` when a value was there already (a person's,
+/// or ours from a pass that died after writing).
 async fn write_one(
     client: &Client,
     field: &Field,
     ticket: i64,
     value: &str,
+    tag: Option<&str>,
 ) -> Result<&'static str, freshdesk::Error> {
     let current: Value = client
         .get(&freshdesk::endpoints::ticket(ticket), Priority::Interactive)
@@ -289,20 +431,21 @@ async fn write_one(
         Some(_) => return Ok("kept"),
         None => {}
     }
-    let body = match field.key.as_str() {
+    let mut body = match field.key.as_str() {
         k if k.starts_with("cf_") => json!({ "custom_fields": { k: value } }),
         "group_id" | "priority" => json!({ field.key.as_str(): value.parse::<i64>().ok() }),
         k => json!({ k: value }),
     };
-    let url = client.url(&format!("tickets/{ticket}"))?;
+    if let Some(tag) = tag {
+        // `tags` replaces the list: the ticket's own tags, just re-read, are kept.
+        let mut tags: Vec<Value> = current["tags"].as_array().cloned().unwrap_or_default();
+        if !tags.iter().any(|t| t == tag) {
+            tags.push(json!(tag));
+        }
+        body["tags"] = Value::Array(tags);
+    }
     client
-        .send(
-            reqwest::Method::PUT,
-            url,
-            Some(&body),
-            Priority::Interactive,
-            false,
-        )
+        .update_ticket(ticket, &body, Priority::Interactive)
         .await?;
     Ok("written")
 }

@@ -1,9 +1,10 @@
 //! Triage, per integration and ticket field: which fields can be learnt from the synced history
 //! and how much labelled history each has, training (a job: a time-ordered evaluation on the
 //! newest fifth, then a final model on everything), the settings (mode off or shadow, the target
-//! precision and the threshold that reaches it), predictions for a ticket's text, and the
-//! predictions made for new tickets. Owns `triage_fields`, `triage_models`, `triage_predictions`
-//! and `triage_cursors`; reads the copy through `sync`.
+//! precision and the threshold that reaches it), predictions for a ticket's text, the
+//! predictions made for new tickets and their writes back to Freshdesk, and the values Freshdesk
+//! refused. Owns `triage_fields`, `triage_models`, `triage_predictions`, `triage_retired` and
+//! `triage_cursors`; reads the copy through `sync`.
 
 mod fields;
 pub mod live;
@@ -15,7 +16,7 @@ pub use fields::{
 };
 pub use models::{
     FieldPrediction, FieldSummary, ModelRow, Settings, fields, forget, models, predict,
-    retrain_due, set_mode, settings, start_training,
+    retrain_due, set_annotate, set_mode, settings, start_training,
 };
 pub use train::run as run_training;
 

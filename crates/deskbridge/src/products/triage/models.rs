@@ -9,8 +9,8 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::fields::{
-    Counted, Field, TRAIN_JOB, TriageError, blocked, candidates, counts, field, parsed_history,
-    split_values, text_of,
+    Counted, Field, TRAIN_JOB, TriageError, blocked, candidates, counts, field, on_field,
+    parsed_history, split_values, text_of,
 };
 use crate::jobs::NewJob;
 use crate::store::{Store, Tx, now};
@@ -43,13 +43,17 @@ pub async fn fields(store: &Store, t: Target) -> Result<Vec<FieldSummary>, Triag
     for field in candidates(store, t).await? {
         let (labelled, by) = counts(&field, &history);
         let (enough, too_few) = split_values(by);
+        let mut settings = settings(store, t, &field.key).await?;
+        if let Some(id) = settings.model_id {
+            settings.retired = retired(store, t, &field.key, id).await?;
+        }
         out.push(FieldSummary {
             history: History {
                 blocked: blocked(labelled, &enough),
                 labelled,
                 values: (enough, too_few),
             },
-            settings: settings(store, t, &field.key).await?,
+            settings,
             latest: models(store, t, Some(&field.key)).await?.into_iter().next(),
             field,
         });
@@ -71,11 +75,30 @@ pub struct Settings {
     pub threshold: Option<f64>,
     /// Why write-back was paused, if it was.
     pub note: Option<String>,
+    /// Each write also tags the ticket `deskbridge-triage` and adds a private note with the top
+    /// three values and their confidence.
+    #[sqlx(try_from = "i64")]
+    #[schema(value_type = bool)]
+    pub annotate: Flag,
+    /// Values Freshdesk refused that the model in use no longer answers (until a retraining).
+    #[sqlx(skip)]
+    pub retired: Vec<String>,
+}
+
+/// A yes/no column, stored as 0 or 1 in both databases.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct Flag(pub bool);
+
+impl From<i64> for Flag {
+    fn from(v: i64) -> Flag {
+        Flag(v != 0)
+    }
 }
 
 pub async fn settings(store: &Store, t: Target, key: &str) -> Result<Settings, sqlx::Error> {
     let row: Option<Settings> = sqlx::query_as(
-        "SELECT mode, target_precision, model_id, threshold, note FROM triage_fields \
+        "SELECT mode, target_precision, model_id, threshold, note, annotate FROM triage_fields \
          WHERE org_id = $1 AND integration_id = $2 AND field = $3",
     )
     .bind(t.org_id)
@@ -89,7 +112,67 @@ pub async fn settings(store: &Store, t: Target, key: &str) -> Result<Settings, s
         model_id: None,
         threshold: None,
         note: None,
+        annotate: Flag(false),
+        retired: Vec::new(),
     }))
+}
+
+/// Switches the tag and private note on each write on or off.
+pub async fn set_annotate(
+    store: &Store,
+    t: Target,
+    key: &str,
+    annotate: bool,
+) -> Result<(), TriageError> {
+    field(store, t, key).await?;
+    let sql = "UPDATE triage_fields SET annotate = $4 WHERE org_id = $1 AND integration_id = $2 AND field = $3";
+    let done = on_field(sql, t, key)
+        .bind(annotate as i64)
+        .execute(&store.pool)
+        .await?;
+    if done.rows_affected() == 0 {
+        return Err(TriageError::Refused(
+            "switch the field to shadow or write first".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// The values Freshdesk refused for a field under a model (retired until a retraining).
+pub(crate) async fn retired(
+    store: &Store,
+    t: Target,
+    key: &str,
+    model_id: i64,
+) -> Result<Vec<String>, sqlx::Error> {
+    let rows: Vec<(String,)> = sqlx::query_as(
+        "SELECT value FROM triage_retired WHERE org_id = $1 AND integration_id = $2 AND field = $3 AND model_id = $4 ORDER BY value",
+    )
+    .bind(t.org_id)
+    .bind(t.integration_id)
+    .bind(key)
+    .bind(model_id)
+    .fetch_all(&store.pool)
+    .await?;
+    Ok(rows.into_iter().map(|(v,)| v).collect())
+}
+
+/// Freshdesk refused `value` for the field: the model does not answer it again.
+pub(super) async fn retire(
+    store: &Store,
+    t: Target,
+    key: &str,
+    model_id: i64,
+    value: &str,
+) -> Result<(), sqlx::Error> {
+    let sql = "INSERT INTO triage_retired (org_id, integration_id, field, model_id, value, retired_at) \
+               VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING";
+    let q = on_field(sql, t, key).bind(model_id);
+    q.bind(value.to_string())
+        .bind(now())
+        .execute(&store.pool)
+        .await?;
+    Ok(())
 }
 
 /// A trained (or training) model.
@@ -257,6 +340,10 @@ pub async fn set_mode(
     .await?;
     if mode != "off" {
         start_cursor(store, t).await?;
+    }
+    if mode == "write" {
+        // The admin switched write-back on (again): a refusal Freshdesk gave before is forgotten.
+        crate::connections::table::set_write_denied(store, t, None).await?;
     }
     Ok(settings(store, t, key).await?)
 }
@@ -434,7 +521,8 @@ pub async fn predict(
             continue;
         }
         if let Some(model) = load(store, id).await? {
-            out.push(predict_with(&model, &f.key, id, th, &raw));
+            let retired = retired(store, t, &f.key, id).await?;
+            out.push(predict_with(&model, &f.key, id, th, &retired, &raw));
         }
     }
     Ok(out)
@@ -445,9 +533,10 @@ pub(crate) fn predict_with(
     field: &str,
     model_id: i64,
     threshold: f64,
+    retired: &[String],
     raw: &Value,
 ) -> FieldPrediction {
-    let p = model.predict(&text_of(raw), threshold as f32);
+    let p = model.predict_among(&text_of(raw), threshold as f32, retired);
     FieldPrediction {
         field: field.to_string(),
         value: p.label().map(str::to_string),
@@ -464,6 +553,7 @@ pub async fn forget(tx: &mut Tx, t: Target) -> Result<(), sqlx::Error> {
         "triage_fields",
         "triage_models",
         "triage_predictions",
+        "triage_retired",
         "triage_cursors",
     ];
     crate::store::delete_integration_rows(tx, &tables, t.org_id, t.integration_id).await

@@ -65,6 +65,14 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         minute: Duration::from_secs(60),
         // Real customer language, so that what products learn from it means something.
         corpus: freshdesk_emulator::Corpus::Banking77,
+        // A living help desk: customers open two tickets a minute, and agents resolve each after
+        // three minutes, fixing its category, so Triage's live accuracy fills in while one watches.
+        live: Some(freshdesk_emulator::live::LiveConfig {
+            rate: 2.0,
+            resolve_after_minutes: 3.0,
+            error_rate: 0.03,
+            seed: 1,
+        }),
         ..EmulatorConfig::default()
     })
     .await
@@ -87,8 +95,9 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         std::fs::read_to_string(&key_file)?.trim().to_string(),
     ));
     config.freshdesk.emulator_base_url = Some(emu.base_url.clone());
-    // A demo shows a break within half a minute rather than five.
+    // A demo shows a break within half a minute rather than five, and new tickets as soon.
     config.health.interval_secs = 30;
+    config.sync.interval_secs = 30;
     config.freshdesk.emulator_ca_path = emu.ca_path.clone();
     let app = App::build(config).await?;
     let port = app.port();
@@ -150,7 +159,13 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         "  the synced tickets (search them by a word). Triage, on the integration's page, learns"
     );
     println!("  the Category field from the history: Train, read the evaluation, then Shadow or");
-    println!("  Write back. To see a break explained and repaired, delete the integration user");
+    println!(
+        "  Write back. The help desk is alive: customers open two tickets a minute and agents"
+    );
+    println!(
+        "  resolve each three minutes later, so Triage's live accuracy fills in as you watch."
+    );
+    println!("  To see a break explained and repaired, delete the integration user");
     println!("  in the emulator; within 30 seconds the dashboard shows why:");
     println!(
         "    curl -k -X POST -H 'X-Emulator-Control: {}' {}/_emulator/agents/{}/delete",

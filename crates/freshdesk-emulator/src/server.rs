@@ -176,7 +176,7 @@ pub async fn api_handler(
                 shared.log.lock().push(log);
                 return trickle(Duration::from_millis(f.delay_ms.unwrap_or(1000)));
             }
-            FaultKind::Truncate => {}
+            FaultKind::Truncate | FaultKind::SlowReply => {}
         }
     }
 
@@ -272,6 +272,9 @@ pub async fn api_handler(
     let status_code = response.status();
     let headers_out = response.headers().clone();
     shared.log.lock().push(log);
+    if let Some(f) = fault.as_ref().filter(|f| f.kind == FaultKind::SlowReply) {
+        tokio::time::sleep(Duration::from_millis(f.delay_ms.unwrap_or(1000))).await;
+    }
     let body = if method == Method::HEAD {
         Vec::new()
     } else {

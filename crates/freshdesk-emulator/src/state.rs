@@ -182,6 +182,9 @@ pub enum FaultKind {
     /// Answer 200 with a JSON body sent one byte every `delay_ms` (default 1000), so a reply
     /// never times out on silence but takes far too long in total.
     Trickle,
+    /// Carry the request out (and log it), then wait `delay_ms` (default 1000) before answering:
+    /// a write that was made although its caller may never hear so.
+    SlowReply,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

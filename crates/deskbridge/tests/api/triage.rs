@@ -399,6 +399,18 @@ async fn a_retrained_model_that_is_not_worse_replaces_the_old_and_one_click_roll
     );
 }
 
+/// `n` new tickets in Freshdesk, in the words of a categorised one from the history (so the
+/// model is sure of them); their ids.
+async fn customers_open(app: &TestApp, n: usize) -> Vec<i64> {
+    let known = helpers::categorised_words(app).await;
+    let mut tickets = Vec::new();
+    for _ in 0..n {
+        let created = app.control.create_ticket(known.clone()).await.unwrap();
+        tickets.push(created["id"].as_i64().unwrap());
+    }
+    tickets
+}
+
 /// The integration's health status and cause, as the API gives them.
 async fn health(app: &TestApp, b: &Browser, t: Target) -> (Value, Value) {
     let path = format!("/api/v1/integrations/{}/health", t.integration_id);
@@ -415,12 +427,7 @@ async fn a_403_on_write_back_pauses_the_field_with_the_reason_and_tries_no_more(
     let before = app.request_marker().await;
 
     // Act: two new tickets, and two syncs.
-    let known = helpers::categorised_words(&app).await;
-    let mut tickets = Vec::new();
-    for _ in 0..2 {
-        let created = app.control.create_ticket(known.clone()).await.unwrap();
-        tickets.push(created["id"].as_i64().unwrap());
-    }
+    let tickets = customers_open(&app, 2).await;
     sync_after_the_last(&app, t).await;
     let (_, outcome) = settled(&app, tickets[0]).await;
     sync_after_the_last(&app, t).await;
@@ -569,11 +576,7 @@ async fn a_value_freshdesk_no_longer_offers_is_retired_until_the_field_is_retrai
     let before = app.request_marker().await;
 
     // Act: two new tickets with those words, one sync.
-    let mut tickets = Vec::new();
-    for _ in 0..2 {
-        let created = app.control.create_ticket(known.clone()).await.unwrap();
-        tickets.push(created["id"].as_i64().unwrap());
-    }
+    let tickets = customers_open(&app, 2).await;
     sync_after_the_last(&app, t).await;
     settled(&app, tickets[0]).await;
     settled(&app, tickets[1]).await;
@@ -688,4 +691,157 @@ async fn with_annotation_on_a_write_also_tags_the_ticket_and_adds_one_private_no
     let text = notes[0]["body"].as_str().unwrap();
     assert!(text.contains("three likeliest values"), "{text}");
     assert!(text.contains(value.as_deref().unwrap()), "{text}");
+}
+
+#[tokio::test]
+async fn on_a_living_help_desk_the_live_accuracy_equals_what_people_kept_at_close() {
+    // Arrange: write-back on; customers open tickets and agents resolve each a few seconds
+    // later, fixing a wrong category (and now and then setting a wrong one themselves).
+    let (app, b, t) = writing().await;
+    let live = json!({"rate": 120.0, "resolve_after_minutes": 0.05, "error_rate": 0.05, "seed": 3});
+    app.emulator(reqwest::Method::POST, "/_emulator/live", Some(live))
+        .await;
+
+    // Act: syncs keep coming until a dozen predictions are settled at close.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let closed = || async {
+        let (n,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM triage_predictions WHERE closed_at IS NOT NULL")
+                .fetch_one(&app.store.pool)
+                .await
+                .unwrap();
+        n
+    };
+    while closed().await < 12 {
+        assert!(Instant::now() < deadline, "predictions settled at close");
+        let _ = deskbridge::runtime::start_sync(&app.state.queue, t, "test").await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    app.emulator(reqwest::Method::DELETE, "/_emulator/live", None)
+        .await;
+
+    // Assert: each settled prediction is right exactly when Freshdesk still holds its value,
+    // and the tally counts the same.
+    let rows: Vec<(i64, Option<String>, Option<String>, i64)> = sqlx::query_as(
+        "SELECT ticket_id, value, final_value, correct FROM triage_predictions WHERE closed_at IS NOT NULL",
+    )
+    .fetch_all(&app.store.pool)
+    .await
+    .unwrap();
+    let mut kept = 0;
+    for (id, value, final_value, correct) in &rows {
+        let now = category_in_freshdesk(&app, *id).await;
+        assert_eq!(json!(final_value), now, "ticket {id}");
+        let held = json!(value) == now;
+        assert_eq!(*correct == 1, held, "ticket {id}: {value:?} against {now}");
+        kept += held as i64;
+    }
+    let path = format!(
+        "/api/v1/integrations/{}/triage/predictions",
+        t.integration_id
+    );
+    let tally = &app.api_json(&b, &path).await["tally"][0];
+    assert_eq!(tally["closed"], json!(rows.len()));
+    assert_eq!(tally["correct"], json!(kept));
+    assert!(tally["written"].as_i64().unwrap() > 0, "{tally}");
+}
+
+/// A server in another process (`deskbridge serve` on this test's database and emulator) that
+/// runs the jobs, with leases short enough for a killed one's work to be taken over quickly.
+fn worker_process(app: &TestApp) -> std::process::Child {
+    app.cli(&["serve"])
+        .env("DESKBRIDGE_SERVER__LISTEN", "127.0.0.1:0")
+        .env("DESKBRIDGE_JOBS__LEASE_SECS", "2")
+        .env("DESKBRIDGE_SYNC__LEASE_STALE_SECS", "2")
+        .env("DESKBRIDGE_SYNC__ENABLED", "false")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+// Multi-threaded: the worker process talks to the emulator served by this test's runtime.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn write_back_killed_again_and_again_during_a_burst_writes_every_ticket_exactly_once() {
+    // Arrange: this process only serves pages; a worker process runs every job. Write-back on,
+    // and every ticket update answered late after it is made, so that kills land between a
+    // write and the worker's record of it.
+    let app = helpers::spawn_app_full(600, Plan::Unlimited, |c| {
+        c.jobs.worker = false;
+    })
+    .await;
+    let (b, t) = app.connect_acme().await;
+    let client = app.client(t).await;
+    deskbridge::sync::run(&app.store, &client, t, |_| {})
+        .await
+        .unwrap();
+    let mut worker = worker_process(&app);
+    trained(&app, &b, t).await;
+    write_back_on(&app, &b, t).await;
+    let slow = json!({"path_prefix": "/api/v2/tickets/", "method": "PUT", "kind": "slow_reply", "delay_ms": 150, "count": 100000});
+    app.control.add_fault(slow).await.unwrap();
+    let before = app.request_marker().await;
+    let tickets = customers_open(&app, 24).await;
+    let puts = || async {
+        let log = app.control.requests().await.unwrap();
+        log.into_iter()
+            .filter(|r| r.seq > before && r.method == "PUT")
+            .map(|r| r.path)
+            .collect::<Vec<String>>()
+    };
+
+    // Act: a sync brings the burst; the worker is killed (SIGKILL) three times while it writes,
+    // and a new one started each time.
+    deskbridge::runtime::start_sync(&app.state.queue, t, "test")
+        .await
+        .unwrap();
+    for at in [2, 8, 14] {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while puts().await.len() < at {
+            assert!(Instant::now() < deadline, "{at} writes reached Freshdesk");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let _ = worker.kill();
+        let _ = worker.wait();
+        worker = worker_process(&app);
+    }
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let (open,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM triage_predictions WHERE outcome = 'pending'")
+                .fetch_one(&app.store.pool)
+                .await
+                .unwrap();
+        let (made,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM triage_predictions")
+            .fetch_one(&app.store.pool)
+            .await
+            .unwrap();
+        if open == 0 && made == tickets.len() as i64 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{made} predicted, {open} pending"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let _ = worker.kill();
+    let _ = worker.wait();
+
+    // Assert: every ticket the model was sure of has its value, from exactly one update.
+    let puts = puts().await;
+    for id in &tickets {
+        let (value, outcome) = settled(&app, *id).await;
+        let path = format!("/api/v2/tickets/{id}");
+        let n = puts.iter().filter(|p| **p == path).count();
+        match outcome.as_str() {
+            "written" => {
+                assert_eq!(n, 1, "ticket {id}: {puts:?}");
+                let now = category_in_freshdesk(&app, *id).await;
+                assert_eq!(now, json!(value), "ticket {id}");
+            }
+            other => assert_eq!(n, 0, "ticket {id} ({other})"),
+        }
+    }
+    assert!(puts.len() >= 14, "{} writes", puts.len());
 }

@@ -15,6 +15,27 @@ pub use crate::web::AppState;
 pub struct App {
     listener: TcpListener,
     pub state: Arc<AppState>,
+    /// A worker process answers only `/metrics` and `/healthz`.
+    worker_only: bool,
+}
+
+/// Resolves when the process is asked to stop: SIGTERM (a service manager) or Ctrl-C.
+pub async fn shutdown_signal() {
+    let terminate = async {
+        #[cfg(unix)]
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+        #[cfg(not(unix))]
+        std::future::pending::<()>().await
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate => {}
+    }
 }
 
 /// The Freshdesk client settings the config asks for (emulator routing only when configured).
@@ -60,18 +81,34 @@ pub async fn open(config: &Config) -> anyhow::Result<(Store, Vault)> {
 
 impl App {
     pub async fn build(config: Config) -> anyhow::Result<App> {
+        let listen = config.server.listen;
+        App::bind(config, listen, false).await
+    }
+
+    /// A worker process: jobs and the scheduler, with `/metrics` and `/healthz` on `jobs.listen`.
+    pub async fn build_worker(config: Config) -> anyhow::Result<App> {
+        let listen = config.jobs.listen;
+        App::bind(config, listen, true).await
+    }
+
+    async fn bind(
+        config: Config,
+        listen: std::net::SocketAddr,
+        worker_only: bool,
+    ) -> anyhow::Result<App> {
         let (store, vault) = open(&config).await?;
         let freshdesk = freshdesk_config(&config)?;
         let queue = crate::jobs::Queue::new(
             store.clone(),
             std::time::Duration::from_secs(config.jobs.lease_secs),
         );
-        let listener = TcpListener::bind(config.server.listen)
+        let listener = TcpListener::bind(listen)
             .await
-            .with_context(|| format!("binding server.listen {}", config.server.listen))?;
+            .with_context(|| format!("binding {listen}"))?;
         Ok(App {
             listener,
             state: Arc::new(AppState::new(config, store, vault, freshdesk, queue)),
+            worker_only,
         })
     }
 
@@ -83,13 +120,20 @@ impl App {
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let router = crate::web::router(self.state.clone());
+        let router = if self.worker_only {
+            crate::web::worker_router(self.state.clone())
+        } else {
+            crate::web::router(self.state.clone())
+        };
         let stop = tokio_util::sync::CancellationToken::new();
         let worker = crate::jobs::Worker::new(
             self.state.queue.clone(),
             crate::runtime::registry(&self.state.services()),
             self.state.config.jobs.concurrency,
-        );
+        )
+        .with_grace(std::time::Duration::from_secs(
+            self.state.config.jobs.shutdown_grace_secs,
+        ));
         let idle = std::time::Duration::from_millis(self.state.config.sync.tick_ms);
         let jobs = if self.state.config.jobs.worker {
             tokio::spawn(worker.run(stop.clone(), idle))
@@ -100,13 +144,26 @@ impl App {
             self.state.services(),
             stop.clone(),
         ));
-        let served = axum::serve(
+        let asked = tokio_util::sync::CancellationToken::new();
+        let on_signal = asked.clone();
+        // Jobs are asked to stop at the signal, while requests in flight finish.
+        let jobs_stop = stop.clone();
+        let serving = axum::serve(
             self.listener,
             router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
         )
-        .with_graceful_shutdown(shutdown)
-        .await
-        .context("serving HTTP");
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            on_signal.cancel();
+            jobs_stop.cancel();
+        });
+        // Requests in flight get the grace period (a live page's event stream would hold the
+        // process forever otherwise); then the workers give their jobs back and it exits.
+        let grace = std::time::Duration::from_secs(self.state.config.jobs.shutdown_grace_secs);
+        let served = tokio::select! {
+            r = serving => r.context("serving HTTP"),
+            _ = async { asked.cancelled().await; tokio::time::sleep(grace).await } => Ok(()),
+        };
         stop.cancel();
         for task in [jobs, scheduler] {
             if let Err(e) = task.await {

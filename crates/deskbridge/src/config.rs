@@ -55,6 +55,9 @@ pub struct ServerConfig {
     pub trusted_proxies: TrustedProxies,
     /// Longest a request may take before it is answered 503 (server-sent event streams excepted).
     pub request_timeout_secs: u64,
+    /// A bearer token Prometheus sends to read `/metrics`. Unset: `/metrics` answers loopback
+    /// clients only.
+    pub metrics_token: Option<SecretString>,
 }
 
 /// The proxies named by `server.trusted_proxies`, parsed.
@@ -117,6 +120,7 @@ impl Default for ServerConfig {
             login_account_spacing_ms: 1000,
             trusted_proxies: TrustedProxies::default(),
             request_timeout_secs: 120,
+            metrics_token: None,
         }
     }
 }
@@ -281,6 +285,11 @@ pub struct JobsConfig {
     /// A claimed job's lease; a worker that stops renewing it (killed) loses the job this long
     /// after its last heartbeat, and another worker takes it over.
     pub lease_secs: u64,
+    /// Where a `deskbridge worker` process answers `/metrics` and `/healthz` (it has no dashboard).
+    pub listen: std::net::SocketAddr,
+    /// How long a process asked to stop (SIGTERM, Ctrl-C) waits for requests in flight before it
+    /// gives its running jobs back to the queue and exits.
+    pub shutdown_grace_secs: u64,
 }
 
 impl Default for JobsConfig {
@@ -289,6 +298,8 @@ impl Default for JobsConfig {
             worker: true,
             concurrency: 8,
             lease_secs: 30,
+            listen: std::net::SocketAddr::from(([127, 0, 0, 1], 9187)),
+            shutdown_grace_secs: 10,
         }
     }
 }

@@ -298,11 +298,32 @@ impl Drop for Guard<'_> {
     }
 }
 
+type Accounts = Mutex<HashMap<String, Weak<Governor>>>;
+
+fn registry() -> &'static Accounts {
+    static REGISTRY: OnceLock<Accounts> = OnceLock::new();
+    REGISTRY.get_or_init(Default::default)
+}
+
+/// Every account with a live governor in this process and what it has seen, by the account's
+/// domain label (for operators' metrics).
+pub fn accounts() -> Vec<(String, GovernorStats)> {
+    let map = registry().lock();
+    let mut out: Vec<(String, GovernorStats)> = map
+        .iter()
+        .filter_map(|(key, g)| {
+            let label = key.split('@').next().unwrap_or(key).to_string();
+            Some((label, g.upgrade()?.stats()))
+        })
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
 /// The process-wide registry: the same account key always yields the same governor while any
 /// client holds it.
 pub fn for_account(account: &str, share: f64, window: Duration) -> Arc<Governor> {
-    static REGISTRY: OnceLock<Mutex<HashMap<String, Weak<Governor>>>> = OnceLock::new();
-    let mut map = REGISTRY.get_or_init(Default::default).lock();
+    let mut map = registry().lock();
     if let Some(g) = map.get(account).and_then(Weak::upgrade) {
         return g;
     }

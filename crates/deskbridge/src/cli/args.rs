@@ -17,8 +17,19 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Run the dashboard and API.
-    Serve,
+    /// Run the dashboard and API, and job workers unless `--workers 0`.
+    Serve {
+        /// Jobs run at once in this process (overrides jobs.concurrency); 0 runs none, for a web
+        /// process beside `deskbridge worker` processes on one PostgreSQL.
+        #[arg(long)]
+        workers: Option<usize>,
+    },
+    /// Run job workers only: no dashboard; `/metrics` and `/healthz` on jobs.listen.
+    Worker {
+        /// Jobs run at once in this process (overrides jobs.concurrency).
+        #[arg(long)]
+        workers: Option<usize>,
+    },
     /// Run everything embedded (a seeded Freshdesk emulator, SQLite, the dashboard) and print what to try.
     Demo(crate::demo::DemoArgs),
     /// Manage organisations and people.

@@ -26,6 +26,16 @@ fn read_password() -> anyhow::Result<String> {
     )
 }
 
+/// `--workers N` over the config: N jobs at once, or no worker at all for 0.
+fn with_workers(mut config: Config, workers: Option<usize>) -> Config {
+    match workers {
+        Some(0) => config.jobs.worker = false,
+        Some(n) => config.jobs.concurrency = n,
+        None => {}
+    }
+    config
+}
+
 /// Runs the command the arguments name.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     if let Command::Demo(args) = cli.command {
@@ -33,13 +43,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
     let config = Config::load(cli.config.as_deref())?;
     match cli.command {
-        Command::Serve => {
-            let app = app::App::build(config).await?;
+        Command::Serve { workers } => {
+            let app = app::App::build(with_workers(config, workers)).await?;
             tracing::info!(port = app.port(), "deskbridge listening");
-            app.run(async {
-                let _ = tokio::signal::ctrl_c().await;
-            })
-            .await
+            app.run(app::shutdown_signal()).await
+        }
+        Command::Worker { workers } => {
+            let mut config = with_workers(config, workers);
+            config.jobs.worker = true;
+            let app = app::App::build_worker(config).await?;
+            tracing::info!(
+                port = app.port(),
+                "deskbridge worker running; /metrics and /healthz here"
+            );
+            app.run(app::shutdown_signal()).await
         }
         Command::Admin(AdminCommand::CreateOrg { name, email }) => {
             let (store, _) = app::open(&config).await?;

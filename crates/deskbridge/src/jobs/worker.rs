@@ -54,6 +54,9 @@ pub struct Worker {
     queue: Queue,
     registry: Arc<Registry>,
     concurrency: usize,
+    /// How long running jobs get to stop by themselves at shutdown (a sync ends its page and
+    /// releases its lease) before they are dropped.
+    grace: Duration,
 }
 
 impl Worker {
@@ -62,7 +65,14 @@ impl Worker {
             queue,
             registry: Arc::new(registry),
             concurrency: concurrency.max(1),
+            grace: Duration::from_secs(10),
         }
+    }
+
+    /// How long running jobs get to stop by themselves at shutdown.
+    pub fn with_grace(mut self, grace: Duration) -> Worker {
+        self.grace = grace;
+        self
     }
 
     pub fn queue(&self) -> &Queue {
@@ -75,10 +85,12 @@ impl Worker {
         let Some(job) = self.queue.claim(&kinds).await? else {
             return Ok(None);
         };
-        self.execute(job).await.map(Some)
+        self.execute(job, &CancellationToken::new()).await.map(Some)
     }
 
-    async fn execute(&self, job: Claimed) -> Result<Ran, QueueError> {
+    /// Runs one claimed job. `shutdown` stops it too; a job stopped that way (not one that ended
+    /// by itself) goes back to the queue for another worker, its attempt not counted.
+    async fn execute(&self, job: Claimed, shutdown: &CancellationToken) -> Result<Ran, QueueError> {
         let Some(handler) = self.registry.handlers.get(job.kind.as_str()).cloned() else {
             // Claimed only by kind, so this is a registry changed under us; keep the words.
             let finish = Finish::Failed(format!("no handler for job kind {:?}", job.kind));
@@ -89,7 +101,7 @@ impl Worker {
                 recorded,
             });
         };
-        let cancel = CancellationToken::new();
+        let cancel = shutdown.child_token();
         let lost = Arc::new(std::sync::atomic::AtomicBool::new(false));
         // Dropped with this future (a worker task aborted mid-job): no heartbeat outlives it.
         let beat = AbortOnDropHandle::new(tokio::spawn(heartbeat(
@@ -100,12 +112,22 @@ impl Worker {
         )));
         let finish = handler.run(&job, cancel.clone()).await;
         beat.abort();
+        let lost_it = lost.load(std::sync::atomic::Ordering::SeqCst);
+        if shutdown.is_cancelled() && !lost_it && !matches!(finish, Finish::Succeeded) {
+            let recorded = self.queue.release(&job).await?;
+            tracing::info!(job = job.id, kind = %job.kind, "job stopped for shutdown and given back to the queue");
+            return Ok(Ran {
+                job,
+                finish: Finish::Cancelled,
+                recorded,
+            });
+        }
         let finish = match finish {
             // A handler that stopped because we cancelled it ended as cancelled, whatever it says.
             Finish::Retry { .. } | Finish::Failed(_) if cancel.is_cancelled() => Finish::Cancelled,
             other => other,
         };
-        let recorded = if lost.load(std::sync::atomic::Ordering::SeqCst) {
+        let recorded = if lost_it {
             false
         } else {
             self.queue.finish(&job, &finish).await?
@@ -123,8 +145,8 @@ impl Worker {
         })
     }
 
-    /// Keeps up to `concurrency` jobs running until `shutdown`; running jobs are cancelled then
-    /// (their rows go back to the queue when their leases expire, or are finished as cancelled).
+    /// Keeps up to `concurrency` jobs running until `shutdown`; running jobs are stopped then and
+    /// given back to the queue.
     pub async fn run(self, shutdown: CancellationToken, idle: Duration) {
         let slots = Arc::new(Semaphore::new(self.concurrency));
         let kinds = self.registry.kinds();
@@ -142,13 +164,25 @@ impl Worker {
                     let me = self.clone();
                     let stop = shutdown.clone();
                     running.spawn(async move {
-                        let id = job.id;
+                        let held = job.clone();
+                        let mut work = Box::pin(me.execute(job, &stop));
+                        // At shutdown the job is asked to stop and given the grace period; one
+                        // that does not stop by then is dropped (a page's transaction rolls
+                        // back, so it is fetched again) and given back all the same.
+                        let overdue = async {
+                            stop.cancelled().await;
+                            tokio::time::sleep(me.grace).await;
+                        };
                         tokio::select! {
-                            r = me.execute(job) => if let Err(e) = r {
-                                tracing::warn!(job = id, error = %crate::error_chain(&e), "job bookkeeping failed");
+                            r = &mut work => if let Err(e) = r {
+                                tracing::warn!(job = held.id, error = %crate::error_chain(&e), "job bookkeeping failed");
                             },
-                            // Shutdown: the lease lapses and another worker (or the next start) takes it.
-                            _ = stop.cancelled() => {}
+                            _ = overdue => {
+                                drop(work);
+                                if let Err(e) = me.queue.release(&held).await {
+                                    tracing::warn!(job = held.id, error = %crate::error_chain(&e), "could not give a job back; its lease will lapse");
+                                }
+                            }
                         }
                         drop(permit);
                     });

@@ -203,6 +203,26 @@ pub async fn cursor(store: &Store, t: Target, stream: &str) -> Result<Option<i64
     per_stream(store, t, stream, "SELECT cursor FROM sync_cursors").await
 }
 
+/// Every integration's tickets cursor, the newest change it has synced (unix seconds): how far
+/// behind the help desk each copy is, for operators.
+pub async fn ticket_cursors(store: &Store) -> Result<Vec<(Target, i64)>, SyncError> {
+    let rows: Vec<(i64, i64, i64)> = sqlx::query_as(
+        "SELECT org_id, integration_id, cursor FROM sync_cursors WHERE stream = 'tickets' ORDER BY integration_id",
+    )
+    .fetch_all(&store.pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(org_id, integration_id, c)| {
+            let t = Target {
+                org_id,
+                integration_id,
+            };
+            (t, c)
+        })
+        .collect())
+}
+
 /// One number kept per stream of an integration (`select` names the column and table).
 async fn per_stream(
     store: &Store,

@@ -385,24 +385,28 @@ pub fn strings(v: &serde_json::Value) -> Vec<String> {
         .collect()
 }
 
-/// The labelled history Triage learns from: every live ticket's creation time and raw JSON,
-/// oldest first (at most `limit`, the newest kept when there are more).
+/// The labelled history Triage learns from: every live ticket's id, creation time and raw JSON,
+/// newest first (at most `limit`), handed to `each` one row at a time, so that a large help desk's
+/// history is never held whole in memory.
 pub async fn history(
     store: &Store,
     t: Target,
     limit: i64,
-) -> Result<Vec<(i64, i64, String)>, sqlx::Error> {
-    let mut rows: Vec<(i64, i64, String)> = sqlx::query_as(
+    mut each: impl FnMut(i64, i64, &str),
+) -> Result<(), sqlx::Error> {
+    use futures_util::TryStreamExt;
+    let mut rows = sqlx::query_as::<_, (i64, i64, String)>(
         "SELECT id, created_at, raw FROM fd_tickets WHERE org_id = $1 AND integration_id = $2 \
          AND state = 'live' ORDER BY created_at DESC, id DESC LIMIT $3",
     )
     .bind(t.org_id)
     .bind(t.integration_id)
     .bind(limit)
-    .fetch_all(&store.pool)
-    .await?;
-    rows.reverse();
-    Ok(rows)
+    .fetch(&store.pool);
+    while let Some((id, created_at, raw)) = rows.try_next().await? {
+        each(id, created_at, &raw);
+    }
+    Ok(())
 }
 
 /// The account's custom dropdown ticket fields: (name, label, choices).

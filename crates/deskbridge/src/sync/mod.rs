@@ -29,7 +29,9 @@ pub(crate) use base::{
     Ctx, Meter, Reporter, advance_cursor, begin_page, placeholders, skip_reason, stream_status,
     stream_synced_at,
 };
-pub use base::{OVERLAP_SECS, Options, Progress, SyncError, Target, cursor, set_cursor};
+pub use base::{
+    OVERLAP_SECS, Options, Progress, SyncError, Target, cursor, set_cursor, ticket_cursors,
+};
 pub use lease::{Lease, acquire, release};
 pub use tickets::refresh_ticket;
 

@@ -14,6 +14,7 @@ mod guide;
 mod health;
 mod help;
 mod integrations;
+mod metrics;
 pub mod openapi;
 mod records;
 mod render;
@@ -58,6 +59,7 @@ fn pages() -> Routes {
         browse::routes,
         triage::routes,
         openapi::routes,
+        metrics::routes,
     ];
     groups
         .iter()
@@ -96,6 +98,8 @@ pub fn router(state: Arc<AppState>) -> Router {
             StatusCode::SERVICE_UNAVAILABLE,
             timeout,
         ))
+        // Timed by route; the event streams below last as long as a page is open, so not them.
+        .layer(middleware::from_fn(metrics::time_requests))
         // Server-sent event streams live as long as the page is open: no request timeout.
         .merge(streams)
         .layer(middleware::from_fn(render_errors))
@@ -126,5 +130,13 @@ pub fn router(state: Arc<AppState>) -> Router {
             req.headers_mut().remove(REQUEST_ID);
             req
         }))
+        .with_state(state)
+}
+
+/// A worker process's router: `/metrics` and `/healthz` only.
+pub fn worker_router(state: Arc<AppState>) -> Router {
+    metrics::worker_routes()
+        .into_router()
+        .fallback(|| async { Error::NotFound })
         .with_state(state)
 }

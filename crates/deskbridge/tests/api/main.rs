@@ -20,6 +20,7 @@ mod notify;
 mod openapi;
 mod records;
 mod review;
+mod scale;
 mod security;
 mod sync;
 mod triage;

@@ -7,7 +7,7 @@ use deskbridge::store::{POSTGRES_ID, SQLITE_ID, postgres_migrations};
 /// SHA-384 of each PostgreSQL migration as released (the files of `migrations/postgres` up to
 /// 0008, then as rendered from 0009 on), which sqlx compares with what a database recorded when
 /// it applied them.
-const RELEASED: [(i64, &str); 13] = [
+const RELEASED: [(i64, &str); 14] = [
     (
         1,
         "68bb45c80c5a06a691716aadb1f8f3d7367356631c0ec58dc6dae58bf0b510305eddae5daddc2e0697a608100200db3f",
@@ -59,6 +59,10 @@ const RELEASED: [(i64, &str); 13] = [
     (
         13,
         "cca535dd74ee5d333c72a9c16f3b48023c05ce201f8e9f0a243324d4f0870d1d5444f736f5c8dcd8bdb9de6d05495348",
+    ),
+    (
+        14,
+        "f166c877afdc7ef67ffc369cbcee0e1d5e22d04aacec03f1af3466f102b2ee7af3c6110f1a810ff071aa726978bcebf4",
     ),
 ];
 

@@ -103,13 +103,42 @@ pub(super) async fn field(store: &Store, t: Target, key: &str) -> Result<Field, 
         .ok_or(TriageError::NoSuchField)
 }
 
-/// The synced tickets' JSON, parsed once for every field that is counted over it.
+/// What Triage reads of a synced ticket: its words and the fields it can learn, and nothing
+/// else of the raw JSON (a large history stays small in memory).
+#[derive(serde::Deserialize)]
+struct Slim {
+    #[serde(default)]
+    subject: Value,
+    #[serde(default)]
+    description_text: Value,
+    #[serde(default)]
+    group_id: Value,
+    #[serde(default)]
+    priority: Value,
+    #[serde(default, rename = "type")]
+    kind: Value,
+    #[serde(default)]
+    custom_fields: Value,
+}
+
+/// A synced ticket's JSON cut down to what Triage reads; `None` if it does not parse.
+pub(super) fn slim(raw: &str) -> Option<Value> {
+    let s: Slim = serde_json::from_str(raw).ok()?;
+    Some(serde_json::json!({
+        "subject": s.subject, "description_text": s.description_text, "group_id": s.group_id,
+        "priority": s.priority, "type": s.kind, "custom_fields": s.custom_fields,
+    }))
+}
+
+/// The synced tickets, cut down to what Triage reads and parsed once for every field counted
+/// over them.
 pub(super) async fn parsed_history(store: &Store, t: Target) -> Result<Vec<Value>, sqlx::Error> {
-    let rows = browse::history(store, t, MAX_HISTORY).await?;
-    Ok(rows
-        .iter()
-        .map(|(_, _, raw)| serde_json::from_str(raw).unwrap_or_default())
-        .collect())
+    let mut out = Vec::new();
+    browse::history(store, t, MAX_HISTORY, |_, _, raw| {
+        out.extend(slim(raw));
+    })
+    .await?;
+    Ok(out)
 }
 
 /// Per value, how many labelled tickets there are.

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use base64::Engine;
 use serde_json::{Value, json};
 
-use super::fields::{MAX_HISTORY, MIN_EXAMPLES, TriageError, field, text_of};
+use super::fields::{MAX_HISTORY, MIN_EXAMPLES, TriageError, field, slim, text_of};
 use crate::store::{Store, now};
 use crate::sync::{Target, browse};
 
@@ -37,14 +37,17 @@ pub async fn run(store: &Store, t: Target, id: i64) -> Result<(), TriageError> {
         return Ok(());
     }
     let f = field(store, t, &key).await?;
-    let history = browse::history(store, t, MAX_HISTORY).await?;
-    let labelled: Vec<(i64, String, String)> = history
-        .iter()
-        .filter_map(|(ticket, _, raw)| {
-            let v: Value = serde_json::from_str(raw).ok()?;
-            Some((*ticket, text_of(&v), f.value(&v)?))
-        })
-        .collect();
+    // Only the text and value of each labelled ticket are kept, oldest first.
+    let mut labelled: Vec<(i64, String, String)> = Vec::new();
+    browse::history(store, t, MAX_HISTORY, |ticket, _, raw| {
+        if let Some(v) = slim(raw)
+            && let Some(value) = f.value(&v)
+        {
+            labelled.push((ticket, text_of(&v), value));
+        }
+    })
+    .await?;
+    labelled.reverse();
     let result = tokio::task::spawn_blocking(move || learn(labelled))
         .await
         .map_err(|e| TriageError::Refused(format!("the training stopped: {e}")))?;

@@ -1,0 +1,189 @@
+//! Running as several processes: `/metrics` with the numbers an operator watches (and only for
+//! whom it should), a `deskbridge worker` process with its own health endpoint, and a worker
+//! asked to stop (SIGTERM) that gives its running job back to the queue at once and exits within
+//! its grace period, the job then finished by another worker.
+
+use std::time::{Duration, Instant};
+
+use freshdesk_emulator::Plan;
+use serde_json::json;
+
+use crate::helpers::{self, TestApp};
+
+/// The value of the first sample of `name` whose labels include every one of `labels`.
+fn sample(text: &str, name: &str, labels: &[&str]) -> Option<f64> {
+    text.lines()
+        .filter(|l| l.starts_with(&format!("{name}{{")) || l.starts_with(&format!("{name} ")))
+        .find(|l| labels.iter().all(|want| l.contains(want)))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
+async fn metrics(app: &TestApp, token: Option<&str>) -> (u16, String) {
+    let mut req = app.http.get(format!("{}/metrics", app.base));
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let r = req.send().await.unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn metrics_give_the_queue_the_sync_lag_the_credits_and_request_latency_by_route() {
+    // Arrange: a synced integration, a page visited, one job waiting.
+    let app = helpers::spawn_app_full(150, Plan::Unlimited, |c| c.jobs.worker = false).await;
+    let (b, t) = app.connect_acme().await;
+    let client = app.client(t).await;
+    deskbridge::sync::run(&app.store, &client, t, |_| {})
+        .await
+        .unwrap();
+    let id = t.integration_id;
+    app.page(&b, &format!("/settings/integrations/{id}")).await;
+    deskbridge::runtime::start_sync(&app.state.queue, t, "test")
+        .await
+        .unwrap();
+
+    // Act
+    let (status, text) = metrics(&app, None).await;
+
+    // Assert
+    assert_eq!(status, 200, "{text}");
+    let queued = sample(
+        &text,
+        "deskbridge_jobs",
+        &["kind=\"sync\"", "state=\"queued\""],
+    );
+    assert_eq!(queued, Some(1.0), "{text}");
+    let integration = format!("integration=\"{id}\"");
+    let lag = sample(&text, "deskbridge_sync_lag_seconds", &[&integration]).unwrap();
+    assert!(lag >= 0.0, "{text}");
+    let credits = sample(
+        &text,
+        "deskbridge_freshdesk_credits_spent",
+        &["account=\"acme\""],
+    );
+    assert!(credits.unwrap_or(0.0) > 0.0, "{text}");
+    // By the route's pattern: no integration id in a label.
+    let timed = sample(
+        &text,
+        "deskbridge_http_request_duration_seconds_count",
+        &["route=\"/settings/integrations/{id}\"", "status=\"200\""],
+    );
+    assert_eq!(timed, Some(1.0), "{text}");
+    assert!(sample(&text, "deskbridge_db_pool_connections", &["state=\"open\""]).is_some());
+}
+
+#[tokio::test]
+async fn with_a_metrics_token_only_its_bearer_reads_the_metrics() {
+    let app = helpers::spawn_app_full(10, Plan::Unlimited, |c| {
+        c.server.metrics_token = Some(secrecy::SecretString::from("scrape-me-please"));
+    })
+    .await;
+    assert_eq!(metrics(&app, None).await.0, 403);
+    assert_eq!(metrics(&app, Some("scrape-me-not")).await.0, 403);
+    let (status, text) = metrics(&app, Some("scrape-me-please")).await;
+    assert_eq!(status, 200);
+    assert!(!text.contains("scrape-me"), "the token never shows");
+}
+
+/// A `deskbridge worker` process on this test's database, its `/metrics` and `/healthz` on
+/// `port`.
+fn worker(app: &TestApp, port: u16, grace_secs: u64) -> std::process::Child {
+    app.cli(&["worker", "--workers", "2"])
+        .env("DESKBRIDGE_JOBS__LISTEN", format!("127.0.0.1:{port}"))
+        .env(
+            "DESKBRIDGE_JOBS__SHUTDOWN_GRACE_SECS",
+            grace_secs.to_string(),
+        )
+        .env("DESKBRIDGE_SYNC__ENABLED", "false")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+// Multi-threaded: the worker process talks to the emulator served by this test's runtime.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_asked_to_stop_gives_its_job_back_at_once_and_another_finishes_it() {
+    // Arrange: this process runs no jobs; a worker process does, and every page of tickets is
+    // slow, so its backfill is still running when it is asked to stop.
+    let app = helpers::spawn_app_full(600, Plan::Unlimited, |c| c.jobs.worker = false).await;
+    let (_, t) = app.connect_acme().await;
+    let slow = json!({"path_prefix": "/api/v2/tickets", "kind": "delay", "delay_ms": 300, "count": 100000});
+    app.control.add_fault(slow).await.unwrap();
+    let port = free_port();
+    let mut child = worker(&app, port, 2);
+    let health = format!("http://127.0.0.1:{port}/healthz");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(r) = app.http.get(&health).send().await {
+            assert_eq!(r.status(), 200);
+            break;
+        }
+        assert!(Instant::now() < deadline, "the worker answers /healthz");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    deskbridge::runtime::start_sync(&app.state.queue, t, "test")
+        .await
+        .unwrap();
+    let job = || async {
+        let row: (i64, String, Option<String>, i64) = sqlx::query_as(
+            "SELECT id, state, lease_owner, attempts FROM jobs WHERE kind = 'sync' ORDER BY id DESC LIMIT 1",
+        )
+        .fetch_one(&app.store.pool)
+        .await
+        .unwrap();
+        row
+    };
+    while job().await.1 != "running" {
+        assert!(Instant::now() < deadline, "the worker took the sync");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    // Act: SIGTERM.
+    let asked = Instant::now();
+    let term = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            asked.elapsed() < Duration::from_secs(15),
+            "the worker exits within its grace period"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+
+    // Assert: a clean exit, the job queued again with its attempt not counted, and another
+    // worker finishes the backfill with nothing missing.
+    assert!(status.success(), "{status:?}");
+    let (_, state, owner, attempts) = job().await;
+    assert_eq!((state.as_str(), owner), ("queued", None));
+    assert_eq!(attempts, 0);
+    app.control.clear_faults().await.unwrap();
+    let other = deskbridge::jobs::Worker::new(
+        app.state.queue.with_owner("other"),
+        deskbridge::runtime::registry(&app.state.services()),
+        1,
+    );
+    let ran = other.run_once().await.unwrap().expect("the sync was due");
+    assert_eq!(ran.job.kind, "sync");
+    let export = app.control.export(None).await.unwrap();
+    let report = deskbridge::sync::verify::against_export(&app.store, t, &export)
+        .await
+        .unwrap();
+    assert!(report.ok(), "{report:?}");
+}

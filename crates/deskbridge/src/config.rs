@@ -191,6 +191,9 @@ pub struct SyncConfig {
     pub reference_every_secs: u64,
     /// How often every id is walked to find records deleted for good (0: never).
     pub reconcile_every_secs: u64,
+    /// Longest one sync job runs before it stops at a page and goes back to the queue, so that a
+    /// long backfill takes turns with other help desks' work (0: never).
+    pub slice_secs: u64,
 }
 
 impl Default for SyncConfig {
@@ -202,6 +205,7 @@ impl Default for SyncConfig {
             tick_ms: 1000,
             reference_every_secs: 3600,
             reconcile_every_secs: 86_400,
+            slice_secs: 120,
         }
     }
 }

@@ -267,13 +267,20 @@ impl Queue {
         let kind_list = placeholders(5, kinds.len());
         // Due means queued and past run_after, or running with a lease nobody renewed.
         let due = "((state = 'queued' AND run_after <= $3) OR (state = 'running' AND lease_expires_at < $3))";
+        // Fairness: higher priority first; within a priority, the job whose organisation has the
+        // fewest jobs running now, so organisations share the workers evenly and one with a long
+        // backfill (which also yields every `sync.slice_secs`) cannot hold others back; then the
+        // longest due.
+        let busy =
+            "(SELECT COUNT(*) FROM jobs r WHERE r.state = 'running' AND r.org_id = j.org_id)";
+        let order = format!("ORDER BY j.priority DESC, {busy}, j.run_after, j.id LIMIT 1");
         let pick = match self.store.engine {
             Engine::Postgres => format!(
-                "SELECT id FROM jobs WHERE {due} AND kind IN ({kind_list}) ORDER BY priority DESC, run_after, id LIMIT 1 FOR UPDATE SKIP LOCKED"
+                "SELECT j.id FROM jobs j WHERE {due} AND j.kind IN ({kind_list}) {order} FOR UPDATE OF j SKIP LOCKED"
             ),
-            Engine::Sqlite => format!(
-                "SELECT id FROM jobs WHERE {due} AND kind IN ({kind_list}) ORDER BY priority DESC, run_after, id LIMIT 1"
-            ),
+            Engine::Sqlite => {
+                format!("SELECT j.id FROM jobs j WHERE {due} AND j.kind IN ({kind_list}) {order}")
+            }
         };
         let sql = format!(
             "UPDATE jobs SET state = 'running', lease_owner = $1, lease_expires_at = $2, attempts = attempts + 1, updated_at = $3, run_after = $4, \

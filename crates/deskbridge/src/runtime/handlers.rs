@@ -133,6 +133,16 @@ impl Handler for SyncRun {
             };
             let trigger = job.payload["trigger"].as_str().unwrap_or("schedule");
             let cfg = &state.sync;
+            // A slice of time, then the run stops at a page and the job goes back to the queue:
+            // other help desks' work waiting in the queue goes first (see `jobs::queue::claim`).
+            let slice = cancel.child_token();
+            let _timer = (cfg.slice_secs > 0).then(|| {
+                let (slice, secs) = (slice.clone(), cfg.slice_secs);
+                tokio_util::task::AbortOnDropHandle::new(tokio::spawn(async move {
+                    tokio::time::sleep(Duration::from_secs(secs)).await;
+                    slice.cancel();
+                }))
+            });
             let r = super::runs::execute(
                 &state.store,
                 &client,
@@ -140,7 +150,7 @@ impl Handler for SyncRun {
                 trigger,
                 &super::runs::options(cfg),
                 cfg.lease_stale_secs as i64,
-                cancel,
+                slice.clone(),
                 |_| {},
             )
             .await;
@@ -154,6 +164,9 @@ impl Handler for SyncRun {
                         "a sync is already running elsewhere"
                     );
                     Finish::Cancelled
+                }
+                Err(SyncError::Cancelled) if slice.is_cancelled() && !cancel.is_cancelled() => {
+                    Finish::Later(Duration::ZERO)
                 }
                 Err(SyncError::Cancelled | SyncError::Disconnected) => Finish::Cancelled,
                 Err(SyncError::Freshdesk(e)) if fault(&e, Call::Data) == Fault::Revoked => {

@@ -215,3 +215,82 @@ async fn a_failed_sync_job_shows_on_the_sync_page_and_in_the_api_from_the_table(
     assert!(page.contains("Background jobs"));
     assert!(page.contains("<td>Sync</td><td>failed</td>"), "{page}");
 }
+
+#[tokio::test]
+async fn within_a_priority_the_organisation_with_the_least_running_goes_first() {
+    // Arrange: organisation 1 has one job running and two queued; organisation 2 queues one
+    // later; a health-check-like job of organisation 1 has a higher priority.
+    let app = app_without_worker(30).await;
+    let q = queue(&app, "a");
+    let probe = |org: i64| NewJob::new("probe").integration(org, org * 10);
+    for _ in 0..3 {
+        q.enqueue(probe(1)).await.unwrap();
+    }
+    let running = q.claim(&["probe"]).await.unwrap().unwrap();
+    assert_eq!(running.org_id, Some(1));
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    q.enqueue(probe(2)).await.unwrap();
+    q.enqueue(probe(1).priority(5)).await.unwrap();
+
+    // Act
+    let order: Vec<(Option<i64>, i64)> = {
+        let mut out = Vec::new();
+        while let Some(j) = q.claim(&["probe"]).await.unwrap() {
+            out.push((j.org_id, j.id));
+        }
+        out
+    };
+
+    // Assert: priority first; then organisation 2, though queued last; then 1's in due order.
+    let orgs: Vec<Option<i64>> = order.iter().map(|o| o.0).collect();
+    assert_eq!(orgs, [Some(1), Some(2), Some(1), Some(1)], "{order:?}");
+    assert!(order[2].1 < order[3].1, "the longest due first");
+}
+
+#[tokio::test]
+async fn a_long_backfill_yields_at_each_slice_and_finishes_across_turns_with_nothing_missing() {
+    // Arrange: one-second slices, and the first pages slow enough to need several.
+    let app = helpers::spawn_app_full(600, freshdesk_emulator::Plan::Unlimited, |c| {
+        c.jobs.worker = false;
+        c.sync.slice_secs = 1;
+    })
+    .await;
+    let (_, t) = app.connect_acme().await;
+    let slow = serde_json::json!({"path_prefix": "/api/v2/tickets", "kind": "delay", "delay_ms": 120, "count": 40});
+    app.control.add_fault(slow).await.unwrap();
+    deskbridge::runtime::start_sync(&app.state.queue, t, "test")
+        .await
+        .unwrap();
+    let registry = deskbridge::runtime::registry(&app.state.services());
+    let worker = Worker::new(queue(&app, "w"), registry, 1);
+
+    // Act: the worker runs the job until it succeeds.
+    let mut turns = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let ran = worker.run_once().await.unwrap().expect("the sync is due");
+        turns.push(ran.finish.clone());
+        if ran.finish == Finish::Succeeded {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{turns:?}");
+    }
+
+    // Assert: it yielded (back to the queue, no attempt counted) before it finished, as one job,
+    // and the copy matches the help desk record by record.
+    assert!(turns.len() >= 2, "{turns:?}");
+    assert!(
+        turns[..turns.len() - 1]
+            .iter()
+            .all(|f| *f == Finish::Later(Duration::ZERO)),
+        "{turns:?}"
+    );
+    let jobs = deskbridge::jobs::queue::list_all(&app.store).await.unwrap();
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(jobs[0].attempts, 1);
+    let export = app.control.export(None).await.unwrap();
+    let report = deskbridge::sync::verify::against_export(&app.store, t, &export)
+        .await
+        .unwrap();
+    assert!(report.ok(), "{report:?}");
+}

@@ -7,7 +7,7 @@ use deskbridge::store::{POSTGRES_ID, SQLITE_ID, postgres_migrations};
 /// SHA-384 of each PostgreSQL migration as released (the files of `migrations/postgres` up to
 /// 0008, then as rendered from 0009 on), which sqlx compares with what a database recorded when
 /// it applied them.
-const RELEASED: [(i64, &str); 14] = [
+const RELEASED: [(i64, &str); 15] = [
     (
         1,
         "68bb45c80c5a06a691716aadb1f8f3d7367356631c0ec58dc6dae58bf0b510305eddae5daddc2e0697a608100200db3f",
@@ -63,6 +63,10 @@ const RELEASED: [(i64, &str); 14] = [
     (
         14,
         "f166c877afdc7ef67ffc369cbcee0e1d5e22d04aacec03f1af3466f102b2ee7af3c6110f1a810ff071aa726978bcebf4",
+    ),
+    (
+        15,
+        "a8fec88e0c8c86310618d19bf1d135c6bf12267d2d0a5db89fc64790671e0f5819a131519b80e3ac7f4309624f8d75ae",
     ),
 ];
 

@@ -80,15 +80,59 @@ pub struct GovernorStats {
     pub throttled: u64,
 }
 
-#[derive(Debug)]
+/// A rate budget shared with other processes working for the same Freshdesk accounts (deskbridge
+/// keeps it in its database). Each process's governor reserves credits from it in batches, so
+/// that all of them together stay inside the account's share.
+pub trait SharedBudget: Send + Sync + 'static {
+    /// Reserves credits as `ask` says; how many were granted: 0 when other processes have spent
+    /// the stretch's budget. An error means the shared store is failing; the governor then keeps
+    /// to its own budget.
+    fn reserve(&self, ask: Ask) -> futures_util::future::BoxFuture<'_, Result<u32, String>>;
+}
+
+/// A reservation: up to `want` credits of `account`'s budget for the stretch numbered `stretch`
+/// (unix time divided by the stretch's length, a twelfth of the rate window), whose budget is
+/// `budget` credits.
+#[derive(Clone, Debug)]
+pub struct Ask {
+    pub account: String,
+    pub stretch: i64,
+    pub want: u32,
+    pub budget: u32,
+}
+
+/// Credits reserved from the shared budget and not yet spent, for one window.
+#[derive(Debug, Default)]
+struct Grant {
+    window: i64,
+    credits: u32,
+}
+
 pub struct Governor {
     share: f64,
     window: Duration,
     state: Mutex<State>,
+    /// The account's name in the shared budget, and the budget, once a client sets it.
+    account: String,
+    shared: OnceLock<Arc<dyn SharedBudget>>,
+    grant: Mutex<Grant>,
+}
+
+impl std::fmt::Debug for Governor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Governor")
+            .field("account", &self.account)
+            .field("share", &self.share)
+            .field("shared", &self.shared.get().is_some())
+            .finish()
+    }
 }
 
 /// Until the first reply teaches the real limit, assume the smallest paid budget.
 const ASSUMED_LIMIT: u32 = 50;
+
+/// The shared budget is reserved per this many parts of the window.
+const SLICES: i64 = 12;
 
 /// The part of our budget interactive calls may take ahead of background work. A person waiting
 /// on a connection check spends a few credits; a burst of product writes could spend them all.
@@ -96,8 +140,15 @@ pub const INTERACTIVE_SHARE: f64 = 0.5;
 
 impl Governor {
     pub fn new(share: f64, window: Duration) -> Self {
+        Governor::for_named("", share, window)
+    }
+
+    fn for_named(account: &str, share: f64, window: Duration) -> Self {
         let now = Instant::now();
         Governor {
+            account: account.to_string(),
+            shared: OnceLock::new(),
+            grant: Mutex::new(Grant::default()),
             share: share.clamp(0.01, 1.0),
             window,
             state: Mutex::new(State {
@@ -136,8 +187,69 @@ impl Governor {
         b.at = now;
     }
 
+    /// From now on, also spend only credits reserved from `shared` (the first one given stays).
+    pub fn share_through(&self, shared: Arc<dyn SharedBudget>) {
+        let _ = self.shared.set(shared);
+    }
+
+    /// Takes `cost` credits from this process's reservation of the shared budget, reserving more
+    /// when it runs out, and waiting for the next slice when every process together has spent
+    /// this one's. The budget is shared per twelfth of the window, so that however Freshdesk's
+    /// own window falls, no stretch of one window's length holds more than 13/12 of a slice's
+    /// share times twelve: under the limit for any share up to 90%.
+    async fn take_shared(&self, cost: u32) {
+        let Some(shared) = self.shared.get() else {
+            return;
+        };
+        let slice_ms = (self.window.as_millis() as i64 / SLICES).max(1);
+        loop {
+            let now_ms = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as i64);
+            let slice = now_ms / slice_ms;
+            {
+                let mut g = self.grant.lock();
+                if g.window != slice {
+                    *g = Grant {
+                        window: slice,
+                        credits: 0,
+                    };
+                }
+                if g.credits >= cost {
+                    g.credits -= cost;
+                    return;
+                }
+            }
+            let limit = self.state.lock().limit.unwrap_or(ASSUMED_LIMIT);
+            let budget = ((limit as f64 * self.share / SLICES as f64).floor() as u32).max(1);
+            // A quarter of the slice at a time: few round trips, and little held back unused.
+            let want = (budget / 4).max(cost).min(budget.max(cost));
+            let ask = Ask {
+                account: self.account.clone(),
+                stretch: slice,
+                want,
+                budget: budget.max(cost),
+            };
+            match shared.reserve(ask).await {
+                Ok(0) => {
+                    let left = (slice + 1) * slice_ms - now_ms;
+                    tokio::time::sleep(Duration::from_millis(left.max(1) as u64)).await;
+                }
+                Ok(n) => {
+                    let mut g = self.grant.lock();
+                    if g.window == slice {
+                        g.credits += n;
+                    }
+                }
+                // The shared store is failing: this process keeps to its own budget meanwhile.
+                Err(_) => return,
+            }
+        }
+    }
+
     /// Waits until `cost` credits may be spent (and one call against `sub`, if any), then spends them.
     pub async fn acquire(&self, cost: u32, sub: Option<SubLimit>, priority: Priority) {
+        self.take_shared(cost).await;
         // Counted as waiting only while within its share: an interactive call over the cap must
         // not hold background work back.
         let mut guard = Guard {
@@ -328,7 +440,7 @@ pub fn for_account(account: &str, share: f64, window: Duration) -> Arc<Governor>
         return g;
     }
     map.retain(|_, w| w.strong_count() > 0);
-    let g = Arc::new(Governor::new(share, window));
+    let g = Arc::new(Governor::for_named(account, share, window));
     map.insert(account.to_string(), Arc::downgrade(&g));
     g
 }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use freshdesk::{ApiKey, ClientConfig, FreshdeskDomain};
 use secrecy::ExposeSecret;
 
+use super::budget::DbBudget;
 use super::error::ConnectError;
 use super::keys::{GenerationCheck, KeyWatch};
 use super::rewrap::key_binding;
@@ -22,11 +23,14 @@ pub struct Clients {
     vault: Vault,
     keys: Arc<KeyWatch>,
     cfg: ClientConfig,
+    /// Each account's rate budget, shared through the database with every other process.
+    shared: Arc<DbBudget>,
 }
 
 impl Clients {
     pub fn new(store: Store, vault: Vault, cfg: ClientConfig) -> Clients {
         Clients {
+            shared: Arc::new(DbBudget::new(store.clone())),
             store,
             vault,
             keys: Arc::default(),
@@ -75,10 +79,13 @@ impl Clients {
             generation,
             token.clone(),
         );
-        Ok(freshdesk::Client::new(domain, key, &self.cfg)
+        let client = freshdesk::Client::new(domain, key, &self.cfg)
             .map_err(ConnectError::Client)?
             .with_revocation(token)
-            .with_key_check(check))
+            .with_key_check(check);
+        // Every process working for this account keeps to one budget.
+        client.governor().share_through(self.shared.clone());
+        Ok(client)
     }
 }
 

@@ -4,7 +4,9 @@
 //! failure becomes a message an admin can act on. Clients for an integration come only from
 //! [`Clients`], and stop at once when their key is removed or replaced (see [`keys`]). The
 //! `integrations` table is this module's: [`table`] holds the queries other capabilities use.
+//! Each Freshdesk account's rate budget is shared between processes through [`budget`].
 
+pub mod budget;
 mod clients;
 mod error;
 pub mod fault;

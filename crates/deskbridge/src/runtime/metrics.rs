@@ -36,10 +36,18 @@ pub async fn gather(store: &Store) -> Result<Snapshot, MetricsError> {
         .into_iter()
         .map(|(t, cursor)| (t, (at - cursor).max(0)))
         .collect();
-    let accounts = freshdesk::governor::accounts()
-        .into_iter()
-        .map(|(label, s)| (label, s.credits_spent, s.throttled, s.limit))
-        .collect();
+    // One row per account name, however many governors (one per routing) it has.
+    let mut accounts: Vec<(String, u64, u64, Option<u32>)> = Vec::new();
+    for (label, s) in freshdesk::governor::accounts() {
+        match accounts.iter_mut().find(|a| a.0 == label) {
+            Some(a) => {
+                a.1 += s.credits_spent;
+                a.2 += s.throttled;
+                a.3 = a.3.max(s.limit);
+            }
+            None => accounts.push((label, s.credits_spent, s.throttled, s.limit)),
+        }
+    }
     Ok(Snapshot {
         jobs,
         lag,

@@ -175,20 +175,28 @@ pub async fn spawn_app_full(
     plan: freshdesk_emulator::Plan,
     tweak: impl FnOnce(&mut Config),
 ) -> TestApp {
+    let emulator = |e: &mut EmulatorConfig| {
+        e.tickets = tickets;
+        e.plan = plan;
+    };
+    spawn_app_emulating(emulator, tweak).await
+}
+
+/// With the emulator configured by `emulator` (its certificates stay the test's own).
+pub async fn spawn_app_emulating(
+    emulator: impl FnOnce(&mut EmulatorConfig),
+    tweak: impl FnOnce(&mut Config),
+) -> TestApp {
     telemetry::init();
     let dir =
         std::env::temp_dir().join(format!("deskbridge-test-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).unwrap();
-    let emu = freshdesk_emulator::spawn(EmulatorConfig {
-        tls: Some(TlsConfig {
-            cert_dir: Some(dir.join("certs")),
-        }),
-        tickets,
-        plan,
-        ..EmulatorConfig::default()
-    })
-    .await
-    .expect("emulator");
+    let mut emulated = EmulatorConfig::default();
+    emulator(&mut emulated);
+    emulated.tls = Some(TlsConfig {
+        cert_dir: Some(dir.join("certs")),
+    });
+    let emu = freshdesk_emulator::spawn(emulated).await.expect("emulator");
     let db_url = database_url(&dir).await;
     let master_keys = MasterKeys::generate(1);
     let mut config = Config::default();
@@ -423,6 +431,19 @@ impl TestApp {
             c.env("DESKBRIDGE_FRESHDESK__EMULATOR_CA_PATH", ca);
         }
         c
+    }
+
+    /// A long-running `deskbridge` process (`serve`, `worker`) on this test's database and
+    /// emulator, with `env` on top and its output discarded.
+    pub fn process(&self, args: &[&str], env: &[(&str, String)]) -> std::process::Child {
+        let mut c = self.cli(args);
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        c.stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
     }
 
     /// `deskbridge sync` of one integration.

@@ -7,7 +7,7 @@ use deskbridge::store::{POSTGRES_ID, SQLITE_ID, postgres_migrations};
 /// SHA-384 of each PostgreSQL migration as released (the files of `migrations/postgres` up to
 /// 0008, then as rendered from 0009 on), which sqlx compares with what a database recorded when
 /// it applied them.
-const RELEASED: [(i64, &str); 15] = [
+const RELEASED: [(i64, &str); 16] = [
     (
         1,
         "68bb45c80c5a06a691716aadb1f8f3d7367356631c0ec58dc6dae58bf0b510305eddae5daddc2e0697a608100200db3f",
@@ -67,6 +67,10 @@ const RELEASED: [(i64, &str); 15] = [
     (
         15,
         "a8fec88e0c8c86310618d19bf1d135c6bf12267d2d0a5db89fc64790671e0f5819a131519b80e3ac7f4309624f8d75ae",
+    ),
+    (
+        16,
+        "140b69e652cee0e3de21ddbb64da517918a34e7239a0c36029f0ff147ea8b31c41b5e3cd2feabe03494fd161193811fa",
     ),
 ];
 

@@ -89,17 +89,15 @@ async fn with_a_metrics_token_only_its_bearer_reads_the_metrics() {
 /// A `deskbridge worker` process on this test's database, its `/metrics` and `/healthz` on
 /// `port`.
 fn worker(app: &TestApp, port: u16, grace_secs: u64) -> std::process::Child {
-    app.cli(&["worker", "--workers", "2"])
-        .env("DESKBRIDGE_JOBS__LISTEN", format!("127.0.0.1:{port}"))
-        .env(
+    let env = [
+        ("DESKBRIDGE_JOBS__LISTEN", format!("127.0.0.1:{port}")),
+        (
             "DESKBRIDGE_JOBS__SHUTDOWN_GRACE_SECS",
             grace_secs.to_string(),
-        )
-        .env("DESKBRIDGE_SYNC__ENABLED", "false")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap()
+        ),
+        ("DESKBRIDGE_SYNC__ENABLED", "false".to_string()),
+    ];
+    app.process(&["worker", "--workers", "2"], &env)
 }
 
 fn free_port() -> u16 {
@@ -186,4 +184,75 @@ async fn a_worker_asked_to_stop_gives_its_job_back_at_once_and_another_finishes_
         .await
         .unwrap();
     assert!(report.ok(), "{report:?}");
+}
+
+// Multi-threaded: the sync processes talk to the emulator served by this test's runtime.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_syncing_for_one_account_together_keep_to_its_budget_with_no_429() {
+    // Arrange: a Growth account (200 calls a window, a window of 4 s here) that two
+    // organisations connected; each process may spend 90% of it, which one alone nearly fills.
+    let app = helpers::spawn_app_emulating(
+        |e| {
+            e.tickets = 200;
+            e.plan = Plan::Growth;
+            e.minute = Duration::from_secs(4);
+        },
+        |c| {
+            c.jobs.worker = false;
+            c.freshdesk.rate_window_secs = 4;
+            c.freshdesk.budget_share = 0.9;
+        },
+    )
+    .await;
+    for email in ["admin@acme.test", "admin@other.test"] {
+        let b = app.login(email).await;
+        let r = app.connect(&b, "acme", &app.admin_key()).await;
+        assert!(r.status().is_redirection(), "{}", r.status());
+    }
+    let targets: Vec<(i64, i64)> =
+        sqlx::query_as("SELECT org_id, id FROM integrations ORDER BY id")
+            .fetch_all(&app.store.pool)
+            .await
+            .unwrap();
+    assert_eq!(targets.len(), 2);
+    let before = app.request_marker().await;
+
+    // Act: both syncs at once, each in its own process.
+    let children: Vec<std::process::Child> = targets
+        .iter()
+        .map(|(org, id)| {
+            app.sync_command(deskbridge::sync::Target {
+                org_id: *org,
+                integration_id: *id,
+            })
+            .env("DESKBRIDGE_FRESHDESK__RATE_WINDOW_SECS", "4")
+            .env("DESKBRIDGE_FRESHDESK__BUDGET_SHARE", "0.9")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    // Assert: many calls, and not one answered 429.
+    let log = app
+        .emulator(reqwest::Method::GET, "/_emulator/requests", None)
+        .await;
+    let calls: Vec<&serde_json::Value> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["seq"].as_u64().unwrap_or(0) > before)
+        .collect();
+    let throttled = calls.iter().filter(|r| r["status"] == 429).count();
+    assert!(calls.len() > 400, "{} calls", calls.len());
+    assert_eq!(throttled, 0, "429s among {} calls", calls.len());
 }

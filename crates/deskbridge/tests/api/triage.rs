@@ -753,15 +753,13 @@ async fn on_a_living_help_desk_the_live_accuracy_equals_what_people_kept_at_clos
 /// A server in another process (`deskbridge serve` on this test's database and emulator) that
 /// runs the jobs, with leases short enough for a killed one's work to be taken over quickly.
 fn worker_process(app: &TestApp) -> std::process::Child {
-    app.cli(&["serve"])
-        .env("DESKBRIDGE_SERVER__LISTEN", "127.0.0.1:0")
-        .env("DESKBRIDGE_JOBS__LEASE_SECS", "2")
-        .env("DESKBRIDGE_SYNC__LEASE_STALE_SECS", "2")
-        .env("DESKBRIDGE_SYNC__ENABLED", "false")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap()
+    let env = [
+        ("DESKBRIDGE_SERVER__LISTEN", "127.0.0.1:0".to_string()),
+        ("DESKBRIDGE_JOBS__LEASE_SECS", "2".to_string()),
+        ("DESKBRIDGE_SYNC__LEASE_STALE_SECS", "2".to_string()),
+        ("DESKBRIDGE_SYNC__ENABLED", "false".to_string()),
+    ];
+    app.process(&["serve"], &env)
 }
 
 // Multi-threaded: the worker process talks to the emulator served by this test's runtime.

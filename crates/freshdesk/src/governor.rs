@@ -87,8 +87,13 @@ pub trait SharedBudget: Send + Sync + 'static {
     /// Reserves credits as `ask` says; how many were granted: 0 when other processes have spent
     /// the stretch's budget. An error means the shared store is failing; the governor then keeps
     /// to its own budget.
-    fn reserve(&self, ask: Ask) -> futures_util::future::BoxFuture<'_, Result<u32, String>>;
+    fn reserve(&self, ask: Ask) -> futures_util::future::BoxFuture<'_, Result<u32, BudgetError>>;
 }
+
+/// The shared budget's store failed; it keeps the cause.
+#[derive(Debug, thiserror::Error)]
+#[error("the shared rate budget could not be read or reserved")]
+pub struct BudgetError(#[source] pub Box<dyn std::error::Error + Send + Sync>);
 
 /// A reservation: up to `want` credits of `account`'s budget for the stretch numbered `stretch`
 /// (unix time divided by the stretch's length, a twelfth of the rate window), whose budget is

@@ -5,7 +5,7 @@
 //! Owns `rate_budgets`. A reservation is a compare-and-set on the window's row, retried when
 //! another process moved it first.
 
-use freshdesk::governor::Ask;
+use freshdesk::governor::{Ask, BudgetError};
 use futures_util::future::BoxFuture;
 
 use crate::store::Store;
@@ -67,11 +67,11 @@ impl DbBudget {
 }
 
 impl freshdesk::governor::SharedBudget for DbBudget {
-    fn reserve(&self, ask: Ask) -> BoxFuture<'_, Result<u32, String>> {
+    fn reserve(&self, ask: Ask) -> BoxFuture<'_, Result<u32, BudgetError>> {
         Box::pin(async move {
             self.reserve_now(&ask).await.map_err(|e| {
                 tracing::warn!(error = %e, "could not reserve from the shared rate budget");
-                e.to_string()
+                BudgetError(Box::new(e))
             })
         })
     }

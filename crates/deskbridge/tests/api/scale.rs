@@ -256,3 +256,131 @@ async fn two_processes_syncing_for_one_account_together_keep_to_its_budget_with_
     assert!(calls.len() > 400, "{} calls", calls.len());
     assert_eq!(throttled, 0, "429s among {} calls", calls.len());
 }
+
+/// Runs only on PostgreSQL (`TEST_DATABASE_URL`, as `.ci/run` sets it); says so elsewhere.
+fn on_postgres(test: &str) -> bool {
+    let yes = std::env::var("TEST_DATABASE_URL").is_ok_and(|u| !u.is_empty());
+    if !yes {
+        eprintln!("{test}: skipped: needs PostgreSQL (TEST_DATABASE_URL; .ci/run sets it)");
+    }
+    yes
+}
+
+// Multi-threaded: the worker processes talk to the emulator served by this test's runtime.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_worker_processes_backfill_thirty_help_desks_though_one_is_killed() {
+    if !on_postgres("three_worker_processes_backfill_thirty_help_desks_though_one_is_killed") {
+        return;
+    }
+    // Arrange: one emulator hosting 30 help desks of mixed sizes, each connected by its own
+    // organisation; this process runs no jobs.
+    let app = helpers::spawn_app_emulating(
+        |e| {
+            e.accounts = 30;
+            e.tickets = 120;
+            e.tickets_spread = 3.0;
+            e.plan = Plan::Unlimited;
+        },
+        |c| c.jobs.worker = false,
+    )
+    .await;
+    let mut targets = Vec::new();
+    for (i, account) in app.emu.accounts().iter().enumerate() {
+        let store = &app.store;
+        let org = deskbridge::accounts::create_org(store, &format!("Org {i}"))
+            .await
+            .unwrap();
+        let email = format!("admin{i}@orgs.test");
+        let role = deskbridge::accounts::Role::Admin;
+        deskbridge::accounts::create_user(store, org, &email, helpers::PASSWORD, role)
+            .await
+            .unwrap();
+        let user = deskbridge::accounts::user_by_email(store, &email)
+            .await
+            .unwrap()
+            .unwrap();
+        let key = &account.agents[freshdesk_emulator::well_known::INTEGRATION_ADMIN].api_key;
+        let clients = &app.state.clients;
+        let (integration, _) =
+            deskbridge::runtime::lifecycle::connect(clients, &user, &account.domain, key)
+                .await
+                .unwrap();
+        let t = deskbridge::sync::Target {
+            org_id: org,
+            integration_id: integration.id,
+        };
+        deskbridge::runtime::start_sync(&app.state.queue, t, "test")
+            .await
+            .unwrap();
+        targets.push((t, account.domain.clone()));
+    }
+    let env = |port: u16| {
+        [
+            ("DESKBRIDGE_JOBS__LISTEN", format!("127.0.0.1:{port}")),
+            ("DESKBRIDGE_JOBS__LEASE_SECS", "2".to_string()),
+            ("DESKBRIDGE_SYNC__LEASE_STALE_SECS", "2".to_string()),
+            ("DESKBRIDGE_SYNC__ENABLED", "false".to_string()),
+        ]
+    };
+    let mut workers: Vec<std::process::Child> = (0..3)
+        .map(|_| app.process(&["worker", "--workers", "3"], &env(free_port())))
+        .collect();
+
+    // Act: the first worker is killed (SIGKILL) once a few help desks hold tickets.
+    let synced = || async {
+        let (n,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(DISTINCT integration_id) FROM sync_runs WHERE status = 'succeeded'",
+        )
+        .fetch_one(&app.store.pool)
+        .await
+        .unwrap();
+        n
+    };
+    let deadline = Instant::now() + Duration::from_secs(240);
+    while app.count("fd_tickets").await < 300 {
+        assert!(Instant::now() < deadline, "the backfills started");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let _ = workers[0].kill();
+    let _ = workers[0].wait();
+    while synced().await < targets.len() as i64 {
+        assert!(
+            Instant::now() < deadline,
+            "{} of 30 backfilled",
+            synced().await
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    for w in &mut workers[1..] {
+        let _ = w.kill();
+        let _ = w.wait();
+    }
+
+    // Assert: every copy matches its help desk record by record, and no integration's runs
+    // overlapped (each began after the one before it ended or last showed life).
+    for (t, domain) in &targets {
+        let export = app.control.for_account(domain).export(None).await.unwrap();
+        let report = deskbridge::sync::verify::against_export(&app.store, *t, &export)
+            .await
+            .unwrap();
+        assert!(report.ok(), "{domain}: {report:?}");
+        let runs: Vec<(i64, i64, Option<i64>)> = sqlx::query_as(
+            "SELECT started_at, updated_at, finished_at FROM sync_runs WHERE integration_id = $1 ORDER BY started_at, id",
+        )
+        .bind(t.integration_id)
+        .fetch_all(&app.store.pool)
+        .await
+        .unwrap();
+        for pair in runs.windows(2) {
+            let ended = pair[0].2.unwrap_or(pair[0].1);
+            assert!(ended <= pair[1].0, "{domain}: runs overlap: {runs:?}");
+        }
+    }
+    let (interrupted,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM jobs WHERE kind = 'sync' AND attempts > 1",
+    )
+    .fetch_one(&app.store.pool)
+    .await
+    .unwrap();
+    assert!(interrupted >= 1, "the killed worker's jobs were taken over");
+}

@@ -5,7 +5,7 @@
 //! client: the numbers name integrations and help-desk domains.
 
 use std::net::SocketAddr;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
@@ -25,16 +25,27 @@ use crate::runtime::metrics::{Snapshot, database_reachable, gather};
 
 type Labels = Vec<(&'static str, String)>;
 
-/// Seconds per request, by method, route (the pattern, never the path: ids stay out) and status.
-fn latency() -> &'static Family<Labels, Histogram> {
-    static HTTP: OnceLock<Family<Labels, Histogram>> = OnceLock::new();
-    HTTP.get_or_init(|| {
-        Family::new_with_constructor(|| Histogram::new(exponential_buckets(0.001, 2.0, 15)))
-    })
+/// Seconds per request, by method, route (the pattern, never the path: ids stay out) and status;
+/// one per server (cheap to clone: the clones share their counts).
+#[derive(Clone)]
+pub struct Latency(Family<Labels, Histogram, fn() -> Histogram>);
+
+fn buckets() -> Histogram {
+    Histogram::new(exponential_buckets(0.001, 2.0, 15))
+}
+
+impl Default for Latency {
+    fn default() -> Self {
+        Latency(Family::new_with_constructor(buckets))
+    }
 }
 
 /// The layer that times every request by its route.
-pub async fn time_requests(req: Request, next: Next) -> Response {
+pub async fn time_requests(
+    State(state): State<Arc<AppState>>,
+    req: Request,
+    next: Next,
+) -> Response {
     let route = req
         .extensions()
         .get::<MatchedPath>()
@@ -47,7 +58,9 @@ pub async fn time_requests(req: Request, next: Next) -> Response {
         ("route", route),
         ("status", response.status().as_u16().to_string()),
     ];
-    latency()
+    state
+        .latency
+        .0
         .get_or_create(&labels)
         .observe(started.elapsed().as_secs_f64());
     response
@@ -88,7 +101,7 @@ async fn scrape(
         return Ok((StatusCode::FORBIDDEN, "metrics need the configured token\n").into_response());
     }
     let snapshot = gather(&state.store).await.map_err(Error::internal)?;
-    let body = render(&snapshot).map_err(Error::internal)?;
+    let body = render(&snapshot, &state.latency).map_err(Error::internal)?;
     Ok((
         [(
             header::CONTENT_TYPE,
@@ -116,7 +129,7 @@ fn gauge_family() -> Family<Labels, Gauge<f64, std::sync::atomic::AtomicU64>> {
 }
 
 /// The snapshot and the request latencies in the text format.
-fn render(s: &Snapshot) -> Result<String, std::fmt::Error> {
+fn render(s: &Snapshot, latency: &Latency) -> Result<String, std::fmt::Error> {
     let mut registry = Registry::with_prefix("deskbridge");
     let (jobs, age) = (gauge_family(), gauge_family());
     for j in &s.jobs {
@@ -181,7 +194,7 @@ fn render(s: &Snapshot) -> Result<String, std::fmt::Error> {
     registry.register(
         "http_request_duration_seconds",
         "HTTP request latency by method, route and status",
-        latency().clone(),
+        latency.0.clone(),
     );
     let mut out = String::new();
     encode(&mut out, &registry)?;

@@ -99,7 +99,10 @@ pub fn router(state: Arc<AppState>) -> Router {
             timeout,
         ))
         // Timed by route; the event streams below last as long as a page is open, so not them.
-        .layer(middleware::from_fn(metrics::time_requests))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            metrics::time_requests,
+        ))
         // Server-sent event streams live as long as the page is open: no request timeout.
         .merge(streams)
         .layer(middleware::from_fn(render_errors))

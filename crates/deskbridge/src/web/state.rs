@@ -20,6 +20,8 @@ pub struct AppState {
     pub queue: Queue,
     pub clients: Clients,
     pub monitor: Monitor,
+    /// This server's request latencies by route, for `/metrics`.
+    pub latency: super::metrics::Latency,
 }
 
 impl AppState {
@@ -46,6 +48,7 @@ impl AppState {
             queue,
             clients,
             monitor,
+            latency: Default::default(),
         }
     }
 

@@ -266,18 +266,25 @@ fn on_postgres(test: &str) -> bool {
     yes
 }
 
-// Multi-threaded: the worker processes talk to the emulator served by this test's runtime.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn three_worker_processes_backfill_thirty_help_desks_though_one_is_killed() {
-    if !on_postgres("three_worker_processes_backfill_thirty_help_desks_though_one_is_killed") {
-        return;
-    }
-    // Arrange: one emulator hosting 30 help desks of mixed sizes, each connected by its own
-    // organisation; this process runs no jobs.
+/// What a backfill of many help desks by worker processes measured.
+struct Backfill {
+    app: TestApp,
+    targets: Vec<(deskbridge::sync::Target, String)>,
+    seconds: f64,
+    /// Peak resident memory of each worker process still alive at the end, in MiB.
+    peaks_mib: Vec<f64>,
+    /// The most database connections seen open while the workers ran (PostgreSQL).
+    connections: i64,
+}
+
+/// `desks` help desks of mixed sizes around `tickets`, each connected by its own organisation
+/// and queued for its first sync at once, backfilled by `workers` worker processes (3 jobs each);
+/// the first worker is killed (SIGKILL) midway when `kill_one`.
+async fn backfill(desks: usize, tickets: usize, workers: usize, kill_one: bool) -> Backfill {
     let app = helpers::spawn_app_emulating(
         |e| {
-            e.accounts = 30;
-            e.tickets = 120;
+            e.accounts = desks;
+            e.tickets = tickets;
             e.tickets_spread = 3.0;
             e.plan = Plan::Unlimited;
         },
@@ -309,10 +316,13 @@ async fn three_worker_processes_backfill_thirty_help_desks_though_one_is_killed(
             org_id: org,
             integration_id: integration.id,
         };
-        deskbridge::runtime::start_sync(&app.state.queue, t, "test")
+        targets.push((t, account.domain.clone()));
+    }
+    let started = Instant::now();
+    for (t, _) in &targets {
+        deskbridge::runtime::start_sync(&app.state.queue, *t, "test")
             .await
             .unwrap();
-        targets.push((t, account.domain.clone()));
     }
     let env = |port: u16| {
         [
@@ -322,11 +332,9 @@ async fn three_worker_processes_backfill_thirty_help_desks_though_one_is_killed(
             ("DESKBRIDGE_SYNC__ENABLED", "false".to_string()),
         ]
     };
-    let mut workers: Vec<std::process::Child> = (0..3)
+    let mut children: Vec<std::process::Child> = (0..workers)
         .map(|_| app.process(&["worker", "--workers", "3"], &env(free_port())))
         .collect();
-
-    // Act: the first worker is killed (SIGKILL) once a few help desks hold tickets.
     let synced = || async {
         let (n,): (i64,) = sqlx::query_as(
             "SELECT COUNT(DISTINCT integration_id) FROM sync_runs WHERE status = 'succeeded'",
@@ -336,25 +344,65 @@ async fn three_worker_processes_backfill_thirty_help_desks_though_one_is_killed(
         .unwrap();
         n
     };
-    let deadline = Instant::now() + Duration::from_secs(240);
-    while app.count("fd_tickets").await < 300 {
-        assert!(Instant::now() < deadline, "the backfills started");
-        tokio::time::sleep(Duration::from_millis(20)).await;
+    let deadline = Instant::now() + Duration::from_secs(1800);
+    if kill_one {
+        while app.count("fd_tickets").await < (desks * tickets / 10) as i64 {
+            assert!(Instant::now() < deadline, "the backfills started");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let mut first = children.remove(0);
+        let _ = first.kill();
+        let _ = first.wait();
     }
-    let _ = workers[0].kill();
-    let _ = workers[0].wait();
+    let mut connections = 0;
     while synced().await < targets.len() as i64 {
         assert!(
             Instant::now() < deadline,
-            "{} of 30 backfilled",
+            "{} of {desks} backfilled",
             synced().await
         );
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        let open: Result<(i64,), _> = sqlx::query_as(
+            "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database()",
+        )
+        .fetch_one(&app.store.pool)
+        .await;
+        connections = connections.max(open.map_or(0, |o| o.0));
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    for w in &mut workers[1..] {
-        let _ = w.kill();
-        let _ = w.wait();
+    let seconds = started.elapsed().as_secs_f64();
+    let peaks_mib = children.iter().map(|c| peak_mib(c.id())).collect();
+    for c in &mut children {
+        let _ = c.kill();
+        let _ = c.wait();
     }
+    Backfill {
+        app,
+        targets,
+        seconds,
+        peaks_mib,
+        connections,
+    }
+}
+
+/// A process's peak resident memory in MiB (Linux), 0 when unknown.
+fn peak_mib(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+// Multi-threaded: the worker processes talk to the emulator served by this test's runtime.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_worker_processes_backfill_thirty_help_desks_though_one_is_killed() {
+    if !on_postgres("three_worker_processes_backfill_thirty_help_desks_though_one_is_killed") {
+        return;
+    }
+    // Arrange, act: 30 help desks, three workers, the first killed midway.
+    let Backfill { app, targets, .. } = backfill(30, 120, 3, true).await;
 
     // Assert: every copy matches its help desk record by record, and no integration's runs
     // overlapped (each began after the one before it ended or last showed life).
@@ -376,11 +424,68 @@ async fn three_worker_processes_backfill_thirty_help_desks_though_one_is_killed(
             assert!(ended <= pair[1].0, "{domain}: runs overlap: {runs:?}");
         }
     }
-    let (interrupted,): (i64,) = sqlx::query_as(
-        "SELECT COUNT(*) FROM jobs WHERE kind = 'sync' AND attempts > 1",
+    let taken_over = app.count("jobs WHERE kind = 'sync' AND attempts > 1").await;
+    assert!(taken_over >= 1, "the killed worker's jobs were taken over");
+}
+
+/// A measurement, not a check (`scripts/bench-scale.sh` runs it in release on PostgreSQL):
+/// `DESKS` help desks of mixed sizes around `TICKETS` tickets, backfilled by `WORKERS` worker
+/// processes. Prints records per second, the p50/p99 wait from queued to started, Jain's
+/// fairness index over the help desks' throughput, each worker's peak memory and the database
+/// connections in use.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn measure_the_backfill_of_many_help_desks() {
+    if !on_postgres("measure_the_backfill_of_many_help_desks") {
+        return;
+    }
+    let var = |k: &str, d: usize| {
+        std::env::var(k)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(d)
+    };
+    let (desks, tickets, workers) = (var("DESKS", 200), var("TICKETS", 300), var("WORKERS", 1));
+    let b = backfill(desks, tickets, workers, false).await;
+    let pool = &b.app.store.pool;
+    let records = b.app.count("fd_tickets").await + b.app.count("fd_conversations").await;
+    // Per help desk: seconds from queued (all at once) to its first run's start, and its
+    // records over the time to its finish.
+    let rows: Vec<(i64, i64, i64)> = sqlx::query_as(
+        "SELECT r.integration_id, MIN(r.started_at), MAX(r.finished_at) FROM sync_runs r GROUP BY r.integration_id",
     )
-    .fetch_one(&app.store.pool)
+    .fetch_all(pool)
     .await
     .unwrap();
-    assert!(interrupted >= 1, "the killed worker's jobs were taken over");
+    let (first_start, _): (i64, i64) =
+        sqlx::query_as("SELECT MIN(started_at), MAX(finished_at) FROM sync_runs")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+    let mut waits: Vec<i64> = rows.iter().map(|r| r.1 - first_start).collect();
+    waits.sort_unstable();
+    let at = |q: f64| waits[((waits.len() - 1) as f64 * q).round() as usize];
+    let mut throughput = Vec::new();
+    for (id, _, finished) in &rows {
+        let (n,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM fd_tickets WHERE integration_id = $1")
+                .bind(id)
+                .fetch_one(pool)
+                .await
+                .unwrap();
+        throughput.push(n as f64 / ((finished - first_start).max(1) as f64));
+    }
+    let sum: f64 = throughput.iter().sum();
+    let squares: f64 = throughput.iter().map(|x| x * x).sum();
+    let jain = sum * sum / (throughput.len() as f64 * squares);
+    let connections = b.connections;
+    println!(
+        "desks={desks} workers={workers} records={records} seconds={:.1} records_per_s={:.0} wait_p50_s={} wait_p99_s={} fairness_jain={jain:.3} worker_peak_mib={:?} db_connections={connections}",
+        b.seconds,
+        records as f64 / b.seconds,
+        at(0.5),
+        at(0.99),
+        b.peaks_mib.iter().map(|m| m.round()).collect::<Vec<_>>()
+    );
+    assert_eq!(rows.len(), b.targets.len());
 }

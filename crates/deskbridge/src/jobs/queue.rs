@@ -14,6 +14,9 @@ use tokio::sync::Notify;
 
 use crate::store::{Engine, Store};
 
+/// How many of the longest-due jobs a claim chooses among (see [`Queue::claim`]).
+const HEAD: usize = 64;
+
 /// Unix time in milliseconds: leases of a second or two (tests) must not round.
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
@@ -266,21 +269,33 @@ impl Queue {
         let expires = at + self.lease.as_millis() as i64;
         let kind_list = placeholders(5, kinds.len());
         // Due means queued and past run_after, or running with a lease nobody renewed.
-        let due = "((state = 'queued' AND run_after <= $3) OR (state = 'running' AND lease_expires_at < $3))";
+        let due_in = |t: &str| {
+            format!(
+                "(({t}state = 'queued' AND {t}run_after <= $3) OR ({t}state = 'running' AND {t}lease_expires_at < $3))"
+            )
+        };
+        let (due, due_j) = (due_in(""), due_in("j."));
         // Fairness: higher priority first; within a priority, the job whose organisation has the
         // fewest jobs running now, so organisations share the workers evenly and one with a long
         // backfill (which also yields every `sync.slice_secs`) cannot hold others back; then the
-        // longest due.
-        let busy =
-            "(SELECT COUNT(*) FROM jobs r WHERE r.state = 'running' AND r.org_id = j.org_id)";
-        let order = format!("ORDER BY j.priority DESC, {busy}, j.run_after, j.id LIMIT 1");
+        // longest due. It chooses among the HEAD longest-due jobs of the highest priorities (and
+        // as many lapsed ones), which an index hands over in order: a claim reads a few dozen
+        // rows however long the queue is.
+        let busy = "busy AS (SELECT org_id, COUNT(*) AS n FROM jobs WHERE state = 'running' GROUP BY org_id)";
+        let queued = format!(
+            "SELECT * FROM (SELECT id FROM jobs WHERE state = 'queued' AND run_after <= $3 AND kind IN ({kind_list}) ORDER BY priority DESC, run_after, id LIMIT {HEAD}) q"
+        );
+        let lapsed = format!(
+            "SELECT * FROM (SELECT id FROM jobs WHERE state = 'running' AND lease_expires_at < $3 AND kind IN ({kind_list}) LIMIT {HEAD}) l"
+        );
+        let from = "FROM head h JOIN jobs j ON j.id = h.id LEFT JOIN busy b ON b.org_id = j.org_id";
+        let order = "ORDER BY j.priority DESC, COALESCE(b.n, 0), j.run_after, j.id LIMIT 1";
+        let select = format!(
+            "WITH {busy}, head AS ({queued} UNION ALL {lapsed}) SELECT j.id {from} WHERE {due_j} {order}"
+        );
         let pick = match self.store.engine {
-            Engine::Postgres => format!(
-                "SELECT j.id FROM jobs j WHERE {due} AND j.kind IN ({kind_list}) {order} FOR UPDATE OF j SKIP LOCKED"
-            ),
-            Engine::Sqlite => {
-                format!("SELECT j.id FROM jobs j WHERE {due} AND j.kind IN ({kind_list}) {order}")
-            }
+            Engine::Postgres => format!("{select} FOR UPDATE OF j SKIP LOCKED"),
+            Engine::Sqlite => select,
         };
         let sql = format!(
             "UPDATE jobs SET state = 'running', lease_owner = $1, lease_expires_at = $2, attempts = attempts + 1, updated_at = $3, run_after = $4, \

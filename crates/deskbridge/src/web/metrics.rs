@@ -15,30 +15,15 @@ use axum::response::{IntoResponse, Response};
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use secrecy::ExposeSecret;
 
+use super::latency::Latency;
 use super::routes::Routes;
 use super::{AppState, Error};
 use crate::runtime::metrics::{Snapshot, database_reachable, gather};
 
-type Labels = Vec<(&'static str, String)>;
-
-/// Seconds per request, by method, route (the pattern, never the path: ids stay out) and status;
-/// one per server (cheap to clone: the clones share their counts).
-#[derive(Clone)]
-pub struct Latency(Family<Labels, Histogram, fn() -> Histogram>);
-
-fn buckets() -> Histogram {
-    Histogram::new(exponential_buckets(0.001, 2.0, 15))
-}
-
-impl Default for Latency {
-    fn default() -> Self {
-        Latency(Family::new_with_constructor(buckets))
-    }
-}
+use super::latency::Labels;
 
 /// The layer that times every request by its route.
 pub async fn time_requests(

@@ -14,6 +14,7 @@ mod guide;
 mod health;
 mod help;
 mod integrations;
+mod latency;
 mod metrics;
 pub mod openapi;
 mod records;

@@ -21,7 +21,7 @@ pub struct AppState {
     pub clients: Clients,
     pub monitor: Monitor,
     /// This server's request latencies by route, for `/metrics`.
-    pub latency: super::metrics::Latency,
+    pub latency: super::latency::Latency,
 }
 
 impl AppState {

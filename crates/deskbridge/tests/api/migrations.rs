@@ -66,7 +66,7 @@ const RELEASED: [(i64, &str); 16] = [
     ),
     (
         15,
-        "a8fec88e0c8c86310618d19bf1d135c6bf12267d2d0a5db89fc64790671e0f5819a131519b80e3ac7f4309624f8d75ae",
+        "fee84a482984716e8ad670db18b233b54099e6a29ac1476771f41a8f9b100b37ad47f1b2fa0ca012387b100aed141eed",
     ),
     (
         16,

@@ -489,3 +489,54 @@ async fn measure_the_backfill_of_many_help_desks() {
     );
     assert_eq!(rows.len(), b.targets.len());
 }
+
+/// A measurement, not a check (`scripts/bench-scale.sh` runs it in release on PostgreSQL): the
+/// job queue alone. `JOBS` jobs (default 100,000) of 200 organisations queued, then 1, 4 and 16
+/// claimers at once claim and finish jobs for five seconds each; claims per second.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn measure_queue_claims() {
+    if !on_postgres("measure_queue_claims") {
+        return;
+    }
+    let app = helpers::spawn_app_full(10, Plan::Unlimited, |c| c.jobs.worker = false).await;
+    let jobs: i64 = std::env::var("JOBS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    // Queued in bulk, as rows like the queue's own.
+    sqlx::query(
+        "INSERT INTO jobs (kind, org_id, integration_id, payload, priority, state, run_after, attempts, max_attempts, dedupe_running, created_at, updated_at) \
+         SELECT 'probe', n % 200, n % 200, '{}', 0, 'queued', 0, 0, 1, 1, 0, 0 FROM generate_series(1, $1) AS n",
+    )
+    .bind(jobs)
+    .execute(&app.store.pool)
+    .await
+    .unwrap();
+    for claimers in [1usize, 4, 16] {
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let until = Instant::now() + Duration::from_secs(5);
+        let mut tasks = Vec::new();
+        for c in 0..claimers {
+            let (q, done) = (app.state.queue.with_owner(&format!("c{c}")), done.clone());
+            tasks.push(tokio::spawn(async move {
+                while Instant::now() < until {
+                    if let Some(job) = q.claim(&["probe"]).await.unwrap() {
+                        q.finish(&job, &deskbridge::jobs::Finish::Succeeded)
+                            .await
+                            .unwrap();
+                        done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let n = done.load(std::sync::atomic::Ordering::Relaxed);
+        println!(
+            "queued={jobs} claimers={claimers} claims_per_s={:.0}",
+            n as f64 / 5.0
+        );
+    }
+}

@@ -1,6 +1,6 @@
 //! The `deskbridge` command line: its arguments, the command bodies, and the foreground sync.
 
-mod args;
+pub mod args;
 mod commands;
 mod sync;
 

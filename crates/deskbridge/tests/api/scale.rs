@@ -540,3 +540,75 @@ async fn measure_queue_claims() {
         );
     }
 }
+
+/// Each `Environment=` and the `ExecStart=` arguments of a systemd unit, `%i` as `instance`.
+fn unit(path: &str, instance: &str) -> (Vec<(String, String)>, Vec<String>) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let (mut env, mut exec) = (Vec::new(), Vec::new());
+    for line in text.lines().map(|l| l.replace("%i", instance)) {
+        if let Some(kv) = line.strip_prefix("Environment=") {
+            let (k, v) = kv.split_once('=').unwrap();
+            env.push((k.to_string(), v.to_string()));
+        } else if let Some(cmd) = line.strip_prefix("ExecStart=") {
+            exec = cmd.split_whitespace().map(str::to_string).collect();
+        }
+    }
+    (env, exec)
+}
+
+#[test]
+fn the_deployment_units_run_real_commands_with_settings_the_server_accepts() {
+    use clap::Parser;
+    use deskbridge::cli::Cli;
+    use deskbridge::cli::args::Command;
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../deploy/systemd");
+    let dir = std::env::temp_dir().join(format!("units-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (name, instance) in [
+        ("deskbridge-web.service", ""),
+        ("deskbridge-worker@.service", "9188"),
+    ] {
+        let (env, exec) = unit(&format!("{root}/{name}"), instance);
+        // The command line is this binary's.
+        let cli = Cli::try_parse_from(
+            std::iter::once("deskbridge".to_string()).chain(exec.into_iter().skip(1)),
+        )
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+        match (name, &cli.command) {
+            ("deskbridge-web.service", Command::Serve { workers: Some(0) }) => {}
+            ("deskbridge-worker@.service", Command::Worker { .. }) => {}
+            (n, c) => panic!("{n} runs {c:?}"),
+        }
+        // Every setting is one the configuration knows; secrets come from files.
+        let mut vars = Vec::new();
+        for (k, v) in env {
+            if k == "DESKBRIDGE_CONFIG" {
+                continue;
+            }
+            if k.ends_with("_FILE") {
+                let file = dir.join(k.to_lowercase());
+                let secret = if k.contains("MASTER_KEYS") {
+                    deskbridge::vault::MasterKeys::generate(1)
+                } else if k.contains("DATABASE") {
+                    "postgres://deskbridge@db.internal/deskbridge".to_string()
+                } else {
+                    "a-metrics-token".to_string()
+                };
+                std::fs::write(&file, secret).unwrap();
+                assert!(
+                    v.starts_with("/etc/deskbridge/"),
+                    "{name}: {k} in /etc/deskbridge"
+                );
+                vars.push((k, file.display().to_string()));
+            } else {
+                vars.push((k, v));
+            }
+        }
+        let config = deskbridge::config::Config::load_from(None, vars)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        if name.starts_with("deskbridge-worker") {
+            assert_eq!(config.jobs.listen.port(), 9188);
+        }
+        assert!(config.server.metrics_token.is_some(), "{name}");
+    }
+}

@@ -275,12 +275,23 @@ struct Backfill {
     peaks_mib: Vec<f64>,
     /// The most database connections seen open while the workers ran (PostgreSQL).
     connections: i64,
+    /// Seconds from queued to started of the incremental syncs queued during the backfill.
+    probe_waits: Vec<i64>,
+    /// Records the probe help desks held before the clock started.
+    before: i64,
 }
 
 /// `desks` help desks of mixed sizes around `tickets`, each connected by its own organisation
 /// and queued for its first sync at once, backfilled by `workers` worker processes (3 jobs each);
-/// the first worker is killed (SIGKILL) midway when `kill_one`.
-async fn backfill(desks: usize, tickets: usize, workers: usize, kill_one: bool) -> Backfill {
+/// the first worker is killed (SIGKILL) midway when `kill_one`. The last `probes` help desks are
+/// synced beforehand, and one of them is queued for an incremental sync every 2 s while the
+/// others backfill.
+async fn backfill(
+    desks: usize,
+    tickets: usize,
+    (workers, kill_one): (usize, bool),
+    probes: usize,
+) -> Backfill {
     let app = helpers::spawn_app_emulating(
         |e| {
             e.accounts = desks;
@@ -318,12 +329,22 @@ async fn backfill(desks: usize, tickets: usize, workers: usize, kill_one: bool) 
         };
         targets.push((t, account.domain.clone()));
     }
+    let probing = &targets[targets.len() - probes..];
+    for (t, _) in probing {
+        let client = app.client(*t).await;
+        deskbridge::sync::run(&app.store, &client, *t, |_| {})
+            .await
+            .unwrap();
+    }
+    let before = app.count("fd_tickets").await + app.count("fd_conversations").await;
     let started = Instant::now();
-    for (t, _) in &targets {
+    for (t, _) in &targets[..targets.len() - probes] {
         deskbridge::runtime::start_sync(&app.state.queue, *t, "test")
             .await
             .unwrap();
     }
+    let mut probed: Vec<(i64, i64)> = Vec::new();
+    let mut last_probe = Instant::now();
     let env = |port: u16| {
         [
             ("DESKBRIDGE_JOBS__LISTEN", format!("127.0.0.1:{port}")),
@@ -367,7 +388,30 @@ async fn backfill(desks: usize, tickets: usize, workers: usize, kill_one: bool) 
         .fetch_one(&app.store.pool)
         .await;
         connections = connections.max(open.map_or(0, |o| o.0));
+        if !probing.is_empty() && last_probe.elapsed() >= Duration::from_secs(2) {
+            last_probe = Instant::now();
+            let (t, _) = &probing[probed.len() % probing.len()];
+            let at = deskbridge::store::now();
+            if deskbridge::runtime::start_sync(&app.state.queue, *t, "probe")
+                .await
+                .unwrap()
+            {
+                probed.push((t.integration_id, at));
+            }
+        }
         tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut probe_waits = Vec::new();
+    for (id, at) in &probed {
+        let (first,): (Option<i64>,) = sqlx::query_as(
+            "SELECT MIN(started_at) FROM sync_runs WHERE integration_id = $1 AND started_at >= $2",
+        )
+        .bind(id)
+        .bind(at)
+        .fetch_one(&app.store.pool)
+        .await
+        .unwrap();
+        probe_waits.extend(first.map(|s| s - at));
     }
     let seconds = started.elapsed().as_secs_f64();
     let peaks_mib = children.iter().map(|c| peak_mib(c.id())).collect();
@@ -381,6 +425,8 @@ async fn backfill(desks: usize, tickets: usize, workers: usize, kill_one: bool) 
         seconds,
         peaks_mib,
         connections,
+        probe_waits,
+        before,
     }
 }
 
@@ -402,7 +448,7 @@ async fn three_worker_processes_backfill_thirty_help_desks_though_one_is_killed(
         return;
     }
     // Arrange, act: 30 help desks, three workers, the first killed midway.
-    let Backfill { app, targets, .. } = backfill(30, 120, 3, true).await;
+    let Backfill { app, targets, .. } = backfill(30, 120, (3, true), 0).await;
 
     // Assert: every copy matches its help desk record by record, and no integration's runs
     // overlapped (each began after the one before it ended or last showed life).
@@ -446,9 +492,10 @@ async fn measure_the_backfill_of_many_help_desks() {
             .unwrap_or(d)
     };
     let (desks, tickets, workers) = (var("DESKS", 200), var("TICKETS", 300), var("WORKERS", 1));
-    let b = backfill(desks, tickets, workers, false).await;
+    let b = backfill(desks, tickets, (workers, false), 10).await;
     let pool = &b.app.store.pool;
-    let records = b.app.count("fd_tickets").await + b.app.count("fd_conversations").await;
+    let records =
+        b.app.count("fd_tickets").await + b.app.count("fd_conversations").await - b.before;
     // Per help desk: seconds from queued (all at once) to its first run's start, and its
     // records over the time to its finish.
     let rows: Vec<(i64, i64, i64)> = sqlx::query_as(
@@ -479,6 +526,20 @@ async fn measure_the_backfill_of_many_help_desks() {
     let squares: f64 = throughput.iter().map(|x| x * x).sum();
     let jain = sum * sum / (throughput.len() as f64 * squares);
     let connections = b.connections;
+    let mut probes = b.probe_waits.clone();
+    probes.sort_unstable();
+    let probe = |q: f64| {
+        probes
+            .get(((probes.len().max(1) - 1) as f64 * q).round() as usize)
+            .copied()
+            .unwrap_or(-1)
+    };
+    println!(
+        "incremental syncs queued during the backfill: {} queued_to_started_p50_s={} p99_s={}",
+        probes.len(),
+        probe(0.5),
+        probe(0.99)
+    );
     println!(
         "desks={desks} workers={workers} records={records} seconds={:.1} records_per_s={:.0} wait_p50_s={} wait_p99_s={} fairness_jain={jain:.3} worker_peak_mib={:?} db_connections={connections}",
         b.seconds,

@@ -575,10 +575,8 @@ async fn measure_queue_claims() {
     .await
     .unwrap();
     // What autovacuum does soon after a bulk load: the planner learns the table's size.
-    sqlx::query("ANALYZE jobs")
-        .execute(&app.store.pool)
-        .await
-        .unwrap();
+    let analyse = sqlx::query("ANALYZE jobs");
+    analyse.execute(&app.store.pool).await.unwrap();
     for claimers in [1usize, 4, 16] {
         let done = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
         let until = Instant::now() + Duration::from_secs(5);

@@ -422,17 +422,54 @@ fn registry() -> &'static Accounts {
     REGISTRY.get_or_init(Default::default)
 }
 
-/// Every account with a live governor in this process and what it has seen, by the account's
-/// domain label (for operators' metrics).
+/// What governors no longer alive spent, per account label: kept so that the totals this
+/// process reports only ever grow (a governor lives only while a client of its account does).
+fn retired() -> &'static Mutex<HashMap<String, (u64, u64)>> {
+    static RETIRED: OnceLock<Mutex<HashMap<String, (u64, u64)>>> = OnceLock::new();
+    RETIRED.get_or_init(Default::default)
+}
+
+fn label_of(account: &str) -> String {
+    account.split('@').next().unwrap_or(account).to_string()
+}
+
+impl Drop for Governor {
+    fn drop(&mut self) {
+        if self.account.is_empty() {
+            return;
+        }
+        let s = self.state.get_mut();
+        let mut map = retired().lock();
+        let t = map.entry(label_of(&self.account)).or_default();
+        t.0 += s.spent;
+        t.1 += s.throttled;
+    }
+}
+
+/// Every account this process has called and what it has seen since the process started, by the
+/// account's domain label (for operators' metrics): its live governors, and the totals of those
+/// gone (whose limit is no longer known).
 pub fn accounts() -> Vec<(String, GovernorStats)> {
-    let map = registry().lock();
-    let mut out: Vec<(String, GovernorStats)> = map
+    let live: Vec<(String, Arc<Governor>)> = {
+        let map = registry().lock();
+        map.iter()
+            .filter_map(|(key, g)| Some((label_of(key), g.upgrade()?)))
+            .collect()
+    };
+    let mut out: Vec<(String, GovernorStats)> = live
         .iter()
-        .filter_map(|(key, g)| {
-            let label = key.split('@').next().unwrap_or(key).to_string();
-            Some((label, g.upgrade()?.stats()))
-        })
+        .map(|(label, g)| (label.clone(), g.stats()))
         .collect();
+    drop(live);
+    for (label, (spent, throttled)) in retired().lock().iter() {
+        let stats = GovernorStats {
+            limit: None,
+            budget_per_window: None,
+            credits_spent: *spent,
+            throttled: *throttled,
+        };
+        out.push((label.clone(), stats));
+    }
     out.sort_by(|a, b| a.0.cmp(&b.0));
     out
 }

@@ -13,6 +13,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
@@ -113,6 +114,10 @@ fn gauge_family() -> Family<Labels, Gauge<f64, std::sync::atomic::AtomicU64>> {
     Family::default()
 }
 
+fn counter_family() -> Family<Labels, Counter> {
+    Family::default()
+}
+
 /// The snapshot and the request latencies in the text format.
 fn render(s: &Snapshot, latency: &Latency) -> Result<String, std::fmt::Error> {
     let mut registry = Registry::with_prefix("deskbridge");
@@ -141,17 +146,18 @@ fn render(s: &Snapshot, latency: &Latency) -> Result<String, std::fmt::Error> {
         "Now minus the newest ticket change an integration's copy holds",
         lag,
     );
-    let (credits, throttled, limit) = (gauge_family(), gauge_family(), gauge_family());
+    let (credits, throttled) = (counter_family(), counter_family());
+    let limit = gauge_family();
     for (account, spent, n429, per_minute) in &s.accounts {
         let labels = vec![("account", account.clone())];
-        credits.get_or_create(&labels).set(*spent as f64);
-        throttled.get_or_create(&labels).set(*n429 as f64);
+        credits.get_or_create(&labels).inc_by(*spent);
+        throttled.get_or_create(&labels).inc_by(*n429);
         if let Some(l) = per_minute {
             limit.get_or_create(&labels).set(*l as f64);
         }
     }
     registry.register(
-        "freshdesk_credits_spent",
+        "freshdesk_credits",
         "API credits this process has spent per Freshdesk account",
         credits,
     );

@@ -83,8 +83,12 @@ impl Clients {
             .map_err(ConnectError::Client)?
             .with_revocation(token)
             .with_key_check(check);
-        // Every process working for this account keeps to one budget.
-        client.governor().share_through(self.shared.clone());
+        // Every process working for this account keeps to one budget, on PostgreSQL: that is
+        // where several processes share a database. (SQLite's one writer would make each
+        // reservation wait behind a sync's open transaction.)
+        if self.store.engine == crate::store::Engine::Postgres {
+            client.governor().share_through(self.shared.clone());
+        }
         Ok(client)
     }
 }

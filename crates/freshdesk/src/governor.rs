@@ -225,7 +225,11 @@ impl Governor {
                     return;
                 }
             }
-            let limit = self.state.lock().limit.unwrap_or(ASSUMED_LIMIT);
+            // Until a reply has taught the real limit, the local bucket's first few tokens
+            // suffice: a twelfth of the assumed smallest budget would be two calls a stretch.
+            let Some(limit) = self.state.lock().limit else {
+                return;
+            };
             let budget = ((limit as f64 * self.share / SLICES as f64).floor() as u32).max(1);
             // A quarter of the slice at a time: few round trips, and little held back unused.
             let want = (budget / 4).max(cost).min(budget.max(cost));

@@ -1,6 +1,7 @@
-//! The rate budget of each Freshdesk account, shared through PostgreSQL by every deskbridge
-//! process that works for it (several workers, or the server and a `deskbridge sync` beside it): the governor of each process reserves credits here in batches and spends
-//! only what it was granted, so two processes together keep to the share one alone would use.
+//! The rate budget of each Freshdesk account, shared through the database by every deskbridge
+//! process that works for it (several workers, or the server and a `deskbridge sync` beside it):
+//! the governor of each process reserves credits here in batches and spends only what it was
+//! granted, so two processes together keep to the share one alone would use.
 //! Owns `rate_budgets`. A reservation is a compare-and-set on the window's row, retried when
 //! another process moved it first.
 

@@ -16,9 +16,6 @@ use super::table::Target;
 use crate::store::Store;
 use crate::vault::Vault;
 
-/// Whether clients reserve from the shared rate budget (see above).
-const SHARE_BUDGET: bool = false;
-
 /// A client factory: cheap to clone, one per process (the key watch is shared).
 #[derive(Clone)]
 pub struct Clients {
@@ -86,14 +83,8 @@ impl Clients {
             .map_err(ConnectError::Client)?
             .with_revocation(token)
             .with_key_check(check);
-        // Every process working for this account keeps to one budget, on PostgreSQL: that is
-        // where several processes share a database. (SQLite's one writer would make each
-        // reservation wait behind a sync's open transaction.)
-        // Off for now: under load a reservation delayed a webhook refresh by seconds (the
-        // review test of re-authorize caught it); to be made non-blocking first.
-        if SHARE_BUDGET && self.store.engine == crate::store::Engine::Postgres {
-            client.governor().share_through(self.shared.clone());
-        }
+        // Every process working for this account keeps to one budget.
+        client.governor().share_through(self.shared.clone());
         Ok(client)
     }
 }

@@ -320,13 +320,6 @@ impl Monitor {
     }
 }
 
-/// Write-back was switched on again: the refusal is forgotten, and the next check shows the
-/// connection as it is.
-pub async fn writes_allowed(store: &Store, t: Target) -> Result<(), HealthError> {
-    table::set_write_denied(store, t, None).await?;
-    Ok(())
-}
-
 /// Integrations whose check is due.
 pub async fn due(store: &Store, every_secs: i64) -> Result<Vec<Target>, HealthError> {
     Ok(table::unchecked_since(store, now() - every_secs).await?)

@@ -190,7 +190,6 @@ async fn a_worker_asked_to_stop_gives_its_job_back_at_once_and_another_finishes_
 
 // Multi-threaded: the sync processes talk to the emulator served by this test's runtime.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "the shared rate budget is switched off until its reservation stops blocking calls"]
 async fn two_processes_syncing_for_one_account_together_keep_to_its_budget_with_no_429() {
     if !on_postgres("two_processes_syncing_for_one_account_together_keep_to_its_budget_with_no_429")
     {

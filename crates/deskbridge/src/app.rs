@@ -97,11 +97,15 @@ impl App {
         worker_only: bool,
     ) -> anyhow::Result<App> {
         let (store, vault) = open(&config).await?;
-        let freshdesk = freshdesk_config(&config)?;
         let queue = crate::jobs::Queue::new(
             store.clone(),
             std::time::Duration::from_secs(config.jobs.lease_secs),
         );
+        // The queue's owner name doubles as the process's name towards Freshdesk.
+        let freshdesk = freshdesk::ClientConfig {
+            instance: Some(queue.owner().to_string()),
+            ..freshdesk_config(&config)?
+        };
         let listener = TcpListener::bind(listen)
             .await
             .with_context(|| format!("binding {listen}"))?;

@@ -71,6 +71,11 @@ pub struct LoggedRequest {
     pub agent_id: Option<i64>,
     pub method: String,
     pub path: String,
+    /// The caller's `User-Agent`.
+    pub client: Option<String>,
+    /// Wall-clock milliseconds when the request arrived and when its answer was ready.
+    pub received_ms: u64,
+    pub answered_ms: u64,
 }
 
 impl EmulatorControl {
@@ -275,6 +280,9 @@ impl EmulatorControl {
                 agent_id: e["agent_id"].as_i64(),
                 method: e["method"].as_str().unwrap_or("").to_string(),
                 path: e["path"].as_str().unwrap_or("").to_string(),
+                client: e["client"].as_str().map(str::to_string),
+                received_ms: e["received_ms"].as_u64().unwrap_or(0),
+                answered_ms: e["answered_ms"].as_u64().unwrap_or(0),
             })
             .collect())
     }

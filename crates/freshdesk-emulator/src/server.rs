@@ -125,6 +125,9 @@ pub async fn api_handler(
         credits: 0,
         agent_id: None,
         fault: fault.as_ref().map(|f| f.kind),
+        client: header_str(&headers, header::USER_AGENT).map(str::to_string),
+        received_ms: crate::state::unix_ms(),
+        answered_ms: 0,
     };
     if let Some(f) = &fault {
         match f.kind {
@@ -133,12 +136,12 @@ pub async fn api_handler(
             }
             FaultKind::Reset => {
                 log.status = 0;
-                shared.log.lock().push(log);
+                shared.record(log);
                 return broken_body(StatusCode::OK, None, Bytes::new());
             }
             FaultKind::Html => {
                 log.status = 200;
-                shared.log.lock().push(log);
+                shared.record(log);
                 let mut r = Response::new(Body::from(
                     "<!DOCTYPE html><html><head><title>Freshdesk</title></head><body><h1>We are performing scheduled maintenance</h1><p>We'll be back shortly.</p></body></html>",
                 ));
@@ -151,13 +154,13 @@ pub async fn api_handler(
             FaultKind::Status => {
                 let status = f.status.unwrap_or(500);
                 log.status = status;
-                shared.log.lock().push(log);
+                shared.record(log);
                 return status_fault(status);
             }
             FaultKind::EchoAuthorization => {
                 let status = f.status.unwrap_or(403);
                 log.status = status;
-                shared.log.lock().push(log);
+                shared.record(log);
                 let echoed = header_str(&headers, header::AUTHORIZATION).unwrap_or("");
                 let body = serde_json::json!({
                     "code": "require_feature",
@@ -173,7 +176,7 @@ pub async fn api_handler(
             }
             FaultKind::Trickle => {
                 log.status = 200;
-                shared.log.lock().push(log);
+                shared.record(log);
                 return trickle(Duration::from_millis(f.delay_ms.unwrap_or(1000)));
             }
             FaultKind::Truncate | FaultKind::SlowReply => {}
@@ -196,7 +199,7 @@ pub async fn api_handler(
     let reply = match reply {
         Pipeline::Throttled { retry_after } => {
             log.status = 429;
-            shared.log.lock().push(log);
+            shared.record(log);
             let mut r = Response::new(Body::from(
                 r#"{"message":"You have exceeded the limit of requests per minute"}"#,
             ));
@@ -271,7 +274,7 @@ pub async fn api_handler(
     }
     let status_code = response.status();
     let headers_out = response.headers().clone();
-    shared.log.lock().push(log);
+    shared.record(log);
     if let Some(f) = fault.as_ref().filter(|f| f.kind == FaultKind::SlowReply) {
         tokio::time::sleep(Duration::from_millis(f.delay_ms.unwrap_or(1000))).await;
     }

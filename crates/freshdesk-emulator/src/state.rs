@@ -61,6 +61,12 @@ pub struct Account {
 }
 
 impl Account {
+    /// Adds a finished request to the log, stamped with when its answer was ready.
+    pub fn record(&self, mut entry: LogEntry) {
+        entry.answered_ms = unix_ms();
+        self.log.lock().push(entry);
+    }
+
     /// Fires the automation rules that listen for `event` on ticket `id`.
     pub fn fire(&self, event: crate::automations::Event, id: i64) {
         crate::automations::fire(&self.automations, &self.desk.read(), event, id, self.minute);
@@ -215,4 +221,19 @@ pub struct LogEntry {
     pub agent_id: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fault: Option<FaultKind>,
+    /// The caller's `User-Agent`: it tells apart the processes of one integration.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client: Option<String>,
+    /// Wall-clock milliseconds when the request arrived and when its answer was ready: two
+    /// callers whose spans cross had requests in flight at once.
+    pub received_ms: u64,
+    pub answered_ms: u64,
+}
+
+/// Wall-clock milliseconds since the epoch (real time, no test skew).
+pub fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }

@@ -48,6 +48,9 @@ pub struct ClientConfig {
     /// How long 429s may keep a call waiting in total before it fails with `RateLimited`.
     pub max_rate_limit_wait: Duration,
     pub emulator: Option<EmulatorRouting>,
+    /// This process's name, sent in the `User-Agent` (`deskbridge/<version> (<instance>)`) so a
+    /// help desk's request log can tell apart the processes working for one account.
+    pub instance: Option<String>,
 }
 
 impl Default for ClientConfig {
@@ -64,6 +67,7 @@ impl Default for ClientConfig {
             backoff_cap: Duration::from_secs(30),
             max_rate_limit_wait: Duration::from_secs(300),
             emulator: None,
+            instance: None,
         }
     }
 }
@@ -225,7 +229,10 @@ impl Client {
             .read_timeout(cfg.read_timeout)
             .timeout(cfg.total_timeout)
             .dns_resolver(Arc::new(GuardedResolver { lookup, route }))
-            .user_agent(concat!("deskbridge/", env!("CARGO_PKG_VERSION")))
+            .user_agent(match &cfg.instance {
+                Some(name) => format!("deskbridge/{} ({name})", env!("CARGO_PKG_VERSION")),
+                None => format!("deskbridge/{}", env!("CARGO_PKG_VERSION")),
+            })
             .build()
             .map_err(|e| Error::Decode(format!("HTTP client setup: {e}")))?;
         let account_key = match &cfg.emulator {

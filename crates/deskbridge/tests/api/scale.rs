@@ -6,6 +6,7 @@
 use std::time::{Duration, Instant};
 
 use freshdesk_emulator::Plan;
+use freshdesk_emulator::control_client::LoggedRequest;
 use serde_json::json;
 
 use crate::helpers::{self, TestApp};
@@ -456,28 +457,105 @@ async fn three_worker_processes_backfill_thirty_help_desks_though_one_is_killed(
     // Arrange, act: 30 help desks, three workers, the first killed midway.
     let Backfill { app, targets, .. } = backfill(30, 120, (3, true), 0).await;
 
-    // Assert: every copy matches its help desk record by record, and no integration's runs
-    // overlapped (each began after the one before it ended or last showed life).
+    // Assert: every copy matches its help desk record by record, and the emulator's request
+    // log shows each help desk's sync in one process at a time.
     for (t, domain) in &targets {
         let export = app.control.for_account(domain).export(None).await.unwrap();
         let report = deskbridge::sync::verify::against_export(&app.store, *t, &export)
             .await
             .unwrap();
         assert!(report.ok(), "{domain}: {report:?}");
-        let runs: Vec<(i64, i64, Option<i64>)> = sqlx::query_as(
-            "SELECT started_at, updated_at, finished_at FROM sync_runs WHERE integration_id = $1 ORDER BY started_at, id",
-        )
-        .bind(t.integration_id)
-        .fetch_all(&app.store.pool)
-        .await
-        .unwrap();
-        for pair in runs.windows(2) {
-            let ended = pair[0].2.unwrap_or(pair[0].1);
-            assert!(ended <= pair[1].0, "{domain}: runs overlap: {runs:?}");
-        }
+        let (runs,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM sync_runs WHERE integration_id = $1")
+                .bind(t.integration_id)
+                .fetch_one(&app.store.pool)
+                .await
+                .unwrap();
+        let log = app.control.for_account(domain).requests().await.unwrap();
+        one_process_at_a_time(domain, &log, app.state.queue.owner(), runs as usize);
     }
     let taken_over = app.count("jobs WHERE kind = 'sync' AND attempts > 1").await;
     assert!(taken_over >= 1, "the killed worker's jobs were taken over");
+}
+
+/// Asserts, from one help desk's request log, that its sync ran in one worker process at a time:
+/// no request of one process was in flight while another's was (arrival to answer, in wall-clock
+/// milliseconds), and the requests changed hands between processes at most `runs - 1` times
+/// (a run is one process's; a handover is a new run). The health check's calls and this test
+/// process's own (`own`, the connect) are left out: they may rightly run beside a sync.
+fn one_process_at_a_time(domain: &str, log: &[LoggedRequest], own: &str, runs: usize) {
+    let mut syncing: Vec<_> = log
+        .iter()
+        .filter(|r| !matches!(r.path.as_str(), "/api/v2/agents/me" | "/api/v2/roles"))
+        .filter_map(|r| Some((r.client.as_deref()?, r)))
+        .filter(|(c, _)| c.contains("(worker-") && !c.contains(own))
+        .collect();
+    assert!(
+        !syncing.is_empty(),
+        "{domain}: the workers' requests are in the log"
+    );
+    syncing.sort_by_key(|(_, r)| (r.received_ms, r.seq));
+    let mut last_answer: std::collections::HashMap<&str, (u64, u64)> = Default::default();
+    for (client, r) in &syncing {
+        for (other, (answered, seq)) in &last_answer {
+            assert!(
+                other == client || *answered <= r.received_ms,
+                "{domain}: request {} from {client} arrived while {other}'s request {seq} was in flight",
+                r.seq
+            );
+        }
+        let e = last_answer.entry(client).or_insert((0, r.seq));
+        if r.answered_ms >= e.0 {
+            *e = (r.answered_ms, r.seq);
+        }
+    }
+    let handovers = syncing.windows(2).filter(|w| w[0].0 != w[1].0).count();
+    assert!(
+        handovers < runs.max(1),
+        "{domain}: the sync changed processes {handovers} times over {runs} runs"
+    );
+}
+
+fn logged(seq: u64, client: &str, received_ms: u64, answered_ms: u64) -> LoggedRequest {
+    LoggedRequest {
+        seq,
+        agent_id: Some(1),
+        method: "GET".into(),
+        path: "/api/v2/tickets".into(),
+        client: Some(format!("deskbridge/0 ({client})")),
+        received_ms,
+        answered_ms,
+    }
+}
+
+#[test]
+fn the_request_log_check_accepts_a_handover_between_runs() {
+    let log = [
+        logged(1, "worker-a", 0, 10),
+        logged(2, "worker-a", 10, 20),
+        logged(3, "worker-b", 2020, 2030),
+        logged(4, "worker-a", 2040, 2050),
+    ];
+    one_process_at_a_time("handover", &log, "worker-test", 3);
+}
+
+#[test]
+#[should_panic(expected = "was in flight")]
+fn the_request_log_check_catches_two_processes_in_flight_at_once() {
+    let log = [logged(1, "worker-a", 0, 50), logged(2, "worker-b", 20, 30)];
+    one_process_at_a_time("overlap", &log, "worker-test", 2);
+}
+
+#[test]
+#[should_panic(expected = "changed processes")]
+fn the_request_log_check_catches_processes_taking_turns_within_one_run_each() {
+    let log = [
+        logged(1, "worker-a", 0, 5),
+        logged(2, "worker-b", 6, 10),
+        logged(3, "worker-a", 11, 15),
+        logged(4, "worker-b", 16, 20),
+    ];
+    one_process_at_a_time("turns", &log, "worker-test", 2);
 }
 
 /// A measurement, not a check (`scripts/bench-scale.sh` runs it in release on PostgreSQL):

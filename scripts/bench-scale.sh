@@ -12,7 +12,7 @@ export DESKS=${DESKS:-200} TICKETS=${TICKETS:-300} JOBS=${JOBS:-100000}
 cargo build --release -q -p deskbridge
 for workers in 1 3; do
   WORKERS=$workers cargo test --release -q -p deskbridge --test api \
-    scale::measure_the_backfill_of_many_help_desks -- --ignored --nocapture 2>&1 | grep '^desks='
+    scale::measure_the_backfill_of_many_help_desks -- --ignored --nocapture 2>&1 | grep -E '^(desks=|incremental)'
 done
 cargo test --release -q -p deskbridge --test api scale::measure_queue_claims -- --ignored --nocapture 2>&1 \
   | grep '^queued='

@@ -21,6 +21,10 @@ use crate::sync::{self, SyncError};
 pub const HOOK_REFRESH: &str = "hook_refresh";
 pub const HEALTH_CHECK: &str = "health_check";
 
+/// Sync priorities: below webhook refreshes (10), health checks (5) and product writes (15, 20).
+const SYNC_INCREMENTAL: i64 = 1;
+const SYNC_FIRST: i64 = 0;
+
 /// Every kind the server runs, over one set of handles.
 pub fn registry(state: &Services) -> Registry {
     Registry::default()
@@ -66,12 +70,21 @@ pub async fn start_sync(
     if !runnable(queue.store(), t).await? {
         return Ok(false);
     }
+    // An incremental sync (the copy was complete once) is a few pages; a first sync may be a
+    // long backfill. The incremental goes first, so onboarding many help desks at once does not
+    // hold back the copies already in use.
+    let incremental = super::runs::has_succeeded(queue.store(), t).await?;
     let queued = queue
         .enqueue(
             NewJob::new(sync::JOB_KIND)
                 .integration(t.org_id, t.integration_id)
                 .payload(json!({ "trigger": trigger }))
-                .dedupe(sync::job_key(t)),
+                .dedupe(sync::job_key(t))
+                .priority(if incremental {
+                    SYNC_INCREMENTAL
+                } else {
+                    SYNC_FIRST
+                }),
         )
         .await?;
     Ok(queued.is_some())

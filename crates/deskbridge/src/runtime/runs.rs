@@ -206,6 +206,18 @@ async fn keep(
     }
 }
 
+/// Whether the integration's copy has been complete once (a run succeeded): its syncs are
+/// incremental from then on.
+pub async fn has_succeeded(store: &Store, t: Target) -> Result<bool, sqlx::Error> {
+    let row: Option<(i64,)> = sqlx::query_as(
+        "SELECT id FROM sync_runs WHERE integration_id = $1 AND status = 'succeeded' LIMIT 1",
+    )
+    .bind(t.integration_id)
+    .fetch_optional(&store.pool)
+    .await?;
+    Ok(row.is_some())
+}
+
 /// When each integration's newest run started, by integration id.
 pub async fn last_started(
     store: &Store,

@@ -248,6 +248,65 @@ async fn within_a_priority_the_organisation_with_the_least_running_goes_first() 
 }
 
 #[tokio::test]
+async fn an_incremental_sync_starts_before_first_syncs_queued_ahead_of_it() {
+    // Arrange: Acme's copy is complete once; Other Corp connects its own help desk, and its
+    // first sync is queued before Acme's next (incremental) one.
+    let app = helpers::spawn_app_emulating(
+        |e| {
+            e.accounts = 2;
+            e.tickets = 30;
+        },
+        |c| c.jobs.worker = false,
+    )
+    .await;
+    let (_, acme) = app.connect_acme().await;
+    let worker = Worker::new(
+        queue(&app, "w"),
+        deskbridge::runtime::registry(&app.state.services()),
+        1,
+    );
+    deskbridge::runtime::start_sync(&app.state.queue, acme, "test")
+        .await
+        .unwrap();
+    let first = worker.run_once().await.unwrap().expect("Acme's first sync");
+    assert_eq!(first.finish, Finish::Succeeded);
+    let other_desk = &app.emu.accounts()[1];
+    let other = app.login("admin@other.test").await;
+    let key = &other_desk.agents[freshdesk_emulator::well_known::INTEGRATION_ADMIN].api_key;
+    let r = app.connect(&other, &other_desk.domain, key).await;
+    assert_eq!(r.status(), reqwest::StatusCode::SEE_OTHER, "connect");
+    let (other_id,): (i64,) = sqlx::query_as("SELECT id FROM integrations WHERE id <> $1")
+        .bind(acme.integration_id)
+        .fetch_one(&app.store.pool)
+        .await
+        .unwrap();
+    let other_t = deskbridge::sync::Target {
+        org_id: sqlx::query_as::<_, (i64,)>("SELECT org_id FROM integrations WHERE id = $1")
+            .bind(other_id)
+            .fetch_one(&app.store.pool)
+            .await
+            .unwrap()
+            .0,
+        integration_id: other_id,
+    };
+    deskbridge::runtime::start_sync(&app.state.queue, other_t, "test")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    deskbridge::runtime::start_sync(&app.state.queue, acme, "test")
+        .await
+        .unwrap();
+
+    // Act
+    let claimed = queue(&app, "a").claim(&["sync"]).await.unwrap().unwrap();
+    let next = queue(&app, "a").claim(&["sync"]).await.unwrap().unwrap();
+
+    // Assert: Acme's incremental first, though queued last; the first sync next.
+    assert_eq!(claimed.integration_id, Some(acme.integration_id));
+    assert_eq!(next.integration_id, Some(other_id));
+}
+
+#[tokio::test]
 async fn a_long_backfill_yields_at_each_slice_and_finishes_across_turns_with_nothing_missing() {
     // Arrange: one-second slices, and the first pages slow enough to need several.
     let app = helpers::spawn_app_full(600, freshdesk_emulator::Plan::Unlimited, |c| {

@@ -280,6 +280,9 @@ struct Backfill {
     seconds: f64,
     /// Peak resident memory of each worker process still alive at the end, in MiB.
     peaks_mib: Vec<f64>,
+    /// CPU seconds spent while the workers ran: by the workers, by this process (the emulator
+    /// and the test) and by PostgreSQL's processes (Linux; 0 when unknown).
+    cpu: [f64; 3],
     /// The most database connections seen open while the workers ran (PostgreSQL).
     connections: i64,
     /// Seconds from queued to started of the incremental syncs queued during the backfill.
@@ -336,14 +339,19 @@ async fn backfill(
         };
         targets.push((t, account.domain.clone()));
     }
+    // The probes' first syncs run as jobs, as they would in service: their next ones are
+    // incremental.
     let probing = &targets[targets.len() - probes..];
     for (t, _) in probing {
-        let client = app.client(*t).await;
-        deskbridge::sync::run(&app.store, &client, *t, |_| {})
+        deskbridge::runtime::start_sync(&app.state.queue, *t, "test")
             .await
             .unwrap();
     }
+    let registry = deskbridge::runtime::registry(&app.state.services());
+    let here = deskbridge::jobs::Worker::new(app.state.queue.clone(), registry, 1);
+    while here.run_once().await.unwrap().is_some() {}
     let before = app.count("fd_tickets").await + app.count("fd_conversations").await;
+    let (here_before, postgres_before) = (cpu_secs("self"), postgres_cpu_secs());
     let started = Instant::now();
     for (t, _) in &targets[..targets.len() - probes] {
         deskbridge::runtime::start_sync(&app.state.queue, *t, "test")
@@ -422,6 +430,11 @@ async fn backfill(
     }
     let seconds = started.elapsed().as_secs_f64();
     let peaks_mib = children.iter().map(|c| peak_mib(c.id())).collect();
+    let cpu = [
+        children.iter().map(|c| cpu_secs(&c.id().to_string())).sum(),
+        cpu_secs("self") - here_before,
+        postgres_cpu_secs() - postgres_before,
+    ];
     for c in &mut children {
         let _ = c.kill();
         let _ = c.wait();
@@ -431,10 +444,43 @@ async fn backfill(
         targets,
         seconds,
         peaks_mib,
+        cpu,
         connections,
         probe_waits,
         before,
     }
+}
+
+/// The CPU seconds (user and system) a process has used, from `/proc/<pid>/stat` (Linux; 0 when
+/// unknown). Clock ticks are 100 a second on Linux.
+fn cpu_secs(pid: &str) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The fields after the command name, which is in parentheses and may hold spaces.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<f64> = rest
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    fields.iter().sum::<f64>() / 100.0
+}
+
+/// The CPU seconds used so far by every process named `postgres` (the server and its backends;
+/// backends that have exited are not counted).
+fn postgres_cpu_secs() -> f64 {
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str().map(str::to_string))
+        .filter(|pid| pid.chars().all(|c| c.is_ascii_digit()))
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .is_ok_and(|c| c.trim() == "postgres")
+        })
+        .map(|pid| cpu_secs(&pid))
+        .sum()
 }
 
 /// A process's peak resident memory in MiB (Linux), 0 when unknown.
@@ -625,12 +671,15 @@ async fn measure_the_backfill_of_many_help_desks() {
         probe(0.99)
     );
     println!(
-        "desks={desks} workers={workers} records={records} seconds={:.1} records_per_s={:.0} wait_p50_s={} wait_p99_s={} fairness_jain={jain:.3} worker_peak_mib={:?} db_connections={connections}",
+        "desks={desks} workers={workers} records={records} seconds={:.1} records_per_s={:.0} wait_p50_s={} wait_p99_s={} fairness_jain={jain:.3} worker_peak_mib={:?} db_connections={connections} cpu_s_workers={:.1} cpu_s_emulator={:.1} cpu_s_postgres={:.1}",
         b.seconds,
         records as f64 / b.seconds,
         at(0.5),
         at(0.99),
-        b.peaks_mib.iter().map(|m| m.round()).collect::<Vec<_>>()
+        b.peaks_mib.iter().map(|m| m.round()).collect::<Vec<_>>(),
+        b.cpu[0],
+        b.cpu[1],
+        b.cpu[2]
     );
     assert_eq!(rows.len(), b.targets.len());
 }

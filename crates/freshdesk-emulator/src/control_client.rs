@@ -71,11 +71,11 @@ pub struct LoggedRequest {
     pub agent_id: Option<i64>,
     pub method: String,
     pub path: String,
-    /// The caller's `User-Agent`.
-    pub client: Option<String>,
     /// Wall-clock milliseconds when the request arrived and when its answer was ready.
     pub received_ms: u64,
     pub answered_ms: u64,
+    /// The caller's `User-Agent`.
+    pub client: Option<String>,
 }
 
 impl EmulatorControl {

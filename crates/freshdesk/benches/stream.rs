@@ -35,13 +35,10 @@ fn thread_cpu_ns() -> Option<u64> {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let tickets = args
-        .iter()
-        .position(|a| a == "--tickets")
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(100_000usize);
+    let tickets: usize = std::env::args()
+        .skip_while(|a| a != "--tickets")
+        .nth(1)
+        .map_or(100_000, |v| v.parse().expect("--tickets takes a number"));
     let emu = freshdesk_emulator::spawn(EmulatorConfig {
         tls: Some(TlsConfig { cert_dir: None }),
         tickets,

@@ -30,6 +30,9 @@ pub struct EmulatorRouting {
 
 #[derive(Clone, Debug)]
 pub struct ClientConfig {
+    /// This process's name, sent in the `User-Agent` (`deskbridge/<version> (<instance>)`) so a
+    /// help desk's request log can tell apart the processes working for one account.
+    pub instance: Option<String>,
     pub connect_timeout: Duration,
     /// Longest silence while reading a reply.
     pub read_timeout: Duration,
@@ -48,9 +51,6 @@ pub struct ClientConfig {
     /// How long 429s may keep a call waiting in total before it fails with `RateLimited`.
     pub max_rate_limit_wait: Duration,
     pub emulator: Option<EmulatorRouting>,
-    /// This process's name, sent in the `User-Agent` (`deskbridge/<version> (<instance>)`) so a
-    /// help desk's request log can tell apart the processes working for one account.
-    pub instance: Option<String>,
 }
 
 impl Default for ClientConfig {

@@ -562,45 +562,40 @@ fn one_process_at_a_time(domain: &str, log: &[LoggedRequest], own: &str, runs: u
     );
 }
 
-fn logged(seq: u64, client: &str, received_ms: u64, answered_ms: u64) -> LoggedRequest {
-    LoggedRequest {
-        seq,
-        agent_id: Some(1),
-        method: "GET".into(),
-        path: "/api/v2/tickets".into(),
-        client: Some(format!("deskbridge/0 ({client})")),
-        received_ms,
-        answered_ms,
-    }
+/// A request log of tickets pages from `(process, arrived, answered)` in milliseconds.
+fn log_of(entries: &[(&str, u64, u64)]) -> Vec<LoggedRequest> {
+    let entry =
+        |(seq, &(client, received_ms, answered_ms)): (usize, &(&str, u64, u64))| LoggedRequest {
+            seq: seq as u64 + 1,
+            agent_id: Some(1),
+            method: "GET".into(),
+            path: "/api/v2/tickets".into(),
+            client: Some(format!("deskbridge/0 ({client})")),
+            received_ms,
+            answered_ms,
+        };
+    entries.iter().enumerate().map(entry).collect()
 }
 
 #[test]
 fn the_request_log_check_accepts_a_handover_between_runs() {
-    let log = [
-        logged(1, "worker-a", 0, 10),
-        logged(2, "worker-a", 10, 20),
-        logged(3, "worker-b", 2020, 2030),
-        logged(4, "worker-a", 2040, 2050),
-    ];
+    let (a, b) = ("worker-a", "worker-b");
+    let log = log_of(&[(a, 0, 10), (a, 10, 20), (b, 2020, 2030), (a, 2040, 2050)]);
     one_process_at_a_time("handover", &log, "worker-test", 3);
 }
 
 #[test]
 #[should_panic(expected = "was in flight")]
 fn the_request_log_check_catches_two_processes_in_flight_at_once() {
-    let log = [logged(1, "worker-a", 0, 50), logged(2, "worker-b", 20, 30)];
+    let log = log_of(&[("worker-a", 0, 50), ("worker-b", 20, 30)]);
     one_process_at_a_time("overlap", &log, "worker-test", 2);
 }
 
 #[test]
 #[should_panic(expected = "changed processes")]
 fn the_request_log_check_catches_processes_taking_turns_within_one_run_each() {
-    let log = [
-        logged(1, "worker-a", 0, 5),
-        logged(2, "worker-b", 6, 10),
-        logged(3, "worker-a", 11, 15),
-        logged(4, "worker-b", 16, 20),
-    ];
+    let (a, b) = ("worker-a", "worker-b");
+    let log = log_of(&[(a, 0, 5), (b, 6, 10), (a, 11, 15), (b, 16, 20)]);
     one_process_at_a_time("turns", &log, "worker-test", 2);
 }
 

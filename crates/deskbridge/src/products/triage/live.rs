@@ -407,10 +407,11 @@ async fn annotate_one(
 
 /// Text for the note's HTML: the help desk's own values may hold markup characters.
 fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+    // askama's escaper, the one the templates use.
+    match askama::filters::escape(s, askama::filters::Html) {
+        Ok(safe) => safe.to_string(),
+        Err(never) => match never {},
+    }
 }
 
 /// Re-reads the ticket and, if the field is still empty, puts the value there alone (with `tag`

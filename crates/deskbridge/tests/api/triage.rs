@@ -223,6 +223,39 @@ async fn a_field_with_too_little_history_cannot_be_trained_and_says_why() {
     assert!(models(&app, &b, t).await.is_empty(), "nothing was queued");
 }
 
+/// How many synced tickets hold a value in `key`, and its most common value, as Triage counts.
+async fn labelled(app: &TestApp, t: Target, key: &str) -> (usize, String) {
+    let fields = deskbridge::products::triage::fields(&app.store, t)
+        .await
+        .unwrap();
+    let f = fields.into_iter().find(|f| f.field.key == key).unwrap();
+    (f.history.labelled, f.history.values.0[0].0.clone())
+}
+
+#[tokio::test]
+async fn the_labelled_counts_follow_each_sync_of_the_copy() {
+    // Arrange: a synced help desk, its counts read once (and kept between syncs).
+    let (app, _b, t) = synced(120).await;
+    let (before, common) = labelled(&app, t, "cf_category").await;
+    let mut ticket = helpers::categorised_words(&app).await;
+    ticket["cf_category"] = serde_json::json!(common);
+
+    // Act: three more tickets with a category in Freshdesk, then a sync; counted twice.
+    for _ in 0..3 {
+        app.control.create_ticket(ticket.clone()).await.unwrap();
+    }
+    let client = app.client(t).await;
+    deskbridge::sync::run(&app.store, &client, t, |_| {})
+        .await
+        .unwrap();
+    let (after, _) = labelled(&app, t, "cf_category").await;
+    let (again, _) = labelled(&app, t, "cf_category").await;
+
+    // Assert: the sync's tickets are counted, and a second reading agrees.
+    assert_eq!(after, before + 3);
+    assert_eq!(again, after);
+}
+
 /// The category of ticket `id` in Freshdesk (the emulator's export).
 async fn category_in_freshdesk(app: &TestApp, id: i64) -> Value {
     let export = app.control.export(Some("tickets")).await.unwrap();

@@ -2,13 +2,16 @@
 //! priority, type and every custom dropdown of the account, each read from the synced tickets'
 //! JSON. A value needs [`MIN_EXAMPLES`] labelled tickets to be learnt.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
 
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::store::Store;
-use crate::sync::{Target, browse};
+use crate::sync::{Target, browse, changes};
 
 /// The job kind that trains one field.
 pub const TRAIN_JOB: &str = "triage_train";
@@ -130,28 +133,74 @@ pub(super) fn slim(raw: &str) -> Option<Value> {
     }))
 }
 
-/// The synced tickets, cut down to what Triage reads and parsed once for every field counted
-/// over them.
-pub(super) async fn parsed_history(store: &Store, t: Target) -> Result<Vec<Value>, sqlx::Error> {
-    let mut out = Vec::new();
-    browse::history(store, t, MAX_HISTORY, |_, _, raw| {
-        out.extend(slim(raw));
-    })
-    .await?;
-    Ok(out)
+/// What the counts read of a synced ticket: the fields, not the words.
+#[derive(serde::Deserialize)]
+struct Labels {
+    #[serde(default)]
+    group_id: Value,
+    #[serde(default)]
+    priority: Value,
+    #[serde(default, rename = "type")]
+    kind: Value,
+    #[serde(default)]
+    custom_fields: Value,
 }
 
-/// Per value, how many labelled tickets there are.
-pub(super) fn counts(field: &Field, history: &[Value]) -> (usize, BTreeMap<String, usize>) {
-    let mut by = BTreeMap::new();
-    let mut labelled = 0;
-    for v in history {
-        if let Some(value) = field.value(v) {
-            labelled += 1;
-            *by.entry(value).or_insert(0) += 1;
-        }
+fn labels(raw: &str) -> Option<Value> {
+    let l: Labels = serde_json::from_str(raw).ok()?;
+    Some(serde_json::json!({
+        "group_id": l.group_id, "priority": l.priority, "type": l.kind,
+        "custom_fields": l.custom_fields,
+    }))
+}
+
+/// Per field key: how many synced tickets hold a value, and how many hold each value.
+pub(super) type LabelCounts = HashMap<String, (usize, BTreeMap<String, usize>)>;
+
+/// Counted label histories, per integration, with the change-feed head and the field keys they
+/// were counted at.
+type KeptCounts = HashMap<(i64, i64), (i64, Vec<String>, Arc<LabelCounts>)>;
+static COUNTED: Mutex<Option<KeptCounts>> = Mutex::new(None);
+
+/// The label counts of `fields` over the synced history. Counting reads every ticket (seconds at
+/// 100,000), so the answer is kept in this process until the copy changes (the integration's
+/// change-feed head moves) or the fields do: between syncs the Triage page is instant. The head
+/// is read first, so a count is never older than the head it is kept under.
+pub(super) async fn label_counts(
+    store: &Store,
+    t: Target,
+    fields: &[Field],
+) -> Result<Arc<LabelCounts>, sqlx::Error> {
+    let head = changes::head(store, t).await?;
+    let keys: Vec<String> = fields.iter().map(|f| f.key.clone()).collect();
+    let at = (t.org_id, t.integration_id);
+    if let Some((h, k, counted)) = COUNTED.lock().as_ref().and_then(|c| c.get(&at))
+        && *h == head
+        && *k == keys
+    {
+        return Ok(counted.clone());
     }
-    (labelled, by)
+    let mut counts: LabelCounts = keys
+        .iter()
+        .map(|k| (k.clone(), (0, BTreeMap::new())))
+        .collect();
+    browse::history(store, t, MAX_HISTORY, |_, _, raw| {
+        let Some(ticket) = labels(raw) else { return };
+        for f in fields {
+            if let (Some(value), Some((labelled, by))) = (f.value(&ticket), counts.get_mut(&f.key))
+            {
+                *labelled += 1;
+                *by.entry(value).or_insert(0) += 1;
+            }
+        }
+    })
+    .await?;
+    let counts = Arc::new(counts);
+    COUNTED
+        .lock()
+        .get_or_insert_with(HashMap::new)
+        .insert(at, (head, keys, counts.clone()));
+    Ok(counts)
 }
 
 /// Values with their counts.

@@ -9,8 +9,8 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::fields::{
-    Counted, Field, TRAIN_JOB, TriageError, blocked, candidates, counts, field, on_field,
-    parsed_history, split_values, text_of,
+    Counted, Field, TRAIN_JOB, TriageError, blocked, candidates, field, label_counts, on_field,
+    split_values, text_of,
 };
 use crate::jobs::NewJob;
 use crate::store::{Store, Tx, now};
@@ -38,10 +38,11 @@ pub struct History {
 
 /// Every field Triage offers, with its labelled history, settings and latest model.
 pub async fn fields(store: &Store, t: Target) -> Result<Vec<FieldSummary>, TriageError> {
-    let history = parsed_history(store, t).await?;
+    let fields = candidates(store, t).await?;
+    let counted = label_counts(store, t, &fields).await?;
     let mut out = Vec::new();
-    for field in candidates(store, t).await? {
-        let (labelled, by) = counts(&field, &history);
+    for field in fields {
+        let (labelled, by) = counted.get(&field.key).cloned().unwrap_or_default();
         let (enough, too_few) = split_values(by);
         let mut settings = settings(store, t, &field.key).await?;
         if let Some(id) = settings.model_id {
@@ -238,9 +239,15 @@ pub async fn models(
 
 /// Queues the training of `key`: the model row and its job are committed together.
 pub async fn start_training(store: &Store, t: Target, key: &str) -> Result<i64, TriageError> {
-    let f = field(store, t, key).await?;
-    let history = parsed_history(store, t).await?;
-    let (labelled, by) = counts(&f, &history);
+    // Counted over every field, as the Triage page counts them, so both use one kept count.
+    let fields = candidates(store, t).await?;
+    let f = fields
+        .iter()
+        .find(|f| f.key == key)
+        .cloned()
+        .ok_or(TriageError::NoSuchField)?;
+    let counted = label_counts(store, t, &fields).await?;
+    let (labelled, by) = counted.get(&f.key).cloned().unwrap_or_default();
     let (enough, _) = split_values(by);
     if let Some(why) = blocked(labelled, &enough) {
         return Err(TriageError::Refused(format!(

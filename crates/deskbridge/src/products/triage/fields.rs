@@ -106,14 +106,15 @@ pub(super) async fn field(store: &Store, t: Target, key: &str) -> Result<Field, 
         .ok_or(TriageError::NoSuchField)
 }
 
-/// What Triage reads of a synced ticket: its words and the fields it can learn, and nothing
-/// else of the raw JSON (a large history stays small in memory).
+/// What Triage reads of a synced ticket: its words (`Text` is `Value`; `IgnoredAny` skips them
+/// unread, for counting) and the fields it can learn, and nothing else of the raw JSON (a large
+/// history stays small in memory).
 #[derive(serde::Deserialize)]
-struct Slim {
+struct Slim<Text> {
     #[serde(default)]
-    subject: Value,
+    subject: Text,
     #[serde(default)]
-    description_text: Value,
+    description_text: Text,
     #[serde(default)]
     group_id: Value,
     #[serde(default)]
@@ -126,31 +127,19 @@ struct Slim {
 
 /// A synced ticket's JSON cut down to what Triage reads; `None` if it does not parse.
 pub(super) fn slim(raw: &str) -> Option<Value> {
-    let s: Slim = serde_json::from_str(raw).ok()?;
+    let s: Slim<Value> = serde_json::from_str(raw).ok()?;
     Some(serde_json::json!({
         "subject": s.subject, "description_text": s.description_text, "group_id": s.group_id,
         "priority": s.priority, "type": s.kind, "custom_fields": s.custom_fields,
     }))
 }
 
-/// What the counts read of a synced ticket: the fields, not the words.
-#[derive(serde::Deserialize)]
-struct Labels {
-    #[serde(default)]
-    group_id: Value,
-    #[serde(default)]
-    priority: Value,
-    #[serde(default, rename = "type")]
-    kind: Value,
-    #[serde(default)]
-    custom_fields: Value,
-}
-
+/// A synced ticket's fields alone, for counting; `None` if it does not parse.
 fn labels(raw: &str) -> Option<Value> {
-    let l: Labels = serde_json::from_str(raw).ok()?;
+    let s: Slim<serde::de::IgnoredAny> = serde_json::from_str(raw).ok()?;
     Some(serde_json::json!({
-        "group_id": l.group_id, "priority": l.priority, "type": l.kind,
-        "custom_fields": l.custom_fields,
+        "group_id": s.group_id, "priority": s.priority, "type": s.kind,
+        "custom_fields": s.custom_fields,
     }))
 }
 

@@ -238,9 +238,9 @@ pub async fn needing_attention(
 }
 
 /// Integrations that may sync now, each with its own interval if it set one.
-pub async fn runnable(store: &Store) -> Result<Vec<(Target, Option<i64>)>, sqlx::Error> {
-    let rows: Vec<(i64, i64, Option<i64>)> = sqlx::query_as(
-        "SELECT id, org_id, sync_interval_secs FROM integrations WHERE status IN ($1, $2) ORDER BY id",
+pub async fn runnable(store: &Store) -> Result<Vec<Runnable>, sqlx::Error> {
+    let rows: Vec<(i64, i64, Option<i64>, Option<i64>)> = sqlx::query_as(
+        "SELECT id, org_id, sync_interval_secs, run_started_at FROM integrations WHERE status IN ($1, $2) ORDER BY id",
     )
     .bind(Status::Connected.code())
     .bind(Status::ConnectedWithWarnings.code())
@@ -248,16 +248,39 @@ pub async fn runnable(store: &Store) -> Result<Vec<(Target, Option<i64>)>, sqlx:
     .await?;
     Ok(rows
         .into_iter()
-        .map(|(integration_id, org_id, every)| {
-            (
-                Target {
-                    org_id,
-                    integration_id,
-                },
-                every,
-            )
+        .map(|(integration_id, org_id, every, run_started_at)| Runnable {
+            t: Target {
+                org_id,
+                integration_id,
+            },
+            every,
+            run_started_at,
         })
         .collect())
+}
+
+/// An integration whose syncs may run, with its own sync interval (if set) and when its newest
+/// run started (if any).
+pub struct Runnable {
+    pub t: Target,
+    pub every: Option<i64>,
+    pub run_started_at: Option<i64>,
+}
+
+/// Records that a sync run of the integration started at `at` (the scheduler's clock).
+pub async fn mark_run_started(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    t: Target,
+    at: i64,
+) -> Result<(), sqlx::Error> {
+    on(
+        t,
+        "UPDATE integrations SET run_started_at = $3 WHERE id = $1 AND org_id = $2",
+    )
+    .bind(at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 /// The stored connection report: `None` when the integration is gone, `Some(None)` when the

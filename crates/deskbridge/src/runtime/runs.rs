@@ -65,14 +65,7 @@ pub async fn execute(
 ) -> Result<(i64, Progress), SyncError> {
     let lease = sync::acquire(store, t, lease_stale_secs).await?;
     let started = now();
-    let run_id: (i64,) = match sqlx::query_as("INSERT INTO sync_runs (org_id, integration_id, trigger, status, progress_json, started_at, updated_at) VALUES ($1, $2, $3, 'running', '{}', $4, $4) RETURNING id")
-        .bind(t.org_id)
-        .bind(t.integration_id)
-        .bind(trigger)
-        .bind(started)
-        .fetch_one(&store.pool)
-        .await
-    {
+    let run_id = match begin(store, t, trigger, started).await {
         Ok(r) => r,
         Err(e) => {
             if let Err(le) = sync::release(store, &lease).await {
@@ -81,7 +74,6 @@ pub async fn execute(
             return Err(e.into());
         }
     };
-    let run_id = run_id.0;
     // We hold the lease, so any other run still marked running died with its process.
     let marked = sqlx::query("UPDATE sync_runs SET status = 'interrupted', error = 'the process running this sync stopped; the next run resumed from its last page', finished_at = $1 WHERE integration_id = $2 AND status = 'running' AND id <> $3")
         .bind(started)
@@ -218,19 +210,20 @@ pub async fn has_succeeded(store: &Store, t: Target) -> Result<bool, sqlx::Error
     Ok(row.is_some())
 }
 
-/// When each integration's newest run started, by integration id.
-pub async fn last_started(
-    store: &Store,
-) -> Result<std::collections::HashMap<i64, i64>, sqlx::Error> {
-    let rows: Vec<(i64, Option<i64>)> = sqlx::query_as(
-        "SELECT integration_id, MAX(started_at) FROM sync_runs GROUP BY integration_id",
-    )
-    .fetch_all(&store.pool)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|(id, at)| Some((id, at?)))
-        .collect())
+/// The run's row, and the integration's note of when its newest run started (which the
+/// scheduler reads), in one transaction.
+async fn begin(store: &Store, t: Target, trigger: &str, started: i64) -> Result<i64, sqlx::Error> {
+    let mut tx = store.pool.begin().await?;
+    let (id,): (i64,) = sqlx::query_as("INSERT INTO sync_runs (org_id, integration_id, trigger, status, progress_json, started_at, updated_at) VALUES ($1, $2, $3, 'running', '{}', $4, $4) RETURNING id")
+        .bind(t.org_id)
+        .bind(t.integration_id)
+        .bind(trigger)
+        .bind(started)
+        .fetch_one(&mut *tx)
+        .await?;
+    crate::connections::table::mark_run_started(&mut tx, t, started).await?;
+    tx.commit().await?;
+    Ok(id)
 }
 
 /// Adds the credits the run spent since they were last counted to the minute's activity.

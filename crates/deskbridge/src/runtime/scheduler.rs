@@ -54,17 +54,14 @@ pub async fn run(state: Services, shutdown: CancellationToken) {
     }
 }
 
-/// Queues a sync of every runnable integration whose interval has passed since its last run.
+/// Queues a sync of every runnable integration whose interval has passed since its last run
+/// started.
 async fn syncs(state: &Services) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    let last = super::runs::last_started(&state.store).await?;
     let default = state.sync.interval_secs as i64;
-    for (t, every) in table::runnable(&state.store).await? {
-        let every = every.unwrap_or(default);
-        if last
-            .get(&t.integration_id)
-            .is_none_or(|at| now() - at >= every)
-        {
-            super::handlers::start_sync(&state.queue, t, "schedule").await?;
+    for r in table::runnable(&state.store).await? {
+        let every = r.every.unwrap_or(default);
+        if r.run_started_at.is_none_or(|at| now() - at >= every) {
+            super::handlers::start_sync(&state.queue, r.t, "schedule").await?;
         }
     }
     Ok(())

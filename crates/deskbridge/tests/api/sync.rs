@@ -716,6 +716,13 @@ async fn the_scheduler_syncs_a_connected_integration_by_itself_and_the_page_show
         .unwrap();
     let run = app.first_run_ended().await;
     assert_eq!(run, ("schedule".to_string(), "succeeded".to_string()));
+    // Five ticks later, no second run: the interval counts from the first run's start.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(
+        app.count("sync_runs").await,
+        1,
+        "one run within the interval"
+    );
     let page = app
         .page(&b, &format!("/settings/integrations/{id}/sync"))
         .await;

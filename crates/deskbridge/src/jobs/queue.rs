@@ -3,7 +3,9 @@
 //! index). Claiming is one conditional `UPDATE … RETURNING` that takes a lease for an owner; on
 //! PostgreSQL the candidate row is picked `FOR UPDATE SKIP LOCKED`, so workers never wait on each
 //! other. A lease that expired (its worker was killed) makes the job claimable again, and every
-//! later write by the old owner is refused because it names the owner.
+//! later write by the old owner is refused because it names the owner. Each queued job has a
+//! place in a fair order between organisations (`fair_at`, set where it is queued or requeued),
+//! which claims follow within a priority.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,7 +16,7 @@ use tokio::sync::Notify;
 
 use crate::store::{Engine, Store};
 
-/// How many of the longest-due jobs a claim chooses among (see [`Queue::claim`]).
+/// How many of the first queued jobs in fair order a claim chooses among (see [`Queue::claim`]).
 const HEAD: usize = 64;
 
 /// Unix time in milliseconds: leases of a second or two (tests) must not round.
@@ -278,18 +280,19 @@ impl Queue {
         // Fairness: higher priority first; within a priority, the job whose organisation has the
         // fewest jobs running now, so organisations share the workers evenly and one with a long
         // backfill (which also yields every `sync.slice_secs`) cannot hold others back; then the
-        // longest due. It chooses among the HEAD longest-due jobs of the highest priorities (and
-        // as many lapsed ones), which an index hands over in order: a claim reads a few dozen
-        // rows however long the queue is.
+        // first in fair order (`fair_at`: an organisation's jobs queued together are spaced
+        // FAIR_STEP apart, so others' jobs fall in between). It chooses among the HEAD first
+        // queued jobs of the highest priorities (and as many lapsed ones), which an index hands
+        // over in order: a claim reads a few dozen rows however long the queue is.
         let busy = "busy AS (SELECT org_id, COUNT(*) AS n FROM jobs WHERE state = 'running' GROUP BY org_id)";
         let queued = format!(
-            "SELECT * FROM (SELECT id FROM jobs WHERE state = 'queued' AND run_after <= $3 AND kind IN ({kind_list}) ORDER BY priority DESC, run_after, id LIMIT {HEAD}) q"
+            "SELECT * FROM (SELECT id FROM jobs WHERE state = 'queued' AND run_after <= $3 AND kind IN ({kind_list}) ORDER BY priority DESC, fair_at, id LIMIT {HEAD}) q"
         );
         let lapsed = format!(
             "SELECT * FROM (SELECT id FROM jobs WHERE state = 'running' AND lease_expires_at < $3 AND kind IN ({kind_list}) LIMIT {HEAD}) l"
         );
         let from = "FROM head h JOIN jobs j ON j.id = h.id LEFT JOIN busy b ON b.org_id = j.org_id";
-        let order = "ORDER BY j.priority DESC, COALESCE(b.n, 0), j.run_after, j.id LIMIT 1";
+        let order = "ORDER BY j.priority DESC, COALESCE(b.n, 0), j.fair_at, j.id LIMIT 1";
         let select = format!(
             "WITH {busy}, head AS ({queued} UNION ALL {lapsed}) SELECT j.id {from} WHERE {due_j} {order}"
         );
@@ -394,8 +397,10 @@ impl Queue {
             ),
         };
         let r = sqlx::query(
-            "UPDATE jobs SET state = $1, last_error = COALESCE($2, last_error), run_after = $3, attempts = $4, finished_at = $5, \
-             lease_owner = NULL, lease_expires_at = NULL, updated_at = $6 WHERE id = $7 AND lease_owner = $8 AND state = 'running'",
+            sqlx::AssertSqlSafe(format!("UPDATE jobs SET state = $1, last_error = COALESCE($2, last_error), run_after = $3, attempts = $4, finished_at = $5, \
+             lease_owner = NULL, lease_expires_at = NULL, updated_at = $6, \
+             fair_at = CASE WHEN $1 = 'queued' THEN {} ELSE fair_at END \
+             WHERE id = $7 AND lease_owner = $8 AND state = 'running'", fair_place("jobs.org_id", "jobs.priority", "$3"))),
         )
         .bind(state.code())
         .bind(error)
@@ -431,6 +436,20 @@ impl Queue {
     }
 }
 
+/// How far apart an organisation's jobs queued together are placed in fair order: about one
+/// job's turn. Placing is all it does; nothing waits for it.
+const FAIR_STEP_MS: i64 = 1_000;
+
+/// The fair place of a job queued by organisation `org` at `priority`, due at `due`: one step
+/// after that organisation's last queued job of the priority, or `due` when that is later (or it
+/// has none; jobs of no organisation are placed at `due`). Each argument is SQL.
+fn fair_place(org: &str, priority: &str, due: &str) -> String {
+    format!(
+        "(SELECT CASE WHEN MAX(f.fair_at) + {FAIR_STEP_MS} > {due} THEN MAX(f.fair_at) + {FAIR_STEP_MS} ELSE {due} END \
+         FROM jobs f WHERE f.org_id = {org} AND f.priority = {priority} AND f.state = 'queued')"
+    )
+}
+
 fn placeholders(first: usize, n: usize) -> String {
     (first..first + n)
         .map(|i| format!("${i}"))
@@ -446,9 +465,9 @@ where
 {
     let at = now_ms();
     let row: Option<(i64,)> = sqlx::query_as(
-        "INSERT INTO jobs (kind, org_id, integration_id, payload, dedupe_key, priority, state, run_after, attempts, max_attempts, cancel_requested, dedupe_running, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, 0, $8, 0, $10, $9, $9) \
-         ON CONFLICT (dedupe_key) WHERE state IN ('queued', 'running') DO NOTHING RETURNING id",
+        sqlx::AssertSqlSafe(format!("INSERT INTO jobs (kind, org_id, integration_id, payload, dedupe_key, priority, state, run_after, attempts, max_attempts, cancel_requested, dedupe_running, created_at, updated_at, fair_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, 0, $8, 0, $10, $9, $9, {}) \
+         ON CONFLICT (dedupe_key) WHERE state IN ('queued', 'running') DO NOTHING RETURNING id", fair_place("$2", "$6", "$7"))),
     )
     .bind(job.kind)
     .bind(job.org_id)

@@ -23,6 +23,11 @@ async fn tickets_held(app: &helpers::TestApp) -> i64 {
     app.count("fd_tickets").await
 }
 
+/// A job of organisation `org` (integration `org * 10`), of a kind only the tests claim.
+fn probe(org: i64) -> NewJob {
+    NewJob::new("probe").integration(org, org * 10)
+}
+
 fn queue(app: &helpers::TestApp, owner: &str) -> Queue {
     app.state.queue.with_owner(owner)
 }
@@ -222,7 +227,6 @@ async fn within_a_priority_the_organisation_with_the_least_running_goes_first() 
     // later; a health-check-like job of organisation 1 has a higher priority.
     let app = app_without_worker(30).await;
     let q = queue(&app, "a");
-    let probe = |org: i64| NewJob::new("probe").integration(org, org * 10);
     for _ in 0..3 {
         q.enqueue(probe(1)).await.unwrap();
     }
@@ -245,6 +249,34 @@ async fn within_a_priority_the_organisation_with_the_least_running_goes_first() 
     let orgs: Vec<Option<i64>> = order.iter().map(|o| o.0).collect();
     assert_eq!(orgs, [Some(1), Some(2), Some(1), Some(1)], "{order:?}");
     assert!(order[2].1 < order[3].1, "the longest due first");
+}
+
+#[tokio::test]
+async fn an_organisation_that_queues_a_flood_of_jobs_is_served_in_turn_with_the_others() {
+    // Arrange: organisation 1 queues 200 jobs at once, then organisations 2 and 3 one each
+    // (beyond the 64 a claim chooses among, were the order first come, first served).
+    let app = app_without_worker(30).await;
+    let q = queue(&app, "a");
+    let flood: Vec<NewJob> = (0..200).map(|_| probe(1)).collect();
+    for job in flood {
+        q.enqueue(job).await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    for org in [2, 3] {
+        q.enqueue(probe(org)).await.unwrap();
+    }
+
+    // Act: four claims, each finished before the next (one worker, one slot).
+    let mut orgs = Vec::new();
+    for _ in 0..4 {
+        let j = q.claim(&["probe"]).await.unwrap().unwrap();
+        orgs.push(j.org_id.unwrap());
+        assert!(q.finish(&j, &Finish::Succeeded).await.unwrap());
+    }
+
+    // Assert: the other organisations' jobs are among the first claims, not the 201st and 202nd.
+    assert!(orgs.contains(&2) && orgs.contains(&3), "{orgs:?}");
+    assert_eq!(orgs[0], 1, "the first of the flood was queued first");
 }
 
 #[tokio::test]

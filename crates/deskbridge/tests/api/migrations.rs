@@ -7,7 +7,7 @@ use deskbridge::store::{POSTGRES_ID, SQLITE_ID, postgres_migrations};
 /// SHA-384 of each PostgreSQL migration as released (the files of `migrations/postgres` up to
 /// 0008, then as rendered from 0009 on), which sqlx compares with what a database recorded when
 /// it applied them.
-const RELEASED: [(i64, &str); 17] = [
+const RELEASED: [(i64, &str); 18] = [
     (
         1,
         "68bb45c80c5a06a691716aadb1f8f3d7367356631c0ec58dc6dae58bf0b510305eddae5daddc2e0697a608100200db3f",
@@ -75,6 +75,10 @@ const RELEASED: [(i64, &str); 17] = [
     (
         17,
         "bbede08bc88ba8a82a0972d166226552e532785caa2d614ef17cde45f4187ed3108ebca4f54a38235e3921d0b310bd7c",
+    ),
+    (
+        18,
+        "47f1c71ebc9027f471427052c3e01e56ee592de44afbfc3db11b4f9ff3d513856f9566b51c2ab8c5e85d5f683d7bcdf5",
     ),
 ];
 

@@ -693,10 +693,10 @@ async fn measure_queue_claims() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(100_000);
-    // Queued in bulk, as rows like the queue's own.
+    // Queued in bulk, as rows like the queue's own (each organisation's spaced in fair order).
     sqlx::query(
-        "INSERT INTO jobs (kind, org_id, integration_id, payload, priority, state, run_after, attempts, max_attempts, dedupe_running, created_at, updated_at) \
-         SELECT 'probe', n % 200, n % 200, '{}', 0, 'queued', 0, 0, 1, 1, 0, 0 FROM generate_series(1, $1) AS n",
+        "INSERT INTO jobs (kind, org_id, integration_id, payload, priority, state, run_after, attempts, max_attempts, dedupe_running, created_at, updated_at, fair_at) \
+         SELECT 'probe', n % 200, n % 200, '{}', 0, 'queued', 0, 0, 1, 1, 0, 0, (n / 200) * 1000 FROM generate_series(1, $1) AS n",
     )
     .bind(jobs)
     .execute(&app.store.pool)

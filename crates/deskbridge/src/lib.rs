@@ -22,6 +22,8 @@ pub mod errors;
 pub mod health;
 /// Support hours, support requests and guide feedback.
 pub mod help;
+/// Escaping for HTML written outside the templates.
+pub mod html;
 /// The one durable job queue.
 pub mod jobs;
 /// Products on the synced copy: Triage.

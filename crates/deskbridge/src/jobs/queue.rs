@@ -7,7 +7,7 @@
 //! place in a fair order between organisations (`fair_at`, set where it is queued or requeued),
 //! which claims follow within a priority.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use serde::Serialize;
@@ -333,6 +333,7 @@ impl Queue {
     /// Gives a running job back to the queue at once, due now and its attempt not counted: the
     /// process is shutting down, and another worker need not wait for the lease to lapse. False
     /// if the lease was no longer ours.
+    /// It keeps its place in the fair order: it was already at the front.
     pub async fn release(&self, job: &Claimed) -> Result<bool, QueueError> {
         let sql = "UPDATE jobs SET state = 'queued', lease_owner = NULL, lease_expires_at = NULL, \
                    attempts = attempts - 1, run_after = $3, updated_at = $3 \
@@ -396,22 +397,17 @@ impl Queue {
                 None,
             ),
         };
-        let r = sqlx::query(
-            sqlx::AssertSqlSafe(format!("UPDATE jobs SET state = $1, last_error = COALESCE($2, last_error), run_after = $3, attempts = $4, finished_at = $5, \
-             lease_owner = NULL, lease_expires_at = NULL, updated_at = $6, \
-             fair_at = CASE WHEN $1 = 'queued' THEN {} ELSE fair_at END \
-             WHERE id = $7 AND lease_owner = $8 AND state = 'running'", fair_place("jobs.org_id", "jobs.priority", "$3"))),
-        )
-        .bind(state.code())
-        .bind(error)
-        .bind(run_after)
-        .bind(attempts)
-        .bind(finished)
-        .bind(at)
-        .bind(job.id)
-        .bind(self.owner.as_ref())
-        .execute(&self.store.pool)
-        .await?;
+        let r = sqlx::query(sqlx::AssertSqlSafe(FINISH_SQL.as_str()))
+            .bind(state.code())
+            .bind(error)
+            .bind(run_after)
+            .bind(attempts)
+            .bind(finished)
+            .bind(at)
+            .bind(job.id)
+            .bind(self.owner.as_ref())
+            .execute(&self.store.pool)
+            .await?;
         Ok(r.rows_affected() == 1)
     }
 
@@ -450,6 +446,27 @@ fn fair_place(org: &str, priority: &str, due: &str) -> String {
     )
 }
 
+/// How a run ends: the state, and for a job back in the queue its fair place (built once).
+static FINISH_SQL: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "UPDATE jobs SET state = $1, last_error = COALESCE($2, last_error), run_after = $3, attempts = $4, finished_at = $5, \
+         lease_owner = NULL, lease_expires_at = NULL, updated_at = $6, \
+         fair_at = CASE WHEN $1 = 'queued' THEN {} ELSE fair_at END \
+         WHERE id = $7 AND lease_owner = $8 AND state = 'running'",
+        fair_place("jobs.org_id", "jobs.priority", "$3")
+    )
+});
+
+/// A new job in its fair place, unless a live job carries its dedupe key (built once).
+static ENQUEUE_SQL: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "INSERT INTO jobs (kind, org_id, integration_id, payload, dedupe_key, priority, state, run_after, attempts, max_attempts, cancel_requested, dedupe_running, created_at, updated_at, fair_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, 0, $8, 0, $10, $9, $9, {}) \
+         ON CONFLICT (dedupe_key) WHERE state IN ('queued', 'running') DO NOTHING RETURNING id",
+        fair_place("$2", "$6", "$7")
+    )
+});
+
 fn placeholders(first: usize, n: usize) -> String {
     (first..first + n)
         .map(|i| format!("${i}"))
@@ -464,23 +481,19 @@ where
     E: Executor<'e, Database = Any>,
 {
     let at = now_ms();
-    let row: Option<(i64,)> = sqlx::query_as(
-        sqlx::AssertSqlSafe(format!("INSERT INTO jobs (kind, org_id, integration_id, payload, dedupe_key, priority, state, run_after, attempts, max_attempts, cancel_requested, dedupe_running, created_at, updated_at, fair_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, 0, $8, 0, $10, $9, $9, {}) \
-         ON CONFLICT (dedupe_key) WHERE state IN ('queued', 'running') DO NOTHING RETURNING id", fair_place("$2", "$6", "$7"))),
-    )
-    .bind(job.kind)
-    .bind(job.org_id)
-    .bind(job.integration_id)
-    .bind(serde_json::to_string(&job.payload)?)
-    .bind(job.dedupe_key)
-    .bind(job.priority)
-    .bind(at + job.delay.as_millis() as i64)
-    .bind(job.max_attempts)
-    .bind(at)
-    .bind(i64::from(job.dedupe_running))
-    .fetch_optional(db)
-    .await?;
+    let row: Option<(i64,)> = sqlx::query_as(sqlx::AssertSqlSafe(ENQUEUE_SQL.as_str()))
+        .bind(job.kind)
+        .bind(job.org_id)
+        .bind(job.integration_id)
+        .bind(serde_json::to_string(&job.payload)?)
+        .bind(job.dedupe_key)
+        .bind(job.priority)
+        .bind(at + job.delay.as_millis() as i64)
+        .bind(job.max_attempts)
+        .bind(at)
+        .bind(i64::from(job.dedupe_running))
+        .fetch_optional(db)
+        .await?;
     Ok(row.map(|(id,)| id))
 }
 

@@ -6,6 +6,8 @@
 
 use std::fmt::Write;
 
+use crate::html::escape;
+
 const W: f64 = 720.0;
 const H: f64 = 150.0;
 const LEFT: f64 = 48.0;
@@ -16,14 +18,6 @@ const ACCENT: &str = "#2f6fdf";
 const LIMIT: &str = "#c53030";
 const MUTED: &str = "#6b7785";
 const LINE: &str = "#e3e6ea";
-
-fn esc(s: &str) -> String {
-    // askama's escaper, the one the templates use.
-    match askama::filters::escape(s, askama::filters::Html) {
-        Ok(safe) => safe.to_string(),
-        Err(never) => match never {},
-    }
-}
 
 /// A round top for the y axis: 1, 2 or 5 times a power of ten, at least `max`.
 fn nice(max: f64) -> f64 {
@@ -41,8 +35,8 @@ fn nice(max: f64) -> f64 {
 fn open(id: &str, title: &str, summary: &str) -> String {
     format!(
         r#"<svg class="chart" id="{id}" viewBox="0 0 {W} {H}" role="img" aria-labelledby="{id}-t {id}-d" xmlns="http://www.w3.org/2000/svg"><title id="{id}-t">{}</title><desc id="{id}-d">{}</desc>"#,
-        esc(title),
-        esc(summary)
+        escape(title),
+        escape(summary)
     )
 }
 
@@ -111,8 +105,8 @@ pub fn bars(
     let _ = write!(
         s,
         r#"<text x="{LEFT}" y="{H}" font-size="11" fill="{MUTED}">{}</text><text x="{W}" y="{H}" font-size="11" text-anchor="end" fill="{MUTED}">{}</text></svg>"#,
-        esc(first),
-        esc(last)
+        escape(first),
+        escape(last)
     );
     s
 }
@@ -161,7 +155,7 @@ pub fn timeline(
         let _ = write!(
             s,
             r#"<rect class="status-{}" x="{:.2}" y="{band_top}" width="{:.2}" height="{band_h}" fill="{}"/>"#,
-            esc(&sp.status),
+            escape(&sp.status),
             x(sp.from),
             (x(sp.to) - x(sp.from)).max(1.0),
             colour(&sp.status)
@@ -176,7 +170,7 @@ pub fn timeline(
             band_top + band_h,
             band_top + band_h + 5.0,
             band_top + band_h + 19.0,
-            esc(&label(t))
+            escape(&label(t))
         );
         t += tick.max(1);
     }

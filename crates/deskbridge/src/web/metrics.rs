@@ -19,12 +19,10 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 use secrecy::ExposeSecret;
 
-use super::latency::Latency;
+use super::latency::{Labels, Latency};
 use super::routes::Routes;
 use super::{AppState, Error};
 use crate::runtime::metrics::{Snapshot, database_reachable, gather};
-
-use super::latency::Labels;
 
 /// The layer that times every request by its route.
 pub async fn time_requests(

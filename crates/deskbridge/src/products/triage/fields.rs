@@ -3,7 +3,7 @@
 //! JSON. A value needs [`MIN_EXAMPLES`] labelled tickets to be learnt.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use parking_lot::Mutex;
 
@@ -149,7 +149,7 @@ pub(super) type LabelCounts = HashMap<String, (usize, BTreeMap<String, usize>)>;
 /// Counted label histories, per integration, with the change-feed head and the field keys they
 /// were counted at.
 type KeptCounts = HashMap<(i64, i64), (i64, Vec<String>, Arc<LabelCounts>)>;
-static COUNTED: Mutex<Option<KeptCounts>> = Mutex::new(None);
+static COUNTED: LazyLock<Mutex<KeptCounts>> = LazyLock::new(Default::default);
 
 /// The label counts of `fields` over the synced history. Counting reads every ticket (seconds at
 /// 100,000), so the answer is kept in this process until the copy changes (the integration's
@@ -163,7 +163,7 @@ pub(super) async fn label_counts(
     let head = changes::head(store, t).await?;
     let keys: Vec<String> = fields.iter().map(|f| f.key.clone()).collect();
     let at = (t.org_id, t.integration_id);
-    if let Some((h, k, counted)) = COUNTED.lock().as_ref().and_then(|c| c.get(&at))
+    if let Some((h, k, counted)) = COUNTED.lock().get(&at)
         && *h == head
         && *k == keys
     {
@@ -185,10 +185,7 @@ pub(super) async fn label_counts(
     })
     .await?;
     let counts = Arc::new(counts);
-    COUNTED
-        .lock()
-        .get_or_insert_with(HashMap::new)
-        .insert(at, (head, keys, counts.clone()));
+    COUNTED.lock().insert(at, (head, keys, counts.clone()));
     Ok(counts)
 }
 

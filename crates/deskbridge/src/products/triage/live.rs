@@ -381,11 +381,11 @@ async fn annotate_one(
     let top: Vec<(String, f64)> = serde_json::from_str(top).unwrap_or_default();
     let listed: Vec<String> = top
         .iter()
-        .map(|(v, p)| format!("{} ({:.0}%)", escape(v), p * 100.0))
+        .map(|(v, p)| format!("{} ({:.0}%)", crate::html::escape(v), p * 100.0))
         .collect();
     let body = format!(
         "<p>deskbridge Triage set <b>{}</b> (model {model}). Its three likeliest values: {}.</p>",
-        escape(&field.key),
+        crate::html::escape(&field.key),
         listed.join(", ")
     );
     let to = match client
@@ -403,15 +403,6 @@ async fn annotate_one(
     };
     mark("sending", Some(to)).execute(&store.pool).await?;
     Ok(())
-}
-
-/// Text for the note's HTML: the help desk's own values may hold markup characters.
-fn escape(s: &str) -> String {
-    // askama's escaper, the one the templates use.
-    match askama::filters::escape(s, askama::filters::Html) {
-        Ok(safe) => safe.to_string(),
-        Err(never) => match never {},
-    }
 }
 
 /// Re-reads the ticket and, if the field is still empty, puts the value there alone (with `tag`
